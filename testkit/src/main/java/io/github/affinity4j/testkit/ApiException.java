@@ -1,0 +1,36 @@
+package io.github.affinity4j.testkit;
+
+/** An error answer a backend returns instead of a response; carries the JSON body to send. */
+final class ApiException extends Exception {
+  private static final long serialVersionUID = 1L;
+
+  final int status;
+  final String body;
+  final boolean notFound;
+
+  private ApiException(int status, String body, boolean notFound) {
+    super(null, null, false, false);
+    this.status = status;
+    this.body = body;
+    this.notFound = notFound;
+  }
+
+  /** An error in the OpenAI shape: {@code {"error":{"message","type","param","code"}}}. */
+  static ApiException openAi(int status, String message, String param, String code) {
+    return new ApiException(status, Json.errorBody(message, "invalid_request_error", param, code), false);
+  }
+
+  /** An OpenAI-shaped error that reports an unknown response, conversation or item. */
+  static ApiException notFound(int status, String message, String param, String code) {
+    return new ApiException(status, Json.errorBody(message, "invalid_request_error", param, code), true);
+  }
+
+  static ApiException invalidType(String param, String expected, String got) {
+    return openAi(400, "Invalid type for '" + param + "': expected " + expected + ", but got "
+        + got + " instead.", param, "invalid_type");
+  }
+
+  static ApiException invalidValue(String param, String message) {
+    return openAi(400, "Invalid value for '" + param + "': " + message, param, "invalid_value");
+  }
+}
