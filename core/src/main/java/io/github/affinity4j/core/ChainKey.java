@@ -1,0 +1,122 @@
+package io.github.affinity4j.core;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Names one link of a chain that lives on one backend: a response, a conversation or an
+ * Assistants thread.
+ *
+ * <p>Ids come from request and response bodies, so they are untrusted. The constructor accepts
+ * only 1 to {@value #MAX_ID_LENGTH} printable ASCII characters without spaces, which covers every
+ * id OpenAI issues ({@code resp_…}, {@code conv_…}, {@code thread_…}) and keeps junk out of the
+ * store. Use {@link #parse(Kind, String)} for input that may be junk.
+ *
+ * <pre>{@code
+ * ChainKey key = ChainKey.response("resp_68af...");
+ * Optional<ChainKey> maybe = ChainKey.parse(ChainKey.Kind.CONVERSATION, untrusted);
+ * }</pre>
+ *
+ * <p>Immutable and thread-safe. Ids are not secrets and may be logged.
+ *
+ * @param kind what the id names
+ * @param id the id as the API issued it
+ */
+public record ChainKey(Kind kind, String id) {
+
+  /** The longest id accepted. OpenAI ids are about 60 characters. */
+  public static final int MAX_ID_LENGTH = 256;
+
+  /** What a chain key names. */
+  public enum Kind {
+    /** A response, continued with {@code previous_response_id}. */
+    RESPONSE,
+    /** A conversation, continued with {@code conversation}; it follows its latest backend. */
+    CONVERSATION,
+    /** An Assistants thread, continued under {@code /threads/{id}}; it follows its latest backend. */
+    THREAD
+  }
+
+  /**
+   * Creates a key.
+   *
+   * @throws NullPointerException if {@code kind} is null
+   * @throws IllegalArgumentException if {@code id} is not valid (see {@link #isValidId(String)})
+   */
+  public ChainKey {
+    requireNonNull(kind, "kind");
+    if (!isValidId(id)) {
+      throw new IllegalArgumentException(
+          "A chain id must be 1 to " + MAX_ID_LENGTH + " printable ASCII characters without spaces, "
+              + "got " + describe(id) + "; use ChainKey.parse(...) for untrusted input");
+    }
+  }
+
+  /**
+   * Returns a key for a response id.
+   *
+   * @throws IllegalArgumentException if {@code id} is not valid
+   */
+  public static ChainKey response(String id) {
+    return new ChainKey(Kind.RESPONSE, id);
+  }
+
+  /**
+   * Returns a key for a conversation id.
+   *
+   * @throws IllegalArgumentException if {@code id} is not valid
+   */
+  public static ChainKey conversation(String id) {
+    return new ChainKey(Kind.CONVERSATION, id);
+  }
+
+  /**
+   * Returns a key for an Assistants thread id.
+   *
+   * @throws IllegalArgumentException if {@code id} is not valid
+   */
+  public static ChainKey thread(String id) {
+    return new ChainKey(Kind.THREAD, id);
+  }
+
+  /**
+   * Returns a key for untrusted input, or empty if {@code id} is null or not valid. Never throws
+   * for bad data.
+   *
+   * @throws NullPointerException if {@code kind} is null
+   */
+  public static Optional<ChainKey> parse(Kind kind, String id) {
+    requireNonNull(kind, "kind");
+    return isValidId(id) ? Optional.of(new ChainKey(kind, id)) : Optional.empty();
+  }
+
+  /**
+   * Returns true if {@code id} is 1 to {@value #MAX_ID_LENGTH} characters, each printable ASCII
+   * other than space ({@code 0x21} to {@code 0x7E}).
+   */
+  public static boolean isValidId(String id) {
+    if (id == null || id.isEmpty() || id.length() > MAX_ID_LENGTH) {
+      return false;
+    }
+    for (int i = 0; i < id.length(); i++) {
+      char c = id.charAt(i);
+      if (c < 0x21 || c > 0x7E) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Returns {@code kind:id}, e.g. {@code response:resp_1}, for logs. */
+  @Override
+  public String toString() {
+    return kind.name().toLowerCase(Locale.ROOT) + ':' + id;
+  }
+
+  /** Describes an invalid id without echoing it: it may be huge or binary. */
+  static String describe(String id) {
+    return id == null ? "null" : "a string of length " + id.length();
+  }
+}

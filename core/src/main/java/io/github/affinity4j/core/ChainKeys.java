@@ -1,0 +1,350 @@
+package io.github.affinity4j.core;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import io.github.affinity4j.core.ChainKey.Kind;
+import java.io.IOException;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Finds chain keys in requests and responses: which requests continue a chain and which chain, and
+ * which chain a successful response starts or extends.
+ *
+ * <p>How an adapter uses it, per request:
+ *
+ * <pre>{@code
+ * if (!ChainKeys.isAffected(method, path)) return chain.proceed(request);
+ * Optional<ChainKey> key = ChainKeys.hasBodyKey(method, path)
+ *     ? ChainKeys.fromRequestBody(bodyBytes, 0, bodyBytes.length)
+ *     : ChainKeys.fromPath(path);
+ * // ... send, then for a JSON response:
+ * Optional<ChainKey> created = ChainKeys.fromResponseBody(responseBytes, 0, responseBytes.length);
+ * // or, for text/event-stream, feed an SseResponseIdScanner while teeing the stream.
+ * }</pre>
+ *
+ * <p>Bodies are read with Jackson's streaming parser: only the few top-level fields that matter are
+ * decoded, nested values are skipped, and reading stops as soon as the answer is known, so a
+ * multi-MiB body costs a scan, not a tree. Bad data (not JSON, wrong types, missing fields, invalid
+ * ids) yields an empty result and one DEBUG line, never an exception. Parser messages are not
+ * logged, because they quote the body.
+ *
+ * <p>Stateless and thread-safe.
+ */
+public final class ChainKeys {
+
+  private static final Logger logger = LoggerFactory.getLogger(ChainKeys.class);
+
+  // Thread-safe once configured; shares the field-name symbol table across parsers.
+  private static final JsonFactory JSON = new JsonFactory();
+
+  private static final String RESPONSES = "/responses";
+  private static final String CONVERSATIONS = "/conversations";
+  private static final String THREADS = "/threads";
+  private static final String RESPONSES_SLASH = RESPONSES + '/';
+  private static final String CONVERSATIONS_SLASH = CONVERSATIONS + '/';
+  private static final String THREADS_SLASH = THREADS + '/';
+
+  // Path segments in the id position that name an operation, not an id:
+  // POST /responses/input_tokens, POST /responses/compact, POST /threads/runs.
+  private static final Set<String> NOT_IDS = Set.of("input_tokens", "compact", "runs");
+
+  private ChainKeys() {}
+
+  /**
+   * Returns true if a request may start or continue a chain, so its chain key and response must
+   * be looked at: {@code POST …/responses}, {@code POST …/conversations}, {@code POST …/threads},
+   * and any request under {@code …/responses/{id}}, {@code …/conversations/{id}} or
+   * {@code …/threads/{id}}. Everything else passes through untouched. Cheap: no allocation.
+   *
+   * @param method the HTTP method, upper case as OkHttp gives it
+   * @param encodedPath the request path without the query
+   */
+  public static boolean isAffected(String method, String encodedPath) {
+    if (method == null || encodedPath == null) {
+      return false;
+    }
+    if ("POST".equals(method)
+        && (endsWithSegment(encodedPath, RESPONSES)
+            || endsWithSegment(encodedPath, CONVERSATIONS)
+            || endsWithSegment(encodedPath, THREADS))) {
+      return true;
+    }
+    return containsParent(encodedPath, RESPONSES)
+        || containsParent(encodedPath, CONVERSATIONS)
+        || containsParent(encodedPath, THREADS);
+  }
+
+  /**
+   * Returns true if the request's chain key is in its JSON body ({@code POST …/responses}), so the
+   * adapter must read the body and call {@link #fromRequestBody}; otherwise the key, if any, is in
+   * the path ({@link #fromPath}).
+   */
+  public static boolean hasBodyKey(String method, String encodedPath) {
+    return "POST".equals(method) && encodedPath != null && endsWithSegment(encodedPath, RESPONSES);
+  }
+
+  /**
+   * Returns the chain a request path continues: the id after the last {@code /responses/},
+   * {@code /conversations/} or {@code /threads/} segment, e.g. {@code thread_abc} in
+   * {@code /openai/v1/threads/thread_abc/runs}. Operation names in the id position
+   * ({@code input_tokens}, {@code compact}, {@code runs}) and invalid ids give empty.
+   *
+   * @param encodedPath the request path without the query; null gives empty
+   */
+  public static Optional<ChainKey> fromPath(String encodedPath) {
+    if (encodedPath == null) {
+      return Optional.empty();
+    }
+    int responses = encodedPath.lastIndexOf(RESPONSES_SLASH);
+    int conversations = encodedPath.lastIndexOf(CONVERSATIONS_SLASH);
+    int threads = encodedPath.lastIndexOf(THREADS_SLASH);
+    int start;
+    Kind kind;
+    if (responses > conversations && responses > threads) {
+      start = responses + RESPONSES_SLASH.length();
+      kind = Kind.RESPONSE;
+    } else if (conversations > threads) {
+      start = conversations + CONVERSATIONS_SLASH.length();
+      kind = Kind.CONVERSATION;
+    } else if (threads >= 0) {
+      start = threads + THREADS_SLASH.length();
+      kind = Kind.THREAD;
+    } else {
+      return Optional.empty();
+    }
+    int end = encodedPath.indexOf('/', start);
+    String id = encodedPath.substring(start, end < 0 ? encodedPath.length() : end);
+    if (NOT_IDS.contains(id)) {
+      return Optional.empty();
+    }
+    return ChainKey.parse(kind, id);
+  }
+
+  /**
+   * Returns the chain a {@code POST …/responses} body continues: {@code previous_response_id}
+   * (a response key), else {@code conversation}, given as a string or as an object with an
+   * {@code id} (a conversation key). Empty for a new chain, and for bad data: not a JSON object,
+   * a field of the wrong type, an invalid id. If both fields are present (the API rejects that),
+   * {@code previous_response_id} wins.
+   *
+   * @throws IndexOutOfBoundsException if {@code offset} and {@code length} are outside {@code body}
+   */
+  public static Optional<ChainKey> fromRequestBody(byte[] body, int offset, int length) {
+    Objects.checkFromIndexSize(offset, length, body.length);
+    try (JsonParser parser = JSON.createParser(body, offset, length)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        logger.debug("Request body is not a JSON object; no chain key");
+        return Optional.empty();
+      }
+      String conversation = null;
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken value = parser.nextToken();
+        if ("previous_response_id".equals(field) && value == JsonToken.VALUE_STRING) {
+          Optional<ChainKey> key = valid(Kind.RESPONSE, parser.getText(), field);
+          if (key.isPresent()) {
+            return key; // it wins, so the rest of the body does not matter
+          }
+        } else if ("conversation".equals(field) && value == JsonToken.VALUE_STRING) {
+          conversation = parser.getText();
+        } else if ("conversation".equals(field) && value == JsonToken.START_OBJECT) {
+          conversation = readId(parser);
+        } else {
+          parser.skipChildren();
+        }
+      }
+      return conversation == null ? Optional.empty() : valid(Kind.CONVERSATION, conversation, "conversation");
+    } catch (IOException e) {
+      logger.debug("Request body is not valid JSON ({}); no chain key", e.getClass().getSimpleName());
+      return Optional.empty();
+    }
+  }
+
+  /**
+   * Returns the chain a successful JSON response creates or extends, from its top-level
+   * {@code id}, {@code object} and {@code thread_id}:
+   *
+   * <ul>
+   *   <li>{@code object} {@code response}, {@code conversation} or {@code thread}: that kind of key
+   *       for {@code id};
+   *   <li>another {@code thread.*} object (a run, a message): a thread key for {@code thread_id};
+   *   <li>no {@code object}: the kind the {@code id} prefix names ({@code resp_}, {@code conv_},
+   *       {@code thread_});
+   *   <li>anything else (a list, a deleted marker, an error): empty.
+   * </ul>
+   *
+   * Reading stops as soon as the answer is known; for a response object that is after its first
+   * two fields.
+   *
+   * @throws IndexOutOfBoundsException if {@code offset} and {@code length} are outside {@code body}
+   */
+  public static Optional<ChainKey> fromResponseBody(byte[] body, int offset, int length) {
+    Objects.checkFromIndexSize(offset, length, body.length);
+    try (JsonParser parser = JSON.createParser(body, offset, length)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        logger.debug("Response body is not a JSON object; nothing to bind");
+        return Optional.empty();
+      }
+      String id = null;
+      String object = null;
+      String threadId = null;
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        if (parser.nextToken() != JsonToken.VALUE_STRING) {
+          parser.skipChildren();
+          continue;
+        }
+        switch (field) {
+          case "id" -> id = parser.getText();
+          case "object" -> object = parser.getText();
+          case "thread_id" -> threadId = parser.getText();
+          default -> { }
+        }
+        if (object != null && decided(object, id, threadId)) {
+          break;
+        }
+      }
+      return responseKey(object, id, threadId);
+    } catch (IOException e) {
+      logger.debug("Response body is not valid JSON ({}); nothing to bind", e.getClass().getSimpleName());
+      return Optional.empty();
+    }
+  }
+
+  /**
+   * Reads the data of one SSE event: {@code {"type":"response.created","response":{"id":…}}}.
+   * Without a {@code type}, the event's name decides.
+   */
+  static Optional<ChainKey> fromResponseCreated(byte[] data, int offset, int length, boolean named) {
+    try (JsonParser parser = JSON.createParser(data, offset, length)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        logger.debug("First SSE event data is not a JSON object; no response id");
+        return Optional.empty();
+      }
+      String type = null;
+      String id = null;
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken value = parser.nextToken();
+        if ("type".equals(field) && value == JsonToken.VALUE_STRING) {
+          type = parser.getText();
+          if (!SseResponseIdScanner.RESPONSE_CREATED.equals(type)) {
+            logger.debug("First SSE event is {}, not response.created; no response id",
+                ChainKey.isValidId(type) ? type : ChainKey.describe(type));
+            return Optional.empty();
+          }
+        } else if ("response".equals(field) && value == JsonToken.START_OBJECT) {
+          id = readId(parser);
+        } else {
+          parser.skipChildren();
+        }
+        if (type != null && id != null) {
+          break;
+        }
+      }
+      if (type == null && !named) {
+        logger.debug("First SSE event has no type; no response id");
+        return Optional.empty();
+      }
+      if (id == null) {
+        logger.debug("response.created event has no response.id; nothing to bind");
+        return Optional.empty();
+      }
+      return valid(Kind.RESPONSE, id, "response.id");
+    } catch (IOException e) {
+      logger.debug("First SSE event data is not valid JSON ({}); no response id",
+          e.getClass().getSimpleName());
+      return Optional.empty();
+    }
+  }
+
+  /** Reads the rest of the object just entered and returns its string {@code id}, if any. */
+  private static String readId(JsonParser parser) throws IOException {
+    String id = null;
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String field = parser.currentName();
+      if (parser.nextToken() == JsonToken.VALUE_STRING && "id".equals(field)) {
+        id = parser.getText();
+      } else {
+        parser.skipChildren();
+      }
+    }
+    return id;
+  }
+
+  /** Returns true once the fields read so far settle the key for this {@code object}. */
+  private static boolean decided(String object, String id, String threadId) {
+    return switch (object) {
+      case "response", "conversation", "thread" -> id != null;
+      default -> !object.startsWith("thread.") || threadId != null;
+    };
+  }
+
+  private static Optional<ChainKey> responseKey(String object, String id, String threadId) {
+    if (object == null) {
+      if (id == null) {
+        logger.debug("Response body has no id; nothing to bind");
+        return Optional.empty();
+      }
+      Kind kind = id.startsWith("resp_") ? Kind.RESPONSE
+          : id.startsWith("conv_") ? Kind.CONVERSATION
+          : id.startsWith("thread_") ? Kind.THREAD
+          : null;
+      if (kind == null) {
+        logger.debug("Response body has no object and an id of unknown kind; nothing to bind");
+        return Optional.empty();
+      }
+      return valid(kind, id, "id");
+    }
+    switch (object) {
+      case "response":
+        return id == null ? missing("id") : valid(Kind.RESPONSE, id, "id");
+      case "conversation":
+        return id == null ? missing("id") : valid(Kind.CONVERSATION, id, "id");
+      case "thread":
+        return id == null ? missing("id") : valid(Kind.THREAD, id, "id");
+      default:
+        if (object.startsWith("thread.")) {
+          return threadId == null ? missing("thread_id") : valid(Kind.THREAD, threadId, "thread_id");
+        }
+        return Optional.empty();
+    }
+  }
+
+  private static Optional<ChainKey> missing(String field) {
+    logger.debug("Response body has no string {}; nothing to bind", field);
+    return Optional.empty();
+  }
+
+  private static Optional<ChainKey> valid(Kind kind, String id, String field) {
+    Optional<ChainKey> key = ChainKey.parse(kind, id);
+    if (key.isEmpty()) {
+      logger.debug("Ignored {}: not a valid id ({})", field, ChainKey.describe(id));
+    }
+    return key;
+  }
+
+  /** {@code path} ends with {@code segment}, optionally followed by one slash. */
+  private static boolean endsWithSegment(String path, String segment) {
+    int end = path.endsWith("/") ? path.length() - 1 : path.length();
+    return path.startsWith(segment, end - segment.length());
+  }
+
+  /** {@code path} has {@code segment} followed by a slash and at least one more character. */
+  private static boolean containsParent(String path, String segment) {
+    int at = path.indexOf(segment);
+    while (at >= 0) {
+      int next = at + segment.length();
+      if (next + 1 < path.length() && path.charAt(next) == '/' && path.charAt(next + 1) != '/') {
+        return true;
+      }
+      at = path.indexOf(segment, next);
+    }
+    return false;
+  }
+}

@@ -1,0 +1,118 @@
+package io.github.affinity4j.core;
+
+import java.time.Duration;
+import java.util.function.Function;
+
+/**
+ * The routing facts a gateway reports in response headers: which region served the request, the
+ * request ids to quote to support, the remaining rate limits, and how long to wait before a retry.
+ *
+ * <pre>{@code
+ * RoutingInfo routing = RoutingInfo.from(response::header); // OkHttp's lookup is case-insensitive
+ * if (routing.retryAfter() != null) { ... }
+ * }</pre>
+ *
+ * <p>Every component is null when its header is absent or unusable; garbage values are ignored,
+ * never thrown. None of these headers is a secret, so {@link #toString()} shows them all.
+ * Immutable and thread-safe.
+ *
+ * @param region the backend region: {@code x-ms-region}, else {@code x-backend-region}
+ * @param requestId {@code x-request-id}
+ * @param apimRequestId {@code apim-request-id}
+ * @param remainingRequests {@code x-ratelimit-remaining-requests}, a non-negative integer
+ * @param remainingTokens {@code x-ratelimit-remaining-tokens}, a non-negative integer
+ * @param retryAfter the first usable of {@code retry-after-ms}, {@code x-ms-retry-after-ms} (both
+ *     milliseconds, a fraction is dropped) and {@code retry-after} (whole seconds; an HTTP-date is
+ *     ignored because turning it into a wait needs a clock, and Azure OpenAI and APIM send seconds)
+ */
+public record RoutingInfo(
+    String region,
+    String requestId,
+    String apimRequestId,
+    Long remainingRequests,
+    Long remainingTokens,
+    Duration retryAfter) {
+
+  /** Routing facts of a response that carried none of the headers. */
+  public static final RoutingInfo EMPTY = new RoutingInfo(null, null, null, null, null, null);
+
+  // Longer numbers would overflow a long; no gateway sends them.
+  private static final int MAX_DIGITS = 18;
+
+  /**
+   * Reads the routing headers through {@code headers}, which returns a header's value or null when
+   * it is absent. HTTP header names are case-insensitive; the lookup must be too (OkHttp's
+   * {@code Response.header(String)} is). Values are trimmed; blank values count as absent.
+   *
+   * @throws NullPointerException if {@code headers} is null
+   */
+  public static RoutingInfo from(Function<String, String> headers) {
+    String region = text(headers.apply("x-ms-region"));
+    if (region == null) {
+      region = text(headers.apply("x-backend-region"));
+    }
+    Duration retryAfter = millis(headers.apply("retry-after-ms"));
+    if (retryAfter == null) {
+      retryAfter = millis(headers.apply("x-ms-retry-after-ms"));
+    }
+    if (retryAfter == null) {
+      Long seconds = wholeNumber(headers.apply("retry-after"));
+      retryAfter = seconds == null ? null : Duration.ofSeconds(seconds);
+    }
+    RoutingInfo info = new RoutingInfo(
+        region,
+        text(headers.apply("x-request-id")),
+        text(headers.apply("apim-request-id")),
+        wholeNumber(headers.apply("x-ratelimit-remaining-requests")),
+        wholeNumber(headers.apply("x-ratelimit-remaining-tokens")),
+        retryAfter);
+    return info.equals(EMPTY) ? EMPTY : info;
+  }
+
+  /** Returns true if none of the routing headers was present and usable. */
+  public boolean isEmpty() {
+    return equals(EMPTY);
+  }
+
+  private static String text(String value) {
+    if (value == null) {
+      return null;
+    }
+    String trimmed = value.trim();
+    return trimmed.isEmpty() ? null : trimmed;
+  }
+
+  /** Milliseconds as digits with an optional fraction, which is dropped; anything else is null. */
+  private static Duration millis(String value) {
+    String text = text(value);
+    if (text == null) {
+      return null;
+    }
+    int dot = text.indexOf('.');
+    if (dot >= 0) {
+      if (dot == 0 || wholeNumber(text.substring(dot + 1)) == null) {
+        return null;
+      }
+      text = text.substring(0, dot);
+    }
+    Long ms = wholeNumber(text);
+    return ms == null ? null : Duration.ofMillis(ms);
+  }
+
+  /** A non-negative decimal integer of at most 18 digits, else null. */
+  private static Long wholeNumber(String value) {
+    String text = text(value);
+    if (text == null || text.length() > MAX_DIGITS) {
+      return null;
+    }
+    long result = 0;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c < '0' || c > '9') {
+        return null;
+      }
+      result = result * 10 + (c - '0');
+    }
+    return result;
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * The affinity4j engine: which backend a chain of Responses API calls is pinned to, with no HTTP
+ * library and no SDK.
+ *
+ * <p>A <em>chain</em> is a sequence of responses linked by {@code previous_response_id}, or a
+ * conversation, or an Assistants thread; it is named by a {@link io.github.affinity4j.core.ChainKey}.
+ * The gateway's affinity cookie is an {@link io.github.affinity4j.core.AffinityToken}. The
+ * {@link io.github.affinity4j.core.ChainRegistry} binds tokens to chain keys in an
+ * {@link io.github.affinity4j.core.AffinityStore} and looks them up for requests that continue a
+ * chain. {@link io.github.affinity4j.core.ChainKeys} and
+ * {@link io.github.affinity4j.core.SseResponseIdScanner} read chain keys out of request and
+ * response bodies. Adapters (the OkHttp interceptor, the SDK wrapper) only translate HTTP to and
+ * from these types.
+ */
+package io.github.affinity4j.core;
