@@ -1,6 +1,5 @@
 package io.github.affinity4j.testkit;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -25,12 +24,12 @@ import java.util.concurrent.atomic.LongAdder;
 final class ResponsesApi {
   /** Top-level fields of {@code ResponseCreateParams} in openai-java 4.101.0, plus {@code stream}. */
   private static final Set<String> CREATE_FIELDS = Set.of(
-      "background", "context_management", "conversation", "include", "input", "instructions",
-      "max_output_tokens", "max_tool_calls", "metadata", "model", "parallel_tool_calls",
-      "previous_response_id", "prompt", "prompt_cache_key", "prompt_cache_retention",
-      "reasoning", "safety_identifier", "service_tier", "store", "stream", "stream_options",
-      "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation",
-      "user");
+      "access_programs", "background", "context_management", "conversation", "image", "include",
+      "input", "instructions", "max_output_tokens", "max_tool_calls", "metadata", "model",
+      "moderation", "parallel_tool_calls", "previous_response_id", "prompt", "prompt_cache_key",
+      "prompt_cache_options", "prompt_cache_retention", "reasoning", "safety_identifier",
+      "service_tier", "store", "stream", "stream_options", "temperature", "text", "tool_choice",
+      "tools", "top_logprobs", "top_p", "truncation", "user");
   private static final Set<String> CONVERSATION_FIELDS = Set.of("items", "metadata");
   private static final Set<String> ROLES = Set.of("user", "assistant", "system", "developer");
 
@@ -212,7 +211,7 @@ final class ResponsesApi {
     long outputTokens = 1 + outputChars / 4;
     ObjectNode usage = Json.object();
     usage.put("input_tokens", inputTokens);
-    usage.putObject("input_tokens_details").put("cached_tokens", 0);
+    usage.putObject("input_tokens_details").put("cached_tokens", 0).put("cache_write_tokens", 0);
     usage.put("output_tokens", outputTokens);
     usage.putObject("output_tokens_details").put("reasoning_tokens", reasoningTokens);
     usage.put("total_tokens", inputTokens + outputTokens);
@@ -408,7 +407,10 @@ final class ResponsesApi {
       if (!item.isObject()) {
         throw ApiException.invalidType(where, "an object", Json.typeName(item));
       }
-      String type = item.path("type").asText(item.has("role") ? "message" : "");
+      // Without a type, an item with a role is a message and one with only an id is a reference,
+      // as the SDK sends ItemReference and EasyInputMessage.
+      String type = item.path("type").asText(
+          item.has("role") ? "message" : item.has("id") ? "item_reference" : "");
       if ("item_reference".equals(type)) {
         item = issuedItem(requiredString((ObjectNode) item, "id", where + ".id"));
         type = item.path("type").asText();
@@ -563,10 +565,10 @@ final class ResponsesApi {
     JsonNode root;
     try {
       root = Json.MAPPER.readTree(body);
-    } catch (JsonProcessingException e) {
-      root = null;
     } catch (java.io.IOException e) {
-      throw new IllegalStateException("reading from a byte array does not fail", e);
+      // Not JSON, or bytes no Unicode encoding decodes: Jackson reports those with a
+      // CharConversionException, an IOException that is not a JsonProcessingException.
+      root = null;
     }
     if (root == null || !root.isObject()) {
       throw ApiException.openAi(400, "We could not parse the JSON body of your request. (HINT: This"
