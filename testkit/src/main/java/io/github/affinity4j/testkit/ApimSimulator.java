@@ -70,6 +70,15 @@ public final class ApimSimulator implements AutoCloseable {
     "UK South", "Canada East"
   };
 
+  static {
+    // The JDK server writes a response's headers and body separately; without TCP_NODELAY each
+    // small answer waits on the client's delayed ACK (about 40 ms). The server reads this
+    // property once, when its first instance in the JVM is made; a value set by the caller wins.
+    if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+      System.setProperty("sun.net.httpserver.nodelay", "true");
+    }
+  }
+
   private final HttpServer server;
   private final ExecutorService executor;
   private final Gateway gateway;

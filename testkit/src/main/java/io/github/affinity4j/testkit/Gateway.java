@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * can, and adds the headers the reference APIM policy sets.
  */
 final class Gateway implements HttpHandler {
+  private static final System.Logger logger = System.getLogger(Gateway.class.getName());
   static final int MAX_BODY_BYTES = 32 * 1024 * 1024;
 
   private final List<SimulatedBackend> backends;
@@ -89,6 +90,13 @@ final class Gateway implements HttpHandler {
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           response = gatewayError(503, "Service Unavailable: the simulator is shutting down.");
+        } catch (RuntimeException e) {
+          // A bug of the simulator's own: answer like a failing backend rather than drop the
+          // connection, and say so loudly.
+          logger.log(System.Logger.Level.ERROR, "APIM simulator backend " + target.name()
+              + " failed on " + method + " " + uri.getRawPath(), e);
+          response = SimResponse.json(500, Json.errorBody("The simulator failed: " + e,
+              "server_error", null, null));
         }
         target.recordOutcome(response.status, response.headers.get("Retry-After"));
         headers.set("x-backend-region", target.region());

@@ -257,8 +257,4 @@ public final class SimulatedBackend {
       recentFailures.clear();
     }
   }
-
-  ResponsesApi api() {
-    return api;
-  }
 }

@@ -1,0 +1,86 @@
+package io.github.affinity4j.okhttp;
+
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ChainRegistry;
+import io.github.affinity4j.core.RoutingInfo;
+import java.time.Instant;
+import java.util.List;
+import okhttp3.Cookie;
+import okhttp3.Headers;
+import okhttp3.HttpUrl;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Translates between OkHttp's cookies and the engine's {@link AffinityToken}. */
+final class AffinityCookies {
+  private static final Logger logger = LoggerFactory.getLogger(AffinityCookies.class);
+
+  private AffinityCookies() {}
+
+  /**
+   * The first affinity cookie among {@code cookies}, as a token, or null. {@link Cookie#parse}
+   * already dropped cookies a response may not set for its URL (another domain, a bad path), so
+   * no response can make us send a pin elsewhere.
+   */
+  static AffinityToken first(ChainRegistry registry, List<Cookie> cookies, RoutingInfo routing) {
+    for (Cookie cookie : cookies) {
+      if (registry.isAffinityCookie(cookie.name())) {
+        return toToken(cookie, registry.clock().instant(), routing);
+      }
+    }
+    return null;
+  }
+
+  /** The affinity cookie a response set, or null; unusable cookies are skipped with a DEBUG line. */
+  static AffinityToken fromResponse(ChainRegistry registry, HttpUrl url, Headers headers) {
+    if (headers.get("Set-Cookie") == null) {
+      return null;
+    }
+    return first(registry, Cookie.parseAll(url, headers), RoutingInfo.from(headers::get));
+  }
+
+  private static AffinityToken toToken(Cookie cookie, Instant now, RoutingInfo routing) {
+    try {
+      return AffinityToken.builder()
+          .name(cookie.name())
+          .value(cookie.value())
+          .domain(cookie.domain())
+          .hostOnly(cookie.hostOnly())
+          .path(cookie.path())
+          .expiresAt(cookie.persistent() ? Instant.ofEpochMilli(cookie.expiresAt()) : null)
+          .secure(cookie.secure())
+          .seenAt(now)
+          .routing(routing)
+          .build();
+    } catch (IllegalArgumentException e) {
+      // The message names the problem, never the value.
+      logger.debug("Affinity cookie {} skipped: {}", cookie.name(), e.getMessage());
+      return null;
+    }
+  }
+
+  /** The request's Cookie header with {@code pair} added, keeping the caller's cookies. */
+  static String merge(String existing, String pair) {
+    return existing == null || existing.isBlank() ? pair : existing + "; " + pair;
+  }
+
+  /** Whether a Cookie header already carries one of the affinity cookies. */
+  static boolean carriesAffinityCookie(ChainRegistry registry, String cookieHeader) {
+    if (cookieHeader == null) {
+      return false;
+    }
+    int start = 0;
+    while (start < cookieHeader.length()) {
+      int end = cookieHeader.indexOf(';', start);
+      if (end < 0) {
+        end = cookieHeader.length();
+      }
+      int eq = cookieHeader.indexOf('=', start);
+      if (eq > start && eq < end && registry.isAffinityCookie(cookieHeader.substring(start, eq).trim())) {
+        return true;
+      }
+      start = end + 1;
+    }
+    return false;
+  }
+}

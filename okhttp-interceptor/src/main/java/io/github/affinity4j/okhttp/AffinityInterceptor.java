@@ -1,0 +1,334 @@
+package io.github.affinity4j.okhttp;
+
+import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.AffinityStats;
+import io.github.affinity4j.core.AffinityStore;
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainKeys;
+import io.github.affinity4j.core.ChainRegistry;
+import io.github.affinity4j.core.SseResponseIdScanner;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.Optional;
+import okhttp3.HttpUrl;
+import okhttp3.Interceptor;
+import okhttp3.MediaType;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+import okio.Buffer;
+import okio.BufferedSource;
+import okio.Okio;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * An OkHttp application interceptor that keeps a gateway's affinity cookie per Responses API
+ * response chain, so every conversation stays on the backend that holds it while new
+ * conversations still spread over the pool.
+ *
+ * <pre>{@code
+ * OpenAIClient client = OpenAIOkHttpClient.builder()
+ *     .baseUrl("https://my-apim.azure-api.net/inference/openai/v1")
+ *     .apiKey(key)
+ *     .addInterceptor(AffinityInterceptor.builder().build())
+ *     .build();
+ * }</pre>
+ *
+ * <p>For {@code POST …/responses} (and {@code …/conversations…}, {@code …/threads/{id}…}) it reads
+ * the chain the request continues ({@code previous_response_id}, {@code conversation}, or the
+ * thread in the path) and adds that chain's pin to the {@code Cookie} header, after any cookies the
+ * caller set, and only for a URL the cookie applies to. A request that starts a new chain carries
+ * no pin. On a successful response it binds the new response id to the affinity cookie the
+ * response set, or to the pin of the chain it continued. Streams are teed, never buffered: the id
+ * is taken from the {@code response.created} event as the caller reads it. Everything else passes
+ * through unchanged.
+ *
+ * <p>Request bodies over {@link Builder#maxBodyBytes(long)} (default 8 MiB) and one-shot bodies
+ * are not read: such a request passes through untouched, with one WARN. A request whose
+ * {@code Cookie} header already carries an affinity cookie is left as the caller made it. Install
+ * it as an application interceptor (each SDK retry then passes through it and carries the same
+ * pin), and do not also give the client a {@code CookieJar} that stores the affinity cookie:
+ * OkHttp replaces the {@code Cookie} header with the jar's cookies.
+ *
+ * <p>Thread-safe; one instance may serve many clients. Its chains live in its
+ * {@link AffinityStore}, which may be shared with other interceptors and with a
+ * {@link ConversationCookieJar}. While a request is handled, MDC key {@value #MDC_CHAIN} holds the
+ * chain it continues. Only {@link IOException}s from the network leave this interceptor.
+ */
+public final class AffinityInterceptor implements Interceptor {
+  /** MDC key set to the chain key (for example {@code response:resp_…}) while a request runs. */
+  public static final String MDC_CHAIN = "affinity4j.chain";
+  /** Default bound on request and response bodies read to find chain ids: 8 MiB. */
+  public static final long DEFAULT_MAX_BODY_BYTES = 8L * 1024 * 1024;
+
+  private static final Logger logger = LoggerFactory.getLogger(AffinityInterceptor.class);
+
+  private final ChainRegistry registry;
+  private final long maxBodyBytes;
+
+  private AffinityInterceptor(Builder builder) {
+    this.registry = builder.registry.build();
+    this.maxBodyBytes = builder.maxBodyBytes;
+  }
+
+  /** A builder with the defaults: a new Caffeine store, cookie {@code APIM-Backend-Affinity}. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A snapshot of this interceptor's counters. */
+  public AffinityStats stats() {
+    return registry.stats();
+  }
+
+  /** The store holding this interceptor's chains. */
+  public AffinityStore store() {
+    return registry.store();
+  }
+
+  @Override
+  public Response intercept(Chain chain) throws IOException {
+    Request request = chain.request();
+    HttpUrl url = request.url();
+    if (!ChainKeys.isAffected(request.method(), url.encodedPath())) {
+      return chain.proceed(request);
+    }
+    Request sent = request;
+    ChainKey key = null;
+    try {
+      RequestBody body = request.body();
+      if (ChainKeys.hasBodyKey(request.method(), url.encodedPath()) && body != null) {
+        byte[] bytes = readBounded(request, body);
+        if (bytes == null) {
+          return chain.proceed(request);
+        }
+        key = ChainKeys.fromRequestBody(bytes, 0, bytes.length).orElse(null);
+        // Send the bytes already read rather than serialising the body a second time.
+        sent = request.newBuilder().method(request.method(), RequestBody.create(bytes, body.contentType())).build();
+      } else {
+        key = ChainKeys.fromPath(url.encodedPath()).orElse(null);
+      }
+      sent = withPin(sent, key);
+    } catch (RuntimeException e) {
+      logger.error("Affinity skipped for {} {}: unexpected failure", request.method(), redacted(url), e);
+      return chain.proceed(request);
+    }
+
+    Response response;
+    if (key == null) {
+      response = chain.proceed(sent);
+    } else {
+      String previous = MDC.get(MDC_CHAIN);
+      MDC.put(MDC_CHAIN, key.toString());
+      try {
+        response = chain.proceed(sent);
+      } finally {
+        if (previous == null) {
+          MDC.remove(MDC_CHAIN);
+        } else {
+          MDC.put(MDC_CHAIN, previous);
+        }
+      }
+    }
+    try {
+      return observe(response, key);
+    } catch (RuntimeException e) {
+      logger.error("Affinity not recorded for {} {}: unexpected failure", request.method(), redacted(url), e);
+      return response;
+    }
+  }
+
+  /** The body's bytes, or null (with one WARN) when it must not be read. */
+  private byte[] readBounded(Request request, RequestBody body) throws IOException {
+    if (body.isOneShot() || body.isDuplex()) {
+      logger.warn("Affinity skipped for {} {}: the request body can be written only once",
+          request.method(), redacted(request.url()));
+      return null;
+    }
+    long length = body.contentLength();
+    if (length > maxBodyBytes) {
+      logger.warn("Affinity skipped for {} {}: request body of {} bytes is over the {} byte limit",
+          request.method(), redacted(request.url()), length, maxBodyBytes);
+      return null;
+    }
+    Buffer buffer = new Buffer();
+    body.writeTo(buffer);
+    if (buffer.size() > maxBodyBytes) {
+      logger.warn("Affinity skipped for {} {}: request body of {} bytes is over the {} byte limit",
+          request.method(), redacted(request.url()), buffer.size(), maxBodyBytes);
+      buffer.clear();
+      return null;
+    }
+    return buffer.readByteArray();
+  }
+
+  private Request withPin(Request request, ChainKey key) {
+    if (key == null) {
+      return request;
+    }
+    String cookies = request.header("Cookie");
+    if (AffinityCookies.carriesAffinityCookie(registry, cookies)) {
+      logger.debug("Request for {} already carries an affinity cookie; left as the caller set it", key);
+      return request;
+    }
+    HttpUrl url = request.url();
+    Optional<AffinityToken> pin = registry.pinFor(key, url.scheme(), url.host(), url.encodedPath());
+    if (pin.isEmpty()) {
+      return request;
+    }
+    return request.newBuilder()
+        .header("Cookie", AffinityCookies.merge(cookies, pin.get().cookiePair()))
+        .build();
+  }
+
+  private Response observe(Response response, ChainKey requestKey) {
+    AffinityToken fresh = AffinityCookies.fromResponse(registry, response.request().url(), response.headers());
+    if (!response.isSuccessful()) {
+      if (fresh != null) {
+        logger.debug("HTTP {} for {} set an affinity cookie; not bound, an error names no chain",
+            response.code(), requestKey);
+      }
+      return response;
+    }
+    ResponseBody body = response.body();
+    if (body == null) {
+      registry.bind(null, requestKey, fresh);
+      return response;
+    }
+    MediaType type = body.contentType();
+    if (type != null && "text".equals(type.type()) && "event-stream".equals(type.subtype())) {
+      SseTee tee = new SseTee(body.source(), new SseResponseIdScanner(), requestKey, fresh);
+      ResponseBody teed = ResponseBody.create(Okio.buffer(tee), type, body.contentLength());
+      return response.newBuilder().body(teed).build();
+    }
+    ChainKey created = null;
+    try {
+      byte[] peeked = response.peekBody(maxBodyBytes).bytes();
+      created = ChainKeys.fromResponseBody(peeked, 0, peeked.length).orElse(null);
+    } catch (IOException e) {
+      // The caller reads the body next and meets the same failure; nothing to bind.
+      logger.debug("Response body for {} unreadable: {}", requestKey, e.toString());
+      return response;
+    }
+    registry.bind(created, requestKey, fresh);
+    return response;
+  }
+
+  /** A URL for log lines: scheme, host and path, no query. */
+  static String redacted(HttpUrl url) {
+    return url.scheme() + "://" + url.host() + url.encodedPath();
+  }
+
+  /** Passes a stream through unchanged and binds its id when {@code response.created} goes by. */
+  private final class SseTee extends okio.ForwardingSource {
+    private final SseResponseIdScanner scanner;
+    private final ChainKey requestKey;
+    private final AffinityToken fresh;
+    private final Buffer copy = new Buffer();
+    private boolean finished;
+
+    SseTee(BufferedSource delegate, SseResponseIdScanner scanner, ChainKey requestKey,
+        AffinityToken fresh) {
+      super(delegate);
+      this.scanner = scanner;
+      this.requestKey = requestKey;
+      this.fresh = fresh;
+    }
+
+    @Override
+    public long read(Buffer sink, long byteCount) throws IOException {
+      long read = super.read(sink, byteCount);
+      if (finished) {
+        return read;
+      }
+      if (read == -1) {
+        finished = true;
+        logger.debug("Stream for {} ended before response.created; nothing bound", requestKey);
+        return read;
+      }
+      try {
+        sink.copyTo(copy, sink.size() - read, read);
+        byte[] chunk = copy.readByteArray();
+        Optional<ChainKey> created = scanner.feed(chunk, 0, chunk.length);
+        if (created.isPresent()) {
+          registry.bind(created.get(), requestKey, fresh);
+        }
+        finished = scanner.isDone();
+        if (finished && created.isEmpty()) {
+          logger.debug("Stream for {} did not start with response.created; nothing bound", requestKey);
+        }
+      } catch (RuntimeException e) {
+        finished = true;
+        logger.error("Affinity not recorded for stream of {}: unexpected failure", requestKey, e);
+      }
+      return read;
+    }
+  }
+
+  /**
+   * Builds an {@link AffinityInterceptor}. Not thread-safe.
+   */
+  public static final class Builder {
+    private final ChainRegistry.Builder registry = ChainRegistry.builder();
+    private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+
+    private Builder() {}
+
+    /**
+     * The store for the chains' pins. Share one store between interceptors (and
+     * {@link ConversationCookieJar}s) to share chains. Default: a new
+     * {@link io.github.affinity4j.core.CaffeineAffinityStore} with its defaults.
+     */
+    public Builder store(AffinityStore store) {
+      registry.store(store);
+      return this;
+    }
+
+    /**
+     * The affinity cookie names the gateway uses (APIM: the backend pool's
+     * {@code sessionAffinity.sessionId.name}). Default {@code APIM-Backend-Affinity}.
+     *
+     * @throws IllegalArgumentException if none is given or one is not a cookie name
+     */
+    public Builder cookieNames(String... cookieNames) {
+      registry.cookieNames(cookieNames);
+      return this;
+    }
+
+    /** Receives affinity events; default {@link AffinityListener#NONE}. */
+    public Builder listener(AffinityListener listener) {
+      registry.listener(listener);
+      return this;
+    }
+
+    /** The clock for cookie expiry; for tests. Default {@link Clock#systemUTC()}. */
+    public Builder clock(Clock clock) {
+      registry.clock(clock);
+      return this;
+    }
+
+    /**
+     * The largest request or response body read to find chain ids; larger requests pass through
+     * untouched with a WARN. Default {@value AffinityInterceptor#DEFAULT_MAX_BODY_BYTES} bytes.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder maxBodyBytes(long maxBodyBytes) {
+      if (maxBodyBytes <= 0 || maxBodyBytes > Integer.MAX_VALUE - 8) {
+        throw new IllegalArgumentException(
+            "maxBodyBytes must be between 1 and " + (Integer.MAX_VALUE - 8) + ", was " + maxBodyBytes);
+      }
+      this.maxBodyBytes = maxBodyBytes;
+      return this;
+    }
+
+    /** Builds the interceptor. */
+    public AffinityInterceptor build() {
+      return new AffinityInterceptor(this);
+    }
+  }
+}
