@@ -6,10 +6,14 @@ import com.openai.core.http.HttpResponseFor;
 import com.openai.errors.BadRequestException;
 import com.openai.models.responses.Response;
 import com.openai.models.responses.ResponseCreateParams;
+import io.github.affinity4j.okhttp.AffinityInterceptor;
+import io.github.affinity4j.openai.AffinityOpenAI;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.SimulatedAnswer;
 import java.io.PrintStream;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The session-awareness scenario on the embedded simulator: a round-robin pool of three
@@ -19,9 +23,9 @@ import java.util.List;
  *   <li>The plain OpenAI SDK keeps no cookies, so the second turn lands on another backend and
  *       fails with {@code previous_response_not_found}.
  *   <li>Sending the gateway's affinity cookie back by hand keeps all five turns on one backend.
+ *   <li>affinity4j's {@link AffinityInterceptor} does that per response chain: every conversation
+ *       stays on its backend, and new conversations still spread over the pool.
  * </ol>
- *
- * <p>This demo shows the problem affinity4j solves; it does not use affinity4j's interceptor yet.
  */
 final class SessionAffinityDemo {
   private static final String MODEL = "gpt-4.1";
@@ -53,11 +57,15 @@ final class SessionAffinityDemo {
         out.println();
         boolean cookieKept = cookieSentBack(client, apim.cookieName());
         out.println();
-        out.println(plainBroke && cookieKept
+        boolean affinityKept = withAffinity4j(apim);
+        out.println();
+        boolean expected = plainBroke && cookieKept && affinityKept;
+        out.println(expected
             ? "Result: without the cookie the chain breaks at turn 2; with it, all "
-                + TURNS.size() + " turns stay on one backend."
+                + TURNS.size() + " turns stay on one backend; affinity4j keeps every conversation"
+                + " on its own backend and spreads conversations over the pool."
             : "Result: UNEXPECTED, see above.");
-        return plainBroke && cookieKept ? 0 : 1;
+        return expected ? 0 : 1;
       } finally {
         client.close();
       }
@@ -106,10 +114,48 @@ final class SessionAffinityDemo {
     return ok;
   }
 
+  /** Returns true when 6 conversations all survive, each on one backend, over all 3 backends. */
+  private boolean withAffinity4j(ApimSimulator apim) {
+    out.println("3) affinity4j: AffinityOpenAI.builder() (the SDK with AffinityInterceptor), 6 conversations");
+    AffinityInterceptor interceptor = AffinityInterceptor.builder().build();
+    OpenAIClient client = AffinityOpenAI.builder()
+        .baseUrl(apim.openAiBaseUrl())
+        .apiKey("demo-key-not-a-secret")
+        .maxRetries(0)
+        .interceptor(interceptor)
+        .build();
+    Map<String, Integer> conversationsPerBackend = new TreeMap<>();
+    boolean ok = true;
+    try {
+      for (int conversation = 1; conversation <= 6; conversation++) {
+        String previousId = null;
+        StringBuilder route = new StringBuilder();
+        String backend = null;
+        for (int turn = 1; turn <= TURNS.size(); turn++) {
+          Response response = client.responses().create(params(TURNS.get(turn - 1), previousId, null));
+          SimulatedAnswer answer = SimulatedAnswer.parse(text(response));
+          backend = backend == null ? answer.backend() : backend;
+          ok &= answer.userMessages() == turn && answer.backend().equals(backend);
+          route.append(turn == 1 ? "" : " ").append(answer.backend().replace("backend-", "b"));
+          previousId = response.id();
+        }
+        conversationsPerBackend.merge(backend, 1, Integer::sum);
+        out.printf("   conversation %d: %d turns on %s%n", conversation, TURNS.size(), route);
+      }
+    } finally {
+      client.close();
+    }
+    out.println("   conversations per backend: " + conversationsPerBackend
+        + "; pins applied: " + interceptor.stats().pinsApplied());
+    return ok && conversationsPerBackend.size() == 3;
+  }
+
+  private static String text(Response response) {
+    return response.output().get(0).asMessage().content().get(0).asOutputText().text();
+  }
+
   private SimulatedAnswer print(int turn, HttpResponseFor<Response> raw) {
-    Response response = raw.parse();
-    String text = response.output().get(0).asMessage().content().get(0).asOutputText().text();
-    SimulatedAnswer answer = SimulatedAnswer.parse(text);
+    SimulatedAnswer answer = SimulatedAnswer.parse(text(raw.parse()));
     out.printf("   turn %d -> %s (%s), %d user message%s in context%n", turn, answer.backend(),
         answer.region(), answer.userMessages(), answer.userMessages() == 1 ? "" : "s");
     return answer;
