@@ -12,7 +12,7 @@ package io.github.affinity4j.testkit;
  * @param affinityCookie value of the affinity cookie the request carried, or {@code null}
  * @param backend name of the backend that served the request, or {@code null} when the gateway
  *     answered itself (unknown path, no backend available, pinned backend down in STRICT mode)
- * @param status HTTP status returned to the client; 0 when the response was cut before a status
+ * @param status HTTP status returned to the client (200 for a stream, even one cut mid-way)
  * @param issuedCookie value of a new affinity cookie set on the response, or {@code null}
  * @param body the request body as UTF-8, or {@code null} unless the simulator was built with
  *     {@link ApimSimulator.Builder#recordRequestBodies(boolean) recordRequestBodies(true)}
