@@ -33,10 +33,17 @@ final class AffinityCookies {
 
   /** The affinity cookie a response set, or null; unusable cookies are skipped with a DEBUG line. */
   static AffinityToken fromResponse(ChainRegistry registry, HttpUrl url, Headers headers) {
-    if (headers.get("Set-Cookie") == null) {
+    int sent = headers.values("Set-Cookie").size();
+    if (sent == 0) {
       return null;
     }
-    return first(registry, Cookie.parseAll(url, headers), RoutingInfo.from(headers::get));
+    List<Cookie> cookies = Cookie.parseAll(url, headers);
+    if (cookies.size() < sent) {
+      // Cookie.parseAll drops these silently; say so, without the header, which holds the value.
+      logger.debug("{} of {} Set-Cookie headers from {} rejected: malformed, or not for that host",
+          sent - cookies.size(), sent, AffinityInterceptor.redacted(url));
+    }
+    return first(registry, cookies, RoutingInfo.from(headers::get));
   }
 
   private static AffinityToken toToken(Cookie cookie, Instant now, RoutingInfo routing) {
@@ -57,6 +64,15 @@ final class AffinityCookies {
       logger.debug("Affinity cookie {} skipped: {}", cookie.name(), e.getMessage());
       return null;
     }
+  }
+
+  /**
+   * The request's Cookie headers as one value, or null if it has none. A caller may add several
+   * with {@code addHeader}; the single header that carries the pin must keep them all.
+   */
+  static String cookieHeader(Headers headers) {
+    List<String> values = headers.values("Cookie");
+    return values.isEmpty() ? null : String.join("; ", values);
   }
 
   /** The request's Cookie header with {@code pair} added, keeping the caller's cookies. */

@@ -19,8 +19,11 @@ import okhttp3.RequestBody;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
 import okio.Buffer;
+import okio.BufferedSink;
 import okio.BufferedSource;
+import okio.ForwardingSink;
 import okio.Okio;
+import okio.Sink;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -155,22 +158,57 @@ public final class AffinityInterceptor implements Interceptor {
           request.method(), redacted(request.url()), length, maxBodyBytes);
       return null;
     }
+    // The length may be unknown (-1) or wrong: stop copying at the limit rather than hold it all.
     Buffer buffer = new Buffer();
-    body.writeTo(buffer);
-    if (buffer.size() > maxBodyBytes) {
-      logger.warn("Affinity skipped for {} {}: request body of {} bytes is over the {} byte limit",
-          request.method(), redacted(request.url()), buffer.size(), maxBodyBytes);
+    LimitedSink limited = new LimitedSink(buffer, maxBodyBytes);
+    BufferedSink bounded = Okio.buffer(limited);
+    try {
+      body.writeTo(bounded);
+      if (bounded.isOpen()) { // a writeTo that closed its sink has flushed it
+        bounded.flush();
+      }
+    } catch (IOException e) {
+      if (!limited.reached) {
+        throw e;
+      }
+      logger.warn("Affinity skipped for {} {}: request body is over the {} byte limit",
+          request.method(), redacted(request.url()), maxBodyBytes);
       buffer.clear();
       return null;
     }
     return buffer.readByteArray();
   }
 
+  /**
+   * Accepts at most {@code limit} bytes, then throws. The flag, not the exception type, tells the
+   * caller why: a {@code writeTo} may wrap the exception in one of its own.
+   */
+  private static final class LimitedSink extends ForwardingSink {
+    private final long limit;
+    private long written;
+    boolean reached;
+
+    LimitedSink(Sink delegate, long limit) {
+      super(delegate);
+      this.limit = limit;
+    }
+
+    @Override
+    public void write(Buffer source, long byteCount) throws IOException {
+      if (written + byteCount > limit) {
+        reached = true;
+        throw new IOException("request body over the " + limit + " byte limit");
+      }
+      written += byteCount;
+      super.write(source, byteCount);
+    }
+  }
+
   private Request withPin(Request request, ChainKey key) {
     if (key == null) {
       return request;
     }
-    String cookies = request.header("Cookie");
+    String cookies = AffinityCookies.cookieHeader(request.headers());
     if (AffinityCookies.carriesAffinityCookie(registry, cookies)) {
       logger.debug("Request for {} already carries an affinity cookie; left as the caller set it", key);
       return request;
@@ -190,7 +228,7 @@ public final class AffinityInterceptor implements Interceptor {
     if (!response.isSuccessful()) {
       if (fresh != null) {
         logger.debug("HTTP {} for {} set an affinity cookie; not bound, an error names no chain",
-            response.code(), requestKey);
+            response.code(), chainName(requestKey));
       }
       return response;
     }
@@ -211,11 +249,16 @@ public final class AffinityInterceptor implements Interceptor {
       created = ChainKeys.fromResponseBody(peeked, 0, peeked.length).orElse(null);
     } catch (IOException e) {
       // The caller reads the body next and meets the same failure; nothing to bind.
-      logger.debug("Response body for {} unreadable: {}", requestKey, e.toString());
+      logger.debug("Response body for {} unreadable: {}", chainName(requestKey), e.toString());
       return response;
     }
     registry.bind(created, requestKey, fresh);
     return response;
+  }
+
+  /** The chain a request continued, for log lines; a request that starts one has no key. */
+  private static String chainName(ChainKey key) {
+    return key == null ? "a new chain" : key.toString();
   }
 
   /** A URL for log lines: scheme, host and path, no query. */
@@ -247,7 +290,8 @@ public final class AffinityInterceptor implements Interceptor {
       }
       if (read == -1) {
         finished = true;
-        logger.debug("Stream for {} ended before response.created; nothing bound", requestKey);
+        logger.debug("Stream for {} ended before response.created; nothing bound",
+            chainName(requestKey));
         return read;
       }
       try {
@@ -259,11 +303,13 @@ public final class AffinityInterceptor implements Interceptor {
         }
         finished = scanner.isDone();
         if (finished && created.isEmpty()) {
-          logger.debug("Stream for {} did not start with response.created; nothing bound", requestKey);
+          logger.debug("Stream for {} did not start with response.created; nothing bound",
+              chainName(requestKey));
         }
       } catch (RuntimeException e) {
         finished = true;
-        logger.error("Affinity not recorded for stream of {}: unexpected failure", requestKey, e);
+        logger.error("Affinity not recorded for stream of {}: unexpected failure",
+            chainName(requestKey), e);
       }
       return read;
     }

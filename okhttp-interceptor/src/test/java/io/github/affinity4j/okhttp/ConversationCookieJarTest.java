@@ -1,0 +1,453 @@
+package io.github.affinity4j.okhttp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.affinity4j.core.AffinityStore;
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.CaffeineAffinityStore;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testkit.LoggedRequest;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import okhttp3.Cookie;
+import okhttp3.HttpUrl;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import okhttp3.mockwebserver.MockResponse;
+import okhttp3.mockwebserver.MockWebServer;
+import okhttp3.mockwebserver.RecordedRequest;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** {@link ConversationCookieJar} on a real {@link OkHttpClient}, against MockWebServer and the simulator. */
+@Timeout(60)
+final class ConversationCookieJarTest {
+  private static final String COOKIE = "APIM-Backend-Affinity";
+  private static final MediaType JSON = MediaType.get("application/json");
+
+  private final MockWebServer server = new MockWebServer();
+  private final List<MockWebServer> otherServers = new ArrayList<>();
+  private final OkHttpClient base = new OkHttpClient();
+  // OkHttp turns Max-Age into an instant with the wall clock, so the fake clock starts there.
+  private final MutableClock clock = new MutableClock(Instant.ofEpochMilli(System.currentTimeMillis()));
+  private ApimSimulator simulator;
+
+  @BeforeEach
+  void start() throws IOException {
+    server.start(InetAddress.getByName("127.0.0.1"), 0);
+  }
+
+  @AfterEach
+  void close() throws IOException {
+    base.dispatcher().executorService().shutdown();
+    base.connectionPool().evictAll();
+    server.shutdown();
+    for (MockWebServer other : otherServers) {
+      other.shutdown();
+    }
+    if (simulator != null) {
+      simulator.close();
+    }
+  }
+
+  // --- 14. one scope, one backend ---
+
+  @Test
+  void scopedClient_firstResponsesAffinityCookie_sentWithEveryLaterRequestWhateverThePath()
+      throws Exception {
+    ConversationCookieJar jar = ConversationCookieJar.builder().conversationId("conv_1").build();
+    OkHttpClient client = base.newBuilder().cookieJar(jar).build();
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/; HttpOnly"));
+    for (int i = 0; i < 3; i++) {
+      server.enqueue(new MockResponse());
+    }
+
+    execute(client, post("/openai/v1/responses", "{\"input\":\"hi\"}"));
+    execute(client, get("/openai/v1/models"));
+    execute(client, post("/openai/v1/chat/completions", "{}"));
+    execute(client, new Request.Builder().url(url("/elsewhere/deep/path?x=1")).delete().build());
+
+    assertThat(takeRequest(server).getHeader("Cookie")).isNull();
+    for (int i = 0; i < 3; i++) {
+      assertThat(takeRequest(server).getHeaders().values("Cookie")).containsExactly(COOKIE + "=backend-a");
+    }
+    assertThat(jar.scope()).isEqualTo(ChainKey.conversation("conv_1"));
+    assertThat(client.connectionPool()).isSameAs(base.connectionPool());
+  }
+
+  @Test
+  void otherCookies_keptInTheJar_honourPathExpiryDeletionAndSecure() throws Exception {
+    ConversationCookieJar jar = ConversationCookieJar.builder().threadId("thread_1").clock(clock).build();
+    OkHttpClient client = base.newBuilder().cookieJar(jar).build();
+    server.enqueue(new MockResponse()
+        .addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/")
+        .addHeader("Set-Cookie", "theme=dark; Path=/openai")
+        .addHeader("Set-Cookie", "track=1; Path=/elsewhere")
+        .addHeader("Set-Cookie", "short=1; Path=/; Max-Age=60")
+        .addHeader("Set-Cookie", "gone=1; Path=/")
+        .addHeader("Set-Cookie", "sec=1; Path=/; Secure"));
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", "gone=; Path=/; Max-Age=0"));
+    server.enqueue(new MockResponse());
+    server.enqueue(new MockResponse());
+
+    execute(client, get("/openai/threads"));
+    execute(client, get("/openai/v1/models"));
+    execute(client, get("/elsewhere/page"));
+    clock.advance(Duration.ofSeconds(61));
+    execute(client, get("/openai/v1/models"));
+
+    takeRequest(server);
+    assertThat(cookieNames(takeRequest(server))).containsExactlyInAnyOrder(COOKIE, "theme", "short", "gone");
+    assertThat(cookieNames(takeRequest(server))).containsExactlyInAnyOrder(COOKIE, "track", "short");
+    assertThat(cookieNames(takeRequest(server))).containsExactlyInAnyOrder(COOKIE, "theme");
+    // Secure cookies are kept, and go out over https only.
+    assertThat(jar.loadForRequest(HttpUrl.get("https://127.0.0.1/openai")))
+        .extracting(Cookie::name).containsExactlyInAnyOrder(COOKIE, "theme", "sec");
+  }
+
+  @Test
+  void affinityCookie_expiredByTheClockOrDeletedByTheGateway_noLongerSent() throws Exception {
+    ConversationCookieJar jar = ConversationCookieJar.builder().conversationId("conv_1").clock(clock).build();
+    OkHttpClient client = base.newBuilder().cookieJar(jar).build();
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/; Max-Age=60"));
+    server.enqueue(new MockResponse());
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", COOKIE + "=backend-b; Path=/"));
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", COOKIE + "=; Path=/; Max-Age=0"));
+    server.enqueue(new MockResponse());
+
+    execute(client, get("/openai/v1/conversations/conv_1"));
+    clock.advance(Duration.ofSeconds(61));
+    execute(client, get("/openai/v1/conversations/conv_1"));
+    execute(client, get("/openai/v1/conversations/conv_1"));
+    execute(client, get("/openai/v1/conversations/conv_1"));
+
+    takeRequest(server);
+    assertThat(takeRequest(server).getHeader("Cookie")).isNull();
+    assertThat(takeRequest(server).getHeader("Cookie")).isNull();
+    assertThat(takeRequest(server).getHeader("Cookie")).isEqualTo(COOKIE + "=backend-b");
+    execute(client, get("/openai/v1/conversations/conv_1"));
+    assertThat(takeRequest(server).getHeader("Cookie")).isNull();
+  }
+
+  @Test
+  void anotherHost_cookieSetByHostA_neverSentToHostB() throws Exception {
+    MockWebServer serverB = new MockWebServer();
+    otherServers.add(serverB);
+    serverB.start(InetAddress.getByName("localhost"), 0);
+    ConversationCookieJar jar = ConversationCookieJar.builder().conversationId("conv_1").build();
+    OkHttpClient client = base.newBuilder().cookieJar(jar).build();
+    server.enqueue(new MockResponse()
+        .addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/")
+        .addHeader("Set-Cookie", "theme=dark; Path=/"));
+    server.enqueue(new MockResponse());
+    serverB.enqueue(new MockResponse());
+
+    execute(client, get("/openai/v1/models"));
+    execute(client, new Request.Builder()
+        .url(new HttpUrl.Builder().scheme("http").host("localhost").port(serverB.getPort())
+            .encodedPath("/openai/v1/models").build())
+        .build());
+    execute(client, get("/openai/v1/models"));
+
+    assertThat(takeRequest(serverB).getHeader("Cookie")).isNull();
+    takeRequest(server);
+    assertThat(cookieNames(takeRequest(server))).containsExactlyInAnyOrder(COOKIE, "theme");
+  }
+
+  @Test
+  void sharedStore_sameScopeSharesThePin_otherScopeDoesNot() throws Exception {
+    AffinityStore store = CaffeineAffinityStore.builder().executor(Runnable::run).build();
+    OkHttpClient first = base.newBuilder()
+        .cookieJar(ConversationCookieJar.builder().conversationId("conv_1").store(store).build()).build();
+    OkHttpClient sameScope = base.newBuilder()
+        .cookieJar(ConversationCookieJar.builder().conversationId("conv_1").store(store).build()).build();
+    OkHttpClient otherScope = base.newBuilder()
+        .cookieJar(ConversationCookieJar.builder().conversationId("conv_2").store(store).build()).build();
+    OkHttpClient threadScope = base.newBuilder()
+        .cookieJar(ConversationCookieJar.builder().threadId("conv_1").store(store).build()).build();
+    OkHttpClient withInterceptor = base.newBuilder()
+        .addInterceptor(AffinityInterceptor.builder().store(store).build()).build();
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/"));
+    for (int i = 0; i < 4; i++) {
+      server.enqueue(new MockResponse());
+    }
+
+    execute(first, get("/openai/v1/conversations/conv_1"));
+    execute(sameScope, get("/openai/v1/conversations/conv_1/items"));
+    execute(otherScope, get("/openai/v1/conversations/conv_2/items"));
+    execute(threadScope, get("/openai/threads/conv_1"));
+    execute(withInterceptor, post("/openai/v1/responses",
+        "{\"model\":\"gpt-4.1\",\"input\":\"hi\",\"conversation\":\"conv_1\"}"));
+
+    takeRequest(server);
+    assertThat(takeRequest(server).getHeader("Cookie")).isEqualTo(COOKIE + "=backend-a");
+    assertThat(takeRequest(server).getHeader("Cookie")).isNull();
+    assertThat(takeRequest(server).getHeader("Cookie")).isNull();
+    assertThat(takeRequest(server).getHeader("Cookie")).isEqualTo(COOKIE + "=backend-a");
+  }
+
+  @Test
+  void simulatorPool_oneScopeStaysOnOneBackend_nextScopeLandsOnAnother() throws Exception {
+    simulator = ApimSimulator.builder().backends(3).start();
+    HttpUrl responses = HttpUrl.get(simulator.openAiBaseUrl() + "/responses");
+    for (String scope : List.of("conv_a", "conv_b")) {
+      OkHttpClient client = base.newBuilder()
+          .cookieJar(ConversationCookieJar.builder().conversationId(scope).build()).build();
+      for (int turn = 1; turn <= 4; turn++) {
+        Request request = new Request.Builder().url(responses)
+            .post(RequestBody.create("{\"model\":\"gpt-4.1\",\"input\":\"" + scope + " " + turn + "\"}", JSON))
+            .build();
+        try (Response response = client.newCall(request).execute()) {
+          assertThat(response.code()).isEqualTo(200);
+        }
+      }
+    }
+
+    List<LoggedRequest> log = simulator.requestLog();
+    assertThat(log).hasSize(8);
+    List<LoggedRequest> a = log.subList(0, 4);
+    List<LoggedRequest> b = log.subList(4, 8);
+    assertThat(a).extracting(LoggedRequest::backend).containsOnly(a.get(0).backend());
+    assertThat(b).extracting(LoggedRequest::backend).containsOnly(b.get(0).backend());
+    assertThat(b.get(0).backend()).isNotEqualTo(a.get(0).backend());
+    assertThat(a.subList(1, 4)).extracting(LoggedRequest::affinityCookie).containsOnly(a.get(0).issuedCookie());
+    assertThat(b.get(0).hasAffinityCookie()).isFalse();
+  }
+
+  // --- 15. never throws ---
+
+  @Test
+  void throwingStore_loadAndSave_neverThrowKeepOtherCookiesOneWarnWithoutPathOrQuery() throws Exception {
+    ConversationCookieJar jar = ConversationCookieJar.builder()
+        .conversationId("conv_1").store(new ThrowingStore()).build();
+    HttpUrl url = HttpUrl.get("http://127.0.0.1:" + server.getPort()
+        + "/openai/v1/responses/private-path?api-version=2025&key=query-secret");
+    List<Cookie> cookies = List.of(
+        Cookie.parse(url, COOKIE + "=s3cr3t-value; Path=/"),
+        Cookie.parse(url, "theme=dark; Path=/"));
+
+    String saveLog = captureLog(() -> jar.saveFromResponse(url, cookies));
+    List<Cookie> loaded = new ArrayList<>();
+    String loadLog = captureLog(() -> loaded.addAll(jar.loadForRequest(url)));
+
+    assertThat(loaded).extracting(Cookie::name).containsExactly("theme");
+    assertThat(warnLines(saveLog)).isNotEmpty().allSatisfy(line -> assertThat(line).contains("threw on"));
+    assertThat(warnLines(loadLog)).singleElement().asString().contains("threw on get");
+    assertThat(saveLog + loadLog).doesNotContain("private-path").doesNotContain("query-secret")
+        .doesNotContain("s3cr3t-value");
+  }
+
+  @Test
+  void throwingStore_throughAClient_requestsStillSucceed() throws Exception {
+    OkHttpClient client = base.newBuilder().cookieJar(
+        ConversationCookieJar.builder().conversationId("conv_1").store(new ThrowingStore()).build()).build();
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/")
+        .addHeader("Set-Cookie", "theme=dark; Path=/").setBody("first"));
+    server.enqueue(new MockResponse().setBody("second"));
+
+    assertThat(execute(client, get("/openai/v1/models"))).isEqualTo("first");
+    assertThat(execute(client, get("/openai/v1/models"))).isEqualTo("second");
+
+    takeRequest(server);
+    assertThat(takeRequest(server).getHeaders().values("Cookie")).containsExactly("theme=dark");
+  }
+
+  @Test
+  void failingJar_clockThrows_loadReturnsEmptySaveSwallows_oneWarnWithUrlStrippedToHost() throws Exception {
+    ConversationCookieJar jar = ConversationCookieJar.builder()
+        .conversationId("conv_1").clock(new BrokenClock()).build();
+    HttpUrl url = HttpUrl.get("http://127.0.0.1:" + server.getPort()
+        + "/openai/v1/private-path?key=query-secret");
+    List<Cookie> cookies = List.of(Cookie.parse(url, COOKIE + "=s3cr3t-value; Path=/"),
+        Cookie.parse(url, "theme=dark; Path=/"));
+
+    String saveLog = captureLog(() -> jar.saveFromResponse(url, cookies));
+    List<Cookie> loaded = new ArrayList<>(List.of(cookies.get(1)));
+    String loadLog = captureLog(() -> {
+      loaded.clear();
+      loaded.addAll(jar.loadForRequest(url));
+    });
+
+    assertThat(loaded).isEmpty();
+    assertThat(warnLines(saveLog)).singleElement().asString()
+        .contains("Cookies from http://127.0.0.1/\u2026 not saved for conversation:conv_1");
+    assertThat(warnLines(loadLog)).singleElement().asString()
+        .contains("Cookies for http://127.0.0.1/\u2026 not loaded for conversation:conv_1");
+    assertThat(saveLog + loadLog).doesNotContain("private-path").doesNotContain("query-secret")
+        .doesNotContain("s3cr3t-value");
+  }
+
+  // --- 16. builder ---
+
+  @Test
+  void builder_noScope_illegalStateSayingWhatToCall() {
+    assertThatThrownBy(() -> ConversationCookieJar.builder().build())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("conversationId(id)").hasMessageContaining("threadId(id)");
+  }
+
+  @Test
+  void builder_badIds_illegalArgument() {
+    for (String bad : Arrays.asList(null, "", "has space", "x".repeat(257), "caf\u00e9")) {
+      assertThatThrownBy(() -> ConversationCookieJar.builder().conversationId(bad))
+          .as("conversationId %s", bad == null ? null : bad.length() + " chars")
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> ConversationCookieJar.builder().threadId(bad))
+          .isInstanceOf(IllegalArgumentException.class);
+    }
+    assertThatThrownBy(() -> ConversationCookieJar.builder().cookieNames())
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void toString_afterCookiesSaved_showsScopeNotValues() {
+    ConversationCookieJar jar = ConversationCookieJar.builder().threadId("thread_1").build();
+    HttpUrl url = HttpUrl.get("http://127.0.0.1/openai/threads/thread_1");
+    jar.saveFromResponse(url, List.of(Cookie.parse(url, COOKIE + "=s3cr3t-value; Path=/"),
+        Cookie.parse(url, "theme=s3cr3t-theme")));
+
+    assertThat(jar.toString()).isEqualTo("ConversationCookieJar{thread:thread_1}");
+  }
+
+  // --- helpers ---
+
+  private HttpUrl url(String pathAndQuery) {
+    return HttpUrl.get("http://127.0.0.1:" + server.getPort() + pathAndQuery);
+  }
+
+  private Request get(String pathAndQuery) {
+    return new Request.Builder().url(url(pathAndQuery)).build();
+  }
+
+  private Request post(String pathAndQuery, String json) {
+    return new Request.Builder().url(url(pathAndQuery)).post(RequestBody.create(json, JSON)).build();
+  }
+
+  private static String execute(OkHttpClient client, Request request) throws IOException {
+    try (Response response = client.newCall(request).execute()) {
+      return response.body().string();
+    }
+  }
+
+  private static RecordedRequest takeRequest(MockWebServer from) throws InterruptedException {
+    RecordedRequest request = from.takeRequest(10, TimeUnit.SECONDS);
+    assertThat(request).as("a request reached %s", from).isNotNull();
+    return request;
+  }
+
+  private static List<String> cookieNames(RecordedRequest request) {
+    List<String> headers = request.getHeaders().values("Cookie");
+    assertThat(headers).hasSize(1);
+    return Arrays.stream(headers.get(0).split("; "))
+        .map(pair -> pair.substring(0, pair.indexOf('=')))
+        .collect(Collectors.toList());
+  }
+
+  private static List<String> warnLines(String log) {
+    return log.lines().filter(line -> line.contains(" WARN ")).toList();
+  }
+
+  private static String captureLog(Runnable action) {
+    PrintStream original = System.err;
+    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
+    try {
+      action.run();
+    } finally {
+      System.setErr(original);
+    }
+    String log = buffer.toString(StandardCharsets.UTF_8);
+    original.print(log);
+    return log;
+  }
+
+  /** A clock the test moves by hand. */
+  private static final class MutableClock extends Clock {
+    private volatile Instant now;
+
+    MutableClock(Instant now) {
+      this.now = now;
+    }
+
+    void advance(Duration duration) {
+      now = now.plus(duration);
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+
+  /** A clock that fails, to make the jar itself meet trouble. */
+  private static final class BrokenClock extends Clock {
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      throw new IllegalStateException("clock broken");
+    }
+  }
+
+  /** A store whose backend is down. */
+  private static final class ThrowingStore implements AffinityStore {
+    @Override
+    public Optional<AffinityToken> get(ChainKey key) {
+      throw new IllegalStateException("store down");
+    }
+
+    @Override
+    public void put(ChainKey key, AffinityToken token) {
+      throw new IllegalStateException("store down");
+    }
+
+    @Override
+    public void remove(ChainKey key) {
+      throw new IllegalStateException("store down");
+    }
+
+    @Override
+    public long estimatedSize() {
+      throw new IllegalStateException("store down");
+    }
+  }
+}
