@@ -18,13 +18,20 @@ final class AffinityCookies {
   private AffinityCookies() {}
 
   /**
-   * The first affinity cookie among {@code cookies}, as a token, or null. {@link Cookie#parse}
-   * already dropped cookies a response may not set for its URL (another domain, a bad path), so
-   * no response can make us send a pin elsewhere.
+   * The first affinity cookie among {@code cookies} from {@code url}, as a token, or null.
+   * {@link Cookie#parse} already dropped cookies a response may not set for its URL (another
+   * domain, a bad path), so no response can make us send a pin elsewhere. A {@code Secure} cookie
+   * that came over plain http is ignored, as RFC 6265bis asks: it could later be sent over https.
    */
-  static AffinityToken first(ChainRegistry registry, List<Cookie> cookies, RoutingInfo routing) {
+  static AffinityToken first(ChainRegistry registry, HttpUrl url, List<Cookie> cookies,
+      RoutingInfo routing) {
     for (Cookie cookie : cookies) {
       if (registry.isAffinityCookie(cookie.name())) {
+        if (cookie.secure() && !url.isHttps()) {
+          logger.debug("Affinity cookie {} from {} skipped: Secure, but set over plain http",
+              cookie.name(), AffinityInterceptor.redacted(url));
+          return null;
+        }
         return toToken(cookie, registry.clock().instant(), routing);
       }
     }
@@ -43,7 +50,7 @@ final class AffinityCookies {
       logger.debug("{} of {} Set-Cookie headers from {} rejected: malformed, or not for that host",
           sent - cookies.size(), sent, AffinityInterceptor.redacted(url));
     }
-    return first(registry, cookies, RoutingInfo.from(headers::get));
+    return first(registry, url, cookies, RoutingInfo.from(headers::get));
   }
 
   private static AffinityToken toToken(Cookie cookie, Instant now, RoutingInfo routing) {

@@ -64,15 +64,15 @@ public final class ConversationCookieJar implements CookieJar {
   @Override
   public void saveFromResponse(HttpUrl url, List<Cookie> cookies) {
     try {
-      AffinityToken fresh = AffinityCookies.first(registry, cookies, RoutingInfo.EMPTY);
+      AffinityToken fresh = AffinityCookies.first(registry, url, cookies, RoutingInfo.EMPTY);
       if (fresh != null) {
         registry.bind(null, scope, fresh);
       }
       long now = registry.clock().millis();
       synchronized (others) {
         for (Cookie cookie : cookies) {
-          if (registry.isAffinityCookie(cookie.name())) {
-            continue;
+          if (registry.isAffinityCookie(cookie.name()) || (cookie.secure() && !url.isHttps())) {
+            continue; // the pin lives in the store; a Secure cookie set over http is ignored
           }
           others.removeIf(kept -> sameCookie(kept, cookie));
           if (cookie.expiresAt() > now) {

@@ -225,23 +225,21 @@ final class AffinityInterceptorTest {
   }
 
   @Test
-  void hosts_secureCookieOverPlainHttp_chainBoundButPinWithheld() throws Exception {
+  void hosts_secureCookieSetOverPlainHttp_ignoredNeverBound() throws Exception {
     AffinityInterceptor interceptor = AffinityInterceptor.builder().build();
     OkHttpClient client = client(interceptor);
     server.enqueue(created("resp_1").addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/; Secure"));
     server.enqueue(created("resp_2"));
 
-    execute(client, post(RESPONSES, newTurn()));
+    String log = captureLog(() -> execute(client, post(RESPONSES, newTurn())));
     execute(client, post(RESPONSES, continuing("resp_1")));
 
     takeRequest(server);
     assertThat(takeRequest(server).getHeader("Cookie")).isNull();
-    // resp_1 fresh, resp_2 inherited: the chain is tracked, the pin just never goes over http.
-    assertThat(interceptor.stats().tokensBound()).isEqualTo(2);
-    assertThat(interceptor.stats().pinsApplied()).isZero();
-    assertThat(interceptor.stats().pinsMissing()).isEqualTo(1);
-    assertThat(interceptor.store().get(ChainKey.response("resp_1")))
-        .hasValueSatisfying(token -> assertThat(token.secure()).isTrue());
+    // RFC 6265bis: a Secure cookie set over http is ignored, so it can never reach https later.
+    assertThat(interceptor.stats().tokensBound()).isZero();
+    assertThat(interceptor.store().get(ChainKey.response("resp_1"))).isEmpty();
+    assertThat(log).contains("Secure, but set over plain http").doesNotContain("backend-a");
   }
 
   @Test

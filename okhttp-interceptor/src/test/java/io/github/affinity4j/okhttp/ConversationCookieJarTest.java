@@ -121,9 +121,15 @@ final class ConversationCookieJarTest {
     assertThat(cookieNames(takeRequest(server))).containsExactlyInAnyOrder(COOKIE, "theme", "short", "gone");
     assertThat(cookieNames(takeRequest(server))).containsExactlyInAnyOrder(COOKIE, "track", "short");
     assertThat(cookieNames(takeRequest(server))).containsExactlyInAnyOrder(COOKIE, "theme");
-    // Secure cookies are kept, and go out over https only.
+    // A Secure cookie set over plain http is ignored (RFC 6265bis), even for https later.
+    assertThat(jar.loadForRequest(HttpUrl.get("https://127.0.0.1/openai")))
+        .extracting(Cookie::name).containsExactlyInAnyOrder(COOKIE, "theme");
+    jar.saveFromResponse(HttpUrl.get("https://127.0.0.1/openai"),
+        List.of(Cookie.parse(HttpUrl.get("https://127.0.0.1/openai"), "sec=1; Path=/; Secure")));
     assertThat(jar.loadForRequest(HttpUrl.get("https://127.0.0.1/openai")))
         .extracting(Cookie::name).containsExactlyInAnyOrder(COOKIE, "theme", "sec");
+    assertThat(jar.loadForRequest(HttpUrl.get("http://127.0.0.1/openai")))
+        .extracting(Cookie::name).containsExactlyInAnyOrder(COOKIE, "theme");
   }
 
   @Test
