@@ -1,8 +1,9 @@
 package io.github.affinity4j.core;
 
 /**
- * Hears what the {@link ChainRegistry} does with pins: for metrics, audit logs and tests. Override
- * the methods of interest; the others do nothing.
+ * Hears what the {@link ChainRegistry} does with pins, and what the {@link ChainRepairer} does with
+ * broken chains: for metrics, audit logs and tests. Override the methods of interest; the others do
+ * nothing.
  *
  * <pre>{@code
  * ChainRegistry registry = ChainRegistry.builder()
@@ -57,6 +58,32 @@ public abstract class AffinityListener {
    * @param current the new token
    */
   public void backendChanged(ChainKey key, AffinityToken previous, AffinityToken current) {}
+
+  /**
+   * A chain broke and a {@link ChainRepairer} is repairing it: the first retry or replay is about
+   * to be sent. Called at most once per request.
+   *
+   * @param chain the chain that broke; null if the request continued none (an unknown input item)
+   * @param cause what broke
+   */
+  public void repairStarted(ChainKey chain, ChainBreak cause) {}
+
+  /**
+   * A repair worked: the retry or the replay got a successful response.
+   *
+   * @param repair what broke, how it was healed, and the old and new backends
+   */
+  public void repaired(ChainRepair repair) {}
+
+  /**
+   * A chain broke and was not repaired: policy {@link RepairPolicy#FAIL}, its history missing from
+   * the journal, or the retry or replay failed. The caller gets the error.
+   *
+   * @param chain the chain that broke; null if the request continued none
+   * @param cause what broke
+   * @param reason the precise reason, as the caller's error message carries it
+   */
+  public void repairFailed(ChainKey chain, ChainBreak cause, String reason) {}
 
   /** Returns a factory that hands out this listener for every chain. */
   public final Factory asFactory() {

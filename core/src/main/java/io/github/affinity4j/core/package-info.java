@@ -11,5 +11,14 @@
  * {@link io.github.affinity4j.core.SseResponseIdScanner} read chain keys out of request and
  * response bodies. Adapters (the OkHttp interceptor, the SDK wrapper) only translate HTTP to and
  * from these types.
+ *
+ * <p>Chain repair: the {@link io.github.affinity4j.core.ChainRepairer} journals every turn in a
+ * {@link io.github.affinity4j.core.HistoryJournal} (read with
+ * {@link io.github.affinity4j.core.TurnInput}, {@link io.github.affinity4j.core.TurnOutput} and
+ * {@link io.github.affinity4j.core.SseCompletedScanner}), tells a broken chain from other failures
+ * ({@link io.github.affinity4j.core.ChainBreaks}), and, per request, through a
+ * {@link io.github.affinity4j.core.ChainTurn}, decides whether to retry on the same pin or replay the
+ * chain's history elsewhere ({@link io.github.affinity4j.core.RepairPolicy},
+ * {@link io.github.affinity4j.core.RepairDecision}).
  */
 package io.github.affinity4j.core;

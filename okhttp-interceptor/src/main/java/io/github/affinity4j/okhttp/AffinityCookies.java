@@ -87,6 +87,22 @@ final class AffinityCookies {
     return existing == null || existing.isBlank() ? pair : existing + "; " + pair;
   }
 
+  /** The Cookie header without its affinity cookies, or null if nothing else is left. */
+  static String withoutAffinityCookies(ChainRegistry registry, String cookieHeader) {
+    if (cookieHeader == null) {
+      return null;
+    }
+    StringBuilder kept = new StringBuilder();
+    for (String pair : cookieHeader.split(";")) {
+      int eq = pair.indexOf('=');
+      String name = (eq < 0 ? pair : pair.substring(0, eq)).trim();
+      if (!name.isEmpty() && !registry.isAffinityCookie(name)) {
+        kept.append(kept.length() == 0 ? "" : "; ").append(pair.trim());
+      }
+    }
+    return kept.length() == 0 ? null : kept.toString();
+  }
+
   /** Whether a Cookie header already carries one of the affinity cookies. */
   static boolean carriesAffinityCookie(ChainRegistry registry, String cookieHeader) {
     if (cookieHeader == null) {

@@ -7,10 +7,22 @@ import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainKeys;
 import io.github.affinity4j.core.ChainRegistry;
+import io.github.affinity4j.core.ChainRepairer;
+import io.github.affinity4j.core.ChainTurn;
+import io.github.affinity4j.core.HistoryJournal;
+import io.github.affinity4j.core.RepairDecision;
+import io.github.affinity4j.core.RepairPolicy;
+import io.github.affinity4j.core.RepairStats;
+import io.github.affinity4j.core.RoutingInfo;
+import io.github.affinity4j.core.SseCompletedScanner;
 import io.github.affinity4j.core.SseResponseIdScanner;
+import io.github.affinity4j.core.TurnOutput;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Optional;
+import java.util.function.Supplier;
 import okhttp3.HttpUrl;
 import okhttp3.Interceptor;
 import okhttp3.MediaType;
@@ -70,11 +82,16 @@ public final class AffinityInterceptor implements Interceptor {
 
   private static final Logger logger = LoggerFactory.getLogger(AffinityInterceptor.class);
 
+  /** Error bodies are small; this much is enough to classify one. */
+  private static final long MAX_ERROR_BODY_BYTES = 64 * 1024;
+
   private final ChainRegistry registry;
+  private final ChainRepairer repairer;
   private final long maxBodyBytes;
 
   private AffinityInterceptor(Builder builder) {
     this.registry = builder.registry.build();
+    this.repairer = builder.repairer.listener(builder.listener).clock(registry.clock()).build();
     this.maxBodyBytes = builder.maxBodyBytes;
   }
 
@@ -88,61 +105,171 @@ public final class AffinityInterceptor implements Interceptor {
     return registry.stats();
   }
 
+  /** A snapshot of this interceptor's repair counters. */
+  public RepairStats repairStats() {
+    return repairer.stats();
+  }
+
   /** The store holding this interceptor's chains. */
   public AffinityStore store() {
     return registry.store();
+  }
+
+  /** The journal holding this interceptor's chain histories. */
+  public HistoryJournal journal() {
+    return repairer.journal();
   }
 
   @Override
   public Response intercept(Chain chain) throws IOException {
     Request request = chain.request();
     HttpUrl url = request.url();
-    if (!ChainKeys.isAffected(request.method(), url.encodedPath())) {
+    String method = request.method();
+    if (!ChainKeys.isAffected(method, url.encodedPath())) {
       return chain.proceed(request);
     }
-    Request sent = request;
-    ChainKey key = null;
+    Exchange exchange = new Exchange();
     try {
       RequestBody body = request.body();
-      if (ChainKeys.hasBodyKey(request.method(), url.encodedPath()) && body != null) {
+      boolean responses = ChainKeys.hasBodyKey(method, url.encodedPath());
+      boolean createsConversation = "POST".equals(method) && url.encodedPath().endsWith("/conversations");
+      if ((responses || createsConversation) && body != null) {
         byte[] bytes = readBounded(request, body);
         if (bytes == null) {
           return chain.proceed(request);
         }
-        key = ChainKeys.fromRequestBody(bytes, 0, bytes.length).orElse(null);
         // Send the bytes already read rather than serialising the body a second time.
-        sent = request.newBuilder().method(request.method(), RequestBody.create(bytes, body.contentType())).build();
+        request = request.newBuilder().method(method, RequestBody.create(bytes, body.contentType())).build();
+        exchange.requestBody = bytes;
+        if (responses) {
+          exchange.turn = repairer.turn(bytes, null);
+          exchange.key = exchange.turn.chain().orElse(null);
+        }
       } else {
-        key = ChainKeys.fromPath(url.encodedPath()).orElse(null);
+        exchange.key = ChainKeys.fromPath(url.encodedPath()).orElse(null);
       }
-      sent = withPin(sent, key);
+      exchange.unpinned = request;
+      exchange.sent = withPin(request, exchange);
     } catch (RuntimeException e) {
-      logger.error("Affinity skipped for {} {}: unexpected failure", request.method(), redacted(url), e);
-      return chain.proceed(request);
+      logger.error("Affinity skipped for {} {}: unexpected failure", method, redacted(url), e);
+      return chain.proceed(chain.request());
     }
+    if (exchange.key == null) {
+      return proceed(chain, exchange);
+    }
+    String outer = MDC.get(MDC_CHAIN);
+    MDC.put(MDC_CHAIN, exchange.key.toString());
+    try {
+      return proceed(chain, exchange);
+    } finally {
+      if (outer == null) {
+        MDC.remove(MDC_CHAIN);
+      } else {
+        MDC.put(MDC_CHAIN, outer);
+      }
+    }
+  }
 
-    Response response;
-    if (key == null) {
-      response = chain.proceed(sent);
-    } else {
-      String previous = MDC.get(MDC_CHAIN);
-      MDC.put(MDC_CHAIN, key.toString());
+  /** What one call carries through its attempts. */
+  private static final class Exchange {
+    ChainKey key;
+    ChainTurn turn;
+    byte[] requestBody;
+    Request unpinned;
+    Request sent;
+  }
+
+  /**
+   * Sends the request, and repairs a broken chain at most once: a retry on the same pin, then a
+   * replay of the journaled history without it, as the repairer decides. A break arrives as an
+   * error before any byte of a stream, so nothing has reached the caller when a repair starts.
+   */
+  private Response proceed(Chain chain, Exchange exchange) throws IOException {
+    Request attempt = exchange.sent;
+    while (true) {
+      Response response;
       try {
-        response = chain.proceed(sent);
-      } finally {
-        if (previous == null) {
-          MDC.remove(MDC_CHAIN);
-        } else {
-          MDC.put(MDC_CHAIN, previous);
+        response = chain.proceed(attempt);
+      } catch (IOException e) {
+        RepairDecision decision = decide(exchange, () -> exchange.turn.decideConnectionFailure());
+        switch (decision.action()) {
+          case RETRY:
+            pause(decision);
+            attempt = exchange.sent;
+            continue;
+          case REPLAY:
+            attempt = replay(exchange, decision);
+            continue;
+          case FAIL:
+            throw new IOException(decision.message(), e);
+          default:
+            throw e;
         }
       }
+      if (response.isSuccessful() || exchange.turn == null) {
+        return observe(response, exchange);
+      }
+      byte[] errorBody = response.peekBody(MAX_ERROR_BODY_BYTES).bytes();
+      RepairDecision decision = decide(exchange, () -> exchange.turn.decide(response.code(), errorBody));
+      switch (decision.action()) {
+        case RETRY:
+          response.close();
+          pause(decision);
+          attempt = exchange.sent;
+          continue;
+        case REPLAY:
+          response.close();
+          attempt = replay(exchange, decision);
+          continue;
+        case FAIL:
+          return decision.errorBody().isEmpty() ? response : amended(response, decision.errorBody().get());
+        default:
+          return observe(response, exchange);
+      }
+    }
+  }
+
+  private static RepairDecision decide(Exchange exchange, Supplier<RepairDecision> decision) {
+    if (exchange.turn == null) {
+      return RepairDecision.NONE;
     }
     try {
-      return observe(response, key);
+      return decision.get();
     } catch (RuntimeException e) {
-      logger.error("Affinity not recorded for {} {}: unexpected failure", request.method(), redacted(url), e);
-      return response;
+      logger.error("Repair skipped for {}: unexpected failure", chainName(exchange.key), e);
+      return RepairDecision.NONE;
     }
+  }
+
+  private static void pause(RepairDecision decision) throws IOException {
+    try {
+      Thread.sleep(decision.pause().toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while pausing before the retry of a broken chain");
+    }
+  }
+
+  /** The replay request: the replay body, and the caller's cookies without any affinity cookie. */
+  private Request replay(Exchange exchange, RepairDecision decision) {
+    Request unpinned = exchange.unpinned;
+    Request.Builder replay = unpinned.newBuilder()
+        .method(unpinned.method(), RequestBody.create(decision.replayBody(), unpinned.body().contentType()));
+    String cookies = AffinityCookies.withoutAffinityCookies(registry,
+        AffinityCookies.cookieHeader(unpinned.headers()));
+    if (cookies == null) {
+      replay.removeHeader("Cookie");
+    } else {
+      replay.header("Cookie", cookies);
+    }
+    return replay.build();
+  }
+
+  /** The error response with the repairer's amended body: the original error, and why. */
+  private static Response amended(Response response, byte[] body) {
+    MediaType type = response.body() == null ? null : response.body().contentType();
+    response.close();
+    return response.newBuilder().body(ResponseBody.create(body, type)).build();
   }
 
   /** The body's bytes, or null (with one WARN) when it must not be read. */
@@ -204,7 +331,8 @@ public final class AffinityInterceptor implements Interceptor {
     }
   }
 
-  private Request withPin(Request request, ChainKey key) {
+  private Request withPin(Request request, Exchange exchange) {
+    ChainKey key = exchange.key;
     if (key == null) {
       return request;
     }
@@ -218,12 +346,25 @@ public final class AffinityInterceptor implements Interceptor {
     if (pin.isEmpty()) {
       return request;
     }
+    if (exchange.turn != null) {
+      exchange.turn.pinSent(pin.get());
+    }
     return request.newBuilder()
         .header("Cookie", AffinityCookies.merge(cookies, pin.get().cookiePair()))
         .build();
   }
 
-  private Response observe(Response response, ChainKey requestKey) {
+  private Response observe(Response response, Exchange exchange) {
+    try {
+      return bindAndRecord(response, exchange);
+    } catch (RuntimeException e) {
+      logger.error("Affinity not recorded for {}: unexpected failure", chainName(exchange.key), e);
+      return response;
+    }
+  }
+
+  private Response bindAndRecord(Response response, Exchange exchange) {
+    ChainKey requestKey = exchange.key;
     AffinityToken fresh = AffinityCookies.fromResponse(registry, response.request().url(), response.headers());
     if (!response.isSuccessful()) {
       if (fresh != null) {
@@ -232,27 +373,45 @@ public final class AffinityInterceptor implements Interceptor {
       }
       return response;
     }
+    ChainTurn turn = exchange.turn;
+    if (turn != null) {
+      turn.succeeded(fresh, RoutingInfo.from(response::header));
+    }
+    // After a replay the chain lives where the replay went: the stale pin must not be inherited.
+    ChainKey previous = turn != null && turn.isReplay() && requestKey != null
+        && requestKey.kind() == ChainKey.Kind.RESPONSE ? null : requestKey;
     ResponseBody body = response.body();
     if (body == null) {
-      registry.bind(null, requestKey, fresh);
+      registry.bind(null, previous, fresh);
       return response;
     }
     MediaType type = body.contentType();
     if (type != null && "text".equals(type.type()) && "event-stream".equals(type.subtype())) {
-      SseTee tee = new SseTee(body.source(), new SseResponseIdScanner(), requestKey, fresh);
+      SseTee tee = new SseTee(body.source(), previous, fresh, turn);
       ResponseBody teed = ResponseBody.create(Okio.buffer(tee), type, body.contentLength());
       return response.newBuilder().body(teed).build();
     }
-    ChainKey created = null;
+    byte[] peeked;
     try {
-      byte[] peeked = response.peekBody(maxBodyBytes).bytes();
-      created = ChainKeys.fromResponseBody(peeked, 0, peeked.length).orElse(null);
+      peeked = response.peekBody(maxBodyBytes).bytes();
     } catch (IOException e) {
       // The caller reads the body next and meets the same failure; nothing to bind.
       logger.debug("Response body for {} unreadable: {}", chainName(requestKey), e.toString());
       return response;
     }
-    registry.bind(created, requestKey, fresh);
+    ChainKey created;
+    if (turn != null) {
+      Optional<TurnOutput> output = TurnOutput.fromResponseBody(peeked, 0, peeked.length);
+      output.ifPresent(turn::record);
+      created = output.map(o -> ChainKey.parse(ChainKey.Kind.RESPONSE, o.responseId()).orElse(null))
+          .orElse(null);
+    } else {
+      created = ChainKeys.fromResponseBody(peeked, 0, peeked.length).orElse(null);
+      if (exchange.requestBody != null) {
+        repairer.recordConversation(exchange.requestBody, peeked);
+      }
+    }
+    registry.bind(created, previous, fresh);
     return response;
   }
 
@@ -266,20 +425,26 @@ public final class AffinityInterceptor implements Interceptor {
     return url.scheme() + "://" + url.host() + url.encodedPath();
   }
 
-  /** Passes a stream through unchanged and binds its id when {@code response.created} goes by. */
+  /**
+   * Passes a stream through unchanged, binds its id when {@code response.created} goes by, and
+   * journals its output when {@code response.completed} does. Holds one event at most, never the
+   * stream.
+   */
   private final class SseTee extends okio.ForwardingSource {
-    private final SseResponseIdScanner scanner;
-    private final ChainKey requestKey;
+    private final ChainKey previous;
     private final AffinityToken fresh;
+    private final ChainTurn turn;
+    private final SseResponseIdScanner ids = new SseResponseIdScanner();
+    private final SseCompletedScanner completed;
     private final Buffer copy = new Buffer();
     private boolean finished;
 
-    SseTee(BufferedSource delegate, SseResponseIdScanner scanner, ChainKey requestKey,
-        AffinityToken fresh) {
+    SseTee(BufferedSource delegate, ChainKey previous, AffinityToken fresh, ChainTurn turn) {
       super(delegate);
-      this.scanner = scanner;
-      this.requestKey = requestKey;
+      this.previous = previous;
       this.fresh = fresh;
+      this.turn = turn;
+      this.completed = turn == null ? null : new SseCompletedScanner();
     }
 
     @Override
@@ -290,26 +455,33 @@ public final class AffinityInterceptor implements Interceptor {
       }
       if (read == -1) {
         finished = true;
-        logger.debug("Stream for {} ended before response.created; nothing bound",
-            chainName(requestKey));
+        if (!ids.isDone()) {
+          logger.debug("Stream for {} ended before response.created; nothing bound", chainName(previous));
+        } else if (completed != null && !completed.isDone()) {
+          logger.debug("Stream for {} ended before response.completed; turn not journaled",
+              chainName(previous));
+        }
         return read;
       }
       try {
         sink.copyTo(copy, sink.size() - read, read);
         byte[] chunk = copy.readByteArray();
-        Optional<ChainKey> created = scanner.feed(chunk, 0, chunk.length);
-        if (created.isPresent()) {
-          registry.bind(created.get(), requestKey, fresh);
+        if (!ids.isDone()) {
+          Optional<ChainKey> created = ids.feed(chunk, 0, chunk.length);
+          if (created.isPresent()) {
+            registry.bind(created.get(), previous, fresh);
+          } else if (ids.isDone()) {
+            logger.debug("Stream for {} did not start with response.created; nothing bound",
+                chainName(previous));
+          }
         }
-        finished = scanner.isDone();
-        if (finished && created.isEmpty()) {
-          logger.debug("Stream for {} did not start with response.created; nothing bound",
-              chainName(requestKey));
+        if (completed != null && !completed.isDone()) {
+          completed.feed(chunk, 0, chunk.length).ifPresent(turn::record);
         }
+        finished = ids.isDone() && (completed == null || completed.isDone());
       } catch (RuntimeException e) {
         finished = true;
-        logger.error("Affinity not recorded for stream of {}: unexpected failure",
-            chainName(requestKey), e);
+        logger.error("Affinity not recorded for stream of {}: unexpected failure", chainName(previous), e);
       }
       return read;
     }
@@ -320,6 +492,8 @@ public final class AffinityInterceptor implements Interceptor {
    */
   public static final class Builder {
     private final ChainRegistry.Builder registry = ChainRegistry.builder();
+    private final ChainRepairer.Builder repairer = ChainRepairer.builder();
+    private AffinityListener listener = AffinityListener.NONE;
     private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
 
     private Builder() {}
@@ -345,9 +519,35 @@ public final class AffinityInterceptor implements Interceptor {
       return this;
     }
 
-    /** Receives affinity events; default {@link AffinityListener#NONE}. */
+    /** Receives affinity and repair events; default {@link AffinityListener#NONE}. */
     public Builder listener(AffinityListener listener) {
       registry.listener(listener);
+      this.listener = listener;
+      return this;
+    }
+
+    /**
+     * The journal of every turn's input and output items, from which a broken chain is replayed.
+     * Share one between interceptors (and processes) that continue the same chains. Default: a new
+     * {@link io.github.affinity4j.core.CaffeineHistoryJournal} with its defaults.
+     */
+    public Builder journal(HistoryJournal journal) {
+      repairer.journal(journal);
+      return this;
+    }
+
+    /** What to do when a chain breaks; default {@link RepairPolicy#RETRY_THEN_REPLAY}. */
+    public Builder repairPolicy(RepairPolicy policy) {
+      repairer.policy(policy);
+      return this;
+    }
+
+    /**
+     * The pause before {@link RepairPolicy#RETRY_THEN_REPLAY}'s one retry on the same pin; default
+     * {@link ChainRepairer#DEFAULT_RETRY_PAUSE}.
+     */
+    public Builder retryPause(Duration retryPause) {
+      repairer.retryPause(retryPause);
       return this;
     }
 

@@ -292,7 +292,7 @@ final class AffinityInterceptorTest {
         Arguments.of("JSON body without id",
             withSecretCookie(new MockResponse().setHeader("Content-Type", "application/json")
                 .setBody("{\"object\":\"response\",\"status\":\"completed\"}")),
-            "s3cr3t-value", "Response body has no string id"),
+            "s3cr3t-value", "Response has no valid id"),
         Arguments.of("stream ending before response.created",
             withSecretCookie(sse(": keep-alive\n\nevent: response.created\n"
                 + "data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\"")),
@@ -604,10 +604,11 @@ final class AffinityInterceptorTest {
     server.enqueue(new MockResponse().setHeader("Content-Type", "application/json")
         .addHeader("Set-Cookie", COOKIE + "=backend-c; Path=/")
         .setBody("{\"id\":\"conv_1\",\"object\":\"conversation\"}"));
-    server.enqueue(new MockResponse().setResponseCode(503)
+    // A 429 is not a chain break: nothing is repaired, and its cookie must not move the pin.
+    server.enqueue(new MockResponse().setResponseCode(429)
         .setHeader("Content-Type", "application/json")
         .addHeader("Set-Cookie", COOKIE + "=backend-x; Path=/")
-        .setBody("{\"statusCode\":503,\"message\":\"Service Unavailable\"}"));
+        .setBody("{\"error\":{\"code\":\"429\",\"message\":\"Too many requests\"}}"));
     server.enqueue(created("resp_1"));
 
     execute(client, post("/openai/v1/conversations", "{}"));

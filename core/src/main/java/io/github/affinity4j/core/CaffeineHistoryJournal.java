@@ -1,0 +1,475 @@
+package io.github.affinity4j.core;
+
+import static java.util.Objects.requireNonNull;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.github.affinity4j.core.ChainKey.Kind;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The default {@link HistoryJournal}: an in-memory Caffeine cache of turns, bounded in entries and
+ * bytes, that forgets chains nobody uses.
+ *
+ * <pre>{@code
+ * HistoryJournal journal = CaffeineHistoryJournal.builder()
+ *     .maximumBytes(256L << 20)
+ *     .expireAfterAccess(Duration.ofHours(8))
+ *     .build();
+ * }</pre>
+ *
+ * <p>Each turn is one entry holding its input and output items as two byte arrays (serialised
+ * JSON, not object graphs) and a link to its parent; each conversation is one entry holding its
+ * initial items and its latest turn. Recording a turn reads its ancestors, so a chain in use keeps
+ * all its links alive and a chain expires or is evicted as a unit, oldest unused first; the cost is
+ * one cache read per ancestor per turn. Walking a chain back for {@link #history} costs the same.
+ *
+ * <p>Bounds, and what happens at them:
+ *
+ * <ul>
+ *   <li><b>Entries and bytes.</b> At most {@code maximumEntries} entries and about
+ *       {@code maximumBytes} of memory (item bytes plus {@value #ENTRY_OVERHEAD} bytes per entry).
+ *       Both hold at once: an entry is weighed as the larger of its size and
+ *       {@code maximumBytes / maximumEntries}. Past them Caffeine evicts what it deems least
+ *       likely to be used again; a chain that loses a link reports it as missing.
+ *   <li><b>Bytes per chain.</b> A turn that takes its chain past {@code maximumBytesPerChain} is
+ *       recorded without its items, as a marker, and so is every later turn of that chain: the
+ *       chain cannot be repaired from that turn on ({@link ChainHistory.Status#TOO_LARGE}). Older
+ *       turns are never dropped to make room, because a replay that starts in the middle of a
+ *       conversation would change what the model knows without anyone noticing. The turns before
+ *       the marker stay whole, so a branch taken from them can still be repaired.
+ * </ul>
+ *
+ * <p>Defaults, and why:
+ *
+ * <ul>
+ *   <li>{@link #DEFAULT_MAXIMUM_ENTRIES} = 100,000 turns: as many as the affinity store's default
+ *       keys ({@link CaffeineAffinityStore#DEFAULT_MAXIMUM_SIZE}), so a chain whose pin is known
+ *       can have its history known too.
+ *   <li>{@link #DEFAULT_MAXIMUM_BYTES} = 64 MiB: a bounded share of a server heap. A turn of a chat
+ *       (a question and an answer) is 1 to 4 KiB of JSON, so this holds about 20,000 such turns;
+ *       reasoning models with encrypted reasoning take more. Raise it, or share a journal outside
+ *       the heap, for many long conversations.
+ *   <li>{@link #DEFAULT_MAXIMUM_BYTES_PER_CHAIN} = 4 MiB: about a million tokens of text, past
+ *       the context window of current models, so a longer chain could not be replayed anyway; and
+ *       a replay stays well under the 8 MiB request body an adapter reads.
+ *   <li>{@link #DEFAULT_EXPIRE_AFTER_ACCESS} = 2 hours: twice the affinity store's expiry. A
+ *       chain that pauses long enough to lose its pin is sent unpinned, may land on another
+ *       backend, and then needs its history; so history outlives pins.
+ * </ul>
+ *
+ * <p>Thread-safe. Items are never logged.
+ */
+public final class CaffeineHistoryJournal implements HistoryJournal {
+
+  /** The default bound on entries: turns and conversations. */
+  public static final long DEFAULT_MAXIMUM_ENTRIES = 100_000;
+
+  /** The default bound on memory, in bytes: 64 MiB. */
+  public static final long DEFAULT_MAXIMUM_BYTES = 64L << 20;
+
+  /** The default bound on one chain's items, in bytes: 4 MiB. */
+  public static final long DEFAULT_MAXIMUM_BYTES_PER_CHAIN = 4L << 20;
+
+  /** The default time after which an entry that was neither read nor written is dropped. */
+  public static final Duration DEFAULT_EXPIRE_AFTER_ACCESS = Duration.ofHours(2);
+
+  /** What an entry costs beyond its items: the key, its id string, the entry, the array headers. */
+  static final int ENTRY_OVERHEAD = 200;
+
+  private static final Logger logger = LoggerFactory.getLogger(CaffeineHistoryJournal.class);
+
+  private final long maximumEntries;
+  private final long maximumBytes;
+  private final long maximumBytesPerChain;
+  private final Duration expireAfterAccess;
+  private final Cache<ChainKey, Entry> cache;
+
+  private CaffeineHistoryJournal(Builder builder) {
+    this.maximumEntries = builder.maximumEntries;
+    this.maximumBytes = builder.maximumBytes;
+    this.maximumBytesPerChain = builder.maximumBytesPerChain;
+    this.expireAfterAccess = builder.expireAfterAccess;
+    // Weighing every entry at least maximumBytes / maximumEntries (rounded up) makes the weight
+    // bound imply the entry bound, so both hold with Caffeine's single maximumWeight.
+    long floor = (maximumBytes + maximumEntries - 1) / maximumEntries;
+    Caffeine<ChainKey, Entry> caffeine = Caffeine.newBuilder()
+        .maximumWeight(maximumBytes)
+        .weigher((ChainKey key, Entry entry) ->
+            (int) Math.min(Integer.MAX_VALUE, Math.max(floor, ENTRY_OVERHEAD + entry.bytes())))
+        .expireAfterAccess(expireAfterAccess);
+    if (builder.ticker != null) {
+      caffeine.ticker(builder.ticker);
+    }
+    if (builder.executor != null) {
+      caffeine.executor(builder.executor);
+    }
+    this.cache = caffeine.build();
+  }
+
+  /** Returns a builder with the defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Returns the bound on entries. */
+  public long maximumEntries() {
+    return maximumEntries;
+  }
+
+  /** Returns the bound on memory, in bytes. */
+  public long maximumBytes() {
+    return maximumBytes;
+  }
+
+  /** Returns the bound on one chain's items, in bytes. */
+  public long maximumBytesPerChain() {
+    return maximumBytesPerChain;
+  }
+
+  /** Returns the time after which an unused entry is dropped. */
+  public Duration expireAfterAccess() {
+    return expireAfterAccess;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Reads every ancestor of the turn, so they stay as long as it does.
+   *
+   * @throws NullPointerException if {@code turn} is null
+   */
+  @Override
+  public void record(JournalTurn turn) {
+    requireNonNull(turn, "turn");
+    String responseId = turn.responseId();
+    String previous = turn.previousResponseId().orElse(null);
+    String conversation = turn.conversationId().orElse(null);
+    ChainKey parent = previous == null ? null : ChainKey.response(previous);
+    if (conversation != null) {
+      String head = advanceHead(conversation, responseId);
+      if (parent == null) {
+        parent = head != null && !head.equals(responseId)
+            ? ChainKey.response(head) : ChainKey.conversation(conversation);
+      }
+    }
+    long parentBytes = 0;
+    int depth = 0;
+    boolean tooLarge = false;
+    Entry up = parent == null ? null : cache.getIfPresent(parent);
+    if (up instanceof Link link) {
+      parentBytes = link.chainBytes;
+      depth = link.depth + 1;
+      tooLarge = link.tooLarge;
+      touchAncestors(link);
+    } else if (up instanceof Root root && root.items != null) {
+      parentBytes = root.items.length;
+    }
+    long chainBytes = parentBytes + turn.bytes();
+    if (!tooLarge && chainBytes > maximumBytesPerChain) {
+      tooLarge = true;
+      logger.debug("Chain of {} passes maximumBytesPerChain ({} > {} bytes); not journaled from here on",
+          responseId, chainBytes, maximumBytesPerChain);
+    }
+    Link link = tooLarge
+        ? new Link(parent, null, null, chainBytes, depth, true)
+        : new Link(parent, turn.inputBytes(), turn.outputBytes(), chainBytes, depth, false);
+    cache.put(ChainKey.response(responseId), link);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code conversationId} is not a valid id
+   */
+  @Override
+  public void recordConversation(String conversationId, byte[] items) {
+    ChainKey key = ChainKey.conversation(requireNonNull(conversationId, "conversationId"));
+    byte[] copy = requireNonNull(items, "items").clone();
+    cache.asMap().compute(key, (k, old) -> new Root(copy, old instanceof Root root ? root.head : null));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Assistants threads are not journaled: their history is always missing.
+   *
+   * @throws NullPointerException if {@code chain} is null
+   */
+  @Override
+  public ChainHistory history(ChainKey chain) {
+    requireNonNull(chain, "chain");
+    ChainKey next;
+    String last;
+    if (chain.kind() == Kind.RESPONSE) {
+      next = chain;
+      last = chain.id();
+    } else if (chain.kind() == Kind.CONVERSATION) {
+      Entry entry = cache.getIfPresent(chain);
+      if (!(entry instanceof Root root)) {
+        return ChainHistory.missingLink(chain, chain, 0);
+      }
+      if (root.head == null) {
+        return root.items == null ? ChainHistory.missingLink(chain, chain, 0)
+            : ChainHistory.completeOwned(chain, List.of(root.items), null, 0);
+      }
+      next = ChainKey.response(root.head);
+      last = root.head;
+    } else {
+      return ChainHistory.missingLink(chain, chain, 0);
+    }
+    Deque<byte[]> segments = new ArrayDeque<>();
+    Set<ChainKey> seen = new HashSet<>();
+    int turns = 0;
+    long bytes = 0;
+    while (next != null) {
+      if (!seen.add(next)) {
+        logger.debug("Chain {} links back to {}, a cycle; treated as missing", chain, next);
+        return ChainHistory.missingLink(chain, next, turns);
+      }
+      Entry entry = cache.getIfPresent(next);
+      if (entry == null) {
+        return ChainHistory.missingLink(chain, next, turns);
+      }
+      if (entry instanceof Root root) {
+        if (root.items == null) {
+          return ChainHistory.missingLink(chain, next, turns); // created before it was journaled
+        }
+        segments.addFirst(root.items);
+        bytes += root.items.length;
+        break;
+      }
+      Link link = (Link) entry;
+      if (link.tooLarge) {
+        return ChainHistory.tooLarge(chain, firstMarker(next, link, seen));
+      }
+      segments.addFirst(link.output);
+      segments.addFirst(link.input);
+      bytes += link.input.length + link.output.length;
+      turns++;
+      next = link.parent;
+    }
+    if (bytes > maximumBytesPerChain) {
+      // Links recorded out of order can pass the bound without being marked.
+      return ChainHistory.tooLarge(chain, chain);
+    }
+    return ChainHistory.completeOwned(chain, new ArrayList<>(segments), last, turns);
+  }
+
+  @Override
+  public void clear() {
+    cache.invalidateAll();
+  }
+
+  @Override
+  public long estimatedSize() {
+    return cache.estimatedSize();
+  }
+
+  /** Runs pending maintenance (expiry, eviction) now; for tests. */
+  void cleanUp() {
+    cache.cleanUp();
+  }
+
+  /** Returns the sum of the entries' weights; for tests. */
+  long weightedSize() {
+    return cache.policy().eviction().orElseThrow().weightedSize().orElseThrow();
+  }
+
+  @Override
+  public String toString() {
+    return "CaffeineHistoryJournal[maximumEntries=" + maximumEntries
+        + ", maximumBytes=" + maximumBytes
+        + ", maximumBytesPerChain=" + maximumBytesPerChain
+        + ", expireAfterAccess=" + expireAfterAccess
+        + ", estimatedSize=" + cache.estimatedSize() + ']';
+  }
+
+  /** Walks back over markers to the first turn that passed the bytes-per-chain bound. */
+  private ChainKey firstMarker(ChainKey key, Link marker, Set<ChainKey> seen) {
+    while (marker.parent != null && seen.add(marker.parent)
+        && cache.getIfPresent(marker.parent) instanceof Link above && above.tooLarge) {
+      key = marker.parent;
+      marker = above;
+    }
+    return key;
+  }
+
+  /** Makes {@code responseId} the conversation's latest turn; returns the one before, or null. */
+  private String advanceHead(String conversationId, String responseId) {
+    String[] before = {null};
+    cache.asMap().compute(ChainKey.conversation(conversationId), (key, old) -> {
+      Root root = old instanceof Root r ? r : null;
+      before[0] = root == null ? null : root.head;
+      // Without a recorded creation the conversation's start is unknown (items null).
+      return new Root(root == null ? null : root.items, responseId);
+    });
+    return before[0];
+  }
+
+  /** Reads every ancestor above {@code link}, so that expiry and eviction see the chain in use. */
+  private void touchAncestors(Link link) {
+    ChainKey next = link.parent;
+    // depth counts the links above; one more read reaches a conversation's entry. Bounds cycles.
+    for (int steps = link.depth + 1; next != null && steps > 0; steps--) {
+      if (!(cache.getIfPresent(next) instanceof Link above)) {
+        return;
+      }
+      next = above.parent;
+    }
+  }
+
+  private abstract static class Entry {
+    abstract long bytes();
+  }
+
+  /** One turn. Items are null in a marker past the bytes-per-chain bound. */
+  private static final class Link extends Entry {
+    final ChainKey parent;
+    final byte[] input;
+    final byte[] output;
+    final long chainBytes;
+    final int depth;
+    final boolean tooLarge;
+
+    Link(ChainKey parent, byte[] input, byte[] output, long chainBytes, int depth, boolean tooLarge) {
+      this.parent = parent;
+      this.input = input;
+      this.output = output;
+      this.chainBytes = chainBytes;
+      this.depth = depth;
+      this.tooLarge = tooLarge;
+    }
+
+    @Override
+    long bytes() {
+      return tooLarge ? 0 : (long) input.length + output.length;
+    }
+  }
+
+  /** One conversation: its initial items (null if its creation was not recorded) and latest turn. */
+  private static final class Root extends Entry {
+    final byte[] items;
+    final String head;
+
+    Root(byte[] items, String head) {
+      this.items = items;
+      this.head = head;
+    }
+
+    @Override
+    long bytes() {
+      return items == null ? 0 : items.length;
+    }
+  }
+
+  /** Builds a {@link CaffeineHistoryJournal}. Not thread-safe. */
+  public static final class Builder {
+    private long maximumEntries = DEFAULT_MAXIMUM_ENTRIES;
+    private long maximumBytes = DEFAULT_MAXIMUM_BYTES;
+    private long maximumBytesPerChain = DEFAULT_MAXIMUM_BYTES_PER_CHAIN;
+    private Duration expireAfterAccess = DEFAULT_EXPIRE_AFTER_ACCESS;
+    private Ticker ticker;
+    private Executor executor;
+
+    private Builder() {}
+
+    /**
+     * Sets how many entries (turns and conversations) the journal holds at most; default 100,000.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder maximumEntries(long maximumEntries) {
+      if (maximumEntries <= 0) {
+        throw new IllegalArgumentException("maximumEntries must be positive, got " + maximumEntries
+            + "; to turn repair off, use RepairPolicy.FAIL");
+      }
+      this.maximumEntries = maximumEntries;
+      return this;
+    }
+
+    /**
+     * Sets about how much memory the journal takes at most, in bytes; default 64 MiB.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder maximumBytes(long maximumBytes) {
+      if (maximumBytes <= 0) {
+        throw new IllegalArgumentException("maximumBytes must be positive, got " + maximumBytes
+            + "; e.g. 64L << 20 for 64 MiB");
+      }
+      this.maximumBytes = maximumBytes;
+      return this;
+    }
+
+    /**
+     * Sets how many bytes of items one chain may hold; a chain past it cannot be repaired from
+     * that turn on. Default 4 MiB.
+     *
+     * @throws IllegalArgumentException if not positive or over 2 GiB
+     */
+    public Builder maximumBytesPerChain(long maximumBytesPerChain) {
+      if (maximumBytesPerChain <= 0 || maximumBytesPerChain > Integer.MAX_VALUE - 8) {
+        throw new IllegalArgumentException("maximumBytesPerChain must be between 1 and "
+            + (Integer.MAX_VALUE - 8) + ", got " + maximumBytesPerChain + "; e.g. 4L << 20 for 4 MiB");
+      }
+      this.maximumBytesPerChain = maximumBytesPerChain;
+      return this;
+    }
+
+    /**
+     * Sets how long an entry may go unread and unwritten before it is dropped; default 2 hours.
+     *
+     * @throws IllegalArgumentException if zero or negative
+     */
+    public Builder expireAfterAccess(Duration expireAfterAccess) {
+      requireNonNull(expireAfterAccess, "expireAfterAccess");
+      if (expireAfterAccess.isNegative() || expireAfterAccess.isZero()) {
+        throw new IllegalArgumentException("expireAfterAccess must be positive, got "
+            + expireAfterAccess + "; e.g. Duration.ofHours(2)");
+      }
+      this.expireAfterAccess = expireAfterAccess;
+      return this;
+    }
+
+    /** Sets the time source for expiry; for tests. Default: {@code System.nanoTime()}. */
+    public Builder ticker(Ticker ticker) {
+      this.ticker = requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /**
+     * Sets the executor for maintenance; for tests, {@code Runnable::run}. Default: the common
+     * fork-join pool.
+     */
+    public Builder executor(Executor executor) {
+      this.executor = requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /**
+     * Builds the journal.
+     *
+     * @throws IllegalArgumentException if {@code maximumBytesPerChain} exceeds {@code maximumBytes}
+     */
+    public CaffeineHistoryJournal build() {
+      if (maximumBytesPerChain > maximumBytes) {
+        throw new IllegalArgumentException("maximumBytesPerChain (" + maximumBytesPerChain
+            + ") must not exceed maximumBytes (" + maximumBytes + "): one chain cannot be larger than"
+            + " the whole journal; raise maximumBytes or lower maximumBytesPerChain");
+      }
+      return new CaffeineHistoryJournal(this);
+    }
+  }
+}

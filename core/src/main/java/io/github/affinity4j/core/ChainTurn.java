@@ -1,0 +1,384 @@
+package io.github.affinity4j.core;
+
+import static java.util.Objects.requireNonNull;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.affinity4j.core.ChainBreak.Kind;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One attempt of one {@code POST …/responses} request, from the repair engine's side: it decides
+ * what to do if the request fails, and journals the turn when it succeeds. Made by
+ * {@link ChainRepairer#turn}.
+ *
+ * <p>The contract with an adapter:
+ *
+ * <ol>
+ *   <li>Create one turn per attempt, with the body as sent and the pin sent with it (an SDK retry
+ *       is a new attempt, and gets a new turn).
+ *   <li>On a non-2xx response, call {@link #decide(int, byte[])} with its status and body (read up
+ *       to a bound; an error body is small); on an {@code IOException} before any response, call
+ *       {@link #decideConnectionFailure()}. Then act on the {@link RepairDecision}:
+ *       <ul>
+ *         <li>{@code NONE}: pass the response (or the exception) on unchanged.
+ *         <li>{@code RETRY}: wait {@code pause()}, send the same body again with the same pin, and
+ *             treat the outcome as in step 2 or 3.
+ *         <li>{@code REPLAY}: send {@code replayBody()} to the same URL, without the stale pin (and
+ *             without any affinity cookie), and treat the outcome as in step 2 or 3.
+ *         <li>{@code FAIL}: give the caller the error: the response with {@code errorBody()} in
+ *             place of its body if present, or an {@code IOException} with {@code message()} for
+ *             a connection failure.
+ *       </ul>
+ *       A turn allows one retry and one replay at most, in that order; any decision after the
+ *       replay is {@code FAIL} or {@code NONE}, so this loop ends after at most three requests.
+ *       Never repair once bytes of the response have reached the caller: a break arrives as an
+ *       error before any SSE event, so streams are repaired before they start.
+ *   <li>On a 2xx response (the original, the retry or the replay), call
+ *       {@link #succeeded(AffinityToken, RoutingInfo)} with the affinity cookie it set and its
+ *       routing facts: that completes a repair and reports it. Bind the new response id in the
+ *       {@link ChainRegistry} as usual, except after a replay ({@link #isReplay()}): the stale pin
+ *       must not be inherited, so bind with {@code previous} null, or the conversation key for a
+ *       conversation chain.
+ *   <li>When the response's output is known, call {@link #record(TurnOutput)} once: from
+ *       {@link TurnOutput#fromResponseBody} for JSON, from {@link SseCompletedScanner} at the end of
+ *       a stream. A stream that ends early records nothing, and the chain cannot be repaired past
+ *       it.
+ * </ol>
+ *
+ * <p>Not thread-safe: a turn belongs to one request, and its calls must not overlap (they may come
+ * from different threads, one after another, as a stream is read).
+ */
+public final class ChainTurn {
+
+  private static final Logger logger = LoggerFactory.getLogger(ChainTurn.class);
+
+  // Error bodies are small; a larger one is passed on as it is rather than rewritten.
+  private static final int MAX_AMENDED_BODY = 64 * 1024;
+
+  private enum State { SENT, RETRYING, REPLAYING, SUCCEEDED, FAILED }
+
+  private final ChainRepairer repairer;
+  private final byte[] body;
+  private final TurnInput input;
+  private AffinityToken pin;
+  private final ChainKey chain;
+
+  private State state = State.SENT;
+  private ChainBreak cause;
+  private Instant brokeAt;
+  private boolean replayed;
+  private int itemsReplayed;
+  private long replayBytes;
+  private boolean recorded;
+
+  ChainTurn(ChainRepairer repairer, byte[] body, TurnInput input, AffinityToken pin) {
+    this.repairer = repairer;
+    this.body = body;
+    this.input = input;
+    this.pin = pin;
+    this.chain = input == null ? null : input.chain().orElse(null);
+  }
+
+  /**
+   * Sets the pin sent with this attempt, for an adapter that looks the pin up by {@link #chain()}
+   * after making the turn (so the body is parsed once). Call it before the request is sent.
+   */
+  public void pinSent(AffinityToken pin) {
+    this.pin = pin;
+  }
+
+  /** Returns the chain the request continues; empty for a new chain or an unreadable body. */
+  public Optional<ChainKey> chain() {
+    return Optional.ofNullable(chain);
+  }
+
+  /** Returns what the request body says, or empty if it could not be read as a JSON request. */
+  public Optional<TurnInput> input() {
+    return Optional.ofNullable(input);
+  }
+
+  /** Returns true once this turn has decided on a replay: the response now comes from the replay. */
+  public boolean isReplay() {
+    return replayed;
+  }
+
+  /**
+   * Decides what to do with an error response: the original's, the retry's or the replay's.
+   *
+   * @param status the HTTP status; a 2xx status gives {@code NONE}
+   * @param errorBody the response body, as much as was read; empty if none
+   * @throws NullPointerException if {@code errorBody} is null
+   */
+  public RepairDecision decide(int status, byte[] errorBody) {
+    requireNonNull(errorBody, "errorBody");
+    if (input == null || (status >= 200 && status < 300)) {
+      return RepairDecision.NONE;
+    }
+    switch (state) {
+      case SENT: {
+        Optional<ChainBreak> broke = ChainBreaks.classify(status, errorBody, 0, errorBody.length, input,
+            pin != null);
+        return broke.isEmpty() ? RepairDecision.NONE : broke(broke.get(), errorBody);
+      }
+      case RETRYING: {
+        Optional<ChainBreak> broke = ChainBreaks.classify(status, errorBody, 0, errorBody.length, input,
+            pin != null);
+        if (broke.isEmpty()) {
+          failed("the retry on the same pin answered HTTP " + status + ", which is not a chain break");
+          return RepairDecision.NONE; // the caller gets that answer as it is
+        }
+        return replay(errorBody);
+      }
+      case REPLAYING:
+        return fail("the replay answered HTTP " + status, errorBody);
+      default:
+        logger.debug("{} already had its repair; HTTP {} passed on", describeChain(), status);
+        return RepairDecision.NONE;
+    }
+  }
+
+  /**
+   * Decides what to do when the request got no response: a connection failure. Only a request
+   * that continued a pinned chain is repaired: its backend may be gone.
+   */
+  public RepairDecision decideConnectionFailure() {
+    if (input == null) {
+      return RepairDecision.NONE;
+    }
+    switch (state) {
+      case SENT: {
+        Optional<ChainBreak> broke = ChainBreaks.classifyConnectionFailure(input, pin != null);
+        return broke.isEmpty() ? RepairDecision.NONE : broke(broke.get(), null);
+      }
+      case RETRYING:
+        return replay(null);
+      case REPLAYING:
+        return fail("the replay's connection failed", null);
+      default:
+        return RepairDecision.NONE;
+    }
+  }
+
+  /**
+   * Reports a 2xx response. If a retry or replay was under way, the chain is repaired: counted, and
+   * reported to the listener with the old and new pins.
+   *
+   * @param fresh the affinity cookie the response set, or null if it set none
+   * @param routing the response's routing facts; null counts as {@link RoutingInfo#EMPTY}
+   */
+  public void succeeded(AffinityToken fresh, RoutingInfo routing) {
+    if (state != State.RETRYING && state != State.REPLAYING) {
+      return;
+    }
+    boolean byReplay = state == State.REPLAYING;
+    state = State.SUCCEEDED;
+    repairer.countSucceeded();
+    logger.debug("{} repaired by {}", describeChain(), byReplay ? "replay" : "retry");
+    if (repairer.listening()) {
+      Duration elapsed = Duration.between(brokeAt, repairer.clock().instant());
+      ChainRepair repair = new ChainRepair(chain, cause, byReplay, pin, fresh, routing,
+          byReplay ? itemsReplayed : 0, byReplay ? replayBytes : 0,
+          elapsed.isNegative() ? Duration.ZERO : elapsed);
+      repairer.notify("repaired", listener -> listener.repaired(repair));
+    }
+  }
+
+  /**
+   * Journals the turn: its input items and the response's output items, linked to the turn before
+   * (after a replay, to the chain it repaired, so the history stays whole). Call it once, when the
+   * output is known; later calls do nothing. Not journaled: a response that is not finished
+   * ({@link TurnOutput#isContinuable()}), and one made with {@code store: false} outside a
+   * conversation, since nothing can continue it.
+   *
+   * @throws NullPointerException if {@code output} is null
+   */
+  public void record(TurnOutput output) {
+    requireNonNull(output, "output");
+    if (input == null || recorded) {
+      return;
+    }
+    if (!output.isContinuable()) {
+      logger.debug("Response {} is {}; not journaled", output.responseId(), output.status().orElse(null));
+      return;
+    }
+    String conversation = input.conversationId().orElse(null);
+    if (!input.store() && conversation == null) {
+      logger.debug("Response {} was made with store false; not journaled, nothing can continue it",
+          output.responseId());
+      return;
+    }
+    recorded = true;
+    // After a replay too, the logical parent is what the request continued: the old chain's last
+    // response, or the conversation's latest turn; so the new id takes over a whole history.
+    String previous = input.previousResponseId().orElse(null);
+    JournalTurn turn = JournalTurn.of(output.responseId(), previous, conversation, input.itemBytes(),
+        output.itemBytes());
+    try {
+      repairer.journal().record(turn);
+    } catch (RuntimeException e) {
+      repairer.journalFailed("record", ChainKey.response(output.responseId()), e);
+      return;
+    }
+    logger.debug("Turn {} journaled after {} ({} bytes)", output.responseId(),
+        previous != null ? previous : conversation != null ? "conversation " + conversation : "no turn (a new chain)",
+        turn.bytes());
+  }
+
+  @Override
+  public String toString() {
+    return "ChainTurn[chain=" + chain + ", state=" + state + (cause == null ? "" : ", cause=" + cause) + ']';
+  }
+
+  private RepairDecision broke(ChainBreak broke, byte[] errorBody) {
+    cause = broke;
+    brokeAt = repairer.clock().instant();
+    repairer.countBreak(broke.kind());
+    logger.debug("{} broke: {}", describeChain(), broke.describe());
+    RepairPolicy policy = repairer.policy();
+    if (policy == RepairPolicy.FAIL) {
+      return fail("repair is off (RepairPolicy.FAIL)", errorBody);
+    }
+    if (policy == RepairPolicy.RETRY_THEN_REPLAY
+        && (broke.kind() == Kind.PREVIOUS_RESPONSE_NOT_FOUND || broke.kind() == Kind.CONVERSATION_NOT_FOUND)) {
+      state = State.RETRYING;
+      started();
+      repairer.countRetry();
+      logger.debug("{}: retrying once on the same pin after {} ms", describeChain(),
+          repairer.retryPause().toMillis());
+      return RepairDecision.retry(broke, repairer.retryPause());
+    }
+    return replay(errorBody);
+  }
+
+  private RepairDecision replay(byte[] errorBody) {
+    List<byte[]> history = List.of();
+    if (chain != null) {
+      ChainHistory found;
+      try {
+        found = repairer.journal().history(chain);
+      } catch (RuntimeException e) {
+        repairer.journalFailed("history", chain, e);
+        return fail("the HistoryJournal failed (" + e.getClass().getName() + ")", errorBody);
+      }
+      if (found == null || !found.isComplete()) {
+        return fail(missing(found), errorBody);
+      }
+      history = found.segments();
+    }
+    ReplayPlanner.Plan plan = ReplayPlanner.plan(body, history);
+    if (!plan.ok()) {
+      return fail("the replay cannot be built: " + plan.failure, errorBody);
+    }
+    if (state == State.SENT) {
+      started();
+    }
+    state = State.REPLAYING;
+    replayed = true;
+    itemsReplayed = plan.itemsReplayed;
+    replayBytes = plan.body.length;
+    repairer.countReplay();
+    logger.debug("{}: replaying {} items of history ({} left out) in {} bytes, without the pin",
+        describeChain(), plan.itemsReplayed, plan.itemsDropped, plan.body.length);
+    return RepairDecision.replay(cause, plan.body, plan.itemsReplayed, plan.itemsDropped);
+  }
+
+  private void started() {
+    repairer.countStarted();
+    ChainBreak broke = cause;
+    repairer.notify("repairStarted", listener -> listener.repairStarted(chain, broke));
+  }
+
+  private RepairDecision fail(String reason, byte[] errorBody) {
+    String message = failed(reason);
+    return RepairDecision.fail(cause, message, amend(errorBody, message));
+  }
+
+  /** Ends the repair as failed; returns the message the caller's error carries. */
+  private String failed(String reason) {
+    state = State.FAILED;
+    repairer.countFailed();
+    String message = "affinity4j could not repair " + describeChain() + " after " + cause.describe()
+        + ": " + reason;
+    logger.debug("{}", message);
+    ChainBreak broke = cause;
+    repairer.notify("repairFailed", listener -> listener.repairFailed(chain, broke, message));
+    return message;
+  }
+
+  /** Why a history cannot be replayed, and what to configure; ids and sizes only. */
+  private String missing(ChainHistory history) {
+    StringBuilder why = new StringBuilder();
+    if (history == null) {
+      why.append("the HistoryJournal returned no history for it.");
+    } else if (chain.kind() == ChainKey.Kind.THREAD) {
+      why.append("Assistants threads are not journaled, so a thread cannot be replayed.");
+      return why.toString();
+    } else if (history.status() == ChainHistory.Status.TOO_LARGE) {
+      why.append("its history passed the journal's bytes-per-chain bound at ")
+          .append(history.link().map(ChainKey::toString).orElse("some turn"))
+          .append(", so it was not kept from there on; raise CaffeineHistoryJournal.Builder"
+              + ".maximumBytesPerChain if the model's context window allows a longer replay.");
+    } else {
+      ChainKey link = history.link().orElse(chain);
+      why.append("its history is incomplete: ");
+      if (link.kind() == ChainKey.Kind.CONVERSATION) {
+        why.append("the journal does not know how ").append(link)
+            .append(" started (its creation was not recorded with ChainRepairer.recordConversation,"
+                + " or it was evicted or expired)");
+      } else {
+        why.append(link).append(" is not in the journal (never recorded by it, evicted, or expired)");
+      }
+      why.append('.');
+      if (history.turns() > 0) {
+        why.append(' ').append(history.turns()).append(history.turns() == 1 ? " turn" : " turns")
+            .append(" after it were found.");
+      }
+    }
+    why.append(" To repair chains, record every turn through the ChainRepairer, and share one"
+        + " HistoryJournal between all clients and processes that continue the same chains (for"
+        + " example a Redis-backed HistoryJournal); if chains outlive it, raise"
+        + " CaffeineHistoryJournal's maximumEntries, maximumBytes or expireAfterAccess. Journal: ")
+        .append(describeJournal());
+    return why.toString();
+  }
+
+  private String describeJournal() {
+    try {
+      return String.valueOf(repairer.journal());
+    } catch (RuntimeException e) {
+      return repairer.journal().getClass().getName();
+    }
+  }
+
+  private String describeChain() {
+    return chain == null ? "the request" : "chain " + chain;
+  }
+
+  /** The error body with {@code message} appended to its message; null if it is not a JSON error. */
+  private static byte[] amend(byte[] errorBody, String message) {
+    if (errorBody == null || errorBody.length == 0 || errorBody.length > MAX_AMENDED_BODY) {
+      return null;
+    }
+    try {
+      if (!(Json.MAPPER.readTree(errorBody) instanceof ObjectNode root)) {
+        return null;
+      }
+      ObjectNode target = root.get("error") instanceof ObjectNode error ? error : root;
+      JsonNode original = target.get("message");
+      if (original == null || !original.isTextual()) {
+        return null;
+      }
+      target.put("message", original.asText() + " (" + message + ")");
+      return Json.MAPPER.writeValueAsBytes(root);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,172 @@
+package io.github.affinity4j.core;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.Optional;
+
+/**
+ * One turn of a chain, as a {@link HistoryJournal} records it: the response id, the link to the
+ * turn before it, the input items sent and the output items returned, each as one JSON array in
+ * bytes.
+ *
+ * <pre>{@code
+ * JournalTurn turn = JournalTurn.builder()
+ *     .responseId("resp_2")
+ *     .previousResponseId("resp_1")            // the logical parent; none for a new chain
+ *     .input(input.items())                    // from TurnInput
+ *     .output(output.items())                  // from TurnOutput
+ *     .build();
+ * journal.record(turn);
+ * }</pre>
+ *
+ * <p>The link is the <em>logical</em> parent: the turn that a replay continued, not what the request
+ * that created this response sent. A turn made in a conversation names the conversation and no
+ * previous response; the journal links it to the conversation's latest turn. Immutable and
+ * thread-safe; {@link #toString()} shows ids and sizes, never items.
+ */
+public final class JournalTurn {
+
+  private final String responseId;
+  private final String previousResponseId;
+  private final String conversationId;
+  private final byte[] input;
+  private final byte[] output;
+
+  private JournalTurn(String responseId, String previousResponseId, String conversationId,
+      byte[] input, byte[] output) {
+    this.responseId = responseId;
+    this.previousResponseId = previousResponseId;
+    this.conversationId = conversationId;
+    this.input = input;
+    this.output = output;
+  }
+
+  /** Returns a builder; {@code responseId}, {@code input} and {@code output} are required. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A turn from arrays the engine made itself, so not copied. */
+  static JournalTurn of(String responseId, String previousResponseId, String conversationId,
+      byte[] input, byte[] output) {
+    return new JournalTurn(responseId, previousResponseId, conversationId, input, output);
+  }
+
+  /** Returns the id of the response this turn created. */
+  public String responseId() {
+    return responseId;
+  }
+
+  /** Returns the logical parent's response id; empty for the first turn of a chain. */
+  public Optional<String> previousResponseId() {
+    return Optional.ofNullable(previousResponseId);
+  }
+
+  /** Returns the conversation the turn was made in, if any. */
+  public Optional<String> conversationId() {
+    return Optional.ofNullable(conversationId);
+  }
+
+  /** Returns the input items, a JSON array: a fresh copy on each call. */
+  public byte[] input() {
+    return input.clone();
+  }
+
+  /** Returns the output items, a JSON array: a fresh copy on each call. */
+  public byte[] output() {
+    return output.clone();
+  }
+
+  /** Returns the size of the items, input and output together, in bytes. */
+  public long bytes() {
+    return (long) input.length + output.length;
+  }
+
+  byte[] inputBytes() {
+    return input;
+  }
+
+  byte[] outputBytes() {
+    return output;
+  }
+
+  @Override
+  public String toString() {
+    return "JournalTurn[responseId=" + responseId + ", previousResponseId=" + previousResponseId
+        + ", conversationId=" + conversationId + ", bytes=" + bytes() + ']';
+  }
+
+  /** Builds a {@link JournalTurn}. Not thread-safe. */
+  public static final class Builder {
+    private String responseId;
+    private String previousResponseId;
+    private String conversationId;
+    private byte[] input;
+    private byte[] output;
+
+    private Builder() {}
+
+    /**
+     * Sets the id of the response the turn created (required).
+     *
+     * @throws IllegalArgumentException if it is not a valid id ({@link ChainKey#isValidId})
+     */
+    public Builder responseId(String responseId) {
+      this.responseId = validId(responseId, "responseId");
+      return this;
+    }
+
+    /**
+     * Sets the logical parent's response id; null (the default) for the first turn of a chain.
+     *
+     * @throws IllegalArgumentException if it is not null and not a valid id
+     */
+    public Builder previousResponseId(String previousResponseId) {
+      this.previousResponseId = previousResponseId == null ? null : validId(previousResponseId,
+          "previousResponseId");
+      return this;
+    }
+
+    /**
+     * Sets the conversation the turn was made in; null (the default) if none.
+     *
+     * @throws IllegalArgumentException if it is not null and not a valid id
+     */
+    public Builder conversationId(String conversationId) {
+      this.conversationId = conversationId == null ? null : validId(conversationId, "conversationId");
+      return this;
+    }
+
+    /** Sets the input items, a JSON array (required); copied. */
+    public Builder input(byte[] input) {
+      this.input = requireNonNull(input, "input").clone();
+      return this;
+    }
+
+    /** Sets the output items, a JSON array (required); copied. */
+    public Builder output(byte[] output) {
+      this.output = requireNonNull(output, "output").clone();
+      return this;
+    }
+
+    /**
+     * Builds the turn.
+     *
+     * @throws NullPointerException if {@code responseId}, {@code input} or {@code output} was not set
+     */
+    public JournalTurn build() {
+      requireNonNull(responseId, "responseId is required; set the id of the response the turn created");
+      requireNonNull(input, "input is required; set the turn's input items, [] if none");
+      requireNonNull(output, "output is required; set the turn's output items, [] if none");
+      return new JournalTurn(responseId, previousResponseId, conversationId, input, output);
+    }
+
+    private static String validId(String id, String what) {
+      if (!ChainKey.isValidId(id)) {
+        throw new IllegalArgumentException(what + " must be 1 to " + ChainKey.MAX_ID_LENGTH
+            + " printable ASCII characters without spaces, got " + ChainKey.describe(id));
+      }
+      return id;
+    }
+  }
+}

@@ -1,0 +1,147 @@
+package io.github.affinity4j.core;
+
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * What an adapter does with a failed request, as a {@link ChainTurn} decides it.
+ *
+ * <pre>{@code
+ * RepairDecision decision = turn.decide(response.code(), errorBytes);
+ * switch (decision.action()) {
+ *   case NONE -> { return response; }                       // not a break: pass it on
+ *   case RETRY -> { sleep(decision.pause()); resend the same request, same pin; decide again }
+ *   case REPLAY -> { send decision.replayBody() without the pin; decide again if it fails }
+ *   case FAIL -> { return the response with decision.errorBody() if present }
+ * }
+ * }</pre>
+ *
+ * <p>Immutable and thread-safe. {@link #toString()} shows the action, cause and message, never
+ * the replay body.
+ */
+public final class RepairDecision {
+
+  /** What to do. */
+  public enum Action {
+    /** Nothing: the failure is not a chain break, or this request has had its one repair. */
+    NONE,
+    /** Wait {@link #pause()}, then send the same request again, with the same pin. */
+    RETRY,
+    /** Send {@link #replayBody()} instead, to the same URL, without the stale pin. */
+    REPLAY,
+    /** Give up: return the error, with {@link #errorBody()} if present; {@link #message()} says why. */
+    FAIL
+  }
+
+  /** Nothing to repair: pass the response or the exception on unchanged. */
+  public static final RepairDecision NONE = new RepairDecision(Action.NONE, null, Duration.ZERO, null, 0, 0,
+      "not a chain break, or already repaired once", null);
+
+  private final Action action;
+  private final ChainBreak cause;
+  private final Duration pause;
+  private final byte[] replayBody;
+  private final int itemsReplayed;
+  private final int itemsDropped;
+  private final String message;
+  private final byte[] errorBody;
+
+  private RepairDecision(Action action, ChainBreak cause, Duration pause, byte[] replayBody,
+      int itemsReplayed, int itemsDropped, String message, byte[] errorBody) {
+    this.action = action;
+    this.cause = cause;
+    this.pause = pause;
+    this.replayBody = replayBody;
+    this.itemsReplayed = itemsReplayed;
+    this.itemsDropped = itemsDropped;
+    this.message = message;
+    this.errorBody = errorBody;
+  }
+
+  static RepairDecision retry(ChainBreak cause, Duration pause) {
+    return new RepairDecision(Action.RETRY, requireNonNull(cause), pause, null, 0, 0,
+        "retry on the same pin after " + pause.toMillis() + " ms", null);
+  }
+
+  static RepairDecision replay(ChainBreak cause, byte[] body, int itemsReplayed, int itemsDropped) {
+    return new RepairDecision(Action.REPLAY, requireNonNull(cause), Duration.ZERO, body, itemsReplayed,
+        itemsDropped, "replay " + itemsReplayed + " items of history in " + body.length + " bytes", null);
+  }
+
+  static RepairDecision fail(ChainBreak cause, String message, byte[] errorBody) {
+    return new RepairDecision(Action.FAIL, requireNonNull(cause), Duration.ZERO, null, 0, 0, message,
+        errorBody);
+  }
+
+  /** Returns what to do. */
+  public Action action() {
+    return action;
+  }
+
+  /** Returns the break being repaired; empty for {@link Action#NONE}. */
+  public Optional<ChainBreak> cause() {
+    return Optional.ofNullable(cause);
+  }
+
+  /** Returns how long to wait before a {@link Action#RETRY}; zero otherwise. */
+  public Duration pause() {
+    return pause;
+  }
+
+  /**
+   * Returns the body to send for a {@link Action#REPLAY}: a fresh copy on each call. It holds the
+   * conversation's content: never log it.
+   *
+   * @throws IllegalStateException if the action is not {@link Action#REPLAY}
+   */
+  public byte[] replayBody() {
+    if (replayBody == null) {
+      throw new IllegalStateException("Only a REPLAY decision has a replay body; this one is " + action);
+    }
+    return replayBody.clone();
+  }
+
+  /** Returns the size of the replay body, in bytes; 0 unless the action is {@link Action#REPLAY}. */
+  public int replayBytes() {
+    return replayBody == null ? 0 : replayBody.length;
+  }
+
+  /** Returns how many items of the chain's history the replay sends; 0 unless {@link Action#REPLAY}. */
+  public int itemsReplayed() {
+    return itemsReplayed;
+  }
+
+  /**
+   * Returns how many items the replay leaves out: reasoning without {@code encrypted_content}, and
+   * tool calls no output answers. 0 unless {@link Action#REPLAY}.
+   */
+  public int itemsDropped() {
+    return itemsDropped;
+  }
+
+  /**
+   * Returns what the decision means. For {@link Action#FAIL}, the precise reason, for an exception
+   * or log: which chain, what broke, what was missing and what to configure. Holds ids, never
+   * content.
+   */
+  public String message() {
+    return message;
+  }
+
+  /**
+   * Returns, for {@link Action#FAIL}, the error body to give the caller instead of the one
+   * received: the same JSON with {@link #message()} appended to its message. Empty if the action
+   * is not {@code FAIL}, there was no body (a connection failure), or it was not a JSON error.
+   * A fresh copy on each call.
+   */
+  public Optional<byte[]> errorBody() {
+    return errorBody == null ? Optional.empty() : Optional.of(errorBody.clone());
+  }
+
+  @Override
+  public String toString() {
+    return "RepairDecision[" + action + (cause == null ? "" : ", cause=" + cause) + ", " + message + ']';
+  }
+}

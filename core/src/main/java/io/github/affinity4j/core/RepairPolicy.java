@@ -1,0 +1,27 @@
+package io.github.affinity4j.core;
+
+/**
+ * What the {@link ChainRepairer} does when a chain breaks.
+ *
+ * <pre>{@code
+ * ChainRepairer repairer = ChainRepairer.builder().policy(RepairPolicy.REPLAY).build();
+ * }</pre>
+ */
+public enum RepairPolicy {
+  /**
+   * The default. For a response or conversation not found, first send the request once more, on
+   * the same pin, after {@link ChainRepairer.Builder#retryPause a short pause}: Azure reports
+   * {@code previous_response_not_found} now and then on the very deployment that holds the
+   * response, right after creating it, and a retry there costs one small request where a replay
+   * costs the whole history. If the retry breaks too, replay. For an unavailable backend and an
+   * unknown input item, replay at once: waiting does not bring them back.
+   */
+  RETRY_THEN_REPLAY,
+  /** Replay at once, for every kind of break. */
+  REPLAY,
+  /**
+   * Never repair: the caller gets the error, its message extended with which chain broke and why.
+   * Breaks are still counted and reported to the listener.
+   */
+  FAIL
+}

@@ -1,0 +1,233 @@
+package io.github.affinity4j.core;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.util.ByteArrayBuilder;
+import java.io.IOException;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a {@code POST …/responses} request body says about its turn: the input items it sends, the
+ * chain it continues, and whether its response will be stored.
+ *
+ * <pre>{@code
+ * Optional<TurnInput> turn = TurnInput.fromRequestBody(body, 0, body.length);
+ * turn.flatMap(TurnInput::chain)       // response:resp_… or conversation:conv_…, if it continues one
+ * turn.map(TurnInput::items)           // [{"type":"message","role":"user","content":"Hi"}]
+ * }</pre>
+ *
+ * <p>A string {@code input} becomes one item, {@code {"type":"message","role":"user","content":…}},
+ * which is how the API reads it; an array is kept item by item as sent, compactly re-serialised; no
+ * {@code input} is an empty array. Items are held as one JSON array in bytes, not as objects.
+ *
+ * <p>Parsing uses Jackson's streaming parser and never throws for bad data: a body that is not a
+ * JSON object, or whose {@code input} is neither a string nor an array, yields empty and one DEBUG
+ * line; ids that are not valid ({@link ChainKey#isValidId}) are ignored. Nothing of the body is
+ * logged. Immutable and thread-safe.
+ */
+public final class TurnInput {
+
+  private static final Logger logger = LoggerFactory.getLogger(TurnInput.class);
+
+  private final byte[] items;
+  private final int itemCount;
+  private final Set<String> itemIds;
+  private final String previousResponseId;
+  private final String conversationId;
+  private final boolean store;
+
+  private TurnInput(byte[] items, int itemCount, Set<String> itemIds, String previousResponseId,
+      String conversationId, boolean store) {
+    this.items = items;
+    this.itemCount = itemCount;
+    this.itemIds = itemIds;
+    this.previousResponseId = previousResponseId;
+    this.conversationId = conversationId;
+    this.store = store;
+  }
+
+  /**
+   * Reads a {@code POST …/responses} request body. Returns empty for bad data (see the class
+   * comment).
+   *
+   * @throws IndexOutOfBoundsException if {@code offset} and {@code length} are outside {@code body}
+   */
+  public static Optional<TurnInput> fromRequestBody(byte[] body, int offset, int length) {
+    Objects.checkFromIndexSize(offset, length, body.length);
+    try (JsonParser parser = Json.FACTORY.createParser(body, offset, length)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        logger.debug("Request body is not a JSON object; turn not read");
+        return Optional.empty();
+      }
+      byte[] items = Json.EMPTY_ARRAY;
+      int[] count = {0};
+      Set<String> ids = new LinkedHashSet<>();
+      String previous = null;
+      String conversation = null;
+      boolean store = true;
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken value = parser.nextToken();
+        switch (field) {
+          case "input" -> {
+            if (value == JsonToken.VALUE_STRING) {
+              items = Json.arrayOf(Json.userMessage(parser.getText()));
+              count[0] = 1;
+            } else if (value == JsonToken.START_ARRAY) {
+              items = copyItems(parser, count, ids);
+            } else if (value != JsonToken.VALUE_NULL) {
+              logger.debug("Request input is neither a string nor an array; turn not read");
+              return Optional.empty();
+            }
+          }
+          case "previous_response_id" -> previous = id(parser, value, field);
+          case "conversation" -> {
+            if (value == JsonToken.START_OBJECT) {
+              conversation = objectId(parser);
+            } else {
+              conversation = id(parser, value, field);
+            }
+          }
+          case "store" -> {
+            store = value != JsonToken.VALUE_FALSE;
+            parser.skipChildren(); // a wrong type: the API will say so
+          }
+          default -> parser.skipChildren();
+        }
+      }
+      return Optional.of(new TurnInput(items, count[0], Collections.unmodifiableSet(ids), previous,
+          conversation, store));
+    } catch (IOException e) {
+      logger.debug("Request body is not valid JSON ({}); turn not read", e.getClass().getSimpleName());
+      return Optional.empty();
+    }
+  }
+
+  /** Returns the input items as a JSON array: a fresh copy on each call. */
+  public byte[] items() {
+    return items.clone();
+  }
+
+  /** Returns how many input items there are. */
+  public int itemCount() {
+    return itemCount;
+  }
+
+  /**
+   * Returns the ids the input items carry: the {@code id} of each item, including each
+   * {@code item_reference}. Such ids resolve only on the backend that issued them. Unmodifiable,
+   * in input order.
+   */
+  public Set<String> itemIds() {
+    return itemIds;
+  }
+
+  /** Returns the {@code previous_response_id}, if the request has a valid one. */
+  public Optional<String> previousResponseId() {
+    return Optional.ofNullable(previousResponseId);
+  }
+
+  /** Returns the {@code conversation} id (given as a string or as an object's {@code id}), if any. */
+  public Optional<String> conversationId() {
+    return Optional.ofNullable(conversationId);
+  }
+
+  /** Returns {@code store}; true unless the request sets it to false, as the API defaults it. */
+  public boolean store() {
+    return store;
+  }
+
+  /**
+   * Returns the chain the request continues: its {@code previous_response_id} as a response key,
+   * else its {@code conversation} as a conversation key, else empty (a new chain). Agrees with
+   * {@link ChainKeys#fromRequestBody}.
+   */
+  public Optional<ChainKey> chain() {
+    if (previousResponseId != null) {
+      return Optional.of(ChainKey.response(previousResponseId));
+    }
+    return conversationId == null ? Optional.empty() : Optional.of(ChainKey.conversation(conversationId));
+  }
+
+  /** The items without copying; the engine never modifies them. */
+  byte[] itemBytes() {
+    return items;
+  }
+
+  /** Shows ids and counts, never the items. */
+  @Override
+  public String toString() {
+    return "TurnInput[items=" + itemCount + ", bytes=" + items.length
+        + ", previousResponseId=" + previousResponseId + ", conversationId=" + conversationId
+        + ", store=" + store + ", itemIds=" + itemIds.size() + ']';
+  }
+
+  /**
+   * Copies the array the parser is on, item by item, noting each item's top-level {@code id}.
+   * Nested values are copied without being looked at.
+   */
+  private static byte[] copyItems(JsonParser parser, int[] count, Set<String> ids) throws IOException {
+    ByteArrayBuilder out = new ByteArrayBuilder(256);
+    try (JsonGenerator generator = Json.FACTORY.createGenerator(out)) {
+      generator.writeStartArray();
+      JsonToken token;
+      while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
+        if (token == null) {
+          throw new IOException("input array not closed");
+        }
+        count[0]++;
+        if (token != JsonToken.START_OBJECT) {
+          generator.copyCurrentStructure(parser); // not an item; the API will say so
+          continue;
+        }
+        generator.writeStartObject();
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+          String field = parser.currentName();
+          JsonToken value = parser.nextToken();
+          if ("id".equals(field) && value == JsonToken.VALUE_STRING && ChainKey.isValidId(parser.getText())) {
+            ids.add(parser.getText());
+          }
+          generator.writeFieldName(field);
+          generator.copyCurrentStructure(parser);
+        }
+        generator.writeEndObject();
+      }
+      generator.writeEndArray();
+    }
+    return out.toByteArray();
+  }
+
+  private static String id(JsonParser parser, JsonToken value, String field) throws IOException {
+    if (value == JsonToken.VALUE_STRING) {
+      String id = parser.getText();
+      if (ChainKey.isValidId(id)) {
+        return id;
+      }
+      logger.debug("Ignored {}: not a valid id ({})", field, ChainKey.describe(id));
+    } else {
+      parser.skipChildren();
+    }
+    return null;
+  }
+
+  private static String objectId(JsonParser parser) throws IOException {
+    String id = null;
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String field = parser.currentName();
+      JsonToken value = parser.nextToken();
+      if ("id".equals(field)) {
+        id = id(parser, value, "conversation.id");
+      } else {
+        parser.skipChildren();
+      }
+    }
+    return id;
+  }
+}

@@ -1,0 +1,520 @@
+package io.github.affinity4j.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.affinity4j.core.ChainBreak.Kind;
+import io.github.affinity4j.core.RepairDecision.Action;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+
+final class ChainRepairerTest {
+
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final Instant NOW = Instant.parse("2025-06-01T12:00:00Z");
+
+  private static final byte[] NOT_FOUND = ErrorFixtures.load("previous_response_not_found.json").body();
+  private static final byte[] BREAKER_OPEN = ErrorFixtures.load("breaker_open_503.json").body();
+  private static final byte[] RATE_LIMITED = ErrorFixtures.load("rate_limited_429.json").body();
+  private static final byte[] CONVERSATION_NOT_FOUND = ErrorFixtures.load("conversation_not_found.json").body();
+  private static final byte[] ITEM_NOT_FOUND = ErrorFixtures.load("item_not_found_store_false.json").body();
+
+  private static final AffinityToken PIN_A = pin("backend-a", "eastus");
+  private static final AffinityToken PIN_B = pin("backend-b", "swedencentral");
+
+  private final MutableClock clock = new MutableClock();
+  private final RecordingListener events = new RecordingListener();
+  private final CaffeineHistoryJournal journal = CaffeineHistoryJournal.builder().executor(Runnable::run).build();
+  private final ChainRepairer repairer = ChainRepairer.builder()
+      .journal(journal)
+      .listener(events)
+      .clock(clock)
+      .build();
+
+  @Test
+  void notFound_retryThenReplay_retriesOnceOnSamePinThenReplaysWholeHistory() throws IOException {
+    twoTurns();
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"And the third?\"")), PIN_A);
+
+    RepairDecision retry = turn.decide(400, NOT_FOUND);
+    assertThat(retry.action()).isEqualTo(Action.RETRY);
+    assertThat(retry.pause()).isEqualTo(Duration.ofMillis(500));
+    assertThat(retry.cause()).map(ChainBreak::kind).contains(Kind.PREVIOUS_RESPONSE_NOT_FOUND);
+
+    RepairDecision replay = turn.decide(400, NOT_FOUND);
+    assertThat(replay.action()).isEqualTo(Action.REPLAY);
+    assertThat(turn.isReplay()).isTrue();
+    JsonNode body = MAPPER.readTree(replay.replayBody());
+    assertThat(body.has("previous_response_id")).isFalse();
+    assertThat(body.get("input")).hasSize(5);
+    assertThat(body.get("input").get(4).get("content").asText()).isEqualTo("And the third?");
+    assertThat(replay.itemsReplayed()).isEqualTo(4);
+    assertThat(replay.replayBytes()).isEqualTo(replay.replayBody().length);
+    FreshBackendRules.assertAccepted(replay.replayBody());
+
+    clock.advance(Duration.ofMillis(1234));
+    turn.succeeded(PIN_B, PIN_B.routing());
+    turn.record(output("resp_3x", "Third."));
+
+    ChainHistory history = journal.history(ChainKey.response("resp_3x"));
+    assertThat(history.isComplete()).as("the new id links to the old chain").isTrue();
+    assertThat(history.turns()).isEqualTo(3);
+    assertThat(events.lines).containsExactly(
+        "started response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND",
+        "repaired response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND replayed=true " + PIN_A.fingerprint() + " eastus -> "
+            + PIN_B.fingerprint() + " swedencentral items=4 bytes=" + replay.replayBytes() + " PT1.234S");
+    assertThat(repairer.stats()).isEqualTo(new RepairStats(1, 1, 1, 1, 1, 0,
+        Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
+  }
+
+  @Test
+  void notFound_retrySucceeds_noReplayTurnRecordedOnItsOwnParent() {
+    twoTurns();
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+
+    assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.RETRY);
+    turn.succeeded(PIN_A, RoutingInfo.EMPTY);
+    turn.record(output("resp_3", "Fine."));
+
+    assertThat(turn.isReplay()).isFalse();
+    assertThat(journal.history(ChainKey.response("resp_3")).turns()).isEqualTo(3);
+    assertThat(events.lines).hasSize(2).last().asString().contains("replayed=false").contains("items=0");
+    assertThat(repairer.stats().replays()).isZero();
+    assertThat(repairer.stats().repairsSucceeded()).isEqualTo(1);
+  }
+
+  @Test
+  void backendUnavailable_pinnedChain_replaysAtOnce() {
+    twoTurns();
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+
+    RepairDecision decision = turn.decide(503, BREAKER_OPEN);
+
+    assertThat(decision.action()).isEqualTo(Action.REPLAY);
+    assertThat(decision.cause()).map(ChainBreak::kind).contains(Kind.BACKEND_UNAVAILABLE);
+    assertThat(repairer.stats().retries()).isZero();
+    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), null).decide(503, BREAKER_OPEN).action())
+        .as("unpinned: the gateway chose, the SDK retries").isEqualTo(Action.NONE);
+  }
+
+  @Test
+  void connectionFailure_pinnedChainReplaysUnpinnedPassesOn() {
+    twoTurns();
+
+    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decideConnectionFailure().action())
+        .isEqualTo(Action.REPLAY);
+    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), null).decideConnectionFailure().action())
+        .isEqualTo(Action.NONE);
+    ChainTurn replayed = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    replayed.decideConnectionFailure();
+    RepairDecision failed = replayed.decideConnectionFailure();
+    assertThat(failed.action()).isEqualTo(Action.FAIL);
+    assertThat(failed.message()).contains("the replay's connection failed");
+    assertThat(failed.errorBody()).isEmpty();
+  }
+
+  @Test
+  void replayPolicy_notFound_replaysWithoutRetry() {
+    twoTurns();
+    ChainRepairer replaying = repairer.toBuilder().policy(RepairPolicy.REPLAY).build();
+
+    assertThat(replaying.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(400, NOT_FOUND).action())
+        .isEqualTo(Action.REPLAY);
+    assertThat(replaying.journal()).isSameAs(journal);
+  }
+
+  @Test
+  void failPolicy_errorSaysWhichChainAndWhyNoRequestReplayed() throws IOException {
+    twoTurns();
+    ChainRepairer failing = repairer.toBuilder().policy(RepairPolicy.FAIL).build();
+    ChainTurn turn = failing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+
+    RepairDecision decision = turn.decide(400, NOT_FOUND);
+
+    assertThat(decision.action()).isEqualTo(Action.FAIL);
+    assertThat(decision.message()).contains("chain response:resp_2").contains("previous response")
+        .contains("RepairPolicy.FAIL");
+    JsonNode error = MAPPER.readTree(decision.errorBody().orElseThrow()).get("error");
+    assertThat(error.get("message").asText()).startsWith("Previous response with id 'resp_68af1c2e")
+        .endsWith("(" + decision.message() + ")");
+    assertThat(error.get("code").asText()).isEqualTo("previous_response_not_found");
+    assertThatThrownBy(decision::replayBody).isInstanceOf(IllegalStateException.class);
+    assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.NONE);
+    assertThat(events.lines).containsExactly("failed response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND " + decision.message());
+    assertThat(failing.stats()).isEqualTo(new RepairStats(1, 0, 0, 0, 0, 1, Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
+
+    RepairDecision apim = failing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(503, BREAKER_OPEN);
+    assertThat(MAPPER.readTree(apim.errorBody().orElseThrow()).get("message").asText())
+        .startsWith("Service Unavailable: the backend circuit breaker is open.").contains("RepairPolicy.FAIL");
+  }
+
+  @Test
+  void historyMissing_failsPreciselyAfterOneRetryAndNoMore() {
+    twoTurns();
+    journal.clear();
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+
+    assertThat(turn.decide(400, NOT_FOUND).action()).as("the one extra request").isEqualTo(Action.RETRY);
+    RepairDecision decision = turn.decide(400, NOT_FOUND);
+
+    assertThat(decision.action()).isEqualTo(Action.FAIL);
+    assertThat(decision.message())
+        .contains("chain response:resp_2")
+        .contains("response:resp_2 is not in the journal")
+        .contains("share one HistoryJournal").contains("Redis")
+        .contains("maximumEntries, maximumBytes or expireAfterAccess")
+        .contains("CaffeineHistoryJournal[");
+    assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.NONE);
+    assertThat(repairer.stats()).isEqualTo(new RepairStats(1, 1, 1, 0, 0, 1, Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
+  }
+
+  @Test
+  void historyWithHole_failNamesTheMissingLink() {
+    journal.record(JournalTurn.builder().responseId("resp_2").previousResponseId("resp_1")
+        .input(bytes("[]")).output(bytes("[]")).build());
+
+    RepairDecision decision = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(503, BREAKER_OPEN);
+
+    assertThat(decision.message()).contains("response:resp_1 is not in the journal").contains("1 turn after it were found");
+  }
+
+  @Test
+  void replayFails_failsOnceThenPassesOn() {
+    twoTurns();
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.REPLAY);
+
+    RepairDecision failed = turn.decide(503, BREAKER_OPEN);
+
+    assertThat(failed.action()).isEqualTo(Action.FAIL);
+    assertThat(failed.message()).contains("the replay answered HTTP 503");
+    assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.NONE);
+    assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.NONE);
+    assertThat(repairer.stats().replays()).isEqualTo(1);
+    assertThat(repairer.stats().repairsFailed()).isEqualTo(1);
+  }
+
+  @Test
+  void retryAnsweredSomethingElse_passedOnAsFailedRepair() {
+    twoTurns();
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    turn.decide(400, NOT_FOUND);
+
+    assertThat(turn.decide(429, RATE_LIMITED).action()).isEqualTo(Action.NONE);
+    assertThat(repairer.stats().repairsFailed()).isEqualTo(1);
+    assertThat(events.lines).last().asString().contains("the retry on the same pin answered HTTP 429");
+  }
+
+  @Test
+  void rateLimited429_notABreakNothingCounted() {
+    twoTurns();
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+
+    assertThat(turn.decide(429, RATE_LIMITED)).isSameAs(RepairDecision.NONE);
+    assertThat(turn.decide(200, new byte[0]).action()).isEqualTo(Action.NONE);
+    assertThat(repairer.stats().breaks()).isZero();
+    assertThat(events.lines).isEmpty();
+  }
+
+  @Test
+  void conversation_notFound_replayDropsConversationAndMovesItsHead() throws IOException {
+    repairer.recordConversation(bytes("{\"items\":[{\"type\":\"message\",\"role\":\"developer\",\"content\":\"seed\"}]}"),
+        bytes("{\"id\":\"conv_1\",\"object\":\"conversation\",\"created_at\":1}"));
+    String first = "{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"One\"}";
+    record(first, null, output("resp_1", "Uno"));
+    ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"Two\"}"), PIN_A);
+
+    assertThat(turn.chain()).contains(ChainKey.conversation("conv_1"));
+    assertThat(turn.decide(404, CONVERSATION_NOT_FOUND).action()).isEqualTo(Action.RETRY);
+    RepairDecision replay = turn.decide(404, CONVERSATION_NOT_FOUND);
+
+    assertThat(replay.action()).isEqualTo(Action.REPLAY);
+    JsonNode body = MAPPER.readTree(replay.replayBody());
+    assertThat(body.has("conversation")).isFalse();
+    assertThat(body.get("input")).hasSize(4);
+    assertThat(body.get("input").get(0).get("content").asText()).isEqualTo("seed");
+    FreshBackendRules.assertAccepted(replay.replayBody());
+    turn.succeeded(null, RoutingInfo.EMPTY);
+    turn.record(output("resp_2x", "Dos"));
+
+    ChainHistory history = journal.history(ChainKey.conversation("conv_1"));
+    assertThat(history.lastResponseId()).contains("resp_2x");
+    assertThat(history.turns()).isEqualTo(2);
+    assertThat(history.isComplete()).isTrue();
+  }
+
+  @Test
+  void conversation_creationNeverRecorded_failsSayingSo() {
+    record("{\"model\":\"m\",\"conversation\":\"conv_9\",\"input\":\"One\"}", null, output("resp_1", "Uno"));
+    ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_9\",\"input\":\"Two\"}"), PIN_A);
+
+    RepairDecision decision = turn.decide(503, BREAKER_OPEN);
+
+    assertThat(decision.message()).contains("does not know how conversation:conv_9 started")
+        .contains("ChainRepairer.recordConversation");
+  }
+
+  @Test
+  void itemNotFound_requestWithForeignIds_replaysItsInputWithoutThem() {
+    String body = "{\"model\":\"m\",\"store\":false,\"input\":[{\"role\":\"user\",\"content\":\"q\"},"
+        + "{\"id\":\"rs_68af1c3a1b2c8190\",\"type\":\"reasoning\",\"summary\":[]},"
+        + "{\"role\":\"user\",\"content\":\"and?\"}]}";
+    ChainTurn turn = repairer.turn(bytes(body), null);
+
+    RepairDecision decision = turn.decide(400, ITEM_NOT_FOUND);
+
+    assertThat(decision.action()).isEqualTo(Action.REPLAY);
+    assertThat(decision.itemsDropped()).isEqualTo(1);
+    assertThat(new String(decision.replayBody(), StandardCharsets.UTF_8)).doesNotContain("rs_68af1c3a1b2c8190");
+    FreshBackendRules.assertAccepted(decision.replayBody());
+    assertThat(events.lines).containsExactly("started null ITEM_NOT_FOUND");
+  }
+
+  @Test
+  void record_onlyFinishedStoredTurns() {
+    ChainTurn stored = repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null);
+    stored.record(TurnOutput.of("resp_q", "queued", bytes("[]")));
+    assertThat(journal.history(ChainKey.response("resp_q")).isComplete()).as("queued").isFalse();
+    stored.record(output("resp_1", "A"));
+    stored.record(output("resp_1b", "again"));
+    assertThat(journal.history(ChainKey.response("resp_1")).isComplete()).isTrue();
+    assertThat(journal.history(ChainKey.response("resp_1b")).isComplete()).as("recorded once").isFalse();
+
+    repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\",\"store\":false}"), null).record(output("resp_2", "B"));
+    assertThat(journal.history(ChainKey.response("resp_2")).isComplete()).as("store false").isFalse();
+    repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null)
+        .record(TurnOutput.of("resp_3", "incomplete", bytes("[]")));
+    assertThat(journal.history(ChainKey.response("resp_3")).isComplete()).as("incomplete").isTrue();
+  }
+
+  @Test
+  void unreadableBody_turnNeverRepairsOrRecords() {
+    ChainTurn turn = repairer.turn(bytes("<xml/>"), PIN_A);
+
+    assertThat(turn.input()).isEmpty();
+    assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.NONE);
+    assertThat(turn.decideConnectionFailure().action()).isEqualTo(Action.NONE);
+    turn.record(output("resp_1", "x"));
+    assertThat(journal.estimatedSize()).isZero();
+  }
+
+  @Test
+  void listenerThrows_loggedAtWarnRepairGoesOn() {
+    twoTurns();
+    AffinityListener throwing = new AffinityListener() {
+      @Override
+      public void repairStarted(ChainKey chain, ChainBreak cause) {
+        throw new IllegalStateException("listener bug");
+      }
+
+      @Override
+      public void repaired(ChainRepair repair) {
+        throw new IllegalStateException("listener bug");
+      }
+    };
+    ChainRepairer withThrowing = repairer.toBuilder().listener(throwing).build();
+
+    String log = captureLog(() -> {
+      ChainTurn turn = withThrowing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+      assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.REPLAY);
+      turn.succeeded(PIN_B, RoutingInfo.EMPTY);
+    });
+
+    assertThat(withThrowing.stats().repairsSucceeded()).isEqualTo(1);
+    assertThat(log).contains("WARN").contains("threw in repairStarted").contains("threw in repaired");
+  }
+
+  @Test
+  void journalThrows_loggedAtWarnRepairFailsClearly() {
+    HistoryJournal broken = new HistoryJournal() {
+      @Override
+      public void record(JournalTurn turn) {
+        throw new IllegalStateException("store down");
+      }
+
+      @Override
+      public void recordConversation(String conversationId, byte[] items) {
+        throw new IllegalStateException("store down");
+      }
+
+      @Override
+      public ChainHistory history(ChainKey chain) {
+        throw new IllegalStateException("store down");
+      }
+
+      @Override
+      public void clear() {}
+
+      @Override
+      public long estimatedSize() {
+        return 0;
+      }
+    };
+    ChainRepairer onBroken = repairer.toBuilder().journal(broken).build();
+
+    String log = captureLog(() -> {
+      onBroken.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null).record(output("resp_1", "A"));
+      RepairDecision decision = onBroken.turn(bytes(request("resp_1", "\"b\"")), PIN_A).decide(503, BREAKER_OPEN);
+      assertThat(decision.action()).isEqualTo(Action.FAIL);
+      assertThat(decision.message()).contains("the HistoryJournal failed");
+    });
+
+    assertThat(log).contains("WARN").contains("threw on record of response:resp_1")
+        .contains("threw on history of response:resp_1");
+  }
+
+  @Test
+  void logsAndMessages_neverCarryConversationContent() {
+    String secret = "TOP-SECRET-PLAN";
+    String log = captureLog(() -> {
+      ChainTurn first = repairer.turn(bytes("{\"model\":\"m\",\"instructions\":\"" + secret + "-i\",\"input\":\""
+          + secret + "-1\"}"), null);
+      first.succeeded(PIN_A, RoutingInfo.EMPTY);
+      first.record(output("resp_1", secret + "-answer"));
+      ChainTurn second = repairer.turn(bytes(request("resp_1", "\"" + secret + "-2\"")), PIN_A);
+      RepairDecision retry = second.decide(400, NOT_FOUND);
+      RepairDecision replay = second.decide(400, NOT_FOUND);
+      second.succeeded(PIN_B, RoutingInfo.EMPTY);
+      second.record(output("resp_2x", secret + "-answer2"));
+      assertThat(retry + " " + replay + " " + second + " " + journal.history(ChainKey.response("resp_2x")))
+          .doesNotContain(secret);
+      journal.clear();
+      RepairDecision failed = repairer.turn(bytes(request("resp_2x", "\"" + secret + "-3\"")), PIN_B)
+          .decide(503, BREAKER_OPEN);
+      assertThat(failed.message()).doesNotContain(secret);
+    });
+
+    assertThat(log).contains("DEBUG").contains("replaying").doesNotContain(secret);
+    assertThat(events.lines).noneMatch(line -> line.contains(secret));
+  }
+
+  @Test
+  void builder_defaultsAndBadArguments() {
+    ChainRepairer defaults = ChainRepairer.builder().build();
+
+    assertThat(defaults.policy()).isEqualTo(RepairPolicy.RETRY_THEN_REPLAY);
+    assertThat(defaults.retryPause()).isEqualTo(Duration.ofMillis(500));
+    assertThat(defaults.journal()).isInstanceOf(CaffeineHistoryJournal.class);
+    assertThat(defaults.stats()).isEqualTo(new RepairStats(0, 0, 0, 0, 0, 0, Map.of()));
+    assertThat(defaults.stats().breaks(Kind.ITEM_NOT_FOUND)).isZero();
+    assertThat(ChainRepairer.builder().retryPause(Duration.ZERO).build().retryPause()).isZero();
+    assertThatThrownBy(() -> ChainRepairer.builder().retryPause(Duration.ofMillis(-1)))
+        .hasMessageContaining("RepairPolicy.REPLAY");
+    assertThatThrownBy(() -> ChainRepairer.builder().retryPause(Duration.ofMinutes(2)))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ChainRepairer.builder().policy(null)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> defaults.turn(null, null)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> new RepairStats(-1, 0, 0, 0, 0, 0, Map.of()))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  // --- helpers ---
+
+  /** resp_1 (a question and answer), then resp_2 continuing it, both journaled and pinned to A. */
+  private void twoTurns() {
+    record("{\"model\":\"m\",\"input\":\"First?\"}", PIN_A, output("resp_1", "One."));
+    record(request("resp_1", "\"Second?\""), PIN_A, output("resp_2", "Two."));
+  }
+
+  private void record(String body, AffinityToken pin, TurnOutput output) {
+    ChainTurn turn = repairer.turn(bytes(body), pin);
+    turn.succeeded(pin, RoutingInfo.EMPTY);
+    turn.record(output);
+  }
+
+  private static String request(String previous, String input) {
+    return "{\"model\":\"gpt-4.1\",\"instructions\":\"Be brief.\",\"previous_response_id\":\"" + previous
+        + "\",\"input\":" + input + ",\"stream\":false}";
+  }
+
+  private static TurnOutput output(String id, String text) {
+    byte[] body = bytes("{\"id\":\"" + id + "\",\"object\":\"response\",\"status\":\"completed\",\"output\":["
+        + "{\"id\":\"msg_" + id + "\",\"type\":\"message\",\"status\":\"completed\",\"role\":\"assistant\","
+        + "\"content\":[{\"type\":\"output_text\",\"text\":\"" + text + "\",\"annotations\":[]}]}]}");
+    return TurnOutput.fromResponseBody(body, 0, body.length).orElseThrow();
+  }
+
+  private static AffinityToken pin(String value, String region) {
+    return AffinityToken.builder().name("APIM-Backend-Affinity").value(value).domain("my-apim.azure-api.net")
+        .seenAt(NOW).routing(new RoutingInfo(region, null, null, null, null, null)).build();
+  }
+
+  private static byte[] bytes(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Runs {@code action} with System.err captured; slf4j-simple writes there at DEBUG (see resources). */
+  private static String captureLog(Runnable action) {
+    PrintStream original = System.err;
+    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
+    try {
+      action.run();
+    } finally {
+      System.setErr(original);
+    }
+    return buffer.toString(StandardCharsets.UTF_8);
+  }
+
+  private static final class MutableClock extends Clock {
+    private Instant now = NOW;
+
+    void advance(Duration duration) {
+      now = now.plus(duration);
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+
+  /** Records repair events as lines; pins by fingerprint and region. */
+  private static final class RecordingListener extends AffinityListener {
+    final List<String> lines = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void repairStarted(ChainKey chain, ChainBreak cause) {
+      lines.add("started " + chain + " " + cause.kind());
+    }
+
+    @Override
+    public void repaired(ChainRepair repair) {
+      lines.add("repaired " + repair.chain() + " " + repair.cause().kind() + " replayed=" + repair.replayed() + " "
+          + describe(repair.previousPin()) + " -> " + describe(repair.newPin()) + " items=" + repair.itemsReplayed()
+          + " bytes=" + repair.bytesReplayed() + " " + repair.elapsed());
+    }
+
+    @Override
+    public void repairFailed(ChainKey chain, ChainBreak cause, String reason) {
+      lines.add("failed " + chain + " " + cause.kind() + " " + reason);
+    }
+
+    private static String describe(AffinityToken token) {
+      return token == null ? "none" : token.fingerprint() + " " + token.routing().region();
+    }
+  }
+}

@@ -1,0 +1,107 @@
+package io.github.affinity4j.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+final class TurnInputTest {
+
+  @Test
+  void fromRequestBody_stringInput_normalisedToOneUserMessage() {
+    TurnInput turn = parse("{\"model\":\"gpt-4.1\",\"input\":\"Explain \\\"photosynthesis\\\" \\u00e9\"}").orElseThrow();
+
+    assertThat(text(turn.items()))
+        .isEqualTo("[{\"type\":\"message\",\"role\":\"user\",\"content\":\"Explain \\\"photosynthesis\\\" é\"}]");
+    assertThat(turn.itemCount()).isEqualTo(1);
+    assertThat(turn.itemIds()).isEmpty();
+    assertThat(turn.chain()).isEmpty();
+    assertThat(turn.store()).isTrue();
+  }
+
+  @Test
+  void fromRequestBody_arrayInput_keptCompactWithItemIds() {
+    TurnInput turn = parse("{\"input\": [\n"
+        + "  {\"role\": \"user\", \"content\": [{\"type\": \"input_text\", \"text\": \"hi\", \"id\": \"nested\"}]},\n"
+        + "  {\"id\": \"rs_1\", \"type\": \"reasoning\", \"summary\": [], \"encrypted_content\": \"gAAA\"},\n"
+        + "  {\"type\": \"item_reference\", \"id\": \"msg_2\"},\n"
+        + "  {\"type\": \"function_call_output\", \"call_id\": \"call_1\", \"output\": \"{\\\"t\\\":21}\"}\n"
+        + "], \"model\": \"m\", \"previous_response_id\": \"resp_1\", \"store\": false}").orElseThrow();
+
+    assertThat(text(turn.items())).isEqualTo("["
+        + "{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"hi\",\"id\":\"nested\"}]},"
+        + "{\"id\":\"rs_1\",\"type\":\"reasoning\",\"summary\":[],\"encrypted_content\":\"gAAA\"},"
+        + "{\"type\":\"item_reference\",\"id\":\"msg_2\"},"
+        + "{\"type\":\"function_call_output\",\"call_id\":\"call_1\",\"output\":\"{\\\"t\\\":21}\"}]");
+    assertThat(turn.itemCount()).isEqualTo(4);
+    assertThat(turn.itemIds()).as("top-level ids only").containsExactly("rs_1", "msg_2");
+    assertThat(turn.previousResponseId()).contains("resp_1");
+    assertThat(turn.chain()).contains(ChainKey.response("resp_1"));
+    assertThat(turn.store()).isFalse();
+  }
+
+  @Test
+  void fromRequestBody_conversationAsStringOrObject_isTheChain() {
+    assertThat(parse("{\"conversation\":\"conv_1\",\"input\":\"x\"}").orElseThrow().chain())
+        .contains(ChainKey.conversation("conv_1"));
+    TurnInput object = parse("{\"conversation\":{\"id\":\"conv_2\",\"extra\":[1]},\"input\":\"x\"}").orElseThrow();
+    assertThat(object.conversationId()).contains("conv_2");
+    assertThat(object.chain()).contains(ChainKey.conversation("conv_2"));
+    assertThat(parse("{\"conversation\":\"conv_1\",\"previous_response_id\":\"resp_1\"}").orElseThrow().chain())
+        .as("previous_response_id wins, as in ChainKeys").contains(ChainKey.response("resp_1"));
+  }
+
+  @Test
+  void fromRequestBody_noInputOrNull_emptyArray() {
+    TurnInput none = parse("{\"model\":\"m\",\"prompt\":{\"id\":\"pmpt_1\"}}").orElseThrow();
+    assertThat(text(none.items())).isEqualTo("[]");
+    assertThat(none.itemCount()).isZero();
+    assertThat(text(parse("{\"input\":null}").orElseThrow().items())).isEqualTo("[]");
+  }
+
+  @Test
+  void fromRequestBody_badData_emptyNeverThrows() {
+    assertThat(parse("[1,2]")).isEmpty();
+    assertThat(parse("not json")).isEmpty();
+    assertThat(parse("{\"input\":42}")).isEmpty();
+    assertThat(parse("{\"input\":[{\"role\":\"user\"")).as("truncated").isEmpty();
+    assertThat(parse("")).isEmpty();
+    TurnInput junkIds = parse("{\"previous_response_id\":\"resp 1\",\"conversation\":7,\"store\":{\"x\":1},"
+        + "\"input\":[{\"id\":\"bad id\",\"type\":\"message\"}],\"model\":\"m\"}").orElseThrow();
+    assertThat(junkIds.chain()).isEmpty();
+    assertThat(junkIds.itemIds()).isEmpty();
+    assertThat(junkIds.store()).isTrue();
+  }
+
+  @Test
+  void fromRequestBody_offsetAndLength_readsThatSlice() {
+    byte[] padded = bytes("xx{\"input\":\"hi\"}yy");
+    assertThat(TurnInput.fromRequestBody(padded, 2, padded.length - 4)).isPresent();
+    assertThatThrownBy(() -> TurnInput.fromRequestBody(padded, 2, padded.length))
+        .isInstanceOf(IndexOutOfBoundsException.class);
+  }
+
+  @Test
+  void itemsAndToString_copiesAndNoContent() {
+    TurnInput turn = parse("{\"input\":\"secret words\"}").orElseThrow();
+    turn.items()[0] = 'X';
+
+    assertThat(text(turn.items())).startsWith("[");
+    assertThat(turn.toString()).doesNotContain("secret").contains("items=1");
+  }
+
+  private static Optional<TurnInput> parse(String json) {
+    byte[] body = bytes(json);
+    return TurnInput.fromRequestBody(body, 0, body.length);
+  }
+
+  private static byte[] bytes(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String text(byte[] bytes) {
+    return new String(bytes, StandardCharsets.UTF_8);
+  }
+}
