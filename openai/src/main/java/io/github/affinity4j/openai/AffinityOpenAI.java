@@ -1,15 +1,21 @@
 package io.github.affinity4j.openai;
 
+import com.azure.core.credential.TokenCredential;
 import com.openai.azure.AzureOpenAIServiceVersion;
 import com.openai.azure.credential.AzureApiKeyCredential;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.credential.BearerTokenCredential;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
+import io.github.affinity4j.okhttp.EntraIdInterceptor;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
+import okhttp3.Interceptor;
+import okhttp3.Response;
 
 /**
  * The one-line way in: an {@link OpenAIClient} whose every Responses API chain keeps its gateway
@@ -23,7 +29,13 @@ import java.util.function.Consumer;
  * }</pre>
  *
  * <p>Settings not offered here are reachable through {@link Builder#customize(Consumer)}, which
- * gets the SDK's own builder last.
+ * gets the SDK's own builder last; for example routing diagnostics, which then see each attempt
+ * with its pin: {@code .customize(sdk -> sdk.addInterceptor(new RoutingLogInterceptor()))}.
+ *
+ * <p>Credentials stay out of logs and {@code toString()}s: the APIM subscription key and an Entra
+ * ID token are added by OkHttp interceptors below the SDK, so even the SDK's own request log
+ * ({@code OPENAI_LOG=debug}, which does not redact {@code Ocp-Apim-Subscription-Key}) never sees
+ * them; the SDK redacts the {@code Authorization} and {@code api-key} headers it sets itself.
  */
 public final class AffinityOpenAI {
   /** The header APIM reads a subscription key from by default. */
@@ -41,6 +53,9 @@ public final class AffinityOpenAI {
     private String baseUrl;
     private String apiKey;
     private String subscriptionKey;
+    // The EntraIdInterceptor, typed as an Interceptor so that nothing but azureCredential(...)
+    // touches an Azure type: without azure-identity on the classpath this class still works.
+    private Interceptor entraId;
     private AzureOpenAIServiceVersion azureServiceVersion;
     private Duration timeout;
     private Integer maxRetries;
@@ -64,11 +79,33 @@ public final class AffinityOpenAI {
 
     /**
      * An APIM subscription key, sent as {@value AffinityOpenAI#SUBSCRIPTION_KEY_HEADER}. Without an
-     * {@link #apiKey(String)} it is also the SDK's credential, sent as {@code api-key}, the header
-     * name APIM's Azure OpenAI import configures; so either gateway setting accepts it.
+     * {@link #apiKey(String)} or {@link #azureCredential(TokenCredential)} it is also the SDK's
+     * credential, sent as {@code api-key}, the header name APIM's Azure OpenAI import configures;
+     * so either gateway setting accepts it. Never logged, by the SDK or by this library.
      */
     public Builder apimSubscriptionKey(String subscriptionKey) {
       this.subscriptionKey = Objects.requireNonNull(subscriptionKey, "subscriptionKey");
+      return this;
+    }
+
+    /**
+     * Authenticates with Microsoft Entra ID: every request carries {@code Authorization: Bearer …}
+     * with a token from {@code credential} for scope {@value EntraIdInterceptor#DEFAULT_SCOPE},
+     * cached and refreshed as {@link EntraIdInterceptor} describes. Needs
+     * {@code com.azure:azure-identity} on the classpath. Not combinable with {@link #apiKey(String)};
+     * combines with {@link #apimSubscriptionKey(String)} (then no {@code api-key} header is sent).
+     *
+     * <pre>{@code
+     * AffinityOpenAI.builder().baseUrl(url)
+     *     .azureCredential(new DefaultAzureCredentialBuilder().build())
+     *     .build();
+     * }</pre>
+     */
+    public Builder azureCredential(TokenCredential credential) {
+      if (credential == null) {
+        throw new NullPointerException("credential");
+      }
+      this.entraId = EntraIdInterceptor.builder(credential).build();
       return this;
     }
 
@@ -121,21 +158,35 @@ public final class AffinityOpenAI {
     /**
      * Builds the client.
      *
-     * @throws IllegalStateException if no base URL was set, or the SDK rejects the settings (for
-     *     example, no credential at all)
+     * @throws IllegalStateException if no base URL was set, both an API key and an Azure
+     *     credential were, or the SDK rejects the settings (for example, no credential at all)
      */
     public OpenAIClient build() {
       if (baseUrl == null) {
         throw new IllegalStateException(
             "set baseUrl(...), e.g. https://my-apim.azure-api.net/inference/openai/v1");
       }
+      if (apiKey != null && entraId != null) {
+        throw new IllegalStateException(
+            "set apiKey(...) or azureCredential(...), not both: both are sent as Authorization");
+      }
       OpenAIOkHttpClient.Builder sdk = OpenAIOkHttpClient.builder().baseUrl(baseUrl);
       if (apiKey != null) {
         sdk.apiKey(apiKey);
       }
+      if (entraId != null) {
+        // The interceptor sets Authorization below the SDK. The SDK insists on a credential; with
+        // its Authorization header removed it accepts this one without ever asking it for a token.
+        sdk.credential(BearerTokenCredential.create(() -> {
+          throw new IllegalStateException("unused: EntraIdInterceptor sets Authorization");
+        }));
+        sdk.removeHeaders("Authorization");
+        sdk.addInterceptor(entraId);
+      }
       if (subscriptionKey != null) {
-        sdk.putHeader(SUBSCRIPTION_KEY_HEADER, subscriptionKey);
-        if (apiKey == null) {
+        // Added below the SDK: its request log (OPENAI_LOG=debug) does not redact this header.
+        sdk.addInterceptor(new HeaderInterceptor(SUBSCRIPTION_KEY_HEADER, subscriptionKey));
+        if (apiKey == null && entraId == null) {
           sdk.credential(AzureApiKeyCredential.create(subscriptionKey));
         }
       }
@@ -154,6 +205,27 @@ public final class AffinityOpenAI {
       sdk.addInterceptor(interceptor != null ? interceptor : AffinityInterceptor.builder().build());
       customizers.forEach(customizer -> customizer.accept(sdk));
       return sdk.build();
+    }
+  }
+
+  /** Sets one header on every request; its value, a credential, is never shown. */
+  private static final class HeaderInterceptor implements Interceptor {
+    private final String name;
+    private final String value;
+
+    HeaderInterceptor(String name, String value) {
+      this.name = name;
+      this.value = value;
+    }
+
+    @Override
+    public Response intercept(Chain chain) throws IOException {
+      return chain.proceed(chain.request().newBuilder().header(name, value).build());
+    }
+
+    @Override
+    public String toString() {
+      return "HeaderInterceptor[" + name + ": ██]";
     }
   }
 }

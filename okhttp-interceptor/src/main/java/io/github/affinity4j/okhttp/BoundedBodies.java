@@ -1,0 +1,68 @@
+package io.github.affinity4j.okhttp;
+
+import java.io.IOException;
+import okhttp3.RequestBody;
+import okio.Buffer;
+import okio.BufferedSink;
+import okio.ForwardingSink;
+import okio.Okio;
+import okio.Sink;
+
+/** Reads a request body into memory, but never more than a limit. */
+final class BoundedBodies {
+  private BoundedBodies() {}
+
+  /**
+   * The body's bytes, or null when it must not or cannot be read within {@code limit}: one-shot and
+   * duplex bodies (reading would consume them), and bodies over the limit, whether their declared
+   * length says so or the copy runs past it (a length may be unknown, or wrong).
+   *
+   * @throws IOException if writing the body fails for another reason
+   */
+  static byte[] read(RequestBody body, long limit) throws IOException {
+    if (body.isOneShot() || body.isDuplex() || body.contentLength() > limit) {
+      return null;
+    }
+    Buffer buffer = new Buffer();
+    LimitedSink limited = new LimitedSink(buffer, limit);
+    BufferedSink sink = Okio.buffer(limited);
+    try {
+      body.writeTo(sink);
+      if (sink.isOpen()) { // a writeTo that closed its sink has flushed it
+        sink.flush();
+      }
+    } catch (IOException e) {
+      if (!limited.reached) {
+        throw e;
+      }
+      buffer.clear();
+      return null;
+    }
+    return buffer.readByteArray();
+  }
+
+  /**
+   * Accepts at most {@code limit} bytes, then throws. The flag, not the exception type, tells the
+   * caller why: a {@code writeTo} may wrap the exception in one of its own.
+   */
+  private static final class LimitedSink extends ForwardingSink {
+    private final long limit;
+    private long written;
+    boolean reached;
+
+    LimitedSink(Sink delegate, long limit) {
+      super(delegate);
+      this.limit = limit;
+    }
+
+    @Override
+    public void write(Buffer source, long byteCount) throws IOException {
+      if (written + byteCount > limit) {
+        reached = true;
+        throw new IOException("request body over the " + limit + " byte limit");
+      }
+      written += byteCount;
+      super.write(source, byteCount);
+    }
+  }
+}
