@@ -49,6 +49,10 @@ import org.slf4j.LoggerFactory;
  *       {@code context_length_exceeded}, …) means the request itself is wrong: not a break. Codes
  *       that say nothing ({@code null}, {@code invalid_request_error}, a number) defer to
  *       {@code param} and the message.
+ *   <li>500 and every other status not named above is never a break: the pinned backend answered,
+ *       and still holds the chain. The caller (the SDK's retries) handles it; if failures trip the
+ *       gateway's circuit breaker, the next attempt is re-routed (then not found) or refused (503),
+ *       and that is repaired.
  *   <li>A connection failure ({@link #classifyConnectionFailure}) is
  *       {@link Kind#BACKEND_UNAVAILABLE} under the same condition as a 503.
  * </ul>

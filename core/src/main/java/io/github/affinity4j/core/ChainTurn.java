@@ -342,7 +342,8 @@ public final class ChainTurn {
       }
     }
     why.append(" To repair chains, record every turn through the ChainRepairer, and share one"
-        + " HistoryJournal between all clients and processes that continue the same chains (for"
+        + " HistoryJournal (the journal setting of the AffinityInterceptor or ChainRepairer builder)"
+        + " between all clients and processes that continue the same chains (for"
         + " example a Redis-backed HistoryJournal); if chains outlive it, raise"
         + " CaffeineHistoryJournal's maximumEntries, maximumBytes or expireAfterAccess. Journal: ")
         .append(describeJournal());
