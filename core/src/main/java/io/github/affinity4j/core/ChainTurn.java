@@ -117,6 +117,20 @@ public final class ChainTurn {
    * @throws NullPointerException if {@code errorBody} is null
    */
   public RepairDecision decide(int status, byte[] errorBody) {
+    return decide(status, errorBody, false);
+  }
+
+  /**
+   * Decides what to do with an error response, knowing whether the gateway re-routed the request:
+   * the error set a new affinity cookie, other than the pin sent. Then a retry on the old pin
+   * would only be re-routed again, so a not-found goes straight to the replay.
+   *
+   * @param status the HTTP status; a 2xx status gives {@code NONE}
+   * @param errorBody the response body, as much as was read; empty if none
+   * @param rerouted whether the error response set an affinity cookie other than the pin sent
+   * @throws NullPointerException if {@code errorBody} is null
+   */
+  public RepairDecision decide(int status, byte[] errorBody, boolean rerouted) {
     requireNonNull(errorBody, "errorBody");
     if (input == null || (status >= 200 && status < 300)) {
       return RepairDecision.NONE;
@@ -125,7 +139,7 @@ public final class ChainTurn {
       case SENT: {
         Optional<ChainBreak> broke = ChainBreaks.classify(status, errorBody, 0, errorBody.length, input,
             pin != null);
-        return broke.isEmpty() ? RepairDecision.NONE : broke(broke.get(), errorBody);
+        return broke.isEmpty() ? RepairDecision.NONE : broke(broke.get(), errorBody, rerouted);
       }
       case RETRYING: {
         Optional<ChainBreak> broke = ChainBreaks.classify(status, errorBody, 0, errorBody.length, input,
@@ -155,7 +169,7 @@ public final class ChainTurn {
     switch (state) {
       case SENT: {
         Optional<ChainBreak> broke = ChainBreaks.classifyConnectionFailure(input, pin != null);
-        return broke.isEmpty() ? RepairDecision.NONE : broke(broke.get(), null);
+        return broke.isEmpty() ? RepairDecision.NONE : broke(broke.get(), null, false);
       }
       case RETRYING:
         return replay(null);
@@ -236,7 +250,7 @@ public final class ChainTurn {
     return "ChainTurn[chain=" + chain + ", state=" + state + (cause == null ? "" : ", cause=" + cause) + ']';
   }
 
-  private RepairDecision broke(ChainBreak broke, byte[] errorBody) {
+  private RepairDecision broke(ChainBreak broke, byte[] errorBody, boolean rerouted) {
     cause = broke;
     brokeAt = repairer.clock().instant();
     repairer.countBreak(broke.kind());
@@ -245,7 +259,7 @@ public final class ChainTurn {
     if (policy == RepairPolicy.FAIL) {
       return fail("repair is off (RepairPolicy.FAIL)", errorBody);
     }
-    if (policy == RepairPolicy.RETRY_THEN_REPLAY
+    if (policy == RepairPolicy.RETRY_THEN_REPLAY && !rerouted
         && (broke.kind() == Kind.PREVIOUS_RESPONSE_NOT_FOUND || broke.kind() == Kind.CONVERSATION_NOT_FOUND)) {
       state = State.RETRYING;
       started();

@@ -97,6 +97,18 @@ final class ChainRepairerTest {
   }
 
   @Test
+  void notFound_reroutedByGateway_replaysAtOnceWithoutRetry() {
+    twoTurns();
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+
+    RepairDecision decision = turn.decide(400, NOT_FOUND, true);
+
+    assertThat(decision.action()).isEqualTo(Action.REPLAY);
+    assertThat(repairer.stats().retries()).isZero();
+    assertThat(repairer.stats().replays()).isEqualTo(1);
+  }
+
+  @Test
   void backendUnavailable_pinnedChain_replaysAtOnce() {
     twoTurns();
     ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);

@@ -177,6 +177,7 @@ public final class AffinityInterceptor implements Interceptor {
     byte[] requestBody;
     Request unpinned;
     Request sent;
+    AffinityToken pin;
   }
 
   /**
@@ -210,7 +211,9 @@ public final class AffinityInterceptor implements Interceptor {
         return observe(response, exchange);
       }
       byte[] errorBody = response.peekBody(MAX_ERROR_BODY_BYTES).bytes();
-      RepairDecision decision = decide(exchange, () -> exchange.turn.decide(response.code(), errorBody));
+      boolean rerouted = reroutedBy(response, exchange);
+      RepairDecision decision =
+          decide(exchange, () -> exchange.turn.decide(response.code(), errorBody, rerouted));
       switch (decision.action()) {
         case RETRY:
           response.close();
@@ -227,6 +230,12 @@ public final class AffinityInterceptor implements Interceptor {
           return observe(response, exchange);
       }
     }
+  }
+
+  /** Whether an error came from a backend the gateway chose anew: it set another affinity cookie. */
+  private boolean reroutedBy(Response response, Exchange exchange) {
+    AffinityToken fresh = AffinityCookies.fromResponse(registry, response.request().url(), response.headers());
+    return fresh != null && (exchange.pin == null || !fresh.value().equals(exchange.pin.value()));
   }
 
   private static RepairDecision decide(Exchange exchange, Supplier<RepairDecision> decision) {
@@ -346,6 +355,7 @@ public final class AffinityInterceptor implements Interceptor {
     if (pin.isEmpty()) {
       return request;
     }
+    exchange.pin = pin.get();
     if (exchange.turn != null) {
       exchange.turn.pinSent(pin.get());
     }

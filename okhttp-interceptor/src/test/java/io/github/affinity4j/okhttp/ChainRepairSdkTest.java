@@ -109,9 +109,10 @@ final class ChainRepairSdkTest {
     Set<Integer> victims = assertRepairedOnceEach(run, 5, interceptor.repairStats());
     RepairStats stats = interceptor.repairStats();
     assertThat(stats.breaks(ChainBreak.Kind.PREVIOUS_RESPONSE_NOT_FOUND)).isEqualTo(victims.size());
-    // The gateway re-routes the retry on the stale pin as well: one retry, then the replay.
-    assertThat(stats.retries()).isEqualTo(victims.size());
-    assertThat(requests(5)).hasSize(100 + 2 * victims.size());
+    // The error came with the gateway's new cookie: it re-routed, so a retry on the stale pin
+    // would be re-routed again. The replay goes at once.
+    assertThat(stats.retries()).isZero();
+    assertThat(requests(5)).hasSize(100 + victims.size());
     System.out.printf("REROUTE, backend killed: %d of 100 conversations repaired; %s%n", victims.size(),
         stats);
   }
@@ -247,8 +248,8 @@ final class ChainRepairSdkTest {
     assertThat(answer.userMessages()).isEqualTo(3);
     assertThat(answer.backend()).isNotEqualTo(home);
     List<LoggedRequest> log = simulator.requestLog();
-    assertThat(log).extracting(LoggedRequest::status).containsExactly(400, 400, 200);
-    LoggedRequest replay = log.get(2);
+    assertThat(log).extracting(LoggedRequest::status).containsExactly(400, 200);
+    LoggedRequest replay = log.get(1);
     assertThat(replay.hasAffinityCookie()).isFalse();
     assertThat(log.get(0).hasAffinityCookie()).isTrue();
     ObjectNode original = (ObjectNode) json(log.get(0).body());
@@ -314,7 +315,7 @@ final class ChainRepairSdkTest {
     }
 
     assertThat(repairsAtFirstEvent).isEqualTo(1);
-    assertThat(simulator.requestLog()).extracting(LoggedRequest::status).containsExactly(400, 400, 200);
+    assertThat(simulator.requestLog()).extracting(LoggedRequest::status).containsExactly(400, 200);
     assertThat(events.get(0).get("type").asText()).isEqualTo("response.created");
     assertThat(events.get(events.size() - 1).get("type").asText()).isEqualTo("response.completed");
     assertThat(events).extracting(event -> event.get("sequence_number").asInt())
@@ -391,8 +392,8 @@ final class ChainRepairSdkTest {
     if (mode == PinnedBackendMode.REROUTE) {
       assertThat(error).isInstanceOf(BadRequestException.class);
       assertThat(error.code()).contains("previous_response_not_found");
-      // The one retry on the pin (Azure's intermittent not-found), then no replay to send.
-      assertThat(log).extracting(LoggedRequest::status).containsExactly(400, 400);
+      // Re-routed (a new cookie came with the error): no retry on the pin, and no replay to send.
+      assertThat(log).extracting(LoggedRequest::status).containsExactly(400);
     } else {
       assertThat(error).isInstanceOf(InternalServerException.class);
       assertThat(error.statusCode()).isEqualTo(503);
@@ -416,7 +417,7 @@ final class ChainRepairSdkTest {
         () -> simulator.backend(LOST).kill(), () -> simulator.backend(LOST).revive()));
 
     Set<Integer> victims = assertRepairedOnceEach(run, 5, interceptor.repairStats());
-    assertThat(requests(5)).hasSize(60 + 2 * victims.size());
+    assertThat(requests(5)).hasSize(60 + victims.size());
   }
 
   // --- 9: SDK retries on ---
@@ -436,9 +437,9 @@ final class ChainRepairSdkTest {
     assertThat(byTurn).hasSize(60 * 8);
     byTurn.forEach((turn, sent) -> {
       if (turn.get(1) == 5 && victims.contains(turn.get(0))) {
-        // original, retry on the pin, replay: all inside the SDK's first attempt
+        // original (re-routed), then the replay: both inside the SDK's first attempt
         assertThat(sent).extracting(r -> r.request.status()).as("turn %s", turn)
-            .containsExactly(400, 400, 200);
+            .containsExactly(400, 200);
       } else {
         assertThat(sent).as("turn %s", turn).hasSize(1);
       }
