@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -62,37 +61,12 @@ public final class SseCompletedScanner {
   private static final byte[] INCOMPLETE_BYTES = INCOMPLETE.getBytes(StandardCharsets.US_ASCII);
   private static final byte[] FAILED_BYTES = "response.failed".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] ERROR_BYTES = {'e', 'r', 'r', 'o', 'r'};
-  private static final byte[] DATA = {'d', 'a', 't', 'a'};
-  private static final byte[] EVENT = {'e', 'v', 'e', 'n', 't'};
-  private static final int INITIAL_BUFFER = 256;
-  // A buffer grown past this by an unnamed event is dropped after it, so it is not held all stream.
-  private static final int KEPT_BUFFER = 64 * 1024;
-
-  private enum State { LINE_START, NAME, VALUE_START, VALUE, COMMENT }
-
-  private enum Field { DATA, EVENT, OTHER }
 
   private final int maxEventBytes;
-
-  private State state = State.LINE_START;
-  private boolean afterCr;
-  private boolean done;
-
-  private final byte[] name = new byte[EVENT.length];
-  private int nameLength;
-  private Field field = Field.OTHER;
-
-  private byte[] data;
-  private int dataLength;
-  private boolean dataSeen;
-  // True once an event: line named anything but a terminal event: its data is not buffered.
-  private boolean skipping;
+  private final SseParser sse;
+  private TurnOutput output;
   // True once an event: line named response.failed or error: the stream ends with this event.
   private boolean ending;
-
-  private final byte[] eventName = new byte[INCOMPLETE_BYTES.length];
-  private int eventNameLength;
-  private boolean eventSeen;
 
   /** Creates a scanner that gives up on a buffered event over {@link #DEFAULT_MAX_EVENT_BYTES}. */
   public SseCompletedScanner() {
@@ -110,12 +84,13 @@ public final class SseCompletedScanner {
           + "; the default is " + DEFAULT_MAX_EVENT_BYTES);
     }
     this.maxEventBytes = maxEventBytes;
-    this.data = new byte[Math.min(INITIAL_BUFFER, maxEventBytes)];
+    // Only buffered data counts against the bound: the skipped deltas may be any size.
+    this.sse = new SseParser(new TerminalEvent(), maxEventBytes, Long.MAX_VALUE);
   }
 
   /** Returns true once the scanner has reported the response or given up; stop feeding then. */
   public boolean isDone() {
-    return done;
+    return sse.isStopped();
   }
 
   /**
@@ -126,139 +101,43 @@ public final class SseCompletedScanner {
    */
   public Optional<TurnOutput> feed(byte[] bytes, int offset, int length) {
     Objects.checkFromIndexSize(offset, length, bytes.length);
-    for (int i = offset, end = offset + length; i < end && !done; i++) {
-      byte b = bytes[i];
-      if (afterCr) {
-        afterCr = false;
-        if (b == '\n') {
-          continue; // the LF of a CRLF
-        }
-      }
-      if (b == '\r' || b == '\n') {
-        afterCr = b == '\r';
-        if (state == State.LINE_START) {
-          TurnOutput output = dispatch();
-          if (output != null) {
-            return Optional.of(output);
-          }
-        } else {
-          if (state == State.NAME) {
-            startValue(); // a line without a colon is a field with an empty value
-          }
-          endLine();
-        }
-        state = State.LINE_START;
-        continue;
-      }
-      switch (state) {
-        case LINE_START -> {
-          if (b == ':') {
-            state = State.COMMENT;
-          } else {
-            nameLength = 0;
-            appendName(b);
-            state = State.NAME;
-          }
-        }
-        case NAME -> {
-          if (b == ':') {
-            startValue();
-            state = State.VALUE_START;
-          } else {
-            appendName(b);
-          }
-        }
-        case VALUE_START -> {
-          state = State.VALUE;
-          if (b != ' ') {
-            appendValue(b);
-          }
-        }
-        case VALUE -> appendValue(b);
-        case COMMENT -> { }
-      }
+    if (sse.isStopped()) {
+      return Optional.empty();
     }
-    return Optional.empty();
+    sse.feed(bytes, offset, length);
+    return Optional.ofNullable(output); // set only as the scanner stops
   }
 
-  private void appendName(byte b) {
-    if (nameLength < name.length) {
-      name[nameLength] = b;
-    }
-    nameLength++;
-  }
+  private final class TerminalEvent implements SseParser.Handler {
 
-  private void startValue() {
-    if (matches(name, nameLength, DATA)) {
-      field = Field.DATA;
-      if (dataSeen) {
-        appendData((byte) '\n');
+    @Override
+    public boolean wantsData() {
+      if (isTerminalName()) {
+        return true;
       }
-      dataSeen = true;
-    } else if (matches(name, nameLength, EVENT)) {
-      field = Field.EVENT;
-      eventNameLength = 0;
-      eventSeen = true;
-    } else {
-      field = Field.OTHER;
+      ending = sse.eventNameIs(FAILED_BYTES) || sse.eventNameIs(ERROR_BYTES);
+      return false;
     }
-  }
 
-  private void appendValue(byte b) {
-    if (field == Field.DATA) {
-      appendData(b);
-    } else if (field == Field.EVENT) {
-      if (eventNameLength < eventName.length) {
-        eventName[eventNameLength] = b;
+    @Override
+    public void endEvent(boolean hasData) {
+      if (hasData && ending) {
+        sse.stop();
+        logger.debug("Stream ended with a failure event; no output to record");
+      } else if (hasData && !sse.isSkipped()) {
+        output = read();
       }
-      eventNameLength++; // a longer name overflows the length, so it matches no terminal name
+      ending = false;
     }
-  }
 
-  private void endLine() {
-    if (field == Field.EVENT && !isTerminalName()) {
-      skipping = true;
-      dataLength = 0;
-      ending = matches(eventName, eventNameLength, FAILED_BYTES)
-          || matches(eventName, eventNameLength, ERROR_BYTES);
+    @Override
+    public void tooLarge() {
+      logger.debug("SSE event exceeds {} bytes; response output not read", maxEventBytes);
     }
-    field = Field.OTHER;
-  }
-
-  private void appendData(byte b) {
-    if (skipping || done) {
-      return;
-    }
-    if (dataLength == data.length) {
-      if (dataLength >= maxEventBytes) {
-        giveUp();
-        return;
-      }
-      data = Arrays.copyOf(data, (int) Math.min((long) data.length * 2, maxEventBytes));
-    }
-    data[dataLength++] = b;
-  }
-
-  /** Ends an event at a blank line; returns the response if it was the terminal event. */
-  private TurnOutput dispatch() {
-    TurnOutput output = null;
-    if (dataSeen && ending) {
-      done = true;
-      data = null;
-      logger.debug("Stream ended with a failure event; no output to record");
-      return null;
-    }
-    if (dataSeen && !skipping) {
-      output = read();
-    }
-    if (!done) {
-      resetEvent();
-    }
-    return output;
   }
 
   private TurnOutput read() {
-    try (JsonParser parser = Json.FACTORY.createParser(data, 0, dataLength)) {
+    try (JsonParser parser = Json.FACTORY.createParser(sse.data(), 0, sse.dataLength())) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
         return notRead("event data is not a JSON object");
       }
@@ -269,7 +148,7 @@ public final class SseCompletedScanner {
         JsonToken value = parser.nextToken();
         if ("type".equals(fieldName) && value == JsonToken.VALUE_STRING) {
           type = parser.getText();
-          if (!eventSeen && !COMPLETED.equals(type) && !INCOMPLETE.equals(type)) {
+          if (!sse.isNamed() && !COMPLETED.equals(type) && !INCOMPLETE.equals(type)) {
             return ended(type); // an unnamed event of another type: no need to read on
           }
         } else if ("response".equals(fieldName) && value == JsonToken.START_OBJECT) {
@@ -281,11 +160,10 @@ public final class SseCompletedScanner {
       if (type != null && !COMPLETED.equals(type) && !INCOMPLETE.equals(type)) {
         return ended(type); // the name said terminal, the type says otherwise: trust neither
       }
-      if (type == null && !eventSeen) {
+      if (type == null && !sse.isNamed()) {
         return notRead("unnamed event without a type");
       }
-      done = true;
-      data = null;
+      sse.stop();
       if (response == null) {
         logger.debug("Terminal SSE event without a usable response; no output to record");
         return null;
@@ -301,46 +179,21 @@ public final class SseCompletedScanner {
   /** An event that is not the terminal one; {@code response.failed} and {@code error} end the stream. */
   private TurnOutput ended(String type) {
     if ("response.failed".equals(type) || "error".equals(type)) {
-      done = true;
-      data = null;
+      sse.stop();
       logger.debug("Stream ended with {}; no output to record", type);
     }
     return null;
   }
 
   private TurnOutput notRead(String why) {
-    if (eventSeen) {
-      done = true; // it was named terminal: there is no other
-      data = null;
+    if (sse.isNamed()) {
+      sse.stop(); // it was named terminal: there is no other
       logger.debug("Terminal SSE event not read: {}", why);
     }
     return null;
   }
 
-  private void resetEvent() {
-    dataLength = 0;
-    dataSeen = false;
-    skipping = false;
-    ending = false;
-    eventSeen = false;
-    eventNameLength = 0;
-    if (data.length > KEPT_BUFFER) {
-      data = new byte[Math.min(INITIAL_BUFFER, maxEventBytes)];
-    }
-  }
-
   private boolean isTerminalName() {
-    return matches(eventName, eventNameLength, COMPLETED_BYTES)
-        || matches(eventName, eventNameLength, INCOMPLETE_BYTES);
-  }
-
-  private void giveUp() {
-    done = true;
-    data = null;
-    logger.debug("SSE event exceeds {} bytes; response output not read", maxEventBytes);
-  }
-
-  private static boolean matches(byte[] buffer, int length, byte[] expected) {
-    return length == expected.length && Arrays.equals(buffer, 0, length, expected, 0, length);
+    return sse.eventNameIs(COMPLETED_BYTES) || sse.eventNameIs(INCOMPLETE_BYTES);
   }
 }

@@ -1,7 +1,6 @@
 package io.github.affinity4j.core;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -49,32 +48,10 @@ public final class SseResponseIdScanner {
 
   private static final byte[] RESPONSE_CREATED_BYTES =
       RESPONSE_CREATED.getBytes(StandardCharsets.US_ASCII);
-  private static final byte[] DATA = {'d', 'a', 't', 'a'};
-  private static final byte[] EVENT = {'e', 'v', 'e', 'n', 't'};
-
-  private enum State { LINE_START, NAME, VALUE_START, VALUE, COMMENT }
-
-  private enum Field { DATA, EVENT, OTHER }
 
   private final int maxEventBytes;
-
-  private State state = State.LINE_START;
-  private boolean afterCr;
-  private boolean done;
-  private int eventBytes;
-
-  // Field names longer than "event" are fields this scanner ignores.
-  private final byte[] name = new byte[EVENT.length];
-  private int nameLength;
-  private Field field = Field.OTHER;
-
-  private byte[] data;
-  private int dataLength;
-  private boolean dataSeen;
-
-  private final byte[] eventName = new byte[RESPONSE_CREATED_BYTES.length];
-  private int eventNameLength;
-  private boolean eventSeen;
+  private final SseParser sse;
+  private Optional<ChainKey> found = Optional.empty();
 
   /** Creates a scanner that gives up on a first event over {@link #DEFAULT_MAX_EVENT_BYTES}. */
   public SseResponseIdScanner() {
@@ -94,7 +71,8 @@ public final class SseResponseIdScanner {
               + DEFAULT_MAX_EVENT_BYTES);
     }
     this.maxEventBytes = maxEventBytes;
-    this.data = new byte[Math.min(256, maxEventBytes)];
+    // Every byte up to the first event counts against the bound, so its data never exceeds it.
+    this.sse = new SseParser(new FirstEvent(), maxEventBytes, maxEventBytes);
   }
 
   /**
@@ -102,7 +80,7 @@ public final class SseResponseIdScanner {
    * ignored, so the adapter may stop feeding.
    */
   public boolean isDone() {
-    return done;
+    return sse.isStopped();
   }
 
   /**
@@ -114,135 +92,37 @@ public final class SseResponseIdScanner {
    */
   public Optional<ChainKey> feed(byte[] bytes, int offset, int length) {
     Objects.checkFromIndexSize(offset, length, bytes.length);
-    for (int i = offset, end = offset + length; i < end && !done; i++) {
-      byte b = bytes[i];
-      if (++eventBytes > maxEventBytes) {
-        giveUp();
-        return Optional.empty();
-      }
-      if (afterCr) {
-        afterCr = false;
-        if (b == '\n') {
-          continue; // the LF of a CRLF
-        }
-      }
-      if (b == '\r' || b == '\n') {
-        afterCr = b == '\r';
-        if (state == State.LINE_START) {
-          Optional<ChainKey> key = dispatch();
-          if (done) {
-            return key;
-          }
-        } else if (state == State.NAME) {
-          startValue(); // a line without a colon is a field with an empty value
-        }
-        state = State.LINE_START;
-        continue;
-      }
-      switch (state) {
-        case LINE_START -> {
-          if (b == ':') {
-            state = State.COMMENT;
-          } else {
-            nameLength = 0;
-            appendName(b);
-            state = State.NAME;
-          }
-        }
-        case NAME -> {
-          if (b == ':') {
-            startValue();
-            state = State.VALUE_START;
-          } else {
-            appendName(b);
-          }
-        }
-        case VALUE_START -> {
-          state = State.VALUE;
-          if (b != ' ') {
-            appendValue(b);
-          }
-        }
-        case VALUE -> appendValue(b);
-        case COMMENT -> { }
-      }
-    }
-    return Optional.empty();
-  }
-
-  private void appendName(byte b) {
-    if (nameLength < name.length) {
-      name[nameLength] = b;
-    }
-    nameLength++;
-  }
-
-  private void startValue() {
-    if (matches(name, nameLength, DATA)) {
-      field = Field.DATA;
-      if (dataSeen) {
-        appendData((byte) '\n');
-      }
-      dataSeen = true;
-    } else if (matches(name, nameLength, EVENT)) {
-      field = Field.EVENT;
-      eventNameLength = 0;
-      eventSeen = true;
-    } else {
-      field = Field.OTHER;
-    }
-  }
-
-  private void appendValue(byte b) {
-    if (field == Field.DATA) {
-      appendData(b);
-    } else if (field == Field.EVENT) {
-      // A name longer than the buffer cannot be response.created; the overflowing length says so.
-      if (eventNameLength < eventName.length) {
-        eventName[eventNameLength] = b;
-      }
-      eventNameLength++;
-    }
-  }
-
-  private void appendData(byte b) {
-    // Cannot overflow the bound: every data byte, and every LF joining lines, was counted in
-    // eventBytes, which is at most maxEventBytes.
-    if (dataLength == data.length) {
-      data = Arrays.copyOf(data, Math.min(data.length * 2, maxEventBytes));
-    }
-    data[dataLength++] = b;
-  }
-
-  /** Ends an event at a blank line; reports on the first event that has data. */
-  private Optional<ChainKey> dispatch() {
-    if (!dataSeen) {
-      // Comments and a lone event name are not an event (SSE dispatch rules); keep looking.
-      eventSeen = false;
-      eventNameLength = 0;
-      eventBytes = 0;
+    if (sse.isStopped()) {
       return Optional.empty();
     }
-    done = true;
-    Optional<ChainKey> key;
-    if (eventSeen && !matches(eventName, eventNameLength, RESPONSE_CREATED_BYTES)) {
-      logger.debug("First SSE event is not response.created; no response id");
-      key = Optional.empty();
-    } else {
-      key = ChainKeys.fromResponseCreated(data, 0, dataLength, eventSeen);
-      key.ifPresent(k -> logger.debug("Response id {} read from the stream", k.id()));
+    sse.feed(bytes, offset, length);
+    return found;
+  }
+
+  private final class FirstEvent implements SseParser.Handler {
+
+    @Override
+    public boolean wantsData() {
+      return true; // the last event: line decides, when the event ends
     }
-    data = null;
-    return key;
-  }
 
-  private void giveUp() {
-    done = true;
-    data = null;
-    logger.debug("First SSE event exceeds {} bytes; response id not read", maxEventBytes);
-  }
+    @Override
+    public void endEvent(boolean hasData) {
+      if (!hasData) {
+        return; // comments and a lone event name are not an event (SSE rules); keep looking
+      }
+      if (sse.isNamed() && !sse.eventNameIs(RESPONSE_CREATED_BYTES)) {
+        logger.debug("First SSE event is not response.created; no response id");
+      } else {
+        found = ChainKeys.fromResponseCreated(sse.data(), 0, sse.dataLength(), sse.isNamed());
+        found.ifPresent(k -> logger.debug("Response id {} read from the stream", k.id()));
+      }
+      sse.stop();
+    }
 
-  private static boolean matches(byte[] buffer, int length, byte[] expected) {
-    return length == expected.length && Arrays.equals(buffer, 0, length, expected, 0, length);
+    @Override
+    public void tooLarge() {
+      logger.debug("First SSE event exceeds {} bytes; response id not read", maxEventBytes);
+    }
   }
 }
