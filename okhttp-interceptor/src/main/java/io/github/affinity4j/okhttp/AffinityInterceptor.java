@@ -31,11 +31,8 @@ import okhttp3.RequestBody;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
 import okio.Buffer;
-import okio.BufferedSink;
 import okio.BufferedSource;
-import okio.ForwardingSink;
 import okio.Okio;
-import okio.Sink;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -288,56 +285,12 @@ public final class AffinityInterceptor implements Interceptor {
           request.method(), redacted(request.url()));
       return null;
     }
-    long length = body.contentLength();
-    if (length > maxBodyBytes) {
-      logger.warn("Affinity skipped for {} {}: request body of {} bytes is over the {} byte limit",
-          request.method(), redacted(request.url()), length, maxBodyBytes);
-      return null;
-    }
-    // The length may be unknown (-1) or wrong: stop copying at the limit rather than hold it all.
-    Buffer buffer = new Buffer();
-    LimitedSink limited = new LimitedSink(buffer, maxBodyBytes);
-    BufferedSink bounded = Okio.buffer(limited);
-    try {
-      body.writeTo(bounded);
-      if (bounded.isOpen()) { // a writeTo that closed its sink has flushed it
-        bounded.flush();
-      }
-    } catch (IOException e) {
-      if (!limited.reached) {
-        throw e;
-      }
+    byte[] bytes = BoundedBodies.read(body, maxBodyBytes);
+    if (bytes == null) {
       logger.warn("Affinity skipped for {} {}: request body is over the {} byte limit",
           request.method(), redacted(request.url()), maxBodyBytes);
-      buffer.clear();
-      return null;
     }
-    return buffer.readByteArray();
-  }
-
-  /**
-   * Accepts at most {@code limit} bytes, then throws. The flag, not the exception type, tells the
-   * caller why: a {@code writeTo} may wrap the exception in one of its own.
-   */
-  private static final class LimitedSink extends ForwardingSink {
-    private final long limit;
-    private long written;
-    boolean reached;
-
-    LimitedSink(Sink delegate, long limit) {
-      super(delegate);
-      this.limit = limit;
-    }
-
-    @Override
-    public void write(Buffer source, long byteCount) throws IOException {
-      if (written + byteCount > limit) {
-        reached = true;
-        throw new IOException("request body over the " + limit + " byte limit");
-      }
-      written += byteCount;
-      super.write(source, byteCount);
-    }
+    return bytes;
   }
 
   private Request withPin(Request request, Exchange exchange) {
