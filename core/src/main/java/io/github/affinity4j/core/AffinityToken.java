@@ -129,7 +129,17 @@ public record AffinityToken(
    * log.
    */
   public String fingerprint() {
-    byte[] hash = sha256(value.getBytes(StandardCharsets.US_ASCII));
+    return fingerprintOf(value);
+  }
+
+  /**
+   * Returns the fingerprint {@link #fingerprint()} gives a token with this value: the first 8 hex
+   * digits of the value's SHA-256, for showing any secret value in logs (never the value itself).
+   *
+   * @throws NullPointerException if {@code value} is null
+   */
+  public static String fingerprintOf(String value) {
+    byte[] hash = sha256(value.getBytes(StandardCharsets.UTF_8));
     char[] out = new char[8];
     for (int i = 0; i < 4; i++) {
       out[2 * i] = HEX[(hash[i] >> 4) & 0xF];

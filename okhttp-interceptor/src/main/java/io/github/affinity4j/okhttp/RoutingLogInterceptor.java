@@ -307,9 +307,8 @@ public final class RoutingLogInterceptor implements Interceptor {
 
   private Response observe(Level level, Request sent, Response response, ChainKey key, long took) {
     RoutingInfo routing = RoutingInfo.from(response::header);
-    String host = sent.url().host();
-    String cookieSent = affinityCookieSent(sent.headers(), host);
-    String cookieSet = affinityCookieSet(response.headers(), host);
+    String cookieSent = affinityCookieSent(sent.headers());
+    String cookieSet = affinityCookieSet(response.headers());
     Backend current = Backend.of(routing.region(), cookieSet != null ? cookieSet : cookieSent);
     Backend previous = key == null ? null : chains.getIfPresent(key);
     // Moved: unlike the chain's last exchange, or given another cookie than the one sent.
@@ -369,8 +368,8 @@ public final class RoutingLogInterceptor implements Interceptor {
     }
     if (level == Level.HEADERS) {
       Set<String> redacted = redactedHeaders;
-      appendHeaders(line, "> ", sent.headers(), redacted, host);
-      appendHeaders(line, "< ", response.headers(), redacted, host);
+      appendHeaders(line, "> ", sent.headers(), redacted);
+      appendHeaders(line, "< ", response.headers(), redacted);
     }
     emit(line.toString(), key, routing.region());
     return result;
@@ -382,10 +381,10 @@ public final class RoutingLogInterceptor implements Interceptor {
         .append(" failed after ").append(TimeUnit.NANOSECONDS.toMillis(took)).append("ms: ")
         // Only the type: messages may quote URLs with their query.
         .append(e.getClass().getSimpleName());
-    field(line, "cookie-sent", affinityCookieSent(sent.headers(), sent.url().host()));
+    field(line, "cookie-sent", affinityCookieSent(sent.headers()));
     field(line, "chain", key);
     if (level == Level.HEADERS) {
-      appendHeaders(line, "> ", sent.headers(), redactedHeaders, sent.url().host());
+      appendHeaders(line, "> ", sent.headers(), redactedHeaders);
     }
     emit(line.toString(), key, null);
   }
@@ -437,12 +436,12 @@ public final class RoutingLogInterceptor implements Interceptor {
   // --- cookies ---
 
   /** The first affinity cookie in the request's Cookie headers, as {@code name:fingerprint}. */
-  private String affinityCookieSent(Headers headers, String host) {
+  private String affinityCookieSent(Headers headers) {
     for (String header : headers.values("Cookie")) {
       for (String pair : header.split(";")) {
         int eq = pair.indexOf('=');
         if (eq > 0 && cookieNames.contains(pair.substring(0, eq).trim())) {
-          return cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim(), host);
+          return cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
         }
       }
     }
@@ -450,13 +449,13 @@ public final class RoutingLogInterceptor implements Interceptor {
   }
 
   /** The first affinity cookie the response sets, as {@code name:fingerprint}. */
-  private String affinityCookieSet(Headers headers, String host) {
+  private String affinityCookieSet(Headers headers) {
     for (String header : headers.values("Set-Cookie")) {
       int end = header.indexOf(';');
       String pair = end < 0 ? header : header.substring(0, end);
       int eq = pair.indexOf('=');
       if (eq > 0 && cookieNames.contains(pair.substring(0, eq).trim())) {
-        return cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim(), host);
+        return cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
       }
     }
     return null;
@@ -464,39 +463,31 @@ public final class RoutingLogInterceptor implements Interceptor {
 
   /**
    * {@code name:fingerprint}, the fingerprint as {@link AffinityToken#fingerprint()} computes it, so
-   * lines match {@link AffinityInterceptor}'s; {@code name:?} for a value no cookie may carry.
+   * lines match {@link AffinityInterceptor}'s.
    */
-  private static String cookieLabel(String name, String value, String host) {
-    String fingerprint;
-    try {
-      fingerprint = AffinityToken.builder().name(name).value(value)
-          .domain(host == null || host.isBlank() ? "localhost" : host)
-          .seenAt(Instant.EPOCH).build().fingerprint();
-    } catch (RuntimeException e) {
-      fingerprint = "?";
-    }
-    return clean(name, MAX_FIELD_CHARS) + ':' + fingerprint;
+  private static String cookieLabel(String name, String value) {
+    return clean(name, MAX_FIELD_CHARS) + ':' + AffinityToken.fingerprintOf(value);
   }
 
   // --- formatting ---
 
   private static void appendHeaders(StringBuilder line, String prefix, Headers headers,
-      Set<String> redacted, String host) {
+      Set<String> redacted) {
     for (int i = 0; i < headers.size(); i++) {
       String name = headers.name(i);
       line.append('\n').append(prefix).append(clean(name, MAX_FIELD_CHARS)).append(": ")
-          .append(headerValue(name, headers.value(i), redacted, host));
+          .append(headerValue(name, headers.value(i), redacted));
     }
   }
 
-  private static String headerValue(String name, String value, Set<String> redacted, String host) {
+  private static String headerValue(String name, String value, Set<String> redacted) {
     if ("Cookie".equalsIgnoreCase(name)) {
       StringBuilder out = new StringBuilder();
       for (String pair : value.split(";")) {
         if (pair.isBlank()) {
           continue;
         }
-        out.append(out.length() == 0 ? "" : "; ").append(pairLabel(pair.trim(), host));
+        out.append(out.length() == 0 ? "" : "; ").append(pairLabel(pair.trim()));
       }
       return out.toString();
     }
@@ -504,7 +495,7 @@ public final class RoutingLogInterceptor implements Interceptor {
       int end = value.indexOf(';');
       String pair = end < 0 ? value : value.substring(0, end);
       // The attributes (Path, Domain, Expires, HttpOnly…) are not secret; the value is.
-      return pairLabel(pair.trim(), host) + (end < 0 ? "" : clean(value.substring(end), 1000));
+      return pairLabel(pair.trim()) + (end < 0 ? "" : clean(value.substring(end), 1000));
     }
     if (redacted.contains(name)) {
       return REDACTED;
@@ -512,9 +503,9 @@ public final class RoutingLogInterceptor implements Interceptor {
     return clean(value, 4000);
   }
 
-  private static String pairLabel(String pair, String host) {
+  private static String pairLabel(String pair) {
     int eq = pair.indexOf('=');
-    return eq <= 0 ? REDACTED : cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim(), host);
+    return eq <= 0 ? REDACTED : cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
   }
 
   private static void field(StringBuilder line, String name, Object value) {
