@@ -57,6 +57,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class ChainTurn {
 
+  /**
+   * How every message of a repair that failed begins (in {@link RepairDecision#message()} and in
+   * the amended error), so that an outer layer can tell an error it must not repair again.
+   */
+  public static final String REPAIR_FAILED_PREFIX = "affinity4j could not repair";
+
   private static final Logger logger = LoggerFactory.getLogger(ChainTurn.class);
 
   // Error bodies are small; a larger one is passed on as it is rather than rewritten.
@@ -318,7 +324,7 @@ public final class ChainTurn {
   private String failed(String reason) {
     state = State.FAILED;
     repairer.countFailed();
-    String message = "affinity4j could not repair " + describeChain() + " after " + cause.describe()
+    String message = REPAIR_FAILED_PREFIX + " " + describeChain() + " after " + cause.describe()
         + ": " + reason;
     logger.debug("{}", message);
     ChainBreak broke = cause;

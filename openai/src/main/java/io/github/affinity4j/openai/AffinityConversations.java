@@ -1,0 +1,393 @@
+package io.github.affinity4j.openai;
+
+import static java.util.Objects.requireNonNull;
+
+import com.openai.client.OpenAIClient;
+import com.openai.core.ClientOptions;
+import com.openai.models.responses.ResponseCreateParams;
+import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.AffinityStats;
+import io.github.affinity4j.core.AffinityStore;
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainRegistry;
+import io.github.affinity4j.core.ChainRepairer;
+import io.github.affinity4j.core.HistoryJournal;
+import io.github.affinity4j.core.RepairPolicy;
+import io.github.affinity4j.core.RepairStats;
+import io.github.affinity4j.okhttp.AffinityInterceptor;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import okhttp3.HttpUrl;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Conversations that survive a load-balanced gateway, on an {@link OpenAIClient} you already
+ * have: each {@link Conversation} threads {@code previous_response_id}, the gateway's affinity pin
+ * and the journaled history itself, and repairs its chain once if the backend holding it is lost.
+ * The client needs no interceptor and no cookie jar: the pin goes out as a per-request
+ * {@code Cookie} header and comes back from the raw response's {@code Set-Cookie}.
+ *
+ * <pre>{@code
+ * AffinityConversations conversations = AffinityConversations.builder()
+ *     .client(client)                                         // any OpenAIClient
+ *     .defaults(ResponseCreateParams.builder().model("gpt-4.1").build())
+ *     .build();
+ * Conversation chat = conversations.start();
+ * Response first = chat.send("Explain photosynthesis in simple terms");
+ * Response second = chat.send("Summarize that for a college freshman");  // same backend
+ * }</pre>
+ *
+ * <p>The decisions are the engine's ({@link ChainRegistry} for pins, {@link ChainRepairer} for
+ * journaling and repair), exactly as in {@link AffinityInterceptor}; this class only translates
+ * them to SDK calls. Pins live in the {@link AffinityStore}, turns in the {@link HistoryJournal}:
+ * share them with other instances (or an interceptor) to share chains.
+ *
+ * <p><b>On a client that also has an {@link AffinityInterceptor}</b> (such as one built by
+ * {@link AffinityOpenAI}) nothing is done twice, by layering: the interceptor leaves a request
+ * alone when its {@code Cookie} header already carries an affinity cookie, so the conversation's
+ * pin is the only one sent. A chain break the interceptor recognises (a response not found) it
+ * repairs below the SDK, and the conversation sees a success. A break it cannot see as one (the
+ * pinned backend unavailable: the pin is the conversation's, not the interceptor's) reaches the
+ * conversation, which repairs it; the replay starts no chain the interceptor knows, so it passes.
+ * An error the interceptor already gave up on (its message says "affinity4j could not repair")
+ * is passed on unchanged, never repaired again. Either way a request is repaired once at most.
+ * Both journal each turn; give the builder the interceptor's {@link AffinityInterceptor#store()}
+ * and {@link AffinityInterceptor#journal()} to keep each pin and turn once, and the same cookie
+ * names.
+ *
+ * <p>Immutable and thread-safe; many conversations may run on one instance at once. The wrapped
+ * client is used, never closed.
+ */
+public final class AffinityConversations {
+  private static final Logger logger = LoggerFactory.getLogger(AffinityConversations.class);
+
+  private final OpenAIClient client;
+  private final HttpUrl responsesUrl;
+  private final String clientCookies;
+  private final ResponseCreateParams defaults;
+  private final ChainRegistry registry;
+  private final ChainRepairer repairer;
+
+  private AffinityConversations(Builder builder, HttpUrl responsesUrl, String clientCookies) {
+    this.client = builder.client;
+    this.responsesUrl = responsesUrl;
+    this.clientCookies = clientCookies;
+    this.defaults = builder.defaults;
+    this.registry = builder.registry.build();
+    this.repairer = builder.repairer.listener(builder.listener).clock(registry.clock()).build();
+  }
+
+  /**
+   * Wraps {@code client} with the defaults: a new Caffeine store and journal, cookie
+   * {@code APIM-Backend-Affinity}, {@link RepairPolicy#RETRY_THEN_REPLAY}, no default params (so
+   * give {@link #start(ResponseCreateParams)} or {@link Conversation#send(ResponseCreateParams)}
+   * the model, unless your endpoint implies it).
+   *
+   * @throws NullPointerException if {@code client} is null
+   * @throws IllegalArgumentException if the client's base URL cannot be read (see
+   *     {@link Builder#baseUrl(String)})
+   */
+  public static AffinityConversations wrap(OpenAIClient client) {
+    return builder().client(client).build();
+  }
+
+  /** Returns a builder; {@link Builder#client(OpenAIClient)} is required. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Starts a new conversation with the builder's {@link Builder#defaults defaults}: its first turn
+   * carries no pin, so the gateway picks a backend.
+   */
+  public Conversation start() {
+    return new Conversation(this, Conversation.State.start(defaults));
+  }
+
+  /**
+   * Starts a new conversation whose {@link Conversation#send(String)} starts from {@code defaults}
+   * (model, instructions, tools, …) instead of the builder's.
+   *
+   * @throws NullPointerException if {@code defaults} is null
+   * @throws IllegalArgumentException as {@link Builder#defaults(ResponseCreateParams)}
+   */
+  public Conversation start(ResponseCreateParams defaults) {
+    checkChainable(defaults, "defaults");
+    return new Conversation(this, Conversation.State.start(defaults));
+  }
+
+  /**
+   * Continues the chain that ends at {@code responseId}, made earlier by any conversation or
+   * client that shares this instance's store and journal (this one, another instance, an
+   * interceptor). Its next turn carries the chain's pin if the store has one, and can be repaired
+   * if the journal has the chain's whole history; otherwise it goes where the gateway sends it. If
+   * the journal knows the chain, {@link Conversation#pendingToolCalls()} holds the function calls
+   * of its last turn.
+   *
+   * @throws IllegalArgumentException if {@code responseId} is not a valid response id
+   */
+  public Conversation resume(String responseId) {
+    if (!ChainKey.isValidId(responseId)) {
+      throw new IllegalArgumentException("Not a response id: expected 1 to " + ChainKey.MAX_ID_LENGTH
+          + " printable ASCII characters without spaces, like resp_…");
+    }
+    ChainHistory history = history(responseId);
+    List<byte[]> items = history != null && history.isComplete() ? history.itemArrays() : List.of();
+    return new Conversation(this, Conversation.State.resumed(defaults, responseId,
+        items.isEmpty() ? List.of() : SdkJson.functionCalls(items.get(items.size() - 1))));
+  }
+
+  /** Returns a snapshot of the pin counters. */
+  public AffinityStats stats() {
+    return registry.stats();
+  }
+
+  /** Returns a snapshot of the repair counters: breaks, retries, replays, healed, failed. */
+  public RepairStats repairStats() {
+    return repairer.stats();
+  }
+
+  /** Returns the store holding the chains' pins. */
+  public AffinityStore store() {
+    return registry.store();
+  }
+
+  /** Returns the journal holding the chains' turns. */
+  public HistoryJournal journal() {
+    return repairer.journal();
+  }
+
+  /** Shows the settings; no secrets. */
+  @Override
+  public String toString() {
+    return "AffinityConversations[url=" + SdkCookies.redacted(responsesUrl) + ", registry=" + registry
+        + ", repairer=" + repairer + ']';
+  }
+
+  // --- for Conversation and TurnExchange ---
+
+  OpenAIClient client() {
+    return client;
+  }
+
+  ChainRegistry registry() {
+    return registry;
+  }
+
+  ChainRepairer repairer() {
+    return repairer;
+  }
+
+  /** The URL the SDK posts responses to, for cookie scope. */
+  HttpUrl responsesUrl() {
+    return responsesUrl;
+  }
+
+  /** The client's own default {@code Cookie} header, or null. */
+  String clientCookies() {
+    return clientCookies;
+  }
+
+  /** The chain's history, or null if the journal failed (logged). */
+  ChainHistory history(String responseId) {
+    ChainKey key = ChainKey.response(responseId);
+    try {
+      return repairer.journal().history(key);
+    } catch (RuntimeException e) {
+      logger.warn("HistoryJournal {} threw on history of {}", repairer.journal().getClass().getName(), key, e);
+      return null;
+    }
+  }
+
+  /** The fingerprint of the live pin of {@code responseId}, if the store has one. */
+  Optional<String> pinFingerprint(String responseId) {
+    Optional<AffinityToken> token;
+    try {
+      token = registry.store().get(ChainKey.response(responseId));
+    } catch (RuntimeException e) {
+      logger.warn("AffinityStore {} threw on get of response:{}", registry.store().getClass().getName(),
+          responseId, e);
+      return Optional.empty();
+    }
+    return token.filter(t -> !t.isExpired(registry.clock().instant())).map(AffinityToken::fingerprint);
+  }
+
+  /**
+   * Rejects params a conversation cannot chain: it sets {@code previous_response_id} itself, and a
+   * turn it cannot continue (no store, a background response, another conversation) would break
+   * the chain.
+   */
+  static void checkChainable(ResponseCreateParams params, String what) {
+    requireNonNull(params, what);
+    if (params.previousResponseId().isPresent()
+        || params._additionalBodyProperties().containsKey("previous_response_id")) {
+      throw new IllegalArgumentException(what + " sets previous_response_id, which a Conversation sets itself;"
+          + " remove it, or continue a given response with AffinityConversations.resume(responseId)");
+    }
+    if (params.conversation().isPresent() || params._additionalBodyProperties().containsKey("conversation")) {
+      throw new IllegalArgumentException(what + " sets conversation; a Conversation chains responses by"
+          + " previous_response_id and cannot also continue a Conversations API conversation");
+    }
+    if (params.store().orElse(true).equals(Boolean.FALSE)) {
+      throw new IllegalArgumentException(what + " sets store to false; a response that is not stored cannot"
+          + " be continued, so a Conversation needs store true (the default)");
+    }
+    if (params.background().orElse(false).equals(Boolean.TRUE)) {
+      throw new IllegalArgumentException(what + " sets background to true; a Conversation needs each turn's"
+          + " finished response to continue from, so background responses are not supported");
+    }
+  }
+
+  /**
+   * Builds {@link AffinityConversations}. Not thread-safe. Defaults as for
+   * {@link AffinityConversations#wrap(OpenAIClient)}.
+   */
+  public static final class Builder {
+    private final ChainRegistry.Builder registry = ChainRegistry.builder();
+    private final ChainRepairer.Builder repairer = ChainRepairer.builder();
+    private AffinityListener listener = AffinityListener.NONE;
+    private OpenAIClient client;
+    private ResponseCreateParams defaults = ResponseCreateParams.none();
+    private String baseUrl;
+
+    private Builder() {}
+
+    /** The client to send through (required). It is used as it is, and never closed. */
+    public Builder client(OpenAIClient client) {
+      this.client = requireNonNull(client, "client");
+      return this;
+    }
+
+    /**
+     * The params a new conversation's {@link Conversation#send(String)} starts from: model,
+     * instructions, tools and so on; their {@code input} is ignored. Default: none.
+     *
+     * @throws IllegalArgumentException if they set {@code previous_response_id},
+     *     {@code conversation}, {@code store: false} or {@code background: true}
+     */
+    public Builder defaults(ResponseCreateParams defaults) {
+      checkChainable(defaults, "defaults");
+      this.defaults = defaults;
+      return this;
+    }
+
+    /**
+     * The store for the chains' pins; share it (with other instances, or an interceptor's
+     * {@link AffinityInterceptor#store()}) to share chains. Default: a new
+     * {@link io.github.affinity4j.core.CaffeineAffinityStore}.
+     */
+    public Builder store(AffinityStore store) {
+      registry.store(store);
+      return this;
+    }
+
+    /**
+     * The journal of every turn, from which a broken chain is replayed; share it as the store.
+     * Default: a new {@link io.github.affinity4j.core.CaffeineHistoryJournal}.
+     */
+    public Builder journal(HistoryJournal journal) {
+      repairer.journal(journal);
+      return this;
+    }
+
+    /**
+     * The affinity cookie names the gateway uses (APIM: the backend pool's
+     * {@code sessionAffinity.sessionId.name}). Default {@code APIM-Backend-Affinity}.
+     *
+     * @throws IllegalArgumentException if none is given or one is not a cookie name
+     */
+    public Builder cookieNames(String... cookieNames) {
+      registry.cookieNames(cookieNames);
+      return this;
+    }
+
+    /** What to do when a chain breaks; default {@link RepairPolicy#RETRY_THEN_REPLAY}. */
+    public Builder repairPolicy(RepairPolicy policy) {
+      repairer.policy(policy);
+      return this;
+    }
+
+    /**
+     * The pause before {@link RepairPolicy#RETRY_THEN_REPLAY}'s one retry on the same pin; default
+     * {@link ChainRepairer#DEFAULT_RETRY_PAUSE}. Async turns wait without holding a thread.
+     *
+     * @throws IllegalArgumentException if negative or over a minute
+     */
+    public Builder retryPause(Duration retryPause) {
+      repairer.retryPause(retryPause);
+      return this;
+    }
+
+    /** Receives pin and repair events; default {@link AffinityListener#NONE}. */
+    public Builder listener(AffinityListener listener) {
+      registry.listener(requireNonNull(listener, "listener"));
+      this.listener = listener;
+      return this;
+    }
+
+    /** The clock for cookie expiry and repair timing; for tests. Default {@link Clock#systemUTC()}. */
+    public Builder clock(Clock clock) {
+      registry.clock(clock);
+      return this;
+    }
+
+    /**
+     * The client's base URL, which scopes pins to the gateway's host and path as cookies are
+     * scoped. Needed only for an {@link OpenAIClient} implementation whose
+     * {@link OpenAIClient#withOptions} does not hand out its options (the SDK's own clients do, and
+     * their base URL is read from there by default).
+     *
+     * @throws IllegalArgumentException if not an http or https URL
+     */
+    public Builder baseUrl(String baseUrl) {
+      if (HttpUrl.parse(requireNonNull(baseUrl, "baseUrl")) == null) {
+        throw new IllegalArgumentException("baseUrl must be an http or https URL, like "
+            + "https://my-apim.azure-api.net/inference/openai/v1");
+      }
+      this.baseUrl = baseUrl;
+      return this;
+    }
+
+    /**
+     * Builds the instance.
+     *
+     * @throws NullPointerException if no client was set
+     * @throws IllegalArgumentException if the client's base URL cannot be read and none was set
+     */
+    public AffinityConversations build() {
+      requireNonNull(client, "client is required; pass the OpenAIClient to wrap");
+      String url = baseUrl;
+      String cookies = null;
+      ClientOptions options = options(client);
+      if (options != null) {
+        url = url != null ? url : options.baseUrl();
+        cookies = SdkCookies.join(options.headers().values("Cookie"));
+      }
+      HttpUrl base = url == null ? null : HttpUrl.parse(url);
+      if (base == null) {
+        throw new IllegalArgumentException("Cannot read the base URL of " + client.getClass().getName()
+            + "; set it with AffinityConversations.Builder.baseUrl(...)");
+      }
+      return new AffinityConversations(this, base.newBuilder().addPathSegment("responses").build(), cookies);
+    }
+
+    /**
+     * The client's options, read through the SDK's public {@code withOptions}: the modifier is
+     * handed the client's own options builder. Null if the client does not do that.
+     */
+    private static ClientOptions options(OpenAIClient client) {
+      ClientOptions[] seen = new ClientOptions[1];
+      try {
+        client.withOptions(builder -> seen[0] = builder.build());
+      } catch (RuntimeException e) {
+        logger.debug("Options of {} unreadable ({})", client.getClass().getName(), e.getClass().getSimpleName());
+      }
+      return seen[0];
+    }
+  }
+}

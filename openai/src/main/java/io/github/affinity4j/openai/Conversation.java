@@ -1,0 +1,401 @@
+package io.github.affinity4j.openai;
+
+import static java.util.Objects.requireNonNull;
+
+import com.openai.core.http.StreamResponse;
+import com.openai.models.responses.Response;
+import com.openai.models.responses.ResponseCreateParams;
+import com.openai.models.responses.ResponseFunctionToolCall;
+import com.openai.models.responses.ResponseInputItem;
+import com.openai.models.responses.ResponseStreamEvent;
+import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.RoutingInfo;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+
+/**
+ * One multi-turn Responses API conversation through a wrapped {@code OpenAIClient}: each turn
+ * continues the previous one ({@code previous_response_id}), carries the chain's gateway affinity
+ * pin, and is journaled, so a turn whose backend is lost is repaired once, as the
+ * {@link io.github.affinity4j.core.RepairPolicy} says (a retry on the pin, a replay of the whole
+ * history elsewhere), and you get a normal response. Made by
+ * {@link AffinityConversations#start()}, {@link AffinityConversations#resume(String)} and
+ * {@link #fork()}.
+ *
+ * <pre>{@code
+ * Conversation chat = conversations.start();
+ * Response answer = chat.send("What is the weather in Paris?");
+ * while (!chat.pendingToolCalls().isEmpty()) {                 // function calling
+ *   Map<String, String> outputs = new LinkedHashMap<>();
+ *   for (ResponseFunctionToolCall call : chat.pendingToolCalls()) {
+ *     outputs.put(call.callId(), myTools.run(call.name(), call.arguments()));
+ *   }
+ *   answer = chat.submitToolOutputs(outputs);
+ * }
+ * chat.lastResponseId();   // to resume later
+ * chat.routing();          // region, request ids, rate limits of the latest turn
+ * }</pre>
+ *
+ * <p>Params: {@link #send(String)} sends the text with the params of the latest
+ * {@link #send(ResponseCreateParams)} (or the builder's {@code defaults}), so model, instructions
+ * and tools carry over. {@code send(ResponseCreateParams)} takes your params as they are, except
+ * that the conversation sets {@code previous_response_id}: params that set it themselves are
+ * rejected ({@link IllegalArgumentException}), as are {@code conversation}, {@code store: false}
+ * and {@code background: true}, which a chain cannot be continued from. Headers and query
+ * parameters you set are kept; a {@code Cookie} header of yours keeps its cookies, and the pin is
+ * added after them, unless yours already has an affinity cookie (then it is sent as you made it).
+ *
+ * <p><b>Thread-safety: one turn at a time, rejected, not queued.</b> Every method may be called
+ * from any thread. A turn runs from a {@code send}, {@code sendAsync}, {@code stream} or
+ * {@code submitToolOutputs} call until its response is back: the call returns, the future
+ * completes, or the stream reaches its last event or is closed. Starting another turn on the same
+ * conversation meanwhile fails at once with an {@link IllegalStateException} (from
+ * {@code sendAsync}: a future failed with it) and sends nothing: the next turn must continue the
+ * previous one's response, and queueing would only hide a caller's race, or deadlock a thread that
+ * holds an unread stream. The turn is over, and the conversation moved on, before the future's
+ * dependent stages run and before the stream hands you its {@code response.completed} event, so
+ * chaining the next turn there is safe. Reading methods ({@link #lastResponseId()},
+ * {@link #history()}, {@link #routing()}, {@link #fork()}, …) never wait and see the latest
+ * finished turn. For parallel branches, {@link #fork()}.
+ */
+public final class Conversation {
+
+  /** What the latest finished turn left; immutable, replaced whole. */
+  record State(String lastResponseId, ResponseCreateParams template, RoutingInfo routing,
+      List<ResponseFunctionToolCall> pendingToolCalls) {
+
+    static State start(ResponseCreateParams defaults) {
+      return new State(null, defaults, RoutingInfo.EMPTY, List.of());
+    }
+
+    static State resumed(ResponseCreateParams defaults, String responseId, List<ResponseFunctionToolCall> calls) {
+      return new State(responseId, defaults, RoutingInfo.EMPTY, calls);
+    }
+
+    State next(ResponseCreateParams template, Response response, RoutingInfo routing) {
+      return new State(response.id(), template, routing, SdkJson.functionCalls(response.output()));
+    }
+  }
+
+  private final AffinityConversations engine;
+  private final AtomicBoolean turnInProgress = new AtomicBoolean();
+  private volatile State state;
+
+  Conversation(AffinityConversations engine, State state) {
+    this.engine = engine;
+    this.state = state;
+  }
+
+  /**
+   * Sends {@code text} as the next user message, with the params of the latest
+   * {@link #send(ResponseCreateParams)} or the builder's defaults, and returns the response.
+   *
+   * @throws NullPointerException if {@code text} is null
+   * @throws IllegalStateException if another turn of this conversation is in progress
+   * @throws com.openai.errors.OpenAIException as the SDK throws it, after a repair if the chain
+   *     broke and could not be repaired (its message then says which chain broke and why)
+   */
+  public Response send(String text) {
+    requireNonNull(text, "text");
+    return run(before -> withInput(before, text), State::template);
+  }
+
+  /**
+   * Sends your params as the next turn, with {@code previous_response_id} set to the latest
+   * response, and returns the response. Later {@link #send(String)} and
+   * {@link #submitToolOutputs(Map)} calls use these params.
+   *
+   * @throws NullPointerException if {@code params} is null
+   * @throws IllegalArgumentException if the params set {@code previous_response_id},
+   *     {@code conversation}, {@code store: false} or {@code background: true}
+   * @throws IllegalStateException if another turn of this conversation is in progress
+   * @throws com.openai.errors.OpenAIException as {@link #send(String)}
+   */
+  public Response send(ResponseCreateParams params) {
+    AffinityConversations.checkChainable(params, "params");
+    return run(before -> params, before -> params);
+  }
+
+  /**
+   * As {@link #send(String)}, through the client's {@code async()} client. The future fails with
+   * an {@link IllegalStateException} if another turn is in progress; it completes after this turn
+   * is over.
+   *
+   * @throws NullPointerException if {@code text} is null
+   */
+  public CompletableFuture<Response> sendAsync(String text) {
+    requireNonNull(text, "text");
+    return runAsync(before -> withInput(before, text), State::template);
+  }
+
+  /**
+   * As {@link #send(ResponseCreateParams)}, through the client's {@code async()} client. The
+   * future fails with an {@link IllegalStateException} if another turn is in progress.
+   *
+   * @throws NullPointerException if {@code params} is null
+   * @throws IllegalArgumentException as {@link #send(ResponseCreateParams)}
+   */
+  public CompletableFuture<Response> sendAsync(ResponseCreateParams params) {
+    AffinityConversations.checkChainable(params, "params");
+    return runAsync(before -> params, before -> params);
+  }
+
+  /**
+   * As {@link #send(String)}, streamed: returns the SDK's stream, whose events reach you
+   * unchanged as the backend sends them. A broken chain is repaired before the first event, so
+   * the stream is always whole. The response id is bound to the pin at {@code response.created};
+   * at {@code response.completed} (or {@code response.incomplete}) the turn is journaled and the
+   * conversation moves on, before you see that event. Close the stream (try-with-resources): the
+   * turn lasts until its last event or {@code close()}. A stream that ends before
+   * {@code response.completed} leaves the conversation where it was.
+   *
+   * @throws NullPointerException if {@code text} is null
+   * @throws IllegalStateException if another turn of this conversation is in progress
+   * @throws com.openai.errors.OpenAIException as {@link #send(String)}, before any event
+   */
+  public StreamResponse<ResponseStreamEvent> stream(String text) {
+    requireNonNull(text, "text");
+    return runStream(before -> withInput(before, text), State::template);
+  }
+
+  /**
+   * As {@link #send(ResponseCreateParams)}, streamed, as {@link #stream(String)}.
+   *
+   * @throws NullPointerException if {@code params} is null
+   * @throws IllegalArgumentException as {@link #send(ResponseCreateParams)}
+   * @throws IllegalStateException if another turn of this conversation is in progress
+   * @throws com.openai.errors.OpenAIException as {@link #send(String)}, before any event
+   */
+  public StreamResponse<ResponseStreamEvent> stream(ResponseCreateParams params) {
+    AffinityConversations.checkChainable(params, "params");
+    return runStream(before -> params, before -> params);
+  }
+
+  /**
+   * Continues a turn that asked for function calls: sends one {@code function_call_output} per
+   * call of {@link #pendingToolCalls()}, in the calls' order, with the latest params (so the
+   * tools stay available), and returns the response, which may ask for more calls.
+   *
+   * @param outputs each pending call's {@code call_id} mapped to its output (the tool's result as
+   *     text, usually JSON)
+   * @throws NullPointerException if {@code outputs} is null or holds a null
+   * @throws IllegalArgumentException if {@code outputs} misses a pending call or names a call
+   *     that is not pending (the API rejects both)
+   * @throws IllegalStateException if no function call is pending, or another turn is in progress
+   * @throws com.openai.errors.OpenAIException as {@link #send(String)}
+   */
+  public Response submitToolOutputs(Map<String, String> outputs) {
+    requireNonNull(outputs, "outputs");
+    return run(before -> toolOutputs(before, outputs), State::template);
+  }
+
+  /**
+   * Returns the function calls the latest response asks for, in order; empty if none. After
+   * {@link AffinityConversations#resume(String)}, those of the chain's last journaled turn.
+   */
+  public List<ResponseFunctionToolCall> pendingToolCalls() {
+    return state.pendingToolCalls();
+  }
+
+  /**
+   * Returns the conversation so far, oldest first, as the SDK's input items: every turn's input
+   * and output items as they were journaled (item ids included, as the backend issued them), ready
+   * to export or to send as the {@code input} of a new chain through
+   * {@code ResponseCreateParams.Builder.inputOfResponse}. Empty before the first turn. Each call
+   * reads the journal.
+   *
+   * @throws IllegalStateException if the journal does not hold the whole history (a resumed chain
+   *     it never recorded, or evicted, expired or over its size bound); the message says what is
+   *     missing
+   */
+  public List<ResponseInputItem> history() {
+    String last = state.lastResponseId();
+    if (last == null) {
+      return List.of();
+    }
+    ChainHistory history = engine.history(last);
+    if (history == null) {
+      throw new IllegalStateException("The HistoryJournal failed to answer for response:" + last
+          + " (logged at WARN)");
+    }
+    if (!history.isComplete()) {
+      throw new IllegalStateException("The journal does not hold the whole history of response:" + last
+          + ": " + history.status() + history.link().map(link -> " at " + link).orElse("")
+          + "; share one HistoryJournal between the clients that continue this chain, or raise its bounds");
+    }
+    return SdkJson.inputItems(history.itemArrays());
+  }
+
+  /** Returns the id of the latest response, to continue from; empty before the first turn. */
+  public Optional<String> lastResponseId() {
+    return Optional.ofNullable(state.lastResponseId());
+  }
+
+  /**
+   * Returns the routing facts of the latest turn's response (region, request ids, rate limits
+   * remaining); {@link RoutingInfo#EMPTY} before the first turn, or after a resume.
+   */
+  public RoutingInfo routing() {
+    return state.routing();
+  }
+
+  /**
+   * Returns the fingerprint of the affinity pin the next turn will carry (8 hex digits of the
+   * cookie value's SHA-256, never the value); empty if there is none: before the first turn, or
+   * when the gateway set no cookie.
+   */
+  public Optional<String> pinFingerprint() {
+    String last = state.lastResponseId();
+    return last == null ? Optional.empty() : engine.pinFingerprint(last);
+  }
+
+  /**
+   * Returns a new conversation that branches from the latest finished turn: it continues the same
+   * response, with the same pin (so on the same backend) and the same params, and from there the
+   * two go on independently, each with its own turns. Before the first turn, a new conversation.
+   * Never waits for a turn in progress.
+   */
+  public Conversation fork() {
+    return new Conversation(engine, state);
+  }
+
+  /** Shows the latest response id and whether a turn is in progress; no content, no pin. */
+  @Override
+  public String toString() {
+    return "Conversation[lastResponseId=" + state.lastResponseId() + ", turnInProgress=" + turnInProgress.get()
+        + ']';
+  }
+
+  // --- turns ---
+
+  // Each turn: begin (or be rejected), then read the state, build the request from it, and run;
+  // the template is what later send(String) and submitToolOutputs calls start from.
+
+  private Response run(Function<State, ResponseCreateParams> request,
+      Function<State, ResponseCreateParams> template) {
+    begin();
+    try {
+      State before = state;
+      TurnExchange.Outcome outcome = TurnExchange.prepare(engine, request.apply(before), before.lastResponseId())
+          .execute();
+      state = before.next(template.apply(before), outcome.response(), outcome.routing());
+      return outcome.response();
+    } finally {
+      end();
+    }
+  }
+
+  private CompletableFuture<Response> runAsync(Function<State, ResponseCreateParams> request,
+      Function<State, ResponseCreateParams> template) {
+    if (!tryBegin()) {
+      return CompletableFuture.failedFuture(busy());
+    }
+    State before = state;
+    CompletableFuture<TurnExchange.Outcome> running;
+    try {
+      running = TurnExchange.prepare(engine, request.apply(before), before.lastResponseId()).executeAsync();
+    } catch (RuntimeException e) {
+      end();
+      return CompletableFuture.failedFuture(e);
+    }
+    CompletableFuture<Response> result = new CompletableFuture<>();
+    running.whenComplete((outcome, error) -> {
+      Throwable failure = error;
+      try {
+        if (error == null) {
+          state = before.next(template.apply(before), outcome.response(), outcome.routing());
+        }
+      } catch (RuntimeException e) {
+        failure = e;
+      } finally {
+        end(); // before the caller's next stage runs, so it may start the next turn
+      }
+      if (failure == null) {
+        result.complete(outcome.response());
+      } else {
+        result.completeExceptionally(TurnExchange.unwrap(failure));
+      }
+    });
+    return result;
+  }
+
+  private StreamResponse<ResponseStreamEvent> runStream(Function<State, ResponseCreateParams> request,
+      Function<State, ResponseCreateParams> template) {
+    begin();
+    try {
+      State before = state;
+      TurnExchange.Streamed streamed = TurnExchange.prepare(engine, request.apply(before), before.lastResponseId())
+          .stream();
+      ResponseCreateParams next = template.apply(before);
+      return new ObservedStream(streamed.events(), streamed.success(),
+          response -> state = before.next(next, response, streamed.success().routing), this::end);
+    } catch (RuntimeException | Error e) {
+      end();
+      throw e;
+    }
+  }
+
+  private static ResponseCreateParams withInput(State before, String text) {
+    return before.template().toBuilder().input(text).build();
+  }
+
+  private static ResponseCreateParams toolOutputs(State before, Map<String, String> outputs) {
+    List<ResponseFunctionToolCall> pending = before.pendingToolCalls();
+    if (pending.isEmpty()) {
+      throw new IllegalStateException("No function call is pending: the latest response "
+          + (before.lastResponseId() == null ? "does not exist yet" : before.lastResponseId() + " asked for none"));
+    }
+    Set<String> unknown = new LinkedHashSet<>(outputs.keySet());
+    List<String> missing = new ArrayList<>();
+    List<ResponseInputItem> items = new ArrayList<>();
+    for (ResponseFunctionToolCall call : pending) {
+      unknown.remove(call.callId());
+      String output = outputs.get(call.callId());
+      if (output == null) {
+        if (outputs.containsKey(call.callId())) {
+          throw new NullPointerException("output of call " + call.callId() + " is null");
+        }
+        missing.add(call.callId() + " (" + call.name() + ")");
+        continue;
+      }
+      items.add(ResponseInputItem.ofFunctionCallOutput(ResponseInputItem.FunctionCallOutput.builder()
+          .callId(call.callId())
+          .output(output)
+          .build()));
+    }
+    if (!missing.isEmpty() || !unknown.isEmpty()) {
+      throw new IllegalArgumentException("outputs must answer exactly the pending calls of "
+          + before.lastResponseId() + (missing.isEmpty() ? "" : "; missing: " + missing)
+          + (unknown.isEmpty() ? "" : "; not pending: " + unknown));
+    }
+    return before.template().toBuilder().inputOfResponse(items).build();
+  }
+
+  private void begin() {
+    if (!tryBegin()) {
+      throw busy();
+    }
+  }
+
+  private boolean tryBegin() {
+    return turnInProgress.compareAndSet(false, true);
+  }
+
+  private void end() {
+    turnInProgress.set(false);
+  }
+
+  private IllegalStateException busy() {
+    return new IllegalStateException("This conversation already has a turn in progress (a send or"
+        + " submitToolOutputs not yet returned, a sendAsync not yet completed, or a stream not yet at its"
+        + " last event nor closed); a Conversation runs one turn at a time, since each turn continues the"
+        + " previous response. Wait for that turn, or fork() to branch");
+  }
+}

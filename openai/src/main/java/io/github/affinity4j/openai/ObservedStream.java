@@ -1,0 +1,89 @@
+package io.github.affinity4j.openai;
+
+import com.openai.core.http.StreamResponse;
+import com.openai.models.responses.Response;
+import com.openai.models.responses.ResponseStreamEvent;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The SDK's stream of a turn, passed through unchanged while the caller reads it: the response id
+ * is bound at {@code response.created}, and the turn is journaled and the conversation moved on at
+ * {@code response.completed} (or {@code response.incomplete}), before the caller sees that event.
+ * The turn ends there, at {@code response.failed} or {@code error}, or at {@link #close()},
+ * whichever comes first. Nothing is buffered.
+ */
+final class ObservedStream implements StreamResponse<ResponseStreamEvent> {
+  private static final Logger logger = LoggerFactory.getLogger(ObservedStream.class);
+
+  private final StreamResponse<ResponseStreamEvent> delegate;
+  private final TurnExchange.Success success;
+  private final Consumer<Response> onCompleted;
+  private final Runnable onEnded;
+  // Guarded by this: the caller may close on one thread while another reads.
+  private boolean ended;
+
+  ObservedStream(StreamResponse<ResponseStreamEvent> delegate, TurnExchange.Success success,
+      Consumer<Response> onCompleted, Runnable onEnded) {
+    this.delegate = delegate;
+    this.success = success;
+    this.onCompleted = onCompleted;
+    this.onEnded = onEnded;
+  }
+
+  @Override
+  public Stream<ResponseStreamEvent> stream() {
+    return delegate.stream().map(event -> {
+      observe(event);
+      return event;
+    });
+  }
+
+  @Override
+  public void close() {
+    try {
+      delegate.close();
+    } finally {
+      end();
+    }
+  }
+
+  private void observe(ResponseStreamEvent event) {
+    try {
+      if (event.isCreated()) {
+        success.created(event.asCreated().response().id());
+      } else if (event.isCompleted()) {
+        complete(event.asCompleted().response());
+      } else if (event.isIncomplete()) {
+        complete(event.asIncomplete().response());
+      } else if (event.isFailed() || event.isError()) {
+        logger.debug("Stream ended with a failure event; turn not journaled, conversation unchanged");
+        end();
+      }
+    } catch (RuntimeException e) {
+      // Bookkeeping never breaks the caller's stream.
+      logger.error("Affinity not recorded for a streamed turn: unexpected failure", e);
+    }
+  }
+
+  private synchronized void complete(Response response) {
+    if (ended) {
+      return; // closed first: the conversation was released without this turn
+    }
+    try {
+      success.completed(response);
+      onCompleted.accept(response);
+    } finally {
+      end();
+    }
+  }
+
+  private synchronized void end() {
+    if (!ended) {
+      ended = true;
+      onEnded.run();
+    }
+  }
+}

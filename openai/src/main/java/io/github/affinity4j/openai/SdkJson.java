@@ -1,0 +1,191 @@
+package io.github.affinity4j.openai;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.openai.core.JsonValue;
+import com.openai.core.ObjectMappers;
+import com.openai.errors.BadRequestException;
+import com.openai.errors.InternalServerException;
+import com.openai.errors.NotFoundException;
+import com.openai.errors.OpenAIServiceException;
+import com.openai.errors.UnexpectedStatusCodeException;
+import com.openai.models.ErrorObject;
+import com.openai.models.responses.Response;
+import com.openai.models.responses.ResponseCreateParams;
+import com.openai.models.responses.ResponseFunctionToolCall;
+import com.openai.models.responses.ResponseInputItem;
+import com.openai.models.responses.ResponseOutputItem;
+import io.github.affinity4j.core.ChainTurn;
+import io.github.affinity4j.core.TurnOutput;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves between the SDK's typed models and the engine's JSON bytes, through the SDK's own JSON
+ * mapper ({@link ObjectMappers#jsonMapper()}): the one that writes the SDK's requests and reads its
+ * responses, so nothing is lost on the way (unknown fields travel as the models' additional
+ * properties). Never logs content.
+ */
+final class SdkJson {
+  private static final Logger logger = LoggerFactory.getLogger(SdkJson.class);
+
+  /**
+   * How the engine's {@code ChainTurn} begins the message of a repair it gave up on. An error that
+   * already carries it was judged by an {@code AffinityInterceptor} on the client: that was this
+   * request's one repair, and it is not repaired a second time.
+   */
+  static final String REPAIR_FAILED = ChainTurn.REPAIR_FAILED_PREFIX;
+
+  private static final JsonMapper MAPPER = ObjectMappers.jsonMapper();
+
+  private SdkJson() {}
+
+  /** The request body the SDK sends for {@code params} (without {@code stream}, which it adds). */
+  static byte[] body(ResponseCreateParams params) {
+    try {
+      return MAPPER.writeValueAsBytes(params._body());
+    } catch (IOException e) {
+      throw new IllegalArgumentException(
+          "The SDK's JSON mapper cannot write these ResponseCreateParams (" + e.getClass().getSimpleName() + ")", e);
+    }
+  }
+
+  /**
+   * The params for a replay: the engine's replay body, read back into the SDK's body type, with
+   * the headers and query parameters of {@code like}.
+   */
+  static ResponseCreateParams replay(byte[] replayBody, ResponseCreateParams like) {
+    ResponseCreateParams.Body body;
+    try {
+      body = MAPPER.readValue(replayBody, ResponseCreateParams.Body.class);
+    } catch (IOException e) {
+      // The engine built it from a body this mapper wrote: our invariant broke.
+      throw new IllegalStateException("The replay body cannot be read by the SDK's JSON mapper ("
+          + e.getClass().getSimpleName() + ")", e);
+    }
+    return ResponseCreateParams.builder()
+        .body(body)
+        .additionalHeaders(like._additionalHeaders())
+        .additionalQueryParams(like._additionalQueryParams())
+        .build();
+  }
+
+  /**
+   * The error body as the engine reads it, {@code {"error":{…}}}, rebuilt from what the SDK kept:
+   * the {@code error} object of an OpenAI error, or the whole body of any other JSON error (such
+   * as APIM's {@code {"statusCode":…,"message":…}}, which the engine reads either way). Empty if
+   * the body was not JSON.
+   */
+  static byte[] errorBody(OpenAIServiceException e) {
+    try {
+      JsonValue body = e.body();
+      if (body.isMissing() || body.isNull()) {
+        return new byte[0];
+      }
+      ObjectNode wrapped = MAPPER.createObjectNode();
+      wrapped.set("error", MAPPER.valueToTree(body));
+      return MAPPER.writeValueAsBytes(wrapped);
+    } catch (IOException | RuntimeException failure) {
+      logger.debug("Error body of HTTP {} unreadable ({}); judged by its status", e.statusCode(),
+          failure.getClass().getSimpleName());
+      return new byte[0];
+    }
+  }
+
+  /** True if an interceptor below already tried, and failed, to repair this request. */
+  static boolean repairFailedBelow(OpenAIServiceException e) {
+    String message = e.getMessage();
+    return message != null && message.contains(REPAIR_FAILED);
+  }
+
+  /**
+   * The SDK exception {@code e} again, its error replaced by the engine's amended one (the original
+   * message, then which chain broke and why), and {@code e} as its cause. {@code e} itself if it
+   * cannot be rebuilt.
+   */
+  static RuntimeException amended(OpenAIServiceException e, byte[] amendedBody) {
+    ErrorObject error;
+    try {
+      JsonNode root = MAPPER.readTree(amendedBody);
+      JsonNode inner = root.get("error");
+      error = MAPPER.treeToValue(inner != null && inner.isObject() ? inner : root, ErrorObject.class);
+    } catch (IOException | RuntimeException failure) {
+      return e;
+    }
+    if (e instanceof BadRequestException bad) {
+      return bad.toBuilder().error(error).cause(e).build();
+    }
+    if (e instanceof NotFoundException notFound) {
+      return notFound.toBuilder().error(error).cause(e).build();
+    }
+    if (e instanceof InternalServerException server) {
+      return server.toBuilder().error(error).cause(e).build();
+    }
+    if (e instanceof UnexpectedStatusCodeException unexpected) {
+      return unexpected.toBuilder().error(error).cause(e).build();
+    }
+    return e;
+  }
+
+  /** The response as the engine journals it; empty (with one DEBUG line) if it cannot be written. */
+  static Optional<TurnOutput> output(Response response) {
+    try {
+      byte[] bytes = MAPPER.writeValueAsBytes(response);
+      return TurnOutput.fromResponseBody(bytes, 0, bytes.length);
+    } catch (IOException | RuntimeException e) {
+      logger.debug("Response {} cannot be written by the SDK's JSON mapper ({}); turn not journaled",
+          response._id(), e.getClass().getSimpleName());
+      return Optional.empty();
+    }
+  }
+
+  /** Journaled item arrays as typed input items, in order. */
+  static List<ResponseInputItem> inputItems(List<byte[]> itemArrays) {
+    List<ResponseInputItem> items = new ArrayList<>();
+    for (byte[] array : itemArrays) {
+      for (JsonNode item : readArray(array)) {
+        items.add(MAPPER.convertValue(item, ResponseInputItem.class));
+      }
+    }
+    return items;
+  }
+
+  /** The function calls among a response's output items, in order. */
+  static List<ResponseFunctionToolCall> functionCalls(List<ResponseOutputItem> output) {
+    List<ResponseFunctionToolCall> calls = new ArrayList<>();
+    for (ResponseOutputItem item : output) {
+      item.functionCall().ifPresent(calls::add);
+    }
+    return List.copyOf(calls);
+  }
+
+  /** The function calls in a journaled output array, in order. */
+  static List<ResponseFunctionToolCall> functionCalls(byte[] outputArray) {
+    List<ResponseFunctionToolCall> calls = new ArrayList<>();
+    for (JsonNode item : readArray(outputArray)) {
+      if ("function_call".equals(item.path("type").asText())) {
+        calls.add(MAPPER.convertValue(item, ResponseFunctionToolCall.class));
+      }
+    }
+    return List.copyOf(calls);
+  }
+
+  private static List<JsonNode> readArray(byte[] array) {
+    JsonNode node;
+    try {
+      node = MAPPER.readTree(array);
+    } catch (IOException e) {
+      throw new IllegalStateException("A journaled item array is not JSON (" + e.getClass().getSimpleName() + ")", e);
+    }
+    List<JsonNode> items = new ArrayList<>();
+    if (node != null && node.isArray()) {
+      node.forEach(items::add);
+    }
+    return items;
+  }
+}
