@@ -17,6 +17,7 @@ import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.core.SseCompletedScanner;
 import io.github.affinity4j.core.SseResponseIdScanner;
 import io.github.affinity4j.core.TurnOutput;
+import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.time.Clock;
@@ -148,7 +149,7 @@ public final class AffinityInterceptor implements Interceptor {
       exchange.unpinned = request;
       exchange.sent = withPin(request, exchange);
     } catch (RuntimeException e) {
-      logger.error("Affinity skipped for {} {}: unexpected failure", method, redacted(url), e);
+      logger.error("Affinity skipped for {} {}: unexpected failure", method, AffinityCookies.redacted(url), e);
       return chain.proceed(chain.request());
     }
     if (exchange.key == null) {
@@ -282,13 +283,13 @@ public final class AffinityInterceptor implements Interceptor {
   private byte[] readBounded(Request request, RequestBody body) throws IOException {
     if (body.isOneShot() || body.isDuplex()) {
       logger.warn("Affinity skipped for {} {}: the request body can be written only once",
-          request.method(), redacted(request.url()));
+          request.method(), AffinityCookies.redacted(request.url()));
       return null;
     }
     byte[] bytes = BoundedBodies.read(body, maxBodyBytes);
     if (bytes == null) {
       logger.warn("Affinity skipped for {} {}: request body is over the {} byte limit",
-          request.method(), redacted(request.url()), maxBodyBytes);
+          request.method(), AffinityCookies.redacted(request.url()), maxBodyBytes);
     }
     return bytes;
   }
@@ -383,10 +384,6 @@ public final class AffinityInterceptor implements Interceptor {
     return key == null ? "a new chain" : key.toString();
   }
 
-  /** A URL for log lines: scheme, host and path, no query. */
-  static String redacted(HttpUrl url) {
-    return url.scheme() + "://" + url.host() + url.encodedPath();
-  }
 
   /**
    * Passes a stream through unchanged, binds its id when {@code response.created} goes by, and

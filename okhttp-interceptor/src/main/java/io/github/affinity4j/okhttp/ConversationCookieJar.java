@@ -6,6 +6,7 @@ import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainRegistry;
 import io.github.affinity4j.core.RoutingInfo;
+import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Iterator;

@@ -17,6 +17,7 @@ import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RepairStats;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
+import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -165,7 +166,7 @@ public final class AffinityConversations {
   /** Shows the settings; no secrets. */
   @Override
   public String toString() {
-    return "AffinityConversations[url=" + SdkCookies.redacted(responsesUrl) + ", registry=" + registry
+    return "AffinityConversations[url=" + AffinityCookies.redacted(responsesUrl) + ", registry=" + registry
         + ", repairer=" + repairer + ']';
   }
 
@@ -366,7 +367,7 @@ public final class AffinityConversations {
       ClientOptions options = options(client);
       if (options != null) {
         url = url != null ? url : options.baseUrl();
-        cookies = SdkCookies.join(options.headers().values("Cookie"));
+        cookies = AffinityCookies.join(options.headers().values("Cookie"));
       }
       HttpUrl base = url == null ? null : HttpUrl.parse(url);
       if (base == null) {

@@ -15,6 +15,7 @@ import io.github.affinity4j.core.ChainTurn;
 import io.github.affinity4j.core.RepairDecision;
 import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
+import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -73,10 +74,10 @@ final class TurnExchange {
 
     // A Cookie header on the params replaces the client's own (the SDK's replaceAllHeaders), so the
     // one the request carries is the params' if set, else the client's default.
-    String ownCookies = SdkCookies.join(request._additionalHeaders().values("Cookie"));
+    String ownCookies = AffinityCookies.join(request._additionalHeaders().values("Cookie"));
     boolean perRequest = ownCookies != null;
     String cookies = perRequest ? ownCookies : engine.clientCookies();
-    boolean callerPinned = SdkCookies.carriesAffinityCookie(registry, cookies);
+    boolean callerPinned = AffinityCookies.carriesAffinityCookie(registry, cookies);
 
     AffinityToken pin = null;
     if (key != null && !callerPinned) {
@@ -87,13 +88,13 @@ final class TurnExchange {
           key == null ? "a new chain" : key);
     }
     ResponseCreateParams sent = pin == null ? request : request.toBuilder()
-        .replaceAdditionalHeaders("Cookie", SdkCookies.merge(cookies, pin.cookiePair()))
+        .replaceAdditionalHeaders("Cookie", AffinityCookies.merge(cookies, pin.cookiePair()))
         .build();
     // The replay goes without any affinity cookie. One the caller set on the client's own headers
     // cannot be taken off per request; such a caller manages affinity itself.
     ResponseCreateParams unpinned = request;
     if (perRequest && callerPinned) {
-      String kept = SdkCookies.withoutAffinityCookies(registry, ownCookies);
+      String kept = AffinityCookies.withoutAffinityCookies(registry, ownCookies);
       ResponseCreateParams.Builder stripped = request.toBuilder();
       if (kept == null) {
         stripped.removeAdditionalHeaders("Cookie");

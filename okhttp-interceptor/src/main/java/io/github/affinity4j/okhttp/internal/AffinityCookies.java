@@ -1,9 +1,10 @@
-package io.github.affinity4j.okhttp;
+package io.github.affinity4j.okhttp.internal;
 
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainRegistry;
 import io.github.affinity4j.core.RoutingInfo;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import okhttp3.Cookie;
 import okhttp3.Headers;
@@ -11,8 +12,11 @@ import okhttp3.HttpUrl;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Translates between OkHttp's cookies and the engine's {@link AffinityToken}. */
-final class AffinityCookies {
+/**
+ * Translates between OkHttp's cookies and the engine's {@link AffinityToken}, for the adapters of
+ * this project (the OkHttp interceptors and the SDK wrapper). Not an API: it may change at any time.
+ */
+public final class AffinityCookies {
   private static final Logger logger = LoggerFactory.getLogger(AffinityCookies.class);
 
   private AffinityCookies() {}
@@ -23,13 +27,13 @@ final class AffinityCookies {
    * domain, a bad path), so no response can make us send a pin elsewhere. A {@code Secure} cookie
    * that came over plain http is ignored, as RFC 6265bis asks: it could later be sent over https.
    */
-  static AffinityToken first(ChainRegistry registry, HttpUrl url, List<Cookie> cookies,
+  public static AffinityToken first(ChainRegistry registry, HttpUrl url, List<Cookie> cookies,
       RoutingInfo routing) {
     for (Cookie cookie : cookies) {
       if (registry.isAffinityCookie(cookie.name())) {
         if (cookie.secure() && !url.isHttps()) {
           logger.debug("Affinity cookie {} from {} skipped: Secure, but set over plain http",
-              cookie.name(), AffinityInterceptor.redacted(url));
+              cookie.name(), redacted(url));
           return null;
         }
         return toToken(cookie, registry.clock().instant(), routing);
@@ -39,18 +43,31 @@ final class AffinityCookies {
   }
 
   /** The affinity cookie a response set, or null; unusable cookies are skipped with a DEBUG line. */
-  static AffinityToken fromResponse(ChainRegistry registry, HttpUrl url, Headers headers) {
-    int sent = headers.values("Set-Cookie").size();
-    if (sent == 0) {
-      return null;
+  public static AffinityToken fromResponse(ChainRegistry registry, HttpUrl url, Headers headers) {
+    List<String> setCookies = headers.values("Set-Cookie");
+    return setCookies.isEmpty() ? null
+        : fromSetCookies(registry, url, setCookies, RoutingInfo.from(headers::get));
+  }
+
+  /**
+   * The affinity cookie among a response's {@code Set-Cookie} values, or null. Values that do not
+   * parse, or that the response may not set for {@code url}, are skipped with one DEBUG line that
+   * never quotes them (they hold the value).
+   */
+  public static AffinityToken fromSetCookies(ChainRegistry registry, HttpUrl url,
+      List<String> setCookies, RoutingInfo routing) {
+    List<Cookie> cookies = new ArrayList<>(setCookies.size());
+    for (String header : setCookies) {
+      Cookie cookie = Cookie.parse(url, header);
+      if (cookie != null) {
+        cookies.add(cookie);
+      }
     }
-    List<Cookie> cookies = Cookie.parseAll(url, headers);
-    if (cookies.size() < sent) {
-      // Cookie.parseAll drops these silently; say so, without the header, which holds the value.
+    if (cookies.size() < setCookies.size()) {
       logger.debug("{} of {} Set-Cookie headers from {} rejected: malformed, or not for that host",
-          sent - cookies.size(), sent, AffinityInterceptor.redacted(url));
+          setCookies.size() - cookies.size(), setCookies.size(), redacted(url));
     }
-    return first(registry, url, cookies, RoutingInfo.from(headers::get));
+    return first(registry, url, cookies, routing);
   }
 
   private static AffinityToken toToken(Cookie cookie, Instant now, RoutingInfo routing) {
@@ -77,18 +94,17 @@ final class AffinityCookies {
    * The request's Cookie headers as one value, or null if it has none. A caller may add several
    * with {@code addHeader}; the single header that carries the pin must keep them all.
    */
-  static String cookieHeader(Headers headers) {
-    List<String> values = headers.values("Cookie");
-    return values.isEmpty() ? null : String.join("; ", values);
+  public static String cookieHeader(Headers headers) {
+    return join(headers.values("Cookie"));
   }
 
   /** The request's Cookie header with {@code pair} added, keeping the caller's cookies. */
-  static String merge(String existing, String pair) {
+  public static String merge(String existing, String pair) {
     return existing == null || existing.isBlank() ? pair : existing + "; " + pair;
   }
 
   /** The Cookie header without its affinity cookies, or null if nothing else is left. */
-  static String withoutAffinityCookies(ChainRegistry registry, String cookieHeader) {
+  public static String withoutAffinityCookies(ChainRegistry registry, String cookieHeader) {
     if (cookieHeader == null) {
       return null;
     }
@@ -103,8 +119,13 @@ final class AffinityCookies {
     return kept.length() == 0 ? null : kept.toString();
   }
 
+  /** Several {@code Cookie} header values as one, or null if there are none. */
+  public static String join(List<String> values) {
+    return values.isEmpty() ? null : String.join("; ", values);
+  }
+
   /** Whether a Cookie header already carries one of the affinity cookies. */
-  static boolean carriesAffinityCookie(ChainRegistry registry, String cookieHeader) {
+  public static boolean carriesAffinityCookie(ChainRegistry registry, String cookieHeader) {
     if (cookieHeader == null) {
       return false;
     }
@@ -121,5 +142,10 @@ final class AffinityCookies {
       start = end + 1;
     }
     return false;
+  }
+
+  /** A URL for log lines: scheme, host and path, no query. */
+  public static String redacted(HttpUrl url) {
+    return url.scheme() + "://" + url.host() + url.encodedPath();
   }
 }
