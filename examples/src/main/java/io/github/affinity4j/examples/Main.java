@@ -1,30 +1,64 @@
 package io.github.affinity4j.examples;
 
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
- * Entry point of {@code affinity4j-examples.jar}.
+ * Entry point of {@code affinity4j-examples.jar}: the {@code demo} and {@code probe} commands.
  *
  * <pre>
  * java -jar examples/target/affinity4j-examples.jar demo
+ * java -jar examples/target/affinity4j-examples.jar probe --base-url URL --subscription-key KEY
+ * java -jar examples/target/affinity4j-examples.jar probe --help
  * </pre>
+ *
+ * <p>Only {@link #main(String[])} exits the JVM; {@link #run(PrintStream, PrintStream, String...)}
+ * returns the exit code, for tests: 0 success, 1 the run found what it checks for failing, 2 a
+ * usage error.
  */
 public final class Main {
   private Main() {}
 
+  /** Runs a command and exits with its code. */
   public static void main(String[] args) {
-    PrintStream out = System.out;
-    String command = args.length == 0 ? "" : args[0];
-    switch (command) {
-      case "demo":
-        System.exit(new SessionAffinityDemo(out).run());
-        break;
-      default:
-        out.println("usage: java -jar affinity4j-examples.jar demo");
-        out.println();
-        out.println("  demo   runs a multi-turn conversation against the embedded APIM simulator");
-        out.println("         (3 backends, round-robin, cookie affinity) and prints what happens.");
-        System.exit(command.isEmpty() || command.equals("--help") ? 0 : 2);
+    System.exit(run(System.out, System.err, args));
+  }
+
+  /**
+   * Runs a command, writing its output to {@code out} and usage errors to {@code err}, and returns
+   * its exit code. Debug logs ({@code --debug}) go to the process's standard error.
+   */
+  static int run(PrintStream out, PrintStream err, String... args) {
+    CommandLine cli = new CommandLine(new Root())
+        .addSubcommand(new DemoCommand(out))
+        .addSubcommand(new ProbeCommand(out))
+        .setOut(new PrintWriter(out, true))
+        .setErr(new PrintWriter(err, true))
+        .setCaseInsensitiveEnumValuesAllowed(true);
+    return cli.execute(args);
+  }
+
+  /** The top command: needs a subcommand. */
+  @Command(name = "java -jar affinity4j-examples.jar", mixinStandardHelpOptions = false,
+      usageHelpAutoWidth = true,
+      description = "Session affinity for OpenAI Responses API conversations behind a gateway: "
+          + "a demo on the embedded APIM simulator, and a probe for real gateways.",
+      footer = {"", "Run a command with --help for its options."})
+  static final class Root implements Runnable {
+    @Spec
+    private CommandSpec spec;
+
+    @picocli.CommandLine.Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help.")
+    private boolean help;
+
+    @Override
+    public void run() {
+      throw new ParameterException(spec.commandLine(), "Missing command: demo or probe");
     }
   }
 }
