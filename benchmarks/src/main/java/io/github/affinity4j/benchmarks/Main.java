@@ -4,7 +4,8 @@ package io.github.affinity4j.benchmarks;
  * Entry point of {@code affinity4j-benchmarks.jar}.
  *
  * <pre>
- * java -jar benchmarks/target/affinity4j-benchmarks.jar repair-cost
+ * java -jar benchmarks/target/affinity4j-benchmarks.jar all --quick
+ * java -jar benchmarks/target/affinity4j-benchmarks.jar compare
  * </pre>
  */
 public final class Main {
@@ -16,11 +17,40 @@ public final class Main {
       case "repair-cost":
         RepairCostHarness.main(args);
         break;
-      default:
-        System.out.println("usage: java -jar affinity4j-benchmarks.jar repair-cost [--quick]");
+      case "compare":
+        CompareHarness.main(args);
+        break;
+      case "memory":
+        MemoryHarness.main(args);
+        break;
+      case "overhead":
+        OverheadHarness.main(args);
+        break;
+      case "all":
+        System.out.println("JDK " + System.getProperty("java.version") + ", "
+            + Runtime.getRuntime().availableProcessors() + " CPUs, " + System.getProperty("os.name")
+            + " " + System.getProperty("os.arch") + ", max heap "
+            + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB");
         System.out.println();
+        // Memory first, on a heap nothing else has used yet.
+        MemoryHarness.main(args);
+        System.out.println();
+        CompareHarness.main(args);
+        System.out.println();
+        OverheadHarness.main(args);
+        break;
+      default:
+        System.out.println("usage: java -jar affinity4j-benchmarks.jar <command> [--quick]");
+        System.out.println();
+        System.out.println("  all           memory, compare and overhead in sequence");
+        System.out.println("  compare       plain SDK, process-wide cookie jar, stateless resend and");
+        System.out.println("                affinity4j on one simulated pool: survival, fairness, bytes");
+        System.out.println("  memory        heap per tracked chain and per journaled turn");
+        System.out.println("  overhead      JMH: one turn through each interceptor, ratio to bare OkHttp");
         System.out.println("  repair-cost   bytes, requests and added latency of one chain repair");
         System.out.println("                versus history length (1, 10, 100 turns), on the simulator");
+        System.out.println();
+        System.out.println("  --quick       smaller workloads and fewer iterations (all: under 5 minutes)");
         System.exit(command.isEmpty() || command.equals("--help") ? 0 : 2);
     }
   }
