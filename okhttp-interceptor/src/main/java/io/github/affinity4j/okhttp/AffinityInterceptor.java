@@ -205,11 +205,13 @@ public final class AffinityInterceptor implements Interceptor {
             throw e;
         }
       }
+      AffinityToken fresh = freshCookie(response);
       if (response.isSuccessful() || exchange.turn == null) {
-        return observe(response, exchange);
+        return observe(response, exchange, fresh);
       }
       byte[] errorBody = response.peekBody(MAX_ERROR_BODY_BYTES).bytes();
-      boolean rerouted = reroutedBy(response, exchange);
+      // The gateway chose a backend anew when the error set another affinity cookie than the pin.
+      boolean rerouted = fresh != null && (exchange.pin == null || !fresh.value().equals(exchange.pin.value()));
       RepairDecision decision =
           decide(exchange, () -> exchange.turn.decide(response.code(), errorBody, rerouted));
       switch (decision.action()) {
@@ -225,15 +227,20 @@ public final class AffinityInterceptor implements Interceptor {
         case FAIL:
           return decision.errorBody().isEmpty() ? response : amended(response, decision.errorBody().get());
         default:
-          return observe(response, exchange);
+          return observe(response, exchange, fresh);
       }
     }
   }
 
-  /** Whether an error came from a backend the gateway chose anew: it set another affinity cookie. */
-  private boolean reroutedBy(Response response, Exchange exchange) {
-    AffinityToken fresh = AffinityCookies.fromResponse(registry, response.request().url(), response.headers());
-    return fresh != null && (exchange.pin == null || !fresh.value().equals(exchange.pin.value()));
+  /** The affinity cookie a response set, read once per response; null if none or unusable. */
+  private AffinityToken freshCookie(Response response) {
+    try {
+      return AffinityCookies.fromResponse(registry, response.request().url(), response.headers());
+    } catch (RuntimeException e) {
+      logger.error("Affinity cookie of {} not read: unexpected failure",
+          AffinityCookies.redacted(response.request().url()), e);
+      return null;
+    }
   }
 
   private static RepairDecision decide(Exchange exchange, Supplier<RepairDecision> decision) {
@@ -318,18 +325,17 @@ public final class AffinityInterceptor implements Interceptor {
         .build();
   }
 
-  private Response observe(Response response, Exchange exchange) {
+  private Response observe(Response response, Exchange exchange, AffinityToken fresh) {
     try {
-      return bindAndRecord(response, exchange);
+      return bindAndRecord(response, exchange, fresh);
     } catch (RuntimeException e) {
       logger.error("Affinity not recorded for {}: unexpected failure", chainName(exchange.key), e);
       return response;
     }
   }
 
-  private Response bindAndRecord(Response response, Exchange exchange) {
+  private Response bindAndRecord(Response response, Exchange exchange, AffinityToken fresh) {
     ChainKey requestKey = exchange.key;
-    AffinityToken fresh = AffinityCookies.fromResponse(registry, response.request().url(), response.headers());
     if (!response.isSuccessful()) {
       if (fresh != null) {
         logger.debug("HTTP {} for {} set an affinity cookie; not bound, an error names no chain",
