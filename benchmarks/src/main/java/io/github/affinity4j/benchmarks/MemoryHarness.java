@@ -15,6 +15,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.UUID;
 
 /**
  * Issue 7, point 2: retained heap per tracked chain in the affinity store (no journal), and per
@@ -23,8 +24,10 @@ import java.util.Random;
  *
  * <p>Each chain is bound to its own token built as the interceptor builds one from a parsed
  * {@code Set-Cookie}: new strings for name, value (40 characters, as the simulator issues),
- * domain and path, a {@code seenAt} instant, no routing facts. Ids are {@code resp_} plus 48
- * characters, as the simulator issues. Heap is read with {@link MemoryMXBean} after repeated
+ * domain and path, a {@code seenAt} instant, and the routing facts of an APIM response (region,
+ * two request ids, rate-limit counts). Ids are {@code resp_} plus 48 characters, as the simulator
+ * issues. A journaled turn names its parent with a string of its own, as one parsed from a
+ * request body is. Heap is read with {@link MemoryMXBean} after repeated
  * {@link System#gc()} before and after the fill; caches run maintenance on the calling thread, so
  * nothing is pending in their buffers when the heap is read. Run it alone in its JVM for the
  * cleanest figures.
@@ -62,7 +65,8 @@ final class MemoryHarness {
         byte[] input = inputItems(c, t, random);
         byte[] output = outputItems(c, t, random);
         jsonBytes += input.length + output.length;
-        journal.record(JournalTurn.builder().responseId(id).previousResponseId(previous)
+        journal.record(JournalTurn.builder().responseId(id)
+            .previousResponseId(previous == null ? null : new String(previous))
             .input(input).output(output).build());
         previous = id;
       }
@@ -152,7 +156,8 @@ final class MemoryHarness {
           .domain(new String("my-apim.azure-api.net"))
           .path(new String("/"))
           .seenAt(now.plusNanos(c))
-          .routing(RoutingInfo.EMPTY)
+          .routing(new RoutingInfo(new String("Sweden Central"), new UUID(random.nextLong(), random.nextLong()).toString(),
+              new UUID(random.nextLong(), random.nextLong()).toString(), 1_999L, 1_999_000L, null))
           .build();
       ChainKey previous = null;
       for (int t = 0; t < turns; t++) {

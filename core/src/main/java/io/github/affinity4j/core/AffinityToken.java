@@ -2,6 +2,7 @@ package io.github.affinity4j.core;
 
 import static java.util.Objects.requireNonNull;
 
+import com.github.benmanes.caffeine.cache.Interner;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -30,6 +31,10 @@ import java.util.Locale;
  *
  * <p>The value is a credential of sorts: {@link #toString()} shows only its {@link #fingerprint()},
  * and nothing in this library logs it. Immutable and thread-safe.
+ *
+ * <p>A store holds one token per chain, so tokens are kept small: the name, domain and path
+ * strings are shared between equal tokens, and {@link ChainRegistry} stores each token
+ * {@link #forStorage()}, with only the region of its routing facts.
  *
  * @param name the cookie name, e.g. {@code APIM-Backend-Affinity}
  * @param value the opaque cookie value; never log it
@@ -63,6 +68,11 @@ public record AffinityToken(
   public static final int MAX_COOKIE_SIZE = 4096;
 
   private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+  // Weak, so a string or routing no token uses any more can be collected. A process sees a few
+  // cookie names, hosts, paths and regions, shared by every chain it tracks.
+  private static final Interner<String> STRINGS = Interner.newWeakInterner();
+  private static final Interner<RoutingInfo> REGIONS = Interner.newWeakInterner();
 
   /**
    * Creates a token.
@@ -99,13 +109,15 @@ public record AffinityToken(
     if (host.isBlank()) {
       throw new IllegalArgumentException("Cookie domain must not be blank; pass the request host");
     }
-    domain = host.toLowerCase(Locale.ROOT);
+    domain = STRINGS.intern(host.toLowerCase(Locale.ROOT));
     if (path == null) {
       path = "/";
     } else if (!path.startsWith("/")) {
       throw new IllegalArgumentException(
           "Cookie path must start with '/', got " + ChainKey.describe(path) + "; pass \"/\" or null");
     }
+    name = STRINGS.intern(name);
+    path = STRINGS.intern(path);
     if (routing == null) {
       routing = RoutingInfo.EMPTY;
     }
@@ -121,6 +133,19 @@ public record AffinityToken(
     return new Builder()
         .name(name).value(value).domain(domain).hostOnly(hostOnly).path(path)
         .expiresAt(expiresAt).secure(secure).seenAt(seenAt).routing(routing);
+  }
+
+  /**
+   * Returns this token as a store keeps it: with only the {@link RoutingInfo#region()} of its
+   * routing facts, which is all a chain needs to tell that its backend changed. Request ids and
+   * rate-limit counts describe the one response that set the cookie; kept in every chain, they
+   * would take more memory than the pin itself. Returns this token if it has nothing more.
+   */
+  public AffinityToken forStorage() {
+    RoutingInfo regionOnly = routing.region() == null ? RoutingInfo.EMPTY
+        : REGIONS.intern(new RoutingInfo(STRINGS.intern(routing.region()), null, null, null, null, null));
+    return regionOnly == routing ? this
+        : new AffinityToken(name, value, domain, hostOnly, path, expiresAt, secure, seenAt, regionOnly);
   }
 
   /**

@@ -51,7 +51,9 @@ public final class CaffeineAffinityStore implements AffinityStore {
 
   private final long maximumSize;
   private final Duration expireAfterAccess;
-  private final Cache<ChainKey, AffinityToken> cache;
+  // Response keys, nearly all of them, are held by their id alone: a ChainKey per entry would
+  // cost a fifth of it. Other kinds keep their ChainKey, so ids of different kinds never clash.
+  private final Cache<Object, AffinityToken> cache;
 
   private CaffeineAffinityStore(Builder builder) {
     this.maximumSize = builder.maximumSize;
@@ -85,17 +87,17 @@ public final class CaffeineAffinityStore implements AffinityStore {
 
   @Override
   public Optional<AffinityToken> get(ChainKey key) {
-    return Optional.ofNullable(cache.getIfPresent(requireNonNull(key, "key")));
+    return Optional.ofNullable(cache.getIfPresent(cacheKey(key)));
   }
 
   @Override
   public void put(ChainKey key, AffinityToken token) {
-    cache.put(requireNonNull(key, "key"), requireNonNull(token, "token"));
+    cache.put(cacheKey(key), requireNonNull(token, "token"));
   }
 
   @Override
   public void remove(ChainKey key) {
-    cache.invalidate(requireNonNull(key, "key"));
+    cache.invalidate(cacheKey(key));
   }
 
   @Override
@@ -104,6 +106,10 @@ public final class CaffeineAffinityStore implements AffinityStore {
   }
 
   /** Runs pending maintenance (expiry, eviction) now; for tests. */
+  private static Object cacheKey(ChainKey key) {
+    return requireNonNull(key, "key").kind() == ChainKey.Kind.RESPONSE ? key.id() : key;
+  }
+
   void cleanUp() {
     cache.cleanUp();
   }

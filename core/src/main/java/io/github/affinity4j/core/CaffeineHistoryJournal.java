@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
  *     .build();
  * }</pre>
  *
- * <p>Each turn is one entry holding its input and output items as two byte arrays (serialised
- * JSON, not object graphs) and a link to its parent; each conversation is one entry holding its
+ * <p>Each turn is one entry, keyed by its response id, holding its input and output items as two
+ * byte arrays (serialised JSON, not object graphs) and a link to its parent that shares the
+ * parent's id string; each conversation is one entry holding its
  * initial items and its latest turn. Recording a turn reads its ancestors, so a chain in use keeps
  * all its links alive and a chain expires or is evicted as a unit, oldest unused first; the cost is
  * one cache read per ancestor per turn. Walking a chain back for {@link #history} costs the same.
@@ -84,8 +85,11 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
   /** The default time after which an entry that was neither read nor written is dropped. */
   public static final Duration DEFAULT_EXPIRE_AFTER_ACCESS = Duration.ofHours(2);
 
-  /** What an entry costs beyond its items: the key, its id string, the entry, the array headers. */
-  static final int ENTRY_OVERHEAD = 200;
+  /**
+   * What an entry costs beyond its items: its id string, the link, the array headers and the
+   * cache's nodes; measured for ids of about 50 characters (the benchmarks' {@code memory}).
+   */
+  static final int ENTRY_OVERHEAD = 256;
 
   private static final Logger logger = LoggerFactory.getLogger(CaffeineHistoryJournal.class);
 
@@ -93,7 +97,9 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
   private final long maximumBytes;
   private final long maximumBytesPerChain;
   private final Duration expireAfterAccess;
-  private final Cache<ChainKey, Entry> cache;
+  // Turns are keyed by their response id string, conversations by their ChainKey: ids of the
+  // two kinds never clash, and the many turns need no ChainKey object each.
+  private final Cache<Object, Entry> cache;
 
   private CaffeineHistoryJournal(Builder builder) {
     this.maximumEntries = builder.maximumEntries;
@@ -103,9 +109,9 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     // Weighing every entry at least maximumBytes / maximumEntries (rounded up) makes the weight
     // bound imply the entry bound, so both hold with Caffeine's single maximumWeight.
     long floor = (maximumBytes + maximumEntries - 1) / maximumEntries;
-    Caffeine<ChainKey, Entry> caffeine = Caffeine.newBuilder()
+    Caffeine<Object, Entry> caffeine = Caffeine.newBuilder()
         .maximumWeight(maximumBytes)
-        .weigher((ChainKey key, Entry entry) ->
+        .weigher((Object key, Entry entry) ->
             (int) Math.min(Integer.MAX_VALUE, Math.max(floor, ENTRY_OVERHEAD + entry.bytes())))
         .expireAfterAccess(expireAfterAccess);
     if (builder.ticker != null) {
@@ -155,12 +161,11 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     String responseId = turn.responseId();
     String previous = turn.previousResponseId().orElse(null);
     String conversation = turn.conversationId().orElse(null);
-    ChainKey parent = previous == null ? null : ChainKey.response(previous);
+    Object parent = previous;
     if (conversation != null) {
       String head = advanceHead(conversation, responseId);
       if (parent == null) {
-        parent = head != null && !head.equals(responseId)
-            ? ChainKey.response(head) : ChainKey.conversation(conversation);
+        parent = head != null && !head.equals(responseId) ? head : ChainKey.conversation(conversation);
       }
     }
     long parentBytes = 0;
@@ -168,9 +173,10 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     boolean tooLarge = false;
     Entry up = parent == null ? null : cache.getIfPresent(parent);
     if (up instanceof Link link) {
+      parent = link.id; // one id string per turn, shared by its key and its children's links
       parentBytes = link.chainBytes;
       depth = link.depth + 1;
-      tooLarge = link.tooLarge;
+      tooLarge = link.isMarker();
       touchAncestors(link);
     } else if (up instanceof Root root && root.items != null) {
       parentBytes = root.items.length;
@@ -182,9 +188,9 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
           responseId, chainBytes, maximumBytesPerChain);
     }
     Link link = tooLarge
-        ? new Link(parent, null, null, chainBytes, depth, true)
-        : new Link(parent, turn.inputBytes(), turn.outputBytes(), chainBytes, depth, false);
-    cache.put(ChainKey.response(responseId), link);
+        ? new Link(responseId, parent, null, null, chainBytes, depth)
+        : new Link(responseId, parent, turn.inputBytes(), turn.outputBytes(), chainBytes, depth);
+    cache.put(responseId, link);
   }
 
   /**
@@ -210,10 +216,10 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
   @Override
   public ChainHistory history(ChainKey chain) {
     requireNonNull(chain, "chain");
-    ChainKey next;
+    Object next;
     String last;
     if (chain.kind() == Kind.RESPONSE) {
-      next = chain;
+      next = chain.id();
       last = chain.id();
     } else if (chain.kind() == Kind.CONVERSATION) {
       Entry entry = cache.getIfPresent(chain);
@@ -224,35 +230,35 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
         return root.items == null ? ChainHistory.missingLink(chain, chain, 0)
             : ChainHistory.completeOwned(chain, List.of(root.items), null, 0);
       }
-      next = ChainKey.response(root.head);
+      next = root.head;
       last = root.head;
     } else {
       return ChainHistory.missingLink(chain, chain, 0);
     }
     Deque<byte[]> segments = new ArrayDeque<>();
-    Set<ChainKey> seen = new HashSet<>();
+    Set<Object> seen = new HashSet<>();
     int turns = 0;
     long bytes = 0;
     while (next != null) {
       if (!seen.add(next)) {
-        logger.debug("Chain {} links back to {}, a cycle; treated as missing", chain, next);
-        return ChainHistory.missingLink(chain, next, turns);
+        logger.debug("Chain {} links back to {}, a cycle; treated as missing", chain, chainKey(next));
+        return ChainHistory.missingLink(chain, chainKey(next), turns);
       }
       Entry entry = cache.getIfPresent(next);
       if (entry == null) {
-        return ChainHistory.missingLink(chain, next, turns);
+        return ChainHistory.missingLink(chain, chainKey(next), turns);
       }
       if (entry instanceof Root root) {
         if (root.items == null) {
-          return ChainHistory.missingLink(chain, next, turns); // created before it was journaled
+          return ChainHistory.missingLink(chain, chainKey(next), turns); // created before it was journaled
         }
         segments.addFirst(root.items);
         bytes += root.items.length;
         break;
       }
       Link link = (Link) entry;
-      if (link.tooLarge) {
-        return ChainHistory.tooLarge(chain, firstMarker(next, link, seen));
+      if (link.isMarker()) {
+        return ChainHistory.tooLarge(chain, chainKey(firstMarker(next, link, seen)));
       }
       segments.addFirst(link.output);
       segments.addFirst(link.input);
@@ -297,13 +303,18 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
   }
 
   /** Walks back over markers to the first turn that passed the bytes-per-chain bound. */
-  private ChainKey firstMarker(ChainKey key, Link marker, Set<ChainKey> seen) {
+  private Object firstMarker(Object key, Link marker, Set<Object> seen) {
     while (marker.parent != null && seen.add(marker.parent)
-        && cache.getIfPresent(marker.parent) instanceof Link above && above.tooLarge) {
+        && cache.getIfPresent(marker.parent) instanceof Link above && above.isMarker()) {
       key = marker.parent;
       marker = above;
     }
     return key;
+  }
+
+  /** The chain key of a cache key: a response id string, or a conversation's key. */
+  private static ChainKey chainKey(Object key) {
+    return key instanceof ChainKey chain ? chain : ChainKey.response((String) key);
   }
 
   /** Makes {@code responseId} the conversation's latest turn; returns the one before, or null. */
@@ -320,7 +331,7 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
 
   /** Reads every ancestor above {@code link}, so that expiry and eviction see the chain in use. */
   private void touchAncestors(Link link) {
-    ChainKey next = link.parent;
+    Object next = link.parent;
     // depth counts the links above; one more read reaches a conversation's entry. Bounds cycles.
     for (int steps = link.depth + 1; next != null && steps > 0; steps--) {
       if (!(cache.getIfPresent(next) instanceof Link above)) {
@@ -336,25 +347,31 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
 
   /** One turn. Items are null in a marker past the bytes-per-chain bound. */
   private static final class Link extends Entry {
-    final ChainKey parent;
+    /** This turn's response id: its key, and its children's {@code parent}. */
+    final String id;
+    /** The parent's key: a response id string, a conversation's ChainKey, or null at a start. */
+    final Object parent;
     final byte[] input;
     final byte[] output;
     final long chainBytes;
     final int depth;
-    final boolean tooLarge;
 
-    Link(ChainKey parent, byte[] input, byte[] output, long chainBytes, int depth, boolean tooLarge) {
+    Link(String id, Object parent, byte[] input, byte[] output, long chainBytes, int depth) {
+      this.id = id;
       this.parent = parent;
       this.input = input;
       this.output = output;
       this.chainBytes = chainBytes;
       this.depth = depth;
-      this.tooLarge = tooLarge;
+    }
+
+    boolean isMarker() {
+      return input == null;
     }
 
     @Override
     long bytes() {
-      return tooLarge ? 0 : (long) input.length + output.length;
+      return isMarker() ? 0 : (long) input.length + output.length;
     }
   }
 

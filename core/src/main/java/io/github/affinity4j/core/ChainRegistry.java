@@ -221,8 +221,10 @@ public final class ChainRegistry {
     }
     boolean bindKey = key != null && (fresh != null || !key.equals(previous));
     boolean bindScope = scope && fresh != null && !previous.equals(key);
-    boolean boundKey = bindKey && save(key, token);
-    boolean boundScope = bindScope && save(previous, fresh);
+    // bindScope implies fresh != null, so token == fresh: both keys share one stored token.
+    AffinityToken kept = bindKey || bindScope ? token.forStorage() : token;
+    boolean boundKey = bindKey && save(key, kept);
+    boolean boundScope = bindScope && save(previous, kept);
     if (listening && (changed || boundKey || boundScope)) {
       AffinityListener listener = listenerFor(target);
       if (listener != AffinityListener.NONE) {

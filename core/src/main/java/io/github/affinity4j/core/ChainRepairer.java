@@ -247,7 +247,7 @@ public final class ChainRepairer {
         String field = parser.currentName();
         JsonToken value = parser.nextToken();
         if ("items".equals(field) && value == JsonToken.START_ARRAY) {
-          items = Json.copyValue(parser);
+          items = Json.rawValue(parser, body, 0);
         } else {
           parser.skipChildren();
         }

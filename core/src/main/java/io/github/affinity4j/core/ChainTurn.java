@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -194,6 +195,19 @@ public final class ChainTurn {
    * @param routing the response's routing facts; null counts as {@link RoutingInfo#EMPTY}
    */
   public void succeeded(AffinityToken fresh, RoutingInfo routing) {
+    succeeded(fresh, () -> routing);
+  }
+
+  /**
+   * Reports a 2xx response, as {@link #succeeded(AffinityToken, RoutingInfo)} does, reading its
+   * routing facts only if a repair completes: most turns need none.
+   *
+   * @param fresh the affinity cookie the response set, or null if it set none
+   * @param routing gives the response's routing facts; a null result counts as {@link RoutingInfo#EMPTY}
+   * @throws NullPointerException if {@code routing} is null
+   */
+  public void succeeded(AffinityToken fresh, Supplier<RoutingInfo> routing) {
+    requireNonNull(routing, "routing");
     if (state != State.RETRYING && state != State.REPLAYING) {
       return;
     }
@@ -203,7 +217,7 @@ public final class ChainTurn {
     logger.debug("{} repaired by {}", describeChain(), byReplay ? "replay" : "retry");
     if (repairer.listening()) {
       Duration elapsed = Duration.between(brokeAt, repairer.clock().instant());
-      ChainRepair repair = new ChainRepair(chain, cause, byReplay, pin, fresh, routing,
+      ChainRepair repair = new ChainRepair(chain, cause, byReplay, pin, fresh, routing.get(),
           byReplay ? itemsReplayed : 0, byReplay ? replayBytes : 0,
           elapsed.isNegative() ? Duration.ZERO : elapsed);
       repairer.notify("repaired", listener -> listener.repaired(repair));

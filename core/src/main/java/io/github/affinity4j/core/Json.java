@@ -1,12 +1,11 @@
 package io.github.affinity4j.core;
 
 import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.util.ByteArrayBuilder;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /** Jackson plumbing shared by the journal and repair classes. Stateless and thread-safe. */
 final class Json {
@@ -20,41 +19,61 @@ final class Json {
 
   private Json() {}
 
-  /** Returns {@code {"type":"message","role":"user","content":text}}: how the API reads a string input. */
-  static byte[] userMessage(String text) {
-    ByteArrayBuilder out = new ByteArrayBuilder(text.length() + 48);
-    try (JsonGenerator generator = FACTORY.createGenerator(out)) {
-      generator.writeStartObject();
-      generator.writeStringField("type", "message");
-      generator.writeStringField("role", "user");
-      generator.writeStringField("content", text);
-      generator.writeEndObject();
-    } catch (IOException e) {
-      // A ByteArrayBuilder does no I/O; only a Jackson bug gets here.
-      throw new UncheckedIOException(e);
-    }
-    return out.toByteArray();
-  }
+  private static final byte[] USER_MESSAGE_START =
+      "[{\"type\":\"message\",\"role\":\"user\",\"content\":".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] USER_MESSAGE_END = {'}', ']'};
 
-  /** Returns {@code [item]} for one serialised item. */
-  static byte[] arrayOf(byte[] item) {
-    byte[] array = new byte[item.length + 2];
-    array[0] = '[';
-    System.arraycopy(item, 0, array, 1, item.length);
-    array[array.length - 1] = ']';
-    return array;
+  /**
+   * Returns {@code [{"type":"message","role":"user","content":text}]}, how the API reads a string
+   * input, with the string the parser is on copied as sent: no decoding, no re-encoding.
+   *
+   * @param source the bytes the parser reads, {@code base} being where its input starts
+   * @throws IOException if the string is not closed
+   */
+  static byte[] userMessage(JsonParser parser, byte[] source, int base) throws IOException {
+    int start = base + (int) parser.currentTokenLocation().getByteOffset();
+    int end = stringEnd(source, start);
+    int length = end - start;
+    byte[] items = new byte[USER_MESSAGE_START.length + length + USER_MESSAGE_END.length];
+    System.arraycopy(USER_MESSAGE_START, 0, items, 0, USER_MESSAGE_START.length);
+    System.arraycopy(source, start, items, USER_MESSAGE_START.length, length);
+    System.arraycopy(USER_MESSAGE_END, 0, items, items.length - USER_MESSAGE_END.length, USER_MESSAGE_END.length);
+    return items;
   }
 
   /**
-   * Copies the value the parser is on (an array, usually) and its children, compactly re-serialised.
+   * Copies the array or object the parser is on, with its children, as sent: the bytes from its
+   * opening bracket to its closing one. The parser reads it to the end, so malformed JSON still
+   * throws; whitespace inside is kept.
    *
+   * @param source the bytes the parser reads, {@code base} being where its input starts
    * @throws IOException if the JSON is malformed
    */
-  static byte[] copyValue(JsonParser parser) throws IOException {
-    ByteArrayBuilder out = new ByteArrayBuilder(256);
-    try (JsonGenerator generator = FACTORY.createGenerator(out)) {
-      generator.copyCurrentStructure(parser);
+  static byte[] rawValue(JsonParser parser, byte[] source, int base) throws IOException {
+    int start = start(parser, base);
+    parser.skipChildren();
+    return Arrays.copyOfRange(source, start, end(parser, base));
+  }
+
+  /** Where the token the parser is on starts in {@code source}. */
+  static int start(JsonParser parser, int base) {
+    return base + (int) parser.currentTokenLocation().getByteOffset();
+  }
+
+  /** Where the token the parser has just read ends in {@code source}: after a closing bracket. */
+  static int end(JsonParser parser, int base) {
+    return base + (int) parser.currentLocation().getByteOffset();
+  }
+
+  /** The index after the closing quote of the JSON string whose opening quote is at {@code start}. */
+  private static int stringEnd(byte[] source, int start) throws IOException {
+    for (int i = start + 1; i < source.length; i++) {
+      if (source[i] == '\\') {
+        i++; // the escaped character cannot close the string
+      } else if (source[i] == '"') {
+        return i + 1;
+      }
     }
-    return out.toByteArray();
+    throw new IOException("string not closed");
   }
 }

@@ -152,7 +152,7 @@ public final class SseCompletedScanner {
             return ended(type); // an unnamed event of another type: no need to read on
           }
         } else if ("response".equals(fieldName) && value == JsonToken.START_OBJECT) {
-          response = TurnOutput.readResponse(parser);
+          response = TurnOutput.readResponse(parser, sse.data(), 0);
         } else {
           parser.skipChildren();
         }

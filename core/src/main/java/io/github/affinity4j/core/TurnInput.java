@@ -1,10 +1,9 @@
 package io.github.affinity4j.core;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.core.util.ByteArrayBuilder;
 import java.io.IOException;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.Objects;
@@ -24,8 +23,9 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>A string {@code input} becomes one item, {@code {"type":"message","role":"user","content":…}},
- * which is how the API reads it; an array is kept item by item as sent, compactly re-serialised; no
- * {@code input} is an empty array. Items are held as one JSON array in bytes, not as objects.
+ * which is how the API reads it; an array is kept as sent, byte for byte; no {@code input} is an
+ * empty array. Items are held as one JSON array in bytes, not as objects, and are copied from the
+ * body without being decoded, so reading a turn costs one pass and one copy.
  *
  * <p>Parsing uses Jackson's streaming parser and never throws for bad data: a body that is not a
  * JSON object, or whose {@code input} is neither a string nor an array, yields empty and one DEBUG
@@ -78,10 +78,10 @@ public final class TurnInput {
         switch (field) {
           case "input" -> {
             if (value == JsonToken.VALUE_STRING) {
-              items = Json.arrayOf(Json.userMessage(parser.getText()));
+              items = Json.userMessage(parser, body, offset);
               count[0] = 1;
             } else if (value == JsonToken.START_ARRAY) {
-              items = copyItems(parser, count, ids);
+              items = copyItems(parser, body, offset, count, ids);
             } else if (value != JsonToken.VALUE_NULL) {
               logger.debug("Request input is neither a string nor an array; turn not read");
               return Optional.empty();
@@ -170,38 +170,36 @@ public final class TurnInput {
   }
 
   /**
-   * Copies the array the parser is on, item by item, noting each item's top-level {@code id}.
-   * Nested values are copied without being looked at.
+   * Copies the array the parser is on as sent, noting each item's top-level {@code id}. Nested
+   * values are skipped without being looked at.
    */
-  private static byte[] copyItems(JsonParser parser, int[] count, Set<String> ids) throws IOException {
-    ByteArrayBuilder out = new ByteArrayBuilder(256);
-    try (JsonGenerator generator = Json.FACTORY.createGenerator(out)) {
-      generator.writeStartArray();
-      JsonToken token;
-      while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
-        if (token == null) {
-          throw new IOException("input array not closed");
-        }
-        count[0]++;
-        if (token != JsonToken.START_OBJECT) {
-          generator.copyCurrentStructure(parser); // not an item; the API will say so
-          continue;
-        }
-        generator.writeStartObject();
-        while (parser.nextToken() == JsonToken.FIELD_NAME) {
-          String field = parser.currentName();
-          JsonToken value = parser.nextToken();
-          if ("id".equals(field) && value == JsonToken.VALUE_STRING && ChainKey.isValidId(parser.getText())) {
-            ids.add(parser.getText());
-          }
-          generator.writeFieldName(field);
-          generator.copyCurrentStructure(parser);
-        }
-        generator.writeEndObject();
+  private static byte[] copyItems(JsonParser parser, byte[] body, int offset, int[] count, Set<String> ids)
+      throws IOException {
+    int start = Json.start(parser, offset);
+    JsonToken token;
+    while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
+      if (token == null) {
+        throw new IOException("input array not closed");
       }
-      generator.writeEndArray();
+      count[0]++;
+      if (token != JsonToken.START_OBJECT) {
+        parser.skipChildren(); // not an item; the API will say so
+        continue;
+      }
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken value = parser.nextToken();
+        if ("id".equals(field) && value == JsonToken.VALUE_STRING) {
+          String id = parser.getText();
+          if (ChainKey.isValidId(id)) {
+            ids.add(id);
+          }
+        } else {
+          parser.skipChildren();
+        }
+      }
     }
-    return out.toByteArray();
+    return Arrays.copyOfRange(body, start, Json.end(parser, offset));
   }
 
   private static String id(JsonParser parser, JsonToken value, String field) throws IOException {

@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * TurnOutput.fromResponseBody(bytes, 0, bytes.length).ifPresent(turn::record);
  * }</pre>
  *
- * <p>Output items are held as one JSON array in bytes, compactly re-serialised. Only a response
+ * <p>Output items are held as one JSON array in bytes, as the response sent them. Only a response
  * whose {@link #status()} is {@code completed} or {@code incomplete} (or absent) can be continued
  * with its full output; see {@link #isContinuable()}. Immutable and thread-safe.
  */
@@ -68,7 +68,7 @@ public final class TurnOutput {
         logger.debug("Response body is not a JSON object; no output to record");
         return Optional.empty();
       }
-      return Optional.ofNullable(readResponse(parser));
+      return Optional.ofNullable(readResponse(parser, body, offset));
     } catch (IOException e) {
       logger.debug("Response body is not valid JSON ({}); no output to record", e.getClass().getSimpleName());
       return Optional.empty();
@@ -77,9 +77,9 @@ public final class TurnOutput {
 
   /**
    * Reads the rest of a response object the parser has just entered; null (with one DEBUG line)
-   * if it is not a usable response.
+   * if it is not a usable response. The parser reads {@code source} from {@code base}.
    */
-  static TurnOutput readResponse(JsonParser parser) throws IOException {
+  static TurnOutput readResponse(JsonParser parser, byte[] source, int base) throws IOException {
     String id = null;
     String object = null;
     String status = null;
@@ -88,7 +88,7 @@ public final class TurnOutput {
       String field = parser.currentName();
       JsonToken value = parser.nextToken();
       if ("output".equals(field) && value == JsonToken.START_ARRAY) {
-        output = Json.copyValue(parser);
+        output = Json.rawValue(parser, source, base);
       } else if (value == JsonToken.VALUE_STRING && "id".equals(field)) {
         id = parser.getText();
       } else if (value == JsonToken.VALUE_STRING && "object".equals(field)) {

@@ -25,6 +25,35 @@ final class AffinityTokenTest {
   }
 
   @Test
+  void build_equalNameDomainPath_stringsSharedBetweenTokens() {
+    AffinityToken first = token().name(new String("APIM-Backend-Affinity")).domain(new String("Host.TEST"))
+        .path(new String("/openai")).build();
+    AffinityToken second = token().name(new String("APIM-Backend-Affinity")).domain(new String("host.test"))
+        .path(new String("/openai")).build();
+
+    assertThat(second.name()).isSameAs(first.name());
+    assertThat(second.domain()).isSameAs(first.domain()).isEqualTo("host.test");
+    assertThat(second.path()).isSameAs(first.path());
+  }
+
+  @Test
+  void forStorage_responseDetails_keepsOnlyTheSharedRegion() {
+    AffinityToken full = token().routing(new RoutingInfo(new String("swedencentral"), "req-1", "apim-1", 5L, 100L,
+        Duration.ofSeconds(2))).build();
+    AffinityToken other = token().routing(new RoutingInfo(new String("swedencentral"), "req-2", "apim-2", 4L, 90L,
+        null)).build();
+
+    AffinityToken stored = full.forStorage();
+
+    assertThat(stored.routing()).isEqualTo(new RoutingInfo("swedencentral", null, null, null, null, null));
+    assertThat(stored.toBuilder().routing(full.routing()).build()).as("nothing else changed").isEqualTo(full);
+    assertThat(other.forStorage().routing()).isSameAs(stored.routing());
+    assertThat(stored.forStorage()).isSameAs(stored);
+    AffinityToken bare = token().build();
+    assertThat(bare.forStorage()).isSameAs(bare);
+  }
+
+  @Test
   void fingerprint_sameValue_stableShortHexAndDistinct() {
     AffinityToken token = token().build();
 

@@ -173,6 +173,16 @@ final class CaffeineHistoryJournalTest {
   }
 
   @Test
+  void history_conversationAndResponseWithTheSameId_neverMixed() {
+    CaffeineHistoryJournal journal = journal().build();
+    journal.recordConversation("same_id", bytes("[\"conv\"]"));
+    journal.record(turn("same_id", null, "[\"in\"]", "[\"out\"]"));
+
+    assertThat(texts(journal.history(ChainKey.conversation("same_id")))).containsExactly("[\"conv\"]");
+    assertThat(texts(journal.history(ChainKey.response("same_id")))).containsExactly("[\"in\"]", "[\"out\"]");
+  }
+
+  @Test
   void history_threadOrCycle_missingNeverLoops() {
     CaffeineHistoryJournal journal = journal().build();
     journal.record(turn("resp_a", "resp_b", "[]", "[]"));

@@ -46,6 +46,17 @@ final class ChainRegistryTest {
   }
 
   @Test
+  void bind_freshCookieWithResponseDetails_storesOnlyTheRegion() {
+    AffinityToken fresh = token("backend-a").toBuilder()
+        .routing(new RoutingInfo("eastus", "req-1", "apim-1", 5L, 100L, null)).build();
+
+    assertThat(registry.bind(response(1), null, fresh)).contains(fresh);
+
+    assertThat(registry.store().get(response(1)).orElseThrow().routing())
+        .isEqualTo(new RoutingInfo("eastus", null, null, null, null, null));
+  }
+
+  @Test
   void bind_newChainWithoutCookie_noPin() {
     assertThat(registry.bind(response(1), null, null)).isEmpty();
 

@@ -11,10 +11,10 @@ final class TurnInputTest {
 
   @Test
   void fromRequestBody_stringInput_normalisedToOneUserMessage() {
-    TurnInput turn = parse("{\"model\":\"gpt-4.1\",\"input\":\"Explain \\\"photosynthesis\\\" \\u00e9\"}").orElseThrow();
+    TurnInput turn = parse("{\"model\":\"gpt-4.1\",\"input\":\"Explain \\\"photosynthesis\\\" \\u00e9 \\\\\"}").orElseThrow();
 
-    assertThat(text(turn.items()))
-        .isEqualTo("[{\"type\":\"message\",\"role\":\"user\",\"content\":\"Explain \\\"photosynthesis\\\" é\"}]");
+    assertThat(text(turn.items())).as("the string as sent, escapes kept")
+        .isEqualTo("[{\"type\":\"message\",\"role\":\"user\",\"content\":\"Explain \\\"photosynthesis\\\" \\u00e9 \\\\\"}]");
     assertThat(turn.itemCount()).isEqualTo(1);
     assertThat(turn.itemIds()).isEmpty();
     assertThat(turn.chain()).isEmpty();
@@ -22,7 +22,7 @@ final class TurnInputTest {
   }
 
   @Test
-  void fromRequestBody_arrayInput_keptCompactWithItemIds() {
+  void fromRequestBody_arrayInput_keptAsSentWithItemIds() {
     TurnInput turn = parse("{\"input\": [\n"
         + "  {\"role\": \"user\", \"content\": [{\"type\": \"input_text\", \"text\": \"hi\", \"id\": \"nested\"}]},\n"
         + "  {\"id\": \"rs_1\", \"type\": \"reasoning\", \"summary\": [], \"encrypted_content\": \"gAAA\"},\n"
@@ -30,11 +30,12 @@ final class TurnInputTest {
         + "  {\"type\": \"function_call_output\", \"call_id\": \"call_1\", \"output\": \"{\\\"t\\\":21}\"}\n"
         + "], \"model\": \"m\", \"previous_response_id\": \"resp_1\", \"store\": false}").orElseThrow();
 
-    assertThat(text(turn.items())).isEqualTo("["
-        + "{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"hi\",\"id\":\"nested\"}]},"
-        + "{\"id\":\"rs_1\",\"type\":\"reasoning\",\"summary\":[],\"encrypted_content\":\"gAAA\"},"
-        + "{\"type\":\"item_reference\",\"id\":\"msg_2\"},"
-        + "{\"type\":\"function_call_output\",\"call_id\":\"call_1\",\"output\":\"{\\\"t\\\":21}\"}]");
+    assertThat(text(turn.items())).as("byte for byte, whitespace included").isEqualTo("[\n"
+        + "  {\"role\": \"user\", \"content\": [{\"type\": \"input_text\", \"text\": \"hi\", \"id\": \"nested\"}]},\n"
+        + "  {\"id\": \"rs_1\", \"type\": \"reasoning\", \"summary\": [], \"encrypted_content\": \"gAAA\"},\n"
+        + "  {\"type\": \"item_reference\", \"id\": \"msg_2\"},\n"
+        + "  {\"type\": \"function_call_output\", \"call_id\": \"call_1\", \"output\": \"{\\\"t\\\":21}\"}\n"
+        + "]");
     assertThat(turn.itemCount()).isEqualTo(4);
     assertThat(turn.itemIds()).as("top-level ids only").containsExactly("rs_1", "msg_2");
     assertThat(turn.previousResponseId()).contains("resp_1");

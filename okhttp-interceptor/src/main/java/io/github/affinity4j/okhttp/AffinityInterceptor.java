@@ -345,7 +345,7 @@ public final class AffinityInterceptor implements Interceptor {
     }
     ChainTurn turn = exchange.turn;
     if (turn != null) {
-      turn.succeeded(fresh, RoutingInfo.from(response::header));
+      turn.succeeded(fresh, () -> RoutingInfo.from(response::header));
     }
     // After a replay the chain lives where the replay went: the stale pin must not be inherited.
     ChainKey previous = turn != null && turn.isReplay() && requestKey != null
