@@ -117,9 +117,7 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     if (builder.ticker != null) {
       caffeine.ticker(builder.ticker);
     }
-    if (builder.executor != null) {
-      caffeine.executor(builder.executor);
-    }
+    caffeine.executor(builder.executor);
     this.cache = caffeine.build();
   }
 
@@ -398,7 +396,7 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     private long maximumBytesPerChain = DEFAULT_MAXIMUM_BYTES_PER_CHAIN;
     private Duration expireAfterAccess = DEFAULT_EXPIRE_AFTER_ACCESS;
     private Ticker ticker;
-    private Executor executor;
+    private Executor executor = Runnable::run;
 
     private Builder() {}
 
@@ -467,8 +465,11 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     }
 
     /**
-     * Sets the executor for maintenance; for tests, {@code Runnable::run}. Default: the common
-     * fork-join pool.
+     * Sets the executor for maintenance (eviction, expiry, removal of collected entries). Default:
+     * {@code Runnable::run}, the thread that wrote: Caffeine batches the work, so a write pays a
+     * little now and then, where handing every write's maintenance to the common fork-join pool
+     * wakes another thread per request (measured slower on the request path) and depends on a
+     * pool the application may keep busy.
      */
     public Builder executor(Executor executor) {
       this.executor = requireNonNull(executor, "executor");

@@ -119,6 +119,14 @@ public final class ChainRepairer {
     return policy;
   }
 
+  /**
+   * Returns whether turns are journaled: always, except under {@link RepairPolicy#FAIL}, which
+   * never replays. An adapter may skip reading a response's output when this is false.
+   */
+  public boolean journals() {
+    return policy != RepairPolicy.FAIL;
+  }
+
   /** Returns the pause before a retry on the same pin. */
   public Duration retryPause() {
     return retryPause;
@@ -152,6 +160,9 @@ public final class ChainRepairer {
   public void recordConversation(byte[] requestBody, byte[] responseBody) {
     requireNonNull(requestBody, "requestBody");
     requireNonNull(responseBody, "responseBody");
+    if (!journals()) {
+      return;
+    }
     Optional<ChainKey> key = ChainKeys.fromResponseBody(responseBody, 0, responseBody.length)
         .filter(k -> k.kind() == ChainKey.Kind.CONVERSATION);
     if (key.isEmpty()) {

@@ -235,7 +235,7 @@ public final class ChainTurn {
    */
   public void record(TurnOutput output) {
     requireNonNull(output, "output");
-    if (input == null || recorded) {
+    if (input == null || recorded || !repairer.journals()) {
       return;
     }
     if (!output.isContinuable()) {

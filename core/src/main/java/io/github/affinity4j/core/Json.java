@@ -25,14 +25,22 @@ final class Json {
 
   /**
    * Returns {@code [{"type":"message","role":"user","content":text}]}, how the API reads a string
-   * input, with the string the parser is on copied as sent: no decoding, no re-encoding.
+   * input, with the string copied as sent: no decoding, no re-encoding.
    *
-   * @param source the bytes the parser reads, {@code base} being where its input starts
-   * @throws IOException if the string is not closed
+   * @param source the bytes the string is in
+   * @param start where the string's opening quote is
+   * @param next where the token after it starts: the string ends before it, and before any
+   *     whitespace and comma between them
+   * @throws IOException if no closing quote is found there
    */
-  static byte[] userMessage(JsonParser parser, byte[] source, int base) throws IOException {
-    int start = base + (int) parser.currentTokenLocation().getByteOffset();
-    int end = stringEnd(source, start);
+  static byte[] userMessage(byte[] source, int start, int next) throws IOException {
+    int end = next;
+    while (end > start + 1 && (isWhitespace(source[end - 1]) || source[end - 1] == ',')) {
+      end--;
+    }
+    if (end <= start + 1 || source[end - 1] != '"') {
+      throw new IOException("string end not found");
+    }
     int length = end - start;
     byte[] items = new byte[USER_MESSAGE_START.length + length + USER_MESSAGE_END.length];
     System.arraycopy(USER_MESSAGE_START, 0, items, 0, USER_MESSAGE_START.length);
@@ -65,15 +73,7 @@ final class Json {
     return base + (int) parser.currentLocation().getByteOffset();
   }
 
-  /** The index after the closing quote of the JSON string whose opening quote is at {@code start}. */
-  private static int stringEnd(byte[] source, int start) throws IOException {
-    for (int i = start + 1; i < source.length; i++) {
-      if (source[i] == '\\') {
-        i++; // the escaped character cannot close the string
-      } else if (source[i] == '"') {
-        return i + 1;
-      }
-    }
-    throw new IOException("string not closed");
+  private static boolean isWhitespace(byte b) {
+    return b == ' ' || b == '\n' || b == '\r' || b == '\t';
   }
 }

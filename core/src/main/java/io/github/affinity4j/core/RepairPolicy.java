@@ -21,7 +21,9 @@ public enum RepairPolicy {
   REPLAY,
   /**
    * Never repair: the caller gets the error, its message extended with which chain broke and why.
-   * Breaks are still counted and reported to the listener.
+   * Breaks are still counted and reported to the listener. Nothing is journaled, since nothing
+   * will be replayed: a turn costs less (its items are not kept, a response's output is not read)
+   * and the journal stays empty. Affinity works as with the other policies.
    */
   FAIL
 }

@@ -174,6 +174,19 @@ final class ChainRepairerTest {
   }
 
   @Test
+  void failPolicy_journalsNothing() {
+    CaffeineHistoryJournal empty = CaffeineHistoryJournal.builder().executor(Runnable::run).build();
+    ChainRepairer failing = repairer.toBuilder().journal(empty).policy(RepairPolicy.FAIL).build();
+
+    failing.turn(bytes(request(null, "\"One\"")), null).record(output("resp_1", "Uno"));
+    failing.recordConversation(bytes("{\"items\":[]}"), bytes("{\"id\":\"conv_1\",\"object\":\"conversation\"}"));
+
+    assertThat(failing.journals()).isFalse();
+    assertThat(repairer.journals()).isTrue();
+    assertThat(empty.estimatedSize()).isZero();
+  }
+
+  @Test
   void historyMissing_failsPreciselyAfterOneRetryAndNoMore() {
     twoTurns();
     journal.clear();

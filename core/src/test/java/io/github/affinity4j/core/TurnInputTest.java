@@ -22,6 +22,16 @@ final class TurnInputTest {
   }
 
   @Test
+  void fromRequestBody_stringInputAmidWhitespace_copiedToItsClosingQuote() {
+    assertThat(text(parse("{ \"input\" :\t\"say \\\"hi\\\"\" \n, \"model\":\"m\"}").orElseThrow().items()))
+        .isEqualTo("[{\"type\":\"message\",\"role\":\"user\",\"content\":\"say \\\"hi\\\"\"}]");
+    assertThat(text(parse("{\"input\":\"\"}").orElseThrow().items()))
+        .isEqualTo("[{\"type\":\"message\",\"role\":\"user\",\"content\":\"\"}]");
+    assertThat(parse("{\"input\":\"open")).as("truncated string").isEmpty();
+    assertThat(parse("{\"input\":\"closed\"")).as("object not closed").isEmpty();
+  }
+
+  @Test
   void fromRequestBody_arrayInput_keptAsSentWithItemIds() {
     TurnInput turn = parse("{\"input\": [\n"
         + "  {\"role\": \"user\", \"content\": [{\"type\": \"input_text\", \"text\": \"hi\", \"id\": \"nested\"}]},\n"

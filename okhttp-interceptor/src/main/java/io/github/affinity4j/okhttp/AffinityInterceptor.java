@@ -355,10 +355,10 @@ public final class AffinityInterceptor implements Interceptor {
       registry.bind(null, previous, fresh);
       return response;
     }
-    MediaType type = body.contentType();
-    if (type != null && "text".equals(type.type()) && "event-stream".equals(type.subtype())) {
+    // The header, not body.contentType(): OkHttp parses that with a regular expression per call.
+    if (isEventStream(response.header("Content-Type"))) {
       SseTee tee = new SseTee(body.source(), previous, fresh, turn);
-      ResponseBody teed = ResponseBody.create(Okio.buffer(tee), type, body.contentLength());
+      ResponseBody teed = ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength());
       return response.newBuilder().body(teed).build();
     }
     byte[] peeked;
@@ -370,19 +370,30 @@ public final class AffinityInterceptor implements Interceptor {
       return response;
     }
     ChainKey created;
-    if (turn != null) {
+    if (turn != null && repairer.journals()) {
       Optional<TurnOutput> output = TurnOutput.fromResponseBody(peeked, 0, peeked.length);
       output.ifPresent(turn::record);
       created = output.map(o -> ChainKey.parse(ChainKey.Kind.RESPONSE, o.responseId()).orElse(null))
           .orElse(null);
     } else {
       created = ChainKeys.fromResponseBody(peeked, 0, peeked.length).orElse(null);
-      if (exchange.requestBody != null) {
+      if (turn == null && exchange.requestBody != null) { // a POST …/conversations
         repairer.recordConversation(exchange.requestBody, peeked);
       }
     }
     registry.bind(created, previous, fresh);
     return response;
+  }
+
+  private static boolean isEventStream(String contentType) {
+    if (contentType == null) {
+      return false;
+    }
+    String type = contentType.strip();
+    return type.regionMatches(true, 0, "text/event-stream", 0, "text/event-stream".length())
+        && (type.length() == "text/event-stream".length()
+            || type.charAt("text/event-stream".length()) == ';'
+            || type.charAt("text/event-stream".length()) == ' ');
   }
 
   /** The chain a request continued, for log lines; a request that starts one has no key. */
@@ -410,7 +421,7 @@ public final class AffinityInterceptor implements Interceptor {
       this.previous = previous;
       this.fresh = fresh;
       this.turn = turn;
-      this.completed = turn == null ? null : new SseCompletedScanner();
+      this.completed = turn == null || !repairer.journals() ? null : new SseCompletedScanner();
     }
 
     @Override

@@ -11,6 +11,7 @@ import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.LoggedRequest;
 import io.github.affinity4j.testkit.SimulatedAnswer;
@@ -132,6 +133,24 @@ final class AffinityInterceptorTest {
     assertThat(takeRequest(server).getHeaders().values("Cookie")).containsExactly(COOKIE + "=backend-a");
     // resp_1 fresh, resp_2 and resp_3 inherited; two pins sent.
     assertThat(interceptor.stats()).isEqualTo(new AffinityStats(3, 2, 0, 0, 3));
+  }
+
+  @Test
+  void chain_repairPolicyFail_pinnedAsUsualJsonAndStreamNothingJournaled() throws Exception {
+    AffinityInterceptor interceptor = AffinityInterceptor.builder().repairPolicy(RepairPolicy.FAIL).build();
+    OkHttpClient client = client(interceptor);
+    server.enqueue(created("resp_1").addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/; HttpOnly"));
+    server.enqueue(new MockResponse().setHeader("Content-Type", "text/event-stream").setBody(STREAM));
+    server.enqueue(created("resp_3"));
+
+    execute(client, post(RESPONSES, newTurn()));
+    execute(client, post(RESPONSES, continuing("resp_1")));
+    execute(client, post(RESPONSES, continuing("resp_s1")));
+
+    takeRequest(server);
+    assertThat(takeRequest(server).getHeader("Cookie")).isEqualTo(COOKIE + "=backend-a");
+    assertThat(takeRequest(server).getHeader("Cookie")).as("the stream's id was bound").isEqualTo(COOKIE + "=backend-a");
+    assertThat(interceptor.journal().estimatedSize()).isZero();
   }
 
   @Test
