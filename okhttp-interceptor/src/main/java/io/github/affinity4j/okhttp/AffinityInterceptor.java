@@ -209,7 +209,7 @@ public final class AffinityInterceptor implements Interceptor {
       if (response.isSuccessful() || exchange.turn == null) {
         return observe(response, exchange, fresh);
       }
-      byte[] errorBody = response.peekBody(MAX_ERROR_BODY_BYTES).bytes();
+      byte[] errorBody = response.body() == null ? new byte[0] : BoundedBodies.peek(response.body(), MAX_ERROR_BODY_BYTES);
       // The gateway chose a backend anew when the error set another affinity cookie than the pin.
       boolean rerouted = fresh != null && (exchange.pin == null || !fresh.value().equals(exchange.pin.value()));
       RepairDecision decision =
@@ -363,7 +363,7 @@ public final class AffinityInterceptor implements Interceptor {
     }
     byte[] peeked;
     try {
-      peeked = response.peekBody(maxBodyBytes).bytes();
+      peeked = BoundedBodies.peek(body, maxBodyBytes);
     } catch (IOException e) {
       // The caller reads the body next and meets the same failure; nothing to bind.
       logger.debug("Response body for {} unreadable: {}", chainName(requestKey), e.toString());

@@ -2,13 +2,15 @@ package io.github.affinity4j.okhttp;
 
 import java.io.IOException;
 import okhttp3.RequestBody;
+import okhttp3.ResponseBody;
 import okio.Buffer;
 import okio.BufferedSink;
+import okio.BufferedSource;
 import okio.ForwardingSink;
 import okio.Okio;
 import okio.Sink;
 
-/** Reads a request body into memory, but never more than a limit. */
+/** Reads a request body, or the start of a response body, into memory, never more than a limit. */
 final class BoundedBodies {
   private BoundedBodies() {}
 
@@ -39,6 +41,19 @@ final class BoundedBodies {
       return null;
     }
     return buffer.readByteArray();
+  }
+
+  /**
+   * The first {@code limit} bytes of a response body (all of it if shorter), read ahead without
+   * consuming them: the caller still reads the whole body. What {@code Response.peekBody} does,
+   * without its parse of the Content-Type, which costs a regular expression per call.
+   *
+   * @throws IOException if reading ahead fails
+   */
+  static byte[] peek(ResponseBody body, long limit) throws IOException {
+    BufferedSource peek = body.source().peek();
+    peek.request(limit);
+    return peek.readByteArray(Math.min(limit, peek.getBuffer().size()));
   }
 
   /**
