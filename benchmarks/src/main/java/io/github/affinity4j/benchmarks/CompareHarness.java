@@ -71,7 +71,8 @@ final class CompareHarness {
 
   private CompareHarness() {}
 
-  public static void main(String[] args) throws Exception {
+  /** Runs the comparison and prints its tables; returns whether every target holds. */
+  static boolean run(String[] args) throws Exception {
     boolean quick = List.of(args).contains("--quick");
     int conversations = quick ? 60 : 300;
     System.out.println("Comparison: " + conversations + " conversations x " + TURNS
@@ -92,6 +93,7 @@ final class CompareHarness {
         allPassed &= print(threads, rows);
       }
       System.out.println(allPassed ? "compare: all targets PASS" : "compare: some targets MISS");
+      return allPassed;
     }
   }
 

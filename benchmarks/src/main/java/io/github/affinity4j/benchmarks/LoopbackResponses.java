@@ -65,14 +65,27 @@ final class LoopbackResponses implements AutoCloseable {
   private final HttpServer server;
   private final ExecutorService serverThread;
   private final String url;
+  private final boolean requirePin;
   private final AtomicLong answers = new AtomicLong();
+  private final AtomicLong unpinned = new AtomicLong();
 
+  /** One server thread; any request is answered. */
   LoopbackResponses() throws IOException {
+    this(1, false);
+  }
+
+  /**
+   * @param threads the server's threads
+   * @param requirePin whether a request that continues a chain without the affinity cookie is
+   *     answered 400, as a backend that does not hold the previous response would
+   */
+  LoopbackResponses(int threads, boolean requirePin) throws IOException {
+    this.requirePin = requirePin;
     // Without TCP_NODELAY the JDK server's split header and body writes wait on delayed ACKs.
     System.setProperty("sun.net.httpserver.nodelay", "true");
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
     server.createContext("/", this::answer);
-    serverThread = Executors.newSingleThreadExecutor(task -> {
+    serverThread = Executors.newFixedThreadPool(threads, task -> {
       Thread thread = new Thread(task, "loopback-server");
       thread.setDaemon(true);
       return thread;
@@ -88,6 +101,16 @@ final class LoopbackResponses implements AutoCloseable {
    */
   Request turn(boolean stream) {
     return new Request.Builder().url(url).post(RequestBody.create(body(SEED_ID, stream), JSON)).build();
+  }
+
+  /** A turn that continues {@code previousId}, or starts a chain if it is null. */
+  Request request(String previousId) {
+    return new Request.Builder().url(url).post(RequestBody.create(body(previousId, false), JSON)).build();
+  }
+
+  /** How many requests continued a chain without the affinity cookie. */
+  long unpinned() {
+    return unpinned.get();
   }
 
   /** Starts the chain every measured turn continues: the first answer is always {@link #SEED_ID}. */
@@ -173,7 +196,16 @@ final class LoopbackResponses implements AutoCloseable {
       request = in.readAllBytes();
     }
     boolean stream = contains(request, "\"stream\":true");
-    if (exchange.getRequestHeaders().getFirst("Cookie") == null) {
+    boolean pinned = exchange.getRequestHeaders().getFirst("Cookie") != null;
+    if (!pinned && contains(request, "\"previous_response_id\"")) {
+      unpinned.incrementAndGet();
+      if (requirePin) {
+        exchange.sendResponseHeaders(400, -1);
+        exchange.close();
+        return;
+      }
+    }
+    if (!pinned) {
       // As APIM does for a request without the affinity cookie.
       exchange.getResponseHeaders().add("Set-Cookie",
           "APIM-Backend-Affinity=0123456789abcdef0123456789abcdef01234567; Path=/; HttpOnly");

@@ -42,7 +42,8 @@ final class OverheadHarness {
 
   private OverheadHarness() {}
 
-  public static void main(String[] args) throws IOException, RunnerException {
+  /** Measures, prints the tables; returns whether every target holds. */
+  static boolean run(String[] args) throws IOException, RunnerException {
     boolean quick = List.of(args).contains("--quick");
     boolean pass = interleaved(quick ? 1_500 : 5_000, quick ? 4_000 : 30_000);
     if (!List.of(args).contains("--no-jmh")) {
@@ -50,6 +51,7 @@ final class OverheadHarness {
       jmh(quick);
     }
     System.out.println(pass ? "overhead: all targets PASS" : "overhead: some targets MISS");
+    return pass;
   }
 
   /** Runs the interleaved measurement and prints its table; returns whether the targets hold. */

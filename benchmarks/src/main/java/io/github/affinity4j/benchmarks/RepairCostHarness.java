@@ -33,7 +33,8 @@ final class RepairCostHarness {
 
   private RepairCostHarness() {}
 
-  public static void main(String[] args) {
+  /** Measures and prints the table; it has no targets, so returns true. */
+  static boolean run(String[] args) {
     boolean quick = List.of(args).contains("--quick");
     int runs = quick ? 3 : 7;
     System.out.println("Chain repair cost versus history length (median of " + runs + " runs;"
@@ -54,6 +55,7 @@ final class RepairCostHarness {
             median.normalMillis, median.repairedMillis);
       }
     }
+    return true;
   }
 
   private static Sample measure(int historyTurns, RepairPolicy policy) {
