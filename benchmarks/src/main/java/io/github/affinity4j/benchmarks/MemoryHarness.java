@@ -189,7 +189,7 @@ final class MemoryHarness {
   }
 
   /** Heap in use after the collector has had several chances to clear everything unreachable. */
-  private static long usedHeap() throws InterruptedException {
+  static long usedHeap() throws InterruptedException {
     MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
     long used = Long.MAX_VALUE;
     for (int i = 0; i < 6; i++) {

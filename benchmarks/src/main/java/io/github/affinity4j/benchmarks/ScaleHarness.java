@@ -7,7 +7,6 @@ import io.github.affinity4j.okhttp.AffinityInterceptor;
 import java.io.IOException;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryMXBean;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -45,7 +44,7 @@ final class ScaleHarness {
     int turns = quick ? 3 : 8;
     System.out.println("Scale: " + CHAINS + " chains x " + turns + " turns, all open at once, on " + THREADS
         + " threads; loopback server (4 threads) that rejects an unpinned continuation; best of 2 runs each");
-    long baseline = usedHeap();
+    long baseline = MemoryHarness.usedHeap();
     Run bare = null;
     Run affinity = null;
     Run pinOnly = null;
@@ -63,7 +62,7 @@ final class ScaleHarness {
       Run a = run(interceptor, turns);
       affinity = affinity == null || a.turnsPerCpuSecond() > affinity.turnsPerCpuSecond() ? a : affinity;
       kept = interceptor;
-      heapAfter = usedHeap(); // this round's store and journal are still reachable through kept
+      heapAfter = MemoryHarness.usedHeap(); // this round's store and journal are still reachable through kept
     }
     long storeKeys = kept.store().estimatedSize();
     long journalEntries = kept.journal().estimatedSize();
@@ -192,16 +191,5 @@ final class ScaleHarness {
       return new Run(done.get(), errors.get(), server.unpinned(), nanos, gcMillis() - gcBefore,
           processCpuNanos() - cpuBefore);
     }
-  }
-
-  private static long usedHeap() throws InterruptedException {
-    MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
-    long used = Long.MAX_VALUE;
-    for (int i = 0; i < 4; i++) {
-      System.gc();
-      Thread.sleep(50);
-      used = Math.min(used, memory.getHeapMemoryUsage().getUsed());
-    }
-    return used;
   }
 }
