@@ -190,6 +190,27 @@ public final class RedisConnector implements AutoCloseable {
     return fellBackTotal.sum();
   }
 
+  /**
+   * Waits until the connection is open, at most {@code timeout}: for a readiness check at startup.
+   * Connecting goes on in the background either way; operations before it is open wait for it at
+   * most the command timeout and then fall back.
+   *
+   * @return true if connected
+   * @throws NullPointerException if {@code timeout} is null
+   */
+  public boolean awaitConnection(Duration timeout) {
+    requireNonNull(timeout, "timeout");
+    try {
+      connecting.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+      return true;
+    } catch (TimeoutException | ExecutionException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
   /** Closes the connection and releases the client's threads. Operations after it fall back. */
   @Override
   public void close() {
@@ -237,6 +258,11 @@ public final class RedisConnector implements AutoCloseable {
     T result;
     try {
       result = command.apply(connection().sync());
+    } catch (StillConnecting e) {
+      // Not an outage yet: the first connection (a TLS handshake, say) is taking its time.
+      logger.debug("{} falls back: {}", operation, e.getMessage());
+      fellBack(operation, e);
+      return fallback;
     } catch (RedisCommandExecutionException e) {
       refused(operation, e);
       return fallback;
@@ -302,8 +328,7 @@ public final class RedisConnector implements AutoCloseable {
     try {
       return current.get(commandTimeout.toNanos(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
-      throw new RedisConnectionException("Still connecting to " + address + " after " + commandTimeout.toMillis()
-          + " ms");
+      throw new StillConnecting("still connecting to " + address + " after " + commandTimeout.toMillis() + " ms");
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       throw cause instanceof RedisException redis ? redis
@@ -408,6 +433,15 @@ public final class RedisConnector implements AutoCloseable {
 
   private static long seconds(long nanos) {
     return TimeUnit.NANOSECONDS.toSeconds(Math.max(0, nanos));
+  }
+
+  /** The first connection is not open yet; not counted as an outage. */
+  private static final class StillConnecting extends RedisException {
+    private static final long serialVersionUID = 1L;
+
+    StillConnecting(String message) {
+      super(message);
+    }
   }
 
   /** The address without credentials: scheme, hosts, port, database. */

@@ -35,13 +35,15 @@ final class RedisServer implements AutoCloseable {
   private final int port;
   private final List<String> extraArgs;
   private final Path dir;
+  private final boolean tls;
   private Process process;
 
-  private RedisServer(String binary, int port, List<String> extraArgs, Path dir) {
+  private RedisServer(String binary, int port, List<String> extraArgs, Path dir, boolean tls) {
     this.binary = binary;
     this.port = port;
     this.extraArgs = extraArgs;
     this.dir = dir;
+    this.tls = tls;
   }
 
   /** Starts a server with these extra {@code redis-server} arguments, e.g. {@code --requirepass x}. */
@@ -49,12 +51,40 @@ final class RedisServer implements AutoCloseable {
     String binary = findBinary();
     try {
       RedisServer server = new RedisServer(binary, freePort(), List.of(extraArgs),
-          Files.createTempDirectory("affinity4j-redis"));
+          Files.createTempDirectory("affinity4j-redis"), false);
       server.start();
       return server;
     } catch (IOException e) {
       throw new IllegalStateException("Cannot start redis-server", e);
     }
+  }
+
+  /**
+   * Starts a server that accepts only TLS, with a certificate for 127.0.0.1 signed by a CA made
+   * for it ({@link #caCertificate()}); needs the {@code openssl} command.
+   */
+  static RedisServer launchTls() {
+    String binary = findBinary();
+    try {
+      Path dir = Files.createTempDirectory("affinity4j-redis-tls");
+      makeCertificates(dir);
+      int port = freePort();
+      RedisServer server = new RedisServer(binary, port, List.of("--port", "0", "--tls-port",
+          Integer.toString(port), "--tls-cert-file", dir.resolve("server.pem").toString(), "--tls-key-file",
+          dir.resolve("server.key").toString(), "--tls-ca-cert-file", dir.resolve("ca.pem").toString(),
+          "--tls-auth-clients", "no"), dir, true);
+      server.start();
+      return server;
+    } catch (IOException e) {
+      throw new IllegalStateException("Cannot start redis-server with TLS", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  Path caCertificate() {
+    return dir.resolve("ca.pem");
   }
 
   int port() {
@@ -139,12 +169,61 @@ final class RedisServer implements AutoCloseable {
   }
 
   private boolean answers() {
+    if (tls) {
+      try {
+        new Socket(InetAddress.getLoopbackAddress(), port).close();
+        return true;
+      } catch (IOException e) {
+        return false;
+      }
+    }
     try {
       String reply = command("PING");
       return reply.equals("+PONG") || reply.startsWith("-NOAUTH");
     } catch (IOException e) {
       return false;
     }
+  }
+
+  private static void makeCertificates(Path dir) throws IOException, InterruptedException {
+    if (!onPath("openssl")) {
+      unavailable("openssl is not installed: the TLS test makes its certificates with it (Debian: apt-get"
+          + " install -y openssl)");
+    }
+    Files.writeString(dir.resolve("san.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=affinity4j test CA",
+        "-keyout", "ca.key", "-out", "ca.pem");
+    openssl(dir, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+        "-out", "server.csr");
+    openssl(dir, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-extfile", "san.cnf", "-out", "server.pem");
+  }
+
+  private static void openssl(Path dir, String... args) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of("openssl"));
+    command.addAll(List.of(args));
+    Process process = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
+        .redirectOutput(dir.resolve("openssl.log").toFile()).start();
+    if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
+      throw new IllegalStateException("openssl " + args[0] + " failed: " + Files.readString(dir.resolve("openssl.log")));
+    }
+  }
+
+  private static boolean onPath(String name) {
+    String path = System.getenv("PATH");
+    for (String dir : (path == null ? "" : path).split(File.pathSeparator)) {
+      if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, name))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static void unavailable(String message) {
+    if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+      fail(message + " (CI=true: a missing server fails the build)");
+    }
+    Assumptions.abort(message);
   }
 
   private static int freePort() throws IOException {
@@ -167,12 +246,8 @@ final class RedisServer implements AutoCloseable {
         return Path.of(dir, "redis-server").toString();
       }
     }
-    String message = "redis-server is not installed: these tests run against a real Redis. Install it"
-        + " (Debian: apt-get install -y redis-server) or name the binary with -Daffinity4j.redis.server=PATH";
-    if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-      return fail(message + " (CI=true: a missing server fails the build)");
-    }
-    Assumptions.abort(message);
+    unavailable("redis-server is not installed: these tests run against a real Redis. Install it"
+        + " (Debian: apt-get install -y redis-server) or name the binary with -Daffinity4j.redis.server=PATH");
     return null;
   }
 }
