@@ -573,8 +573,8 @@ public final class RedisConnector implements AutoCloseable {
 
     /**
      * Sets the prefix of every key, to share a database with other applications or keep
-     * environments apart; default {@value #DEFAULT_KEY_PREFIX}. Every instance that shares chains
-     * must use the same prefix.
+     * environments apart; default {@value RedisConnector#DEFAULT_KEY_PREFIX}. Every instance that
+     * shares chains must use the same prefix.
      *
      * @throws IllegalArgumentException if it holds a space or a control character
      */
