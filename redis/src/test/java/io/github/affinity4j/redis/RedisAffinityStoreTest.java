@@ -16,6 +16,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+@RequiresRedisServer
 @Timeout(60)
 final class RedisAffinityStoreTest {
 

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** What a connector does when Redis is down, slow, or comes back; auth and TLS. */
+@RequiresRedisServer
 @Timeout(120)
 final class RedisConnectorTest {
 

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** The cases of CaffeineHistoryJournalTest, against a real Redis, and what only Redis adds. */
+@RequiresRedisServer
 @Timeout(60)
 final class RedisHistoryJournalTest {
 

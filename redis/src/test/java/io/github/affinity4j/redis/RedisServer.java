@@ -232,11 +232,28 @@ final class RedisServer implements AutoCloseable {
     }
   }
 
-  private static String findBinary() {
+  /** Returns why no redis-server can be run here, or null if one can. */
+  static String missing() {
     String named = System.getProperty("affinity4j.redis.server", System.getenv("AFFINITY4J_REDIS_SERVER"));
     if (named != null && !named.isBlank()) {
-      return named;
+      return Files.isExecutable(Path.of(named)) ? null : "redis-server named by affinity4j.redis.server /"
+          + " AFFINITY4J_REDIS_SERVER is not an executable: " + named;
     }
+    return binaryOnPath() != null ? null : "redis-server is not installed: these tests run against a real"
+        + " Redis. Install it (Debian: apt-get install -y redis-server) or name the binary with"
+        + " -Daffinity4j.redis.server=PATH";
+  }
+
+  private static String findBinary() {
+    String missing = missing();
+    if (missing != null) {
+      unavailable(missing);
+    }
+    String named = System.getProperty("affinity4j.redis.server", System.getenv("AFFINITY4J_REDIS_SERVER"));
+    return named != null && !named.isBlank() ? named : binaryOnPath();
+  }
+
+  private static String binaryOnPath() {
     String path = System.getenv("PATH");
     List<String> dirs = new ArrayList<>(Arrays.asList((path == null ? "" : path).split(File.pathSeparator)));
     dirs.add("/usr/bin");
@@ -246,8 +263,7 @@ final class RedisServer implements AutoCloseable {
         return Path.of(dir, "redis-server").toString();
       }
     }
-    unavailable("redis-server is not installed: these tests run against a real Redis. Install it"
-        + " (Debian: apt-get install -y redis-server) or name the binary with -Daffinity4j.redis.server=PATH");
     return null;
   }
+
 }

@@ -39,6 +39,7 @@ import org.junit.jupiter.api.Timeout;
  * {@link AffinityInterceptor}, sharing nothing but Redis, alternate the turns of the same
  * conversations on a 3-backend {@link ApimSimulator}: the issue's acceptance.
  */
+@RequiresRedisServer
 @Timeout(180)
 final class SharedStateAcceptanceTest {
 

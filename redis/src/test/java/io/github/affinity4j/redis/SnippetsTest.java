@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** The README's "Shared state across instances (Redis)" snippet, compiled and run. */
+@RequiresRedisServer
 @Timeout(60)
 final class SnippetsTest {
 
