@@ -33,6 +33,7 @@ public final class Main {
       case "scale":
         pass = ScaleHarness.run(args);
         break;
+      case "redis": StoreLookupBenchmark.main(args); break; // Redis store vs Caffeine, on loopback
       case "all":
         System.out.println("JDK " + System.getProperty("java.version") + ", "
             + Runtime.getRuntime().availableProcessors() + " CPUs, " + System.getProperty("os.name")

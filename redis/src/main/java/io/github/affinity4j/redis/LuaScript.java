@@ -1,0 +1,76 @@
+package io.github.affinity4j.redis;
+
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.sync.RedisCommands;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+
+/**
+ * A Lua script shipped as a resource of this package, run by its SHA-1 ({@code EVALSHA}) in one
+ * round trip; the first run on a server that does not have it yet (a new or restarted Redis) sends
+ * the text once ({@code EVAL}, which also caches it).
+ */
+final class LuaScript {
+
+  private static final String[] NO_KEYS = new String[0];
+
+  private final String name;
+  private final String text;
+  private final String sha;
+
+  private LuaScript(String name, String text) {
+    this.name = name;
+    this.text = text;
+    this.sha = sha1(text);
+  }
+
+  static LuaScript load(String resource) {
+    try (InputStream in = LuaScript.class.getResourceAsStream(resource)) {
+      if (in == null) {
+        throw new IllegalStateException("affinity4j-redis is missing its resource " + resource);
+      }
+      return new LuaScript(resource, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot read " + resource, e);
+    }
+  }
+
+  <T> T run(RedisCommands<String, byte[]> commands, ScriptOutputType type, String[] keys, byte[]... args) {
+    try {
+      return commands.evalsha(sha, type, keys, args);
+    } catch (RedisNoScriptException e) {
+      return commands.eval(text, type, keys, args);
+    }
+  }
+
+  <T> T run(RedisCommands<String, byte[]> commands, ScriptOutputType type, byte[]... args) {
+    return run(commands, type, NO_KEYS, args);
+  }
+
+  String sha() {
+    return sha;
+  }
+
+  @Override
+  public String toString() {
+    return "LuaScript[" + name + ", sha=" + sha + ']';
+  }
+
+  private static String sha1(String text) {
+    try {
+      byte[] digest = MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8));
+      StringBuilder hex = new StringBuilder(40);
+      for (byte b : digest) {
+        hex.append(Character.forDigit((b >> 4) & 0xF, 16)).append(Character.forDigit(b & 0xF, 16));
+      }
+      return hex.toString();
+    } catch (NoSuchAlgorithmException e) {
+      throw new AssertionError("SHA-1 is missing from this JVM", e);
+    }
+  }
+}

@@ -1,0 +1,63 @@
+package io.github.affinity4j.redis;
+
+import java.time.Duration;
+
+/**
+ * Hears when the Redis behind a {@link RedisConnector} goes away and comes back: for alerts,
+ * metrics and tests. While Redis is unavailable, a {@link RedisAffinityStore} answers "no pin" and a
+ * {@link RedisHistoryJournal} "cannot repair", and requests still go out; this listener is how to
+ * notice. Override the methods of interest; the others do nothing.
+ *
+ * <pre>{@code
+ * RedisConnector redis = RedisConnector.builder()
+ *     .uri("redis://cache.internal:6379")
+ *     .listener(new RedisListener() {
+ *       @Override public void unavailable(String operation, RuntimeException cause) {
+ *         metrics.counter("affinity4j.redis.down").increment();
+ *       }
+ *       @Override public void available(Duration outage) {
+ *         metrics.timer("affinity4j.redis.outage").record(outage);
+ *       }
+ *     })
+ *     .build();
+ * }</pre>
+ *
+ * <p>Methods are called on request threads, concurrently, so implementations must be thread-safe
+ * and quick. An exception thrown here is logged at WARN and swallowed: a listener never breaks a
+ * request. Exceptions passed here come from Lettuce and carry no password or cookie value.
+ */
+public abstract class RedisListener {
+
+  /** A listener that does nothing; no event is built for it. */
+  public static final RedisListener NONE = new RedisListener() {};
+
+  /** For subclasses. */
+  protected RedisListener() {}
+
+  /**
+   * Redis was available and an operation just failed: from now on, until an operation succeeds
+   * again, operations are tried at most once per retry interval and the others skipped. Called
+   * once per outage.
+   *
+   * @param operation what failed, e.g. {@code "store get"} or {@code "journal record"}
+   * @param cause the failure: a connection failure, a timeout, a rejected command
+   */
+  public void unavailable(String operation, RuntimeException cause) {}
+
+  /**
+   * An operation failed or was skipped because Redis is unavailable, so it fell back: a lookup
+   * found no pin, a record was lost, a history could not be read. Called for every such operation,
+   * including the one that made Redis unavailable.
+   *
+   * @param operation what fell back, e.g. {@code "store get"}
+   * @param cause the failure, or null if the operation was skipped without trying Redis
+   */
+  public void fellBack(String operation, RuntimeException cause) {}
+
+  /**
+   * Redis answered again after being unavailable. Called once per outage.
+   *
+   * @param outage how long Redis was unavailable, from the first failure to this success
+   */
+  public void available(Duration outage) {}
+}

@@ -1,0 +1,9 @@
+/**
+ * Shared state for applications that run on many machines: a Redis-backed
+ * {@link io.github.affinity4j.core.AffinityStore} ({@link io.github.affinity4j.redis.RedisAffinityStore})
+ * and {@link io.github.affinity4j.core.HistoryJournal}
+ * ({@link io.github.affinity4j.redis.RedisHistoryJournal}), sharing one
+ * {@link io.github.affinity4j.redis.RedisConnector}, so that any instance continues, and repairs, a
+ * chain any other instance started.
+ */
+package io.github.affinity4j.redis;

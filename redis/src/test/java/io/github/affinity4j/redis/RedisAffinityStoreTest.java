@@ -1,0 +1,151 @@
+package io.github.affinity4j.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.RoutingInfo;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@RequiresRedisServer
+@Timeout(60)
+final class RedisAffinityStoreTest {
+
+  private static RedisServer server;
+
+  private final String prefix = "test-" + UUID.randomUUID() + ":";
+  private RedisConnector connector;
+  private RedisAffinityStore store;
+
+  @BeforeAll
+  static void startServer() {
+    server = RedisServer.launch();
+  }
+
+  @AfterAll
+  static void stopServer() throws Exception {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  @BeforeEach
+  void connect() {
+    connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
+    store = RedisAffinityStore.builder().connector(connector).build();
+  }
+
+  @AfterEach
+  void close() {
+    connector.close();
+  }
+
+  @Test
+  void putThenGet_fromAnotherConnector_sameToken() {
+    AffinityToken token = token("backend-a");
+    store.put(ChainKey.response("resp_1"), token);
+
+    try (RedisConnector other = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build()) {
+      RedisAffinityStore elsewhere = RedisAffinityStore.builder().connector(other).build();
+      assertThat(elsewhere.get(ChainKey.response("resp_1"))).contains(token);
+      assertThat(elsewhere.get(ChainKey.response("resp_2"))).isEmpty();
+      assertThat(elsewhere.get(ChainKey.conversation("resp_1"))).as("kinds are apart").isEmpty();
+    }
+  }
+
+  @Test
+  void put_keyLayoutAndExpiry_documentedNamesOneHour() throws Exception {
+    store.put(ChainKey.response("resp_1"), token("a"));
+    store.put(ChainKey.conversation("conv_1"), token("b"));
+    store.put(ChainKey.thread("thread_1"), token("c"));
+
+    assertThat(server.command("TYPE", prefix + "pin:r:resp_1")).isEqualTo("+string");
+    assertThat(server.command("TYPE", prefix + "pin:c:conv_1")).isEqualTo("+string");
+    assertThat(server.command("TYPE", prefix + "pin:t:thread_1")).isEqualTo("+string");
+    assertThat(pttl(prefix + "pin:r:resp_1")).isBetween(3_590_000L, 3_600_000L);
+  }
+
+  @Test
+  void get_afterTimePassed_restartsExpiry() throws Exception {
+    store.put(ChainKey.response("resp_1"), token("a"));
+    server.command("PEXPIRE", prefix + "pin:r:resp_1", "1000"); // as if 59 minutes had passed
+
+    assertThat(store.get(ChainKey.response("resp_1"))).isPresent();
+    assertThat(pttl(prefix + "pin:r:resp_1")).as("a lookup is an access").isGreaterThan(3_590_000L);
+  }
+
+  @Test
+  void expireAfterAccess_configured_appliedToEveryWrite() throws Exception {
+    RedisAffinityStore shortLived = RedisAffinityStore.builder().connector(connector)
+        .expireAfterAccess(Duration.ofMinutes(5)).build();
+    shortLived.put(ChainKey.response("resp_1"), token("a"));
+
+    assertThat(pttl(prefix + "pin:r:resp_1")).isBetween(290_000L, 300_000L);
+  }
+
+  @Test
+  void remove_thenGet_empty() {
+    store.put(ChainKey.response("resp_1"), token("a"));
+    store.remove(ChainKey.response("resp_1"));
+
+    assertThat(store.get(ChainKey.response("resp_1"))).isEmpty();
+  }
+
+  @Test
+  void put_again_lastWriterWins() {
+    store.put(ChainKey.conversation("conv_1"), token("a"));
+    store.put(ChainKey.conversation("conv_1"), token("b"));
+
+    assertThat(store.get(ChainKey.conversation("conv_1")).map(AffinityToken::value)).contains("b");
+  }
+
+  @Test
+  void estimatedSize_countsOnlyThisPrefixsPins() throws Exception {
+    for (int i = 0; i < 2_500; i++) {
+      store.put(ChainKey.response("resp_" + i), token("a"));
+    }
+    server.command("SET", "other:pin:r:resp_1", "x");
+    server.command("SET", prefix + "turn:resp_1", "x");
+
+    assertThat(store.estimatedSize()).isEqualTo(2_500);
+  }
+
+  @Test
+  void get_unreadableRecord_emptyNotThrown() throws Exception {
+    server.command("SET", prefix + "pin:r:resp_1", "\u0009garbage");
+
+    assertThat(store.get(ChainKey.response("resp_1"))).isEmpty();
+  }
+
+  @Test
+  void toString_showsAddressAndExpiry() {
+    assertThat(store.toString()).contains("redis://127.0.0.1:" + server.port()).contains("PT1H")
+        .contains(prefix);
+  }
+
+  @Test
+  void builder_badArguments_throwSayingWhatToDo() {
+    assertThatThrownBy(() -> RedisAffinityStore.builder().build()).hasMessageContaining("RedisConnector.builder()");
+    assertThatThrownBy(() -> RedisAffinityStore.builder().expireAfterAccess(Duration.ZERO))
+        .hasMessageContaining("Duration.ofHours(1)");
+  }
+
+  private long pttl(String key) throws Exception {
+    return Long.parseLong(server.command("PTTL", key).substring(1));
+  }
+
+  static AffinityToken token(String value) {
+    return AffinityToken.builder().name("APIM-Backend-Affinity").value(value).domain("127.0.0.1")
+        .seenAt(Instant.parse("2026-11-22T09:00:00Z")).routing(new RoutingInfo("West US", null, null, null,
+            null, null)).build();
+  }
+}

@@ -1,0 +1,400 @@
+package io.github.affinity4j.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.ChainHistory.Status;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.JournalTurn;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The cases of CaffeineHistoryJournalTest, against a real Redis, and what only Redis adds. */
+@RequiresRedisServer
+@Timeout(60)
+final class RedisHistoryJournalTest {
+
+  private static RedisServer server;
+
+  private final String prefix = "test-" + UUID.randomUUID() + ":";
+  private final List<RedisConnector> connectors = new ArrayList<>();
+  private RedisHistoryJournal journal;
+
+  @BeforeAll
+  static void startServer() {
+    server = RedisServer.launch();
+  }
+
+  @AfterAll
+  static void stopServer() throws Exception {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  @BeforeEach
+  void connect() {
+    journal = journal(RedisHistoryJournal.builder());
+  }
+
+  @AfterEach
+  void close() {
+    connectors.forEach(RedisConnector::close);
+  }
+
+  @Test
+  void history_chainOfThree_completeOldestFirst() {
+    journal.record(turn("resp_1", null, "[\"in1\"]", "[\"out1\"]"));
+    journal.record(turn("resp_2", "resp_1", "[\"in2\"]", "[\"out2\"]"));
+    journal.record(turn("resp_3", "resp_2", "[\"in3\"]", "[\"out3\"]"));
+
+    ChainHistory history = journal.history(ChainKey.response("resp_3"));
+
+    assertThat(history.status()).isEqualTo(Status.COMPLETE);
+    assertThat(texts(history)).containsExactly("[\"in1\"]", "[\"out1\"]", "[\"in2\"]", "[\"out2\"]",
+        "[\"in3\"]", "[\"out3\"]");
+    assertThat(history.turns()).isEqualTo(3);
+    assertThat(history.lastResponseId()).contains("resp_3");
+    assertThat(texts(journal.history(ChainKey.response("resp_2")))).hasSize(4);
+  }
+
+  @Test
+  void history_recordedByAnotherInstance_complete() {
+    journal.record(turn("resp_1", null, "[1]", "[2]"));
+    RedisHistoryJournal elsewhere = journal(RedisHistoryJournal.builder());
+    elsewhere.record(turn("resp_2", "resp_1", "[3]", "[4]"));
+
+    assertThat(texts(journal.history(ChainKey.response("resp_2")))).containsExactly("[1]", "[2]", "[3]", "[4]");
+  }
+
+  @Test
+  void history_itemsOfAnyBytes_keptAsTheyAre() {
+    String items = "[\"gr\u00fc\u00dfe \u4e16\u754c \ud83d\udc4b\\n\\u0000 \r\n\"]";
+    journal.record(turn("resp_1", null, items, "[]"));
+    journal.record(turn("resp_2", "resp_1", "[]", items));
+
+    assertThat(texts(journal.history(ChainKey.response("resp_2")))).containsExactly(items, "[]", "[]", items);
+  }
+
+  @Test
+  void history_branches_eachWalksItsOwnPath() {
+    journal.record(turn("resp_1", null, "[1]", "[2]"));
+    journal.record(turn("resp_a", "resp_1", "[3]", "[4]"));
+    journal.record(turn("resp_b", "resp_1", "[5]", "[6]"));
+
+    assertThat(texts(journal.history(ChainKey.response("resp_a")))).containsExactly("[1]", "[2]", "[3]", "[4]");
+    assertThat(texts(journal.history(ChainKey.response("resp_b")))).containsExactly("[1]", "[2]", "[5]", "[6]");
+  }
+
+  @Test
+  void history_linkNeverRecorded_missingLinkNamed() {
+    journal.record(turn("resp_2", "resp_1", "[]", "[]"));
+    journal.record(turn("resp_3", "resp_2", "[]", "[]"));
+
+    ChainHistory history = journal.history(ChainKey.response("resp_3"));
+
+    assertThat(history.status()).isEqualTo(Status.MISSING_LINK);
+    assertThat(history.link()).contains(ChainKey.response("resp_1"));
+    assertThat(history.turns()).isEqualTo(2);
+    assertThat(history.itemArrays()).isEmpty();
+    assertThat(journal.history(ChainKey.response("resp_9")).link()).contains(ChainKey.response("resp_9"));
+  }
+
+  @Test
+  void history_linkExpiredInTheMiddle_missingNotPartial() throws Exception {
+    journal.record(turn("resp_1", null, "[1]", "[1]"));
+    journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+    journal.record(turn("resp_3", "resp_2", "[3]", "[3]"));
+    server.command("DEL", prefix + "turn:resp_2"); // expired, or evicted under maxmemory
+
+    ChainHistory history = journal.history(ChainKey.response("resp_3"));
+    assertThat(history.status()).isEqualTo(Status.MISSING_LINK);
+    assertThat(history.link()).contains(ChainKey.response("resp_2"));
+    assertThat(history.turns()).isEqualTo(1);
+  }
+
+  @Test
+  void record_turn_keyLayoutAndTwoHourExpiry() throws Exception {
+    journal.recordConversation("conv_1", bytes("[]"));
+    journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
+
+    assertThat(server.command("TYPE", prefix + "turn:resp_1")).isEqualTo("+string");
+    assertThat(server.command("TYPE", prefix + "conv:conv_1")).isEqualTo("+hash");
+    assertThat(pttl(prefix + "turn:resp_1")).isBetween(7_190_000L, 7_200_000L);
+    assertThat(pttl(prefix + "conv:conv_1")).isBetween(7_190_000L, 7_200_000L);
+  }
+
+  @Test
+  void record_chainInUse_restartsEveryAncestorsExpiry() throws Exception {
+    journal.recordConversation("conv_1", bytes("[0]"));
+    journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[1]"));
+    for (int i = 2; i <= 5; i++) {
+      journal.record(turn("resp_" + i, "resp_" + (i - 1), "[" + i + "]", "[" + i + "]"));
+    }
+    // As if 110 minutes had passed since the oldest links were last used.
+    for (String key : List.of("conv:conv_1", "turn:resp_1", "turn:resp_2", "turn:resp_3", "turn:resp_4")) {
+      server.command("PEXPIRE", prefix + key, "600000");
+    }
+
+    journal.record(turn("resp_6", "resp_5", "[6]", "[6]"));
+
+    for (String key : List.of("conv:conv_1", "turn:resp_1", "turn:resp_2", "turn:resp_3", "turn:resp_4")) {
+      assertThat(pttl(prefix + key)).as("%s lives as long as the chain", key).isGreaterThan(7_100_000L);
+    }
+  }
+
+  @Test
+  void history_read_restartsExpiryOfEveryLinkRead() throws Exception {
+    journal.record(turn("resp_1", null, "[1]", "[1]"));
+    journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+    server.command("PEXPIRE", prefix + "turn:resp_1", "1000");
+
+    assertThat(journal.history(ChainKey.response("resp_2")).isComplete()).isTrue();
+    assertThat(pttl(prefix + "turn:resp_1")).isGreaterThan(7_100_000L);
+  }
+
+  @Test
+  void record_chainPastBytesPerChain_notRepairableFromThereOnOlderTurnsKept() throws Exception {
+    journal = journal(RedisHistoryJournal.builder().maximumBytesPerChain(100));
+    String forty = "[\"" + "a".repeat(36) + "\"]";
+    journal.record(turn("resp_1", null, forty, "[]"));     // 42 bytes
+    journal.record(turn("resp_2", "resp_1", forty, "[]")); // 84
+    journal.record(turn("resp_3", "resp_2", forty, "[]")); // 126: past the bound
+    journal.record(turn("resp_4", "resp_3", "[]", "[]"));  // small, but after the bound
+
+    assertThat(journal.history(ChainKey.response("resp_2")).status()).isEqualTo(Status.COMPLETE);
+    ChainHistory past = journal.history(ChainKey.response("resp_3"));
+    assertThat(past.status()).isEqualTo(Status.TOO_LARGE);
+    assertThat(past.link()).contains(ChainKey.response("resp_3"));
+    assertThat(journal.history(ChainKey.response("resp_4")).link()).as("the first link past the bound")
+        .contains(ChainKey.response("resp_3"));
+    assertThat(Long.parseLong(server.command("STRLEN", prefix + "turn:resp_3").substring(1)))
+        .as("a marker keeps no items").isLessThan(30);
+    journal.record(turn("resp_2b", "resp_1", "[]", "[]"));
+    assertThat(journal.history(ChainKey.response("resp_2b")).isComplete()).as("a branch under the bound").isTrue();
+  }
+
+  @Test
+  void history_defaultBound_fourMiBChainsReplayedOneMoreByteNot() {
+    String big = "[\"" + "x".repeat((2 << 20) - 4) + "\"]"; // 2 MiB
+    journal.record(turn("resp_1", null, big, "[]"));
+    journal.record(turn("resp_2", "resp_1", big, "[]"));     // 4 MiB + 4 bytes of "[]" twice: past
+    journal.record(turn("resp_2b", "resp_1", big.substring(0, big.length() - 4) + "\"]", ""));
+
+    assertThat(journal.history(ChainKey.response("resp_2")).status()).isEqualTo(Status.TOO_LARGE);
+    ChainHistory exact = journal.history(ChainKey.response("resp_2b"));
+    assertThat(exact.status()).isEqualTo(Status.COMPLETE);
+    assertThat(exact.bytes()).isEqualTo(4L << 20);
+  }
+
+  @Test
+  void conversation_recordedCreationAndTurns_completeWithInitialItems() {
+    journal.recordConversation("conv_1", bytes("[\"seed\"]"));
+    assertThat(texts(journal.history(ChainKey.conversation("conv_1")))).containsExactly("[\"seed\"]");
+
+    journal.record(conversationTurn("resp_1", "conv_1", "[\"in1\"]", "[\"out1\"]"));
+    journal.record(conversationTurn("resp_2", "conv_1", "[\"in2\"]", "[\"out2\"]"));
+
+    ChainHistory history = journal.history(ChainKey.conversation("conv_1"));
+    assertThat(texts(history)).containsExactly("[\"seed\"]", "[\"in1\"]", "[\"out1\"]", "[\"in2\"]", "[\"out2\"]");
+    assertThat(history.lastResponseId()).contains("resp_2");
+    assertThat(texts(journal.history(ChainKey.response("resp_2")))).hasSize(5);
+  }
+
+  @Test
+  void conversation_creationNotRecorded_neverComplete() {
+    journal.record(conversationTurn("resp_1", "conv_1", "[]", "[]"));
+
+    ChainHistory history = journal.history(ChainKey.conversation("conv_1"));
+    assertThat(history.status()).isEqualTo(Status.MISSING_LINK);
+    assertThat(history.link()).contains(ChainKey.conversation("conv_1"));
+    assertThat(journal.history(ChainKey.conversation("conv_2")).link()).contains(ChainKey.conversation("conv_2"));
+  }
+
+  @Test
+  void conversation_creationRecordedAfterTurns_keepsItsLatestTurn() {
+    journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
+    journal.recordConversation("conv_1", bytes("[0]"));
+
+    assertThat(texts(journal.history(ChainKey.conversation("conv_1")))).containsExactly("[0]", "[1]", "[2]");
+  }
+
+  @Test
+  void conversation_repairedTurnLinksToOldHead_historyStaysWhole() {
+    journal.recordConversation("conv_1", bytes("[]"));
+    journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
+    journal.record(JournalTurn.builder().responseId("resp_new").previousResponseId("resp_1")
+        .conversationId("conv_1").input(bytes("[3]")).output(bytes("[4]")).build());
+
+    assertThat(texts(journal.history(ChainKey.conversation("conv_1"))))
+        .containsExactly("[]", "[1]", "[2]", "[3]", "[4]");
+  }
+
+  @Test
+  void history_threadOrCycle_missingNeverLoops() {
+    journal.record(turn("resp_a", "resp_b", "[]", "[]"));
+    journal.record(turn("resp_b", "resp_a", "[]", "[]"));
+
+    assertThat(journal.history(ChainKey.response("resp_a")).status()).isEqualTo(Status.MISSING_LINK);
+    assertThat(journal.history(ChainKey.thread("thread_1")).status()).isEqualTo(Status.MISSING_LINK);
+  }
+
+  @Test
+  void history_unreadableRecord_missingNotThrown() throws Exception {
+    server.command("SET", prefix + "turn:resp_1", "not a turn");
+
+    assertThat(journal.history(ChainKey.response("resp_1")).status()).isEqualTo(Status.MISSING_LINK);
+  }
+
+  @Test
+  void clearAndEstimatedSize_onlyThisPrefix() throws Exception {
+    journal.recordConversation("conv_1", bytes("[]"));
+    journal.record(turn("resp_1", null, "[]", "[]"));
+    journal.record(turn("resp_2", "resp_1", "[]", "[]"));
+    server.command("SET", prefix + "pin:r:resp_1", "x");
+    assertThat(journal.estimatedSize()).isEqualTo(3);
+
+    journal.clear();
+
+    assertThat(journal.history(ChainKey.response("resp_1")).isComplete()).isFalse();
+    assertThat(journal.estimatedSize()).isZero();
+    assertThat(server.command("EXISTS", prefix + "pin:r:resp_1")).as("pins are the store's").isEqualTo(":1");
+  }
+
+  @Test
+  void record_oneConversationFromManyInstancesConcurrently_serialisedNoTurnLost() throws Exception {
+    journal.recordConversation("conv_1", bytes("[]"));
+    int instances = 4;
+    int turnsEach = 50;
+    List<RedisHistoryJournal> journals = new ArrayList<>();
+    for (int i = 0; i < instances; i++) {
+      journals.add(journal(RedisHistoryJournal.builder()));
+    }
+    Queue<Throwable> failures = new ConcurrentLinkedQueue<>();
+    CountDownLatch start = new CountDownLatch(1);
+    ExecutorService pool = Executors.newFixedThreadPool(instances);
+    for (int i = 0; i < instances; i++) {
+      RedisHistoryJournal mine = journals.get(i);
+      int instance = i;
+      pool.execute(() -> {
+        try {
+          start.await();
+          for (int t = 0; t < turnsEach; t++) {
+            mine.record(conversationTurn("resp_" + instance + "_" + t, "conv_1", "[" + instance + "]", "[" + t + "]"));
+          }
+        } catch (Throwable e) {
+          failures.add(e);
+        }
+      });
+    }
+    start.countDown();
+    pool.shutdown();
+    assertThat(pool.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+
+    assertThat(failures).isEmpty();
+    ChainHistory history = journal.history(ChainKey.conversation("conv_1"));
+    assertThat(history.status()).isEqualTo(Status.COMPLETE);
+    assertThat(history.turns()).as("every turn linked after the one before it").isEqualTo(instances * turnsEach);
+    for (int i = 0; i < instances; i++) {
+      List<String> outputs = new ArrayList<>();
+      List<String> texts = texts(history);
+      for (int s = 1; s < texts.size(); s += 2) {
+        if (texts.get(s).equals("[" + i + "]")) {
+          outputs.add(texts.get(s + 1));
+        }
+      }
+      assertThat(outputs).as("instance %d's turns, in its order", i).hasSize(turnsEach)
+          .isEqualTo(java.util.stream.IntStream.range(0, turnsEach).mapToObj(t -> "[" + t + "]").toList());
+    }
+  }
+
+  @Test
+  void record_concurrentChains_allComplete() throws Exception {
+    int threads = 8;
+    int turns = 30;
+    Queue<Throwable> failures = new ConcurrentLinkedQueue<>();
+    CountDownLatch start = new CountDownLatch(1);
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    for (int i = 0; i < threads; i++) {
+      int chain = i;
+      pool.execute(() -> {
+        try {
+          start.await();
+          for (int t = 1; t <= turns; t++) {
+            journal.record(turn("resp_" + chain + "_" + t, t == 1 ? null : "resp_" + chain + "_" + (t - 1),
+                "[" + t + "]", "[]"));
+          }
+        } catch (Throwable e) {
+          failures.add(e);
+        }
+      });
+    }
+    start.countDown();
+    pool.shutdown();
+    assertThat(pool.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+
+    assertThat(failures).isEmpty();
+    for (int i = 0; i < threads; i++) {
+      assertThat(journal.history(ChainKey.response("resp_" + i + "_" + turns)).turns()).isEqualTo(turns);
+    }
+  }
+
+  @Test
+  void builder_defaultsAndBadArguments() {
+    assertThat(journal.maximumBytesPerChain()).isEqualTo(4L << 20);
+    assertThat(journal.expireAfterAccess()).isEqualTo(Duration.ofHours(2));
+    assertThat(journal.toString()).contains("redis://127.0.0.1:" + server.port()).contains("available");
+    assertThatThrownBy(() -> RedisHistoryJournal.builder().build()).hasMessageContaining("RedisConnector.builder()");
+    assertThatThrownBy(() -> RedisHistoryJournal.builder().maximumBytesPerChain(0)).hasMessageContaining("4L << 20");
+    assertThatThrownBy(() -> RedisHistoryJournal.builder().expireAfterAccess(Duration.ofNanos(1)))
+        .hasMessageContaining("Duration.ofHours(2)");
+  }
+
+  private RedisHistoryJournal journal(RedisHistoryJournal.Builder builder) {
+    RedisConnector connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
+    connectors.add(connector);
+    return builder.connector(connector).build();
+  }
+
+  private long pttl(String key) throws Exception {
+    return Long.parseLong(server.command("PTTL", key).substring(1));
+  }
+
+  private static JournalTurn turn(String id, String previous, String input, String output) {
+    return JournalTurn.builder().responseId(id).previousResponseId(previous)
+        .input(bytes(input)).output(bytes(output)).build();
+  }
+
+  private static JournalTurn conversationTurn(String id, String conversation, String input, String output) {
+    return JournalTurn.builder().responseId(id).conversationId(conversation)
+        .input(bytes(input)).output(bytes(output)).build();
+  }
+
+  private static byte[] bytes(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static List<String> texts(ChainHistory history) {
+    List<String> texts = new ArrayList<>();
+    for (byte[] array : history.itemArrays()) {
+      texts.add(new String(array, StandardCharsets.UTF_8));
+    }
+    return texts;
+  }
+}

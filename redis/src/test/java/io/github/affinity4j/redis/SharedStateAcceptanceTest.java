@@ -1,0 +1,268 @@
+package io.github.affinity4j.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainRepair;
+import io.github.affinity4j.core.ChainTurn;
+import io.github.affinity4j.okhttp.AffinityInterceptor;
+import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testkit.SimulatedAnswer;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import okhttp3.HttpUrl;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Two instances of an application, each its own OkHttp client with its own
+ * {@link AffinityInterceptor}, sharing nothing but Redis, alternate the turns of the same
+ * conversations on a 3-backend {@link ApimSimulator}: the issue's acceptance.
+ */
+@RequiresRedisServer
+@Timeout(180)
+final class SharedStateAcceptanceTest {
+
+  private static final MediaType JSON = MediaType.get("application/json");
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+
+  private final String prefix = "acceptance-" + UUID.randomUUID() + ":";
+  private final List<Instance> instances = new ArrayList<>();
+  private RedisServer redis;
+  private ApimSimulator apim;
+  private HttpUrl responses;
+
+  @BeforeEach
+  void start() {
+    redis = RedisServer.launch();
+    apim = ApimSimulator.builder().backends(3).start();
+    responses = HttpUrl.get(apim.openAiBaseUrl() + "/responses");
+  }
+
+  @AfterEach
+  void stop() throws IOException {
+    for (Instance instance : instances) {
+      instance.close();
+    }
+    if (apim != null) {
+      apim.close();
+    }
+    if (redis != null) {
+      redis.close();
+    }
+  }
+
+  @Test
+  void twoInstances_alternateTurnsOf100Conversations_fullContextAndKillRepairedByWhicheverMeetsIt()
+      throws Exception {
+    Instance a = instance("a");
+    Instance b = instance("b");
+    int conversations = 100;
+    int turns = 6;
+    String[] last = new String[conversations];
+    String[] home = new String[conversations];
+    Map<String, Integer> firstTurns = new HashMap<>();
+    String killed = "backend-2";
+
+    for (int turn = 1; turn <= turns; turn++) {
+      if (turn == 4) {
+        assertThat(a.repairs.get() + b.repairs.get()).as("no repair needed while every backend is up").isZero();
+        apim.backend(killed).kill();
+      }
+      for (int c = 0; c < conversations; c++) {
+        Instance instance = (c + turn) % 2 == 0 ? a : b; // the next turn lands on the other instance
+        Reply reply = send(instance, "conversation " + c + ", turn " + turn, last[c]);
+        assertThat(reply.status).as("conversation %d turn %d: %s", c, turn, reply.body).isEqualTo(200);
+        SimulatedAnswer answer = reply.answer();
+        assertThat(answer.userMessages()).as("conversation %d turn %d sees its whole history", c, turn)
+            .isEqualTo(turn);
+        if (turn == 1) {
+          home[c] = answer.backend();
+          firstTurns.merge(answer.backend(), 1, Integer::sum);
+        } else if (turn < 4 || !home[c].equals(killed)) {
+          assertThat(answer.backend()).as("conversation %d stays on its backend", c).isEqualTo(home[c]);
+        }
+        last[c] = reply.id;
+      }
+    }
+
+    System.out.printf("Two instances, %d conversations x %d turns: first turns %s, repairs a=%d b=%d%n",
+        conversations, turns, firstTurns, a.repairs.get(), b.repairs.get());
+    assertThat(firstTurns).as("new conversations still spread").containsOnlyKeys("backend-1", "backend-2",
+        "backend-3");
+    long onKilled = firstTurns.get(killed);
+    assertThat(a.repairs.get() + b.repairs.get()).as("each conversation on the killed backend repaired once")
+        .isEqualTo(onKilled);
+    assertThat(a.repairs.get()).as("instance a met some").isPositive();
+    assertThat(b.repairs.get()).as("instance b met some").isPositive();
+    assertThat(a.failures).isEmpty();
+    assertThat(b.failures).isEmpty();
+    assertThat(a.interceptor.stats().pinsApplied() + b.interceptor.stats().pinsApplied())
+        .as("every continued turn found its pin, set by the other instance").isEqualTo(conversations * (turns - 1L));
+  }
+
+  @Test
+  void redisStoppedMidRun_requestsFlowPinlessTurnsFailClearlyNewChainsWorkAfterItReturns() throws Exception {
+    Instance a = instance("a");
+    Instance b = instance("b");
+    int conversations = 30;
+    String[] last = new String[conversations];
+    for (int turn = 1; turn <= 2; turn++) {
+      for (int c = 0; c < conversations; c++) {
+        Reply reply = send((c + turn) % 2 == 0 ? a : b, "turn " + turn, last[c]);
+        assertThat(reply.status).isEqualTo(200);
+        last[c] = reply.id;
+      }
+    }
+
+    redis.stop();
+    int ok = 0;
+    int failedClearly = 0;
+    for (int c = 0; c < conversations; c++) {
+      Reply reply = send(c % 2 == 0 ? a : b, "turn 3", last[c]); // a pinned turn: needs Redis
+      if (reply.status == 200) {
+        assertThat(reply.answer().userMessages()).as("landed on its backend by luck: whole").isEqualTo(3);
+        ok++;
+      } else {
+        assertThat(reply.status).isEqualTo(400);
+        assertThat(reply.body).contains(ChainTurn.REPAIR_FAILED_PREFIX).contains("RedisHistoryJournal")
+            .contains("UNAVAILABLE");
+        failedClearly++;
+      }
+      Reply fresh = send(c % 2 == 0 ? b : a, "a new conversation while Redis is down", null);
+      assertThat(fresh.status).as("requests still go out").isEqualTo(200);
+      Reply second = send(c % 2 == 0 ? b : a, "and its second turn, on the same instance", fresh.id);
+      assertThat(second.status).isIn(200, 400);
+    }
+    System.out.printf("Redis down: %d of %d pinned turns landed on their backend anyway, %d failed with the"
+        + " clear error; %d new conversations went out%n", ok, conversations, failedClearly, conversations);
+    assertThat(ok + failedClearly).isEqualTo(conversations);
+    assertThat(failedClearly).as("without pins, most pinned turns miss their backend").isPositive();
+    assertThat(a.unavailable.get()).as("one unavailable event per instance and outage").isEqualTo(1);
+    assertThat(b.unavailable.get()).isEqualTo(1);
+
+    redis.start(); // empty: the test server keeps no snapshot
+    a.awaitAvailable();
+    b.awaitAvailable();
+    for (int c = 0; c < 10; c++) {
+      String previous = null;
+      for (int turn = 1; turn <= 4; turn++) {
+        Reply reply = send((c + turn) % 2 == 0 ? a : b, "after the outage, turn " + turn, previous);
+        assertThat(reply.status).as("new chains work again: %s", reply.body).isEqualTo(200);
+        assertThat(reply.answer().userMessages()).isEqualTo(turn);
+        previous = reply.id;
+      }
+    }
+  }
+
+  private Instance instance(String name) {
+    Instance instance = new Instance(name, redis.uri(), prefix);
+    instances.add(instance);
+    return instance;
+  }
+
+  private Reply send(Instance instance, String input, String previous) throws IOException {
+    Map<String, Object> body = new HashMap<>();
+    body.put("model", "gpt-4.1");
+    body.put("input", input);
+    if (previous != null) {
+      body.put("previous_response_id", previous);
+    }
+    Request request = new Request.Builder().url(responses)
+        .post(RequestBody.create(MAPPER.writeValueAsString(body), JSON)).build();
+    try (Response response = instance.client.newCall(request).execute()) {
+      String text = response.body().string();
+      JsonNode json = MAPPER.readTree(text);
+      return new Reply(response.code(), text, json.path("id").asText(null),
+          json.at("/output/0/content/0/text").asText(""));
+    }
+  }
+
+  private record Reply(int status, String body, String id, String text) {
+    SimulatedAnswer answer() {
+      return SimulatedAnswer.parse(text);
+    }
+  }
+
+  /** One instance of the application: its own connector, store, journal, interceptor and client. */
+  private static final class Instance {
+    final RedisConnector connector;
+    final AffinityInterceptor interceptor;
+    final OkHttpClient client;
+    final AtomicInteger repairs = new AtomicInteger();
+    final List<String> failures = new CopyOnWriteArrayList<>();
+    final AtomicInteger unavailable = new AtomicInteger();
+    final CountDownLatch available = new CountDownLatch(1);
+
+    Instance(String name, String uri, String prefix) {
+      connector = RedisConnector.builder().uri(uri).keyPrefix(prefix).clientName("instance-" + name)
+          .retryInterval(Duration.ofMillis(50))
+          .listener(new RedisListener() {
+            @Override
+            public void unavailable(String operation, RuntimeException cause) {
+              unavailable.incrementAndGet();
+            }
+
+            @Override
+            public void available(Duration outage) {
+              available.countDown();
+            }
+          })
+          .build();
+      connector.awaitConnection(Duration.ofSeconds(10));
+      interceptor = AffinityInterceptor.builder()
+          .store(RedisAffinityStore.builder().connector(connector).build())
+          .journal(RedisHistoryJournal.builder().connector(connector).build())
+          .retryPause(Duration.ZERO)
+          .listener(new AffinityListener() {
+            @Override
+            public void repaired(ChainRepair repair) {
+              repairs.incrementAndGet();
+            }
+
+            @Override
+            public void repairFailed(ChainKey chain, ChainBreak cause, String reason) {
+              failures.add(reason);
+            }
+          })
+          .build();
+      client = new OkHttpClient.Builder().addInterceptor(interceptor).build();
+    }
+
+    /** Redis answers again: operations go on until one succeeds and ends the outage. */
+    void awaitAvailable() throws InterruptedException {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      RedisAffinityStore probe = RedisAffinityStore.builder().connector(connector).build();
+      while (!available.await(20, TimeUnit.MILLISECONDS)) {
+        assertThat(System.nanoTime()).as("Redis available again within 30 s").isLessThan(deadline);
+        probe.get(ChainKey.response("resp_probe"));
+      }
+    }
+
+    void close() {
+      client.dispatcher().executorService().shutdown();
+      client.connectionPool().evictAll();
+      connector.close();
+    }
+  }
+}

@@ -1,0 +1,65 @@
+package io.github.affinity4j.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.affinity4j.okhttp.AffinityInterceptor;
+import io.github.affinity4j.testkit.ApimSimulator;
+import java.util.ArrayList;
+import java.util.List;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The README's "Shared state across instances (Redis)" snippet, compiled and run. */
+@RequiresRedisServer
+@Timeout(60)
+final class SnippetsTest {
+
+  private final List<String> alerts = new ArrayList<>();
+
+  @Test
+  void readmeSnippet_sharedState_compilesAndRuns() throws Exception {
+    try (RedisServer server = RedisServer.launch("--requirepass", "test-key");
+        ApimSimulator apim = ApimSimulator.builder().backends(2).start()) {
+      String uri = server.uri(); // README: "rediss://my-cache.redis.cache.windows.net:6380"
+      String key = "test-key";   // README: System.getenv("REDIS_KEY")
+
+      // --- README snippet ---
+      RedisConnector redis = RedisConnector.builder()                 // io.github.affinity4j.redis
+          .uri(uri)                                                   // rediss://…: TLS
+          .password(key.toCharArray())
+          .listener(new RedisListener() {
+            @Override public void unavailable(String operation, RuntimeException cause) {
+              alerts.add("affinity4j lost Redis: " + cause);          // requests go on without it
+            }
+          })
+          .build();
+      AffinityInterceptor affinity = AffinityInterceptor.builder()
+          .store(RedisAffinityStore.builder().connector(redis).build())
+          .journal(RedisHistoryJournal.builder().connector(redis).build())
+          .build();
+      OkHttpClient http = new OkHttpClient.Builder().addInterceptor(affinity).build();
+      // at shutdown: redis.close()
+      // --- end ---
+
+      try (redis) {
+        Request request = new Request.Builder().url(apim.openAiBaseUrl() + "/responses")
+            .post(RequestBody.create("{\"model\":\"gpt-4.1\",\"input\":\"Hello\"}",
+                MediaType.get("application/json"))).build();
+        try (Response response = http.newCall(request).execute()) {
+          assertThat(response.code()).isEqualTo(200);
+        }
+        assertThat(affinity.stats().chainsTracked()).isEqualTo(1);
+        assertThat(affinity.journal().estimatedSize()).isEqualTo(1);
+        assertThat(alerts).isEmpty();
+      } finally {
+        http.dispatcher().executorService().shutdown();
+        http.connectionPool().evictAll();
+      }
+    }
+  }
+}
