@@ -24,13 +24,15 @@ import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
- * What a {@link ChaosRun} saw, judged against the chaos invariants; each check returns its
- * violations (empty when the invariant held), with enough detail to find the turn.
+ * What a {@link ChaosRun} saw, judged against the chaos invariants. Each check keeps its
+ * violations (empty when the invariant held), with enough detail to find the turn, and the
+ * figures; the run's raw records are judged in the constructor and not kept, so that the heap the
+ * run leaves behind can be measured with the report alive.
  */
 final class ChaosReport {
   private static final int MAX_EXAMPLES = 10;
   /** A run may retain this much heap after everything it made was released. */
-  static final long RETAINED_HEAP_BOUND = 32L << 20;
+  static final long RETAINED_HEAP_BOUND = 8L << 20;
 
   /** Everything the run observed, captured before it released the clients and the pool. */
   record Observed(SuiteSize size, long seed, PinnedBackendMode mode, FaultPlan plan, List<LossEpisode> episodes,
@@ -39,30 +41,81 @@ final class ChaosReport {
       ResourceProbe.Pool pool, long peakHeapBytes, long elapsedNanos, boolean finishedInTime,
       List<Throwable> harnessErrors) {}
 
-  private final Observed run;
-  private final ResourceProbe.After after;
-  private final Map<Integer, List<Turn>> turnsByConversation;
-  private final Map<String, Integer> owners = new HashMap<>();
-
-  ChaosReport(Observed run, ResourceProbe.After after) {
-    this.run = run;
-    this.after = after;
-    this.turnsByConversation = run.turns().stream()
-        .collect(Collectors.groupingBy(Turn::conversation, TreeMap::new, Collectors.toList()));
-    turnsByConversation.values().forEach(list -> list.sort((a, b) -> Integer.compare(a.index(), b.index())));
-    for (Turn turn : run.turns()) {
-      if (turn.succeeded()) {
-        owners.put(turn.responseId(), turn.conversation());
-      }
+  /**
+   * The outcome of one check.
+   *
+   * @param count how many violations
+   * @param examples the first few, as text
+   */
+  record Verdict(long count, List<String> examples) {
+    static Verdict of(List<String> problems) {
+      return new Verdict(problems.size(), List.copyOf(problems.size() <= MAX_EXAMPLES ? problems
+          : problems.subList(0, MAX_EXAMPLES)));
     }
   }
 
-  Observed run() {
-    return run;
+  final SuiteSize size;
+  final long seed;
+  final PinnedBackendMode mode;
+  final long turns;
+  final long successes;
+  final long lossEpisodes;
+  final long repairs;
+  final List<String> harnessErrors;
+  final boolean finishedInTime;
+  final Verdict context;
+  final Verdict untyped;
+  final Verdict unnamedRepairFailures;
+  final Verdict conversationState;
+  final PinCheck.Result pins;
+  final Verdict unattributedRepairs;
+  final Verdict unjustifiedRepairs;
+  final Verdict chainsOverRepaired;
+  final ResourceProbe.Pool pool;
+  private final String figuresBeforeRelease;
+  private ResourceProbe.After after;
+
+  // Only while judging, in the constructor.
+  private Observed run;
+  private Map<Integer, List<Turn>> turnsByConversation;
+  private Map<String, Integer> owners;
+
+  ChaosReport(Observed observed) {
+    this.run = observed;
+    this.turnsByConversation = observed.turns().stream()
+        .collect(Collectors.groupingBy(Turn::conversation, TreeMap::new, Collectors.toList()));
+    turnsByConversation.values().forEach(list -> list.sort((a, b) -> Integer.compare(a.index(), b.index())));
+    this.owners = owners(observed.turns());
+
+    size = observed.size();
+    seed = observed.seed();
+    mode = observed.mode();
+    turns = observed.turns().size();
+    successes = observed.turns().stream().filter(Turn::succeeded).count();
+    lossEpisodes = observed.episodes().size();
+    repairs = observed.repairs().size();
+    harnessErrors = observed.harnessErrors().stream().map(String::valueOf).toList();
+    finishedInTime = observed.finishedInTime();
+    context = Verdict.of(contextViolations());
+    untyped = Verdict.of(untypedFailures());
+    unnamedRepairFailures = Verdict.of(unnamedRepairFailuresOf());
+    conversationState = Verdict.of(conversationStateViolations());
+    pins = observed.pins();
+    unattributedRepairs = Verdict.of(unattributedRepairsOf());
+    unjustifiedRepairs = Verdict.of(unjustifiedRepairsOf());
+    chainsOverRepaired = Verdict.of(chainsRepairedMoreThanTheirLosses());
+    pool = observed.pool();
+    figuresBeforeRelease = figuresOfRun();
+
+    this.run = null;
+    this.turnsByConversation = null;
+    this.owners = null;
   }
 
-  ResourceProbe.After after() {
-    return after;
+  /** Adds what was measured after the run's release. */
+  ChaosReport measured(ResourceProbe.After after) {
+    this.after = after;
+    return this;
   }
 
   /** The owner of every response id a caller saw succeed. */
@@ -75,7 +128,7 @@ final class ChaosReport {
   // --- invariant 1: every turn whole, or a typed failure that says why ---
 
   /** Successful turns whose answer did not see the whole conversation, or was not this turn's. */
-  List<String> contextViolations() {
+  private List<String> contextViolations() {
     List<String> problems = new ArrayList<>();
     for (Turn turn : run.turns()) {
       if (!turn.succeeded()) {
@@ -100,7 +153,7 @@ final class ChaosReport {
   }
 
   /** Failures that are not the SDK's typed exceptions (an NPE, an IllegalStateException, a silent end). */
-  List<String> untypedFailures() {
+  private List<String> untypedFailures() {
     List<String> problems = new ArrayList<>();
     for (Turn turn : run.turns()) {
       if (!turn.succeeded() && !(turn.failure().error() instanceof OpenAIException)) {
@@ -111,7 +164,7 @@ final class ChaosReport {
   }
 
   /** Repairs that failed with a message that does not name the chain and what broke. */
-  List<String> unnamedRepairFailures() {
+  private List<String> unnamedRepairFailuresOf() {
     List<String> problems = new ArrayList<>();
     for (Turn turn : run.turns()) {
       if (turn.succeeded() || !turn.failure().message().contains(ChainTurn.REPAIR_FAILED_PREFIX)) {
@@ -132,7 +185,7 @@ final class ChaosReport {
    * Conversations that moved on to a response other than the one the caller got, or moved on when
    * the caller got an exception ("a failed turn leaves the conversation where it was").
    */
-  List<String> conversationStateViolations() {
+  private List<String> conversationStateViolations() {
     List<String> problems = new ArrayList<>();
     for (Turn turn : run.turns()) {
       if (turn.style() == Style.INTERCEPTOR) {
@@ -147,13 +200,13 @@ final class ChaosReport {
   }
 
   /** Failures by cause: the exception's type, its status, and whether a repair gave up. */
-  Map<String, Long> failuresByCause() {
+  private Map<String, Long> failuresByCause() {
     return run.turns().stream().filter(turn -> !turn.succeeded())
         .collect(Collectors.groupingBy(ChaosReport::cause, TreeMap::new, Collectors.counting()));
   }
 
   /** One message per cause, shortened, to show what a caller reads. */
-  Map<String, String> exampleMessages() {
+  private Map<String, String> exampleMessages() {
     Map<String, String> examples = new TreeMap<>();
     for (Turn turn : run.turns()) {
       if (!turn.succeeded()) {
@@ -180,14 +233,10 @@ final class ChaosReport {
 
   // --- invariant 2: no pin, and no content, of another conversation ---
 
-  PinCheck.Result pins() {
-    return run.pins();
-  }
-
   // --- invariant 3: repairs follow losses ---
 
   /** Repairs no turn of the chain's owner was running when they happened. */
-  List<String> unattributedRepairs() {
+  private List<String> unattributedRepairsOf() {
     List<String> problems = new ArrayList<>();
     for (RepairEvent repair : run.repairs()) {
       if (turnOf(repair).isEmpty()) {
@@ -199,7 +248,7 @@ final class ChaosReport {
   }
 
   /** Turns with more than one repair, or a repair while the chain's backend was not lost. */
-  List<String> unjustifiedRepairs() {
+  private List<String> unjustifiedRepairsOf() {
     Map<Turn, Integer> repairsPerTurn = repairsPerTurn();
     List<String> problems = new ArrayList<>();
     repairsPerTurn.forEach((turn, count) -> {
@@ -214,7 +263,7 @@ final class ChaosReport {
   }
 
   /** Chains with more repairs than backend losses they met (turns whose backend was lost meanwhile). */
-  List<String> chainsRepairedMoreThanTheirLosses() {
+  private List<String> chainsRepairedMoreThanTheirLosses() {
     Map<Turn, Integer> repairsPerTurn = repairsPerTurn();
     List<String> problems = new ArrayList<>();
     turnsByConversation.forEach((conversation, turns) -> {
@@ -227,18 +276,18 @@ final class ChaosReport {
     return problems;
   }
 
-  long turnsThatMetALoss() {
+  private long turnsThatMetALoss() {
     return run.turns().stream().filter(this::metLoss).count();
   }
 
-  long maxRepairsPerChain() {
+  private long maxRepairsPerChain() {
     Map<Turn, Integer> repairsPerTurn = repairsPerTurn();
     return turnsByConversation.values().stream()
         .mapToLong(turns -> turns.stream().mapToLong(turn -> repairsPerTurn.getOrDefault(turn, 0)).sum())
         .max().orElse(0);
   }
 
-  long chainsRepaired() {
+  private long chainsRepaired() {
     Map<Turn, Integer> repairsPerTurn = repairsPerTurn();
     return repairsPerTurn.keySet().stream().map(Turn::conversation).distinct().count();
   }
@@ -272,8 +321,8 @@ final class ChaosReport {
 
   List<String> resourceViolations() {
     List<String> problems = new ArrayList<>();
-    if (!run.pool().quiet()) {
-      problems.add("OkHttp not idle after the run: " + run.pool());
+    if (!pool.quiet()) {
+      problems.add("OkHttp not idle after the run: " + pool);
     }
     if (!after.leftThreads().isEmpty()) {
       problems.add("non-daemon threads left: " + after.leftThreads());
@@ -287,44 +336,41 @@ final class ChaosReport {
 
   // --- figures ---
 
-  long successes() {
-    return run.turns().stream().filter(Turn::succeeded).count();
-  }
-
   /** The figures, as printed and as RELIABILITY.md quotes them. */
   String figures() {
-    long turns = run.turns().size();
-    long failures = turns - successes();
+    return figuresBeforeRelease + String.format("  after release: heap retained %d MiB (bound %d MiB),"
+            + " OkHttp %s, non-daemon threads left: %s%n",
+        mib(after.retainedBytes()), mib(RETAINED_HEAP_BOUND), pool,
+        after.leftThreads().isEmpty() ? "none" : after.leftThreads());
+  }
+
+  private String figuresOfRun() {
+    long failures = turns - successes;
     long byReplay = run.repairs().stream().filter(RepairEvent::replayed).count();
     StringBuilder out = new StringBuilder();
     out.append(String.format("affinity4j chaos suite (%s, %s): seed=%d (replay with -D%s=%d)%n",
-        run.size().label(), run.mode(), run.seed(), SuiteSize.SEED_PROPERTY, run.seed()));
+        size.label(), mode, seed, SuiteSize.SEED_PROPERTY, seed));
     out.append(String.format("  workload: %d conversations x %d turns on %d threads, 3 backends, styles"
             + " interceptor/conversation/layered, turns sync/async/stream 50/20/30%%%n",
-        run.size().conversations, run.size().turns, run.size().threads));
-    out.append(String.format("  faults planned: %s; loss episodes: %d%n", run.plan().counts(), run.episodes().size()));
-    out.append(String.format("  turns=%d successes=%d typed failures=%d untyped failures=%d%n", turns, successes(),
-        failures - untypedFailures().size(), untypedFailures().size()));
+        size.conversations, size.turns, size.threads));
+    out.append(String.format("  faults planned: %s; loss episodes: %d%n", run.plan().counts(), lossEpisodes));
+    out.append(String.format("  turns=%d successes=%d typed failures=%d untyped failures=%d%n", turns, successes,
+        failures - untyped.count(), untyped.count()));
     out.append(String.format("  failures by cause: %s%n", failuresByCause()));
     exampleMessages().forEach((cause, message) ->
         out.append(String.format("    e.g. %s: %s%n", cause, message.replace('\n', ' '))));
     out.append(String.format("  repairs=%d (by replay %d, by retry %d), repairs started=%d, failed=%d;"
             + " chains repaired=%d, max repairs per chain=%d; turns that met a backend loss=%d%n",
-        run.repairs().size(), byReplay, run.repairs().size() - byReplay, run.repairsStarted(), run.repairsFailed(),
+        repairs, byReplay, repairs - byReplay, run.repairsStarted(), run.repairsFailed(),
         chainsRepaired(), maxRepairsPerChain(), turnsThatMetALoss()));
-    PinCheck.Result pins = run.pins();
     out.append(String.format("  requests=%d: continued=%d (with their own pin %d, unpinned %d), new chains and"
             + " replays=%d (replays %d); pin or content of another chain: %d%n",
         pins.requests(), pins.continued(), pins.pinned(), pins.unpinnedContinuations(), pins.fresh(),
         pins.replays(), pins.violations()));
-    out.append(String.format("  heap: peak %d MiB in use, retained after release %d MiB (bound %d);"
-            + " OkHttp at the end: %s; non-daemon threads left: %s%n",
-        mib(run.peakHeapBytes()), mib(after.retainedBytes()), mib(RETAINED_HEAP_BOUND), run.pool(),
-        after.leftThreads().isEmpty() ? "none" : after.leftThreads()));
     out.append(String.format("  repair counters: interceptor %s; conversations %s; layered %s%n",
         run.interceptorStats(), run.conversationStats(), run.layeredStats()));
-    out.append(String.format("  elapsed %.1f s%s%n", run.elapsedNanos() / 1e9,
-        run.finishedInTime() ? "" : " (DID NOT FINISH IN TIME)"));
+    out.append(String.format("  heap: peak %d MiB in use (not collected); elapsed %.1f s%s%n",
+        mib(run.peakHeapBytes()), run.elapsedNanos() / 1e9, finishedInTime ? "" : " (DID NOT FINISH IN TIME)"));
     return out.toString();
   }
 
@@ -333,7 +379,7 @@ final class ChaosReport {
     String figures = figures();
     System.out.print(figures);
     Path file = Path.of("target", "reliability",
-        "chaos-" + run.size().label() + "-" + run.mode().name().toLowerCase(java.util.Locale.ROOT) + ".txt");
+        "chaos-" + size.label() + "-" + mode.name().toLowerCase(java.util.Locale.ROOT) + ".txt");
     try {
       Files.createDirectories(file.getParent());
       Files.writeString(file, figures, StandardCharsets.UTF_8);
@@ -348,10 +394,6 @@ final class ChaosReport {
     } catch (IllegalArgumentException e) {
       return Optional.empty();
     }
-  }
-
-  static List<String> examples(List<String> problems) {
-    return problems.size() <= MAX_EXAMPLES ? problems : problems.subList(0, MAX_EXAMPLES);
   }
 
   private static String describe(Turn turn) {

@@ -109,9 +109,10 @@ final class ChaosRun {
   ChaosReport run() throws InterruptedException {
     warmUp();
     ResourceProbe probe = ResourceProbe.before();
-    ChaosReport.Observed observed = observe();
-    // Everything the run made is unreachable now, but for what it observed.
-    return new ChaosReport(observed, probe.after(Duration.ofSeconds(20)));
+    // Judged as soon as observed: the report keeps verdicts and figures, not the run's records, so
+    // that everything the run made is unreachable when the heap is measured.
+    ChaosReport report = new ChaosReport(observe());
+    return report.measured(probe.after(Duration.ofSeconds(20)));
   }
 
   private ChaosReport.Observed observe() throws InterruptedException {
