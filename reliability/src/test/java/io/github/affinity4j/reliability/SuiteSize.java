@@ -56,6 +56,11 @@ enum SuiteSize {
     }
   }
 
+  /** {@code quick} for the quick suite, {@code full} for the full one. */
+  int pick(int quick, int full) {
+    return this == FULL ? full : quick;
+  }
+
   /** Lower case, as the property spells it. */
   String label() {
     return name().toLowerCase(Locale.ROOT);
