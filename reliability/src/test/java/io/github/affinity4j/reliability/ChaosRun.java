@@ -111,8 +111,17 @@ final class ChaosRun {
     ResourceProbe probe = ResourceProbe.before();
     // Judged as soon as observed: the report keeps verdicts and figures, not the run's records, so
     // that everything the run made is unreachable when the heap is measured.
+    boolean histogram = Boolean.getBoolean("affinity4j.histogram");
+    String before = histogram ? ResourceProbe.classHistogram() : "";
     ChaosReport report = new ChaosReport(observe());
-    return report.measured(probe.after(Duration.ofSeconds(20)));
+    report.measured(probe.after(Duration.ofSeconds(20)));
+    if (histogram) {
+      System.out.println("class histogram before the run:\n" + before.lines().limit(25).collect(
+          java.util.stream.Collectors.joining("\n")));
+      System.out.println("class histogram after the run:\n" + ResourceProbe.classHistogram().lines().limit(25)
+          .collect(java.util.stream.Collectors.joining("\n")));
+    }
+    return report;
   }
 
   private ChaosReport.Observed observe() throws InterruptedException {
@@ -218,7 +227,35 @@ final class ChaosRun {
           sendThroughInterceptor(clients.affinityClient, Mode.SYNC, "warm up", chat.lastResponseId);
         }
         simulator.backend(chat.home).revive();
+        // The failure paths too: their classes, and the SDK's reflection caches for them.
+        for (SimulatedBackend backend : simulator.backends()) {
+          backend.failNext(3, 429, Duration.ofMillis(1));
+        }
+        warmUpFailure(() -> sendThroughConversationOrClient(clients, chat, Mode.ASYNC));
+        for (SimulatedBackend backend : simulator.backends()) {
+          backend.failNext(3, 500, Duration.ofMillis(1));
+        }
+        warmUpFailure(() -> sendThroughConversationOrClient(clients, chat, Mode.SYNC));
+        for (SimulatedBackend backend : simulator.backends()) {
+          backend.clearFaults();
+          backend.cutNextStreamAfter(2);
+        }
+        warmUpFailure(() -> sendThroughConversationOrClient(clients, chat, Mode.STREAM));
+        simulator.backends().forEach(SimulatedBackend::clearFaults);
       }
+    }
+  }
+
+  private static Response sendThroughConversationOrClient(Clients clients, Chat chat, Mode mode) {
+    return chat.conversation != null ? sendThroughConversation(chat.conversation, mode, "warm up")
+        : sendThroughInterceptor(clients.affinityClient, mode, "warm up", chat.lastResponseId);
+  }
+
+  private static void warmUpFailure(Runnable turn) {
+    try {
+      turn.run();
+    } catch (RuntimeException expected) {
+      // the failure is what warms up
     }
   }
 

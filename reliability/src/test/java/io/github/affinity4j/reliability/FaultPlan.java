@@ -135,8 +135,8 @@ final class FaultPlan {
       }
     }
 
-    // Point faults: 429 bursts and cut streams, about two per percent of the run.
-    for (long at = percent; at < 95 * percent; at += Math.max(1, percent / 2 + random.nextInt((int) percent + 1))) {
+    // Point faults: 429 bursts and cut streams, one every 6 to 18 turns, whatever the run's size.
+    for (long at = percent; at < 95 * percent; at += 6 + random.nextInt(13)) {
       int backend = random.nextInt(backends.size());
       String name = backends.get(backend);
       if (random.nextBoolean()) {

@@ -77,6 +77,20 @@ final class ResourceProbe {
     return new After(heapBefore, usedHeapAfterGc(), List.copyOf(left));
   }
 
+  /**
+   * The JVM's class histogram (live objects, after a full GC), as {@code jcmd GC.class_histogram}
+   * prints it; for finding what a run retained ({@code -Daffinity4j.histogram=true}).
+   */
+  static String classHistogram() {
+    try {
+      return (String) java.lang.management.ManagementFactory.getPlatformMBeanServer().invoke(
+          new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
+          new Object[] {new String[0]}, new String[] {String[].class.getName()});
+    } catch (javax.management.JMException e) {
+      return "no class histogram: " + e;
+    }
+  }
+
   /** Heap in use after full collections; System.gc() is a full, blocking collection on G1 and Parallel. */
   static long usedHeapAfterGc() {
     Runtime runtime = Runtime.getRuntime();

@@ -9,7 +9,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * ({@code -Daffinity4j.seed=…} replays a run's fault plan and workload; printed by every run).
  */
 enum SuiteSize {
-  QUICK(150, 8, 8),
+  QUICK(150, 8, 16),
   FULL(1_000, 10, 32);
 
   static final String SIZE_PROPERTY = "affinity4j.suite";
