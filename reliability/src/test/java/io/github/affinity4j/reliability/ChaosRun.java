@@ -10,14 +10,12 @@ import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainRepair;
-import io.github.affinity4j.core.RepairStats;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.openai.AffinityConversations;
 import io.github.affinity4j.openai.AffinityOpenAI;
 import io.github.affinity4j.openai.Conversation;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.CircuitBreakerRule;
-import io.github.affinity4j.testkit.LoggedRequest;
 import io.github.affinity4j.testkit.PinnedBackendMode;
 import io.github.affinity4j.testkit.SimulatedAnswer;
 import io.github.affinity4j.testkit.SimulatedBackend;
@@ -82,7 +80,7 @@ final class ChaosRun {
    * @param previousResponseId the response it continued; null for the first successful turn
    * @param homeBefore the backend holding that response, from its answer; null for a new chain
    * @param expectedUserMessages the user messages a whole context holds: the successes before it, plus one
-   * @param response the response, on success
+   * @param responseId the response's id, on success
    * @param answerText its text, on success
    * @param failure what the caller caught, on failure
    * @param stateAfter for conversations, {@code Conversation.lastResponseId()} after the turn
