@@ -305,7 +305,7 @@ public final class ChainRegistry {
     try {
       AffinityListener listener = listenerFactory.create(key);
       return listener != null ? listener : AffinityListener.NONE;
-    } catch (RuntimeException e) {
+    } catch (Exception e) { // not only unchecked: a factory written in Kotlin may throw a checked one
       logger.warn("AffinityListener.Factory {} threw; events for {} dropped",
           listenerFactory.getClass().getName(), key, e);
       return AffinityListener.NONE;
@@ -321,7 +321,7 @@ public final class ChainRegistry {
   private static void notify(AffinityListener listener, String event, Runnable call) {
     try {
       call.run();
-    } catch (RuntimeException e) {
+    } catch (Exception e) { // not only unchecked: a listener written in Kotlin may throw a checked one
       logger.warn("AffinityListener {} threw in {}; ignored", listener.getClass().getName(), event, e);
     }
   }

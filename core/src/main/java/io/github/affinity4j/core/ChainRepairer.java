@@ -236,7 +236,7 @@ public final class ChainRepairer {
     }
     try {
       call.accept(listener);
-    } catch (RuntimeException e) {
+    } catch (Exception e) { // not only unchecked: a listener written in Kotlin may throw a checked one
       logger.warn("AffinityListener {} threw in {}; ignored", listener.getClass().getName(), event, e);
     }
   }

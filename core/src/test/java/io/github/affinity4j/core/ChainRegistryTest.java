@@ -233,6 +233,40 @@ final class ChainRegistryTest {
   }
 
   @Test
+  void listener_throwsCheckedException_asKotlinCodeMay_requestStillPinnedAndWarned() {
+    AffinityListener throwing = new AffinityListener() {
+      @Override
+      public void tokenBound(ChainKey key, AffinityToken token, boolean inherited) {
+        throw sneaky(new java.io.IOException("listener bug"));
+      }
+
+      @Override
+      public void tokenApplied(ChainKey key, AffinityToken token) {
+        throw sneaky(new java.io.IOException("listener bug"));
+      }
+    };
+    ChainRegistry withThrowing = registry.toBuilder().listener(throwing).build();
+    ChainRegistry throwingFactory = registry.toBuilder().listenerFactory(key -> {
+      throw sneaky(new Exception("factory bug"));
+    }).build();
+
+    String log = captureLog(() -> {
+      assertThat(withThrowing.bind(response(1), null, token("backend-a"))).isPresent();
+      assertThat(withThrowing.pinFor(response(1), "https", HOST, PATH)).contains(token("backend-a"));
+      assertThat(throwingFactory.pinFor(response(1), "https", HOST, PATH)).contains(token("backend-a"));
+    });
+
+    assertThat(log).contains("WARN").contains("threw in tokenBound").contains("threw in tokenApplied")
+        .contains("Factory");
+  }
+
+  /** Throws a checked exception past the compiler, as a listener written in Kotlin can. */
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> RuntimeException sneaky(Throwable checked) throws E {
+    throw (E) checked;
+  }
+
+  @Test
   void listenerFactory_throwsOrReturnsNull_requestStillPinned() {
     ChainRegistry throwing = registry.toBuilder().listenerFactory(key -> {
       throw new IllegalStateException("factory bug");

@@ -337,6 +337,38 @@ final class ChainRepairerTest {
   }
 
   @Test
+  void listenerThrowsCheckedException_asKotlinCodeMay_loggedAtWarnRepairGoesOn() {
+    twoTurns();
+    AffinityListener throwing = new AffinityListener() {
+      @Override
+      public void repairStarted(ChainKey chain, ChainBreak cause) {
+        throw sneaky(new java.io.IOException("listener bug"));
+      }
+
+      @Override
+      public void repaired(ChainRepair repair) {
+        throw sneaky(new java.io.IOException("listener bug"));
+      }
+    };
+    ChainRepairer withThrowing = repairer.toBuilder().listener(throwing).build();
+
+    String log = captureLog(() -> {
+      ChainTurn turn = withThrowing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+      assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.REPLAY);
+      turn.succeeded(PIN_B, RoutingInfo.EMPTY);
+    });
+
+    assertThat(withThrowing.stats().repairsSucceeded()).isEqualTo(1);
+    assertThat(log).contains("WARN").contains("threw in repairStarted").contains("threw in repaired");
+  }
+
+  /** Throws a checked exception past the compiler, as a listener written in Kotlin can. */
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> RuntimeException sneaky(Throwable checked) throws E {
+    throw (E) checked;
+  }
+
+  @Test
   void listenerThrows_loggedAtWarnRepairGoesOn() {
     twoTurns();
     AffinityListener throwing = new AffinityListener() {

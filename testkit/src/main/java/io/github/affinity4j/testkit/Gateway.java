@@ -1,5 +1,7 @@
 package io.github.affinity4j.testkit;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
@@ -111,9 +113,12 @@ final class Gateway implements HttpHandler {
     if (issued != null) {
       headers.add("Set-Cookie", cookieName + "=" + issued + "; Path=/; HttpOnly");
     }
+    String previousResponseId = operation != null && operation.kind() == Operation.Kind.CREATE_RESPONSE
+        && body != null ? previousResponseId(body) : null;
     record(new LoggedRequest(seq, method, pathAndQuery, cookie,
         target == null ? null : target.name(), response.status, issued,
-        recordBodies && body != null ? new String(body, StandardCharsets.UTF_8) : null));
+        recordBodies && body != null ? new String(body, StandardCharsets.UTF_8) : null,
+        previousResponseId, response.createdResponseId));
     write(exchange, response, target);
   }
 
@@ -201,6 +206,29 @@ final class Gateway implements HttpHandler {
       }
     }
     return null;
+  }
+
+  /**
+   * The top-level {@code previous_response_id} of a create-response body, or null when it has none
+   * or is not a JSON object. Streams over the body without building a tree.
+   */
+  static String previousResponseId(byte[] body) {
+    try (JsonParser parser = Json.MAPPER.getFactory().createParser(body)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        return null;
+      }
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken value = parser.nextToken();
+        if ("previous_response_id".equals(field)) {
+          return value == JsonToken.VALUE_STRING ? parser.getText() : null;
+        }
+        parser.skipChildren();
+      }
+      return null;
+    } catch (IOException e) {
+      return null; // not JSON: the backend answers 400, and the log says the request continued nothing
+    }
   }
 
   /** The whole body, or null when it is larger than {@link #MAX_BODY_BYTES}. */

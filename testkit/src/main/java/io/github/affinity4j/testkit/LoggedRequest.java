@@ -6,6 +6,22 @@ package io.github.affinity4j.testkit;
  * <p>The affinity cookie values are opaque strings chosen by the simulator; {@link #toString()}
  * shows them only as a short fingerprint.
  *
+ * <p>Which chain a request continued and which response it created let a test check routing per
+ * chain without recording bodies: the pin a request carried must be the one its chain's last
+ * response is bound to, {@link #backendCookie()} of the request that created it.
+ *
+ * <pre>{@code
+ * Map<String, String> pinOfResponse = new HashMap<>();
+ * for (LoggedRequest request : simulator.requestLog()) {
+ *   if (request.hasAffinityCookie()) {
+ *     assertThat(request.affinityCookie()).isEqualTo(pinOfResponse.get(request.previousResponseId()));
+ *   }
+ *   if (request.responseId() != null) {
+ *     pinOfResponse.put(request.responseId(), request.backendCookie());
+ *   }
+ * }
+ * }</pre>
+ *
  * @param sequence position of the request in arrival order, starting at 1
  * @param method HTTP method
  * @param path request path with its query string, if any
@@ -16,6 +32,12 @@ package io.github.affinity4j.testkit;
  * @param issuedCookie value of a new affinity cookie set on the response, or {@code null}
  * @param body the request body as UTF-8, or {@code null} unless the simulator was built with
  *     {@link ApimSimulator.Builder#recordRequestBodies(boolean) recordRequestBodies(true)}
+ * @param previousResponseId the {@code previous_response_id} of a create-response request, or
+ *     {@code null} when it had none (a new chain, or a replay of a chain's history); recorded
+ *     whether or not the request was served
+ * @param responseId id of the response the backend created for this request, or {@code null}
+ *     when none was (an error, an injected failure, another operation); set for a stream cut
+ *     mid-way too, since the backend made and stored the response before sending it
  */
 public record LoggedRequest(
     long sequence,
@@ -25,7 +47,18 @@ public record LoggedRequest(
     String backend,
     int status,
     String issuedCookie,
-    String body) {
+    String body,
+    String previousResponseId,
+    String responseId) {
+
+  /**
+   * A request without chain facts: {@link #previousResponseId()} and {@link #responseId()} null.
+   * Kept for code written against the first form of this record.
+   */
+  public LoggedRequest(long sequence, String method, String path, String affinityCookie,
+      String backend, int status, String issuedCookie, String body) {
+    this(sequence, method, path, affinityCookie, backend, status, issuedCookie, body, null, null);
+  }
 
   /** Whether the request carried the affinity cookie. */
   public boolean hasAffinityCookie() {
@@ -37,6 +70,19 @@ public record LoggedRequest(
     return backend != null;
   }
 
+  /**
+   * The affinity cookie value that pins to the backend that served this request: the one issued
+   * with the answer, else the one the request carried (the gateway honoured it); {@code null} when
+   * the gateway answered itself or session affinity is off. A response this request created is
+   * bound to this cookie by a client that keeps affinity per chain.
+   */
+  public String backendCookie() {
+    if (backend == null) {
+      return null;
+    }
+    return issuedCookie != null ? issuedCookie : affinityCookie;
+  }
+
   @Override
   public String toString() {
     return "LoggedRequest{#" + sequence + " " + method + " " + path
@@ -44,6 +90,8 @@ public record LoggedRequest(
         + ", backend=" + backend
         + ", status=" + status
         + ", issuedCookie=" + Fingerprints.of(issuedCookie)
+        + (previousResponseId == null ? "" : ", previousResponseId=" + previousResponseId)
+        + (responseId == null ? "" : ", responseId=" + responseId)
         + (body == null ? "" : ", body=" + body.length() + " chars")
         + "}";
   }

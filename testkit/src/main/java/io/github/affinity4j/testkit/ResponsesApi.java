@@ -150,7 +150,9 @@ final class ResponsesApi {
     if (conversation != null) {
       conversation.append(input, output);
     }
-    return stream ? SimResponse.stream(events(response)) : SimResponse.json(200, Json.write(response));
+    SimResponse answer = stream ? SimResponse.stream(events(response)) : SimResponse.json(200, Json.write(response));
+    answer.createdResponseId = id;
+    return answer;
   }
 
   private ObjectNode responseJson(String id, String model, ObjectNode request, List<JsonNode> output,

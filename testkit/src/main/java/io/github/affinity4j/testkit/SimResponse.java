@@ -15,6 +15,8 @@ final class SimResponse {
   final byte[] body;
   /** Complete SSE frames ({@code event: …\ndata: …\n\n}); non-null for a stream. */
   final List<String> events;
+  /** Id of the response a backend created while answering, or null; for the request log. */
+  String createdResponseId;
 
   private SimResponse(int status, byte[] body, List<String> events) {
     this.status = status;

@@ -463,6 +463,55 @@ final class ApimSimulatorGatewayTest {
   }
 
   @Test
+  void requestLog_withoutBodies_recordsWhichChainEachRequestContinuedAndWhatItCreated() throws IOException {
+    simulator = ApimSimulator.builder().backends(2).start();
+    Answer first = post(TURN, null);
+    String firstId = first.json.get("id").asText();
+    String cookie = cookieValue(first);
+    Answer second = post(continuing(first), cookie);
+    simulator.backend(first.backend).failNext(1, 429, Duration.ofMillis(10));
+    post(continuing(first), cookie);                                      // injected failure
+    post("{\"model\":\"gpt-4.1\",\"input\":\"x\",\"previous_response_id\":\"resp_gone\"}", null);
+    post("{\"model\":\"gpt-4.1\",\"input\":\"x\",\"previous_response_id\":7}", null);
+    post("not json", null);
+    simulator.backend(first.backend).cutNextStreamAfter(2);
+    String streamed = "{\"model\":\"gpt-4.1\",\"input\":\"go on\",\"stream\":true,"
+        + "\"previous_response_id\":\"" + firstId + "\"}";
+    assertThatThrownBy(() -> streamedEventTypes(streamed, cookie)).isInstanceOf(IOException.class);
+
+    List<LoggedRequest> log = simulator.requestLog();
+
+    assertThat(log).extracting(LoggedRequest::previousResponseId)
+        .containsExactly(null, firstId, firstId, "resp_gone", null, null, firstId);
+    assertThat(log.get(0).responseId()).isEqualTo(firstId);
+    assertThat(log.get(1).responseId()).isEqualTo(second.json.get("id").asText());
+    assertThat(log.subList(2, 6)).extracting(LoggedRequest::responseId).containsOnlyNulls();
+    assertThat(log.get(6).responseId()).as("a cut stream's response was made and stored").startsWith("resp_");
+    assertThat(log.get(0).toString()).contains(firstId);
+  }
+
+  @Test
+  void backendCookie_isTheIssuedCookie_elseTheHonouredOne_elseNone() throws IOException {
+    simulator = ApimSimulator.builder().backends(2).start();
+    Answer first = post(TURN, null);
+    String cookie = cookieValue(first);
+    post(continuing(first), cookie);
+    simulator.backend(first.backend).kill();
+    Answer rerouted = post(continuing(first), cookie);
+    simulator.backends().forEach(SimulatedBackend::kill);
+    post(TURN, cookie);
+
+    List<LoggedRequest> log = simulator.requestLog();
+
+    assertThat(log.get(0).backendCookie()).isEqualTo(cookie);
+    assertThat(log.get(1).backendCookie()).isEqualTo(cookie);
+    assertThat(log.get(2).backendCookie()).isEqualTo(cookieValue(rerouted)).isNotEqualTo(cookie);
+    assertThat(log.get(3).wasRouted()).isFalse();
+    assertThat(log.get(3).backendCookie()).isNull();
+    assertThat(new LoggedRequest(1, "GET", "/", null, "b", 200, null, null).responseId()).isNull();
+  }
+
+  @Test
   void requestLog_withoutRecordRequestBodies_keepsNoBodies_andKeepsOnlyTheLimit() throws IOException {
     simulator = ApimSimulator.builder().backends(1).requestLogLimit(3).start();
 
@@ -552,8 +601,16 @@ final class ApimSimulatorGatewayTest {
   }
 
   private List<String> streamedEventTypes(String json) throws IOException {
+    return streamedEventTypes(json, null);
+  }
+
+  private List<String> streamedEventTypes(String json, String cookie) throws IOException {
     List<String> events = new ArrayList<>();
-    try (Response response = client.newCall(request(json).build()).execute()) {
+    Request.Builder request = request(json);
+    if (cookie != null) {
+      request.header("Cookie", simulator.cookieName() + "=" + cookie);
+    }
+    try (Response response = client.newCall(request.build()).execute()) {
       BufferedSource source = response.body().source();
       for (String line; (line = source.readUtf8Line()) != null; ) {
         if (line.startsWith("event: ")) {

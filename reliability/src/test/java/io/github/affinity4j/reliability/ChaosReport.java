@@ -1,0 +1,407 @@
+package io.github.affinity4j.reliability;
+
+import com.openai.errors.OpenAIException;
+import com.openai.errors.OpenAIServiceException;
+import io.github.affinity4j.core.ChainTurn;
+import io.github.affinity4j.core.RepairStats;
+import io.github.affinity4j.reliability.ChaosRun.RepairEvent;
+import io.github.affinity4j.reliability.ChaosRun.Style;
+import io.github.affinity4j.reliability.ChaosRun.Turn;
+import io.github.affinity4j.reliability.FaultPlan.LossEpisode;
+import io.github.affinity4j.testkit.PinnedBackendMode;
+import io.github.affinity4j.testkit.SimulatedAnswer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+
+/**
+ * What a {@link ChaosRun} saw, judged against the chaos invariants. Each check keeps its
+ * violations (empty when the invariant held), with enough detail to find the turn, and the
+ * figures; the run's raw records are judged in the constructor and not kept, so that the heap the
+ * run leaves behind can be measured with the report alive.
+ */
+final class ChaosReport {
+  private static final int MAX_EXAMPLES = 10;
+  /** A run may retain this much heap after everything it made was released. */
+  static final long RETAINED_HEAP_BOUND = 8L << 20;
+
+  /** Everything the run observed, captured before it released the clients and the pool. */
+  record Observed(SuiteSize size, long seed, PinnedBackendMode mode, FaultPlan plan, List<LossEpisode> episodes,
+      List<Turn> turns, PinCheck.Result pins, List<RepairEvent> repairs, long repairsStarted,
+      long repairsFailed, RepairStats interceptorStats, RepairStats conversationStats, RepairStats layeredStats,
+      ResourceProbe.Pool pool, long peakHeapBytes, long elapsedNanos, boolean finishedInTime,
+      List<Throwable> harnessErrors) {}
+
+  /**
+   * The outcome of one check.
+   *
+   * @param count how many violations
+   * @param examples the first few, as text
+   */
+  record Verdict(long count, List<String> examples) {
+    static Verdict of(List<String> problems) {
+      return new Verdict(problems.size(), List.copyOf(problems.size() <= MAX_EXAMPLES ? problems
+          : problems.subList(0, MAX_EXAMPLES)));
+    }
+  }
+
+  final SuiteSize size;
+  final long seed;
+  final PinnedBackendMode mode;
+  final long turns;
+  final long successes;
+  final long lossEpisodes;
+  final long repairs;
+  final List<String> harnessErrors;
+  final boolean finishedInTime;
+  final Verdict context;
+  final Verdict untyped;
+  final Verdict unnamedRepairFailures;
+  final Verdict conversationState;
+  final PinCheck.Result pins;
+  final Verdict unattributedRepairs;
+  final Verdict unjustifiedRepairs;
+  final Verdict chainsOverRepaired;
+  final ResourceProbe.Pool pool;
+  private final String figuresBeforeRelease;
+  private ResourceProbe.After after;
+
+  // Only while judging, in the constructor.
+  private Observed run;
+  private Map<Integer, List<Turn>> turnsByConversation;
+  private Map<String, Integer> owners;
+
+  ChaosReport(Observed observed) {
+    this.run = observed;
+    this.turnsByConversation = observed.turns().stream()
+        .collect(Collectors.groupingBy(Turn::conversation, TreeMap::new, Collectors.toList()));
+    turnsByConversation.values().forEach(list -> list.sort((a, b) -> Integer.compare(a.index(), b.index())));
+    this.owners = owners(observed.turns());
+
+    size = observed.size();
+    seed = observed.seed();
+    mode = observed.mode();
+    turns = observed.turns().size();
+    successes = observed.turns().stream().filter(Turn::succeeded).count();
+    lossEpisodes = observed.episodes().size();
+    repairs = observed.repairs().size();
+    harnessErrors = observed.harnessErrors().stream().map(String::valueOf).toList();
+    finishedInTime = observed.finishedInTime();
+    context = Verdict.of(contextViolations());
+    untyped = Verdict.of(untypedFailures());
+    unnamedRepairFailures = Verdict.of(unnamedRepairFailuresOf());
+    conversationState = Verdict.of(conversationStateViolations());
+    pins = observed.pins();
+    unattributedRepairs = Verdict.of(unattributedRepairsOf());
+    unjustifiedRepairs = Verdict.of(unjustifiedRepairsOf());
+    chainsOverRepaired = Verdict.of(chainsRepairedMoreThanTheirLosses());
+    pool = observed.pool();
+    figuresBeforeRelease = figuresOfRun();
+
+    this.run = null;
+    this.turnsByConversation = null;
+    this.owners = null;
+  }
+
+  /** Adds what was measured after the run's release. */
+  ChaosReport measured(ResourceProbe.After after) {
+    this.after = after;
+    return this;
+  }
+
+  /** The owner of every response id a caller saw succeed. */
+  static Map<String, Integer> owners(List<Turn> turns) {
+    Map<String, Integer> owners = new HashMap<>();
+    turns.stream().filter(Turn::succeeded).forEach(turn -> owners.put(turn.responseId(), turn.conversation()));
+    return owners;
+  }
+
+  // --- invariant 1: every turn whole, or a typed failure that says why ---
+
+  /** Successful turns whose answer did not see the whole conversation, or was not this turn's. */
+  private List<String> contextViolations() {
+    List<String> problems = new ArrayList<>();
+    for (Turn turn : run.turns()) {
+      if (!turn.succeeded()) {
+        continue;
+      }
+      SimulatedAnswer answer;
+      try {
+        answer = SimulatedAnswer.parse(turn.answerText());
+      } catch (IllegalArgumentException e) {
+        problems.add(describe(turn) + ": not a simulated answer: " + turn.answerText());
+        continue;
+      }
+      if (answer.userMessages() != turn.expectedUserMessages()) {
+        problems.add(describe(turn) + ": the model saw " + answer.userMessages() + " user messages, the"
+            + " conversation had " + turn.expectedUserMessages() + (answer.userMessages() < turn.expectedUserMessages()
+                ? " (context lost)" : " (a turn the caller saw fail is in the context)"));
+      } else if (!answer.lastUserMessage().equals(ChaosRun.marker(turn.conversation(), turn.index()))) {
+        problems.add(describe(turn) + ": answered another message: " + answer.lastUserMessage());
+      }
+    }
+    return problems;
+  }
+
+  /** Failures that are not the SDK's typed exceptions (an NPE, an IllegalStateException, a silent end). */
+  private List<String> untypedFailures() {
+    List<String> problems = new ArrayList<>();
+    for (Turn turn : run.turns()) {
+      if (!turn.succeeded() && !(turn.failure().error() instanceof OpenAIException)) {
+        problems.add(describe(turn) + ": " + turn.failure().error());
+      }
+    }
+    return problems;
+  }
+
+  /** Repairs that failed with a message that does not name the chain and what broke. */
+  private List<String> unnamedRepairFailuresOf() {
+    List<String> problems = new ArrayList<>();
+    for (Turn turn : run.turns()) {
+      if (turn.succeeded() || !turn.failure().message().contains(ChainTurn.REPAIR_FAILED_PREFIX)) {
+        continue;
+      }
+      String message = turn.failure().message();
+      boolean namesChain = turn.previousResponseId() != null
+          && message.contains("chain response:" + turn.previousResponseId());
+      boolean namesCause = message.contains(" not found") || message.contains("pinned backend unavailable");
+      if (!namesChain || !namesCause) {
+        problems.add(describe(turn) + ": " + message);
+      }
+    }
+    return problems;
+  }
+
+  /**
+   * Conversations that moved on to a response other than the one the caller got, or moved on when
+   * the caller got an exception ("a failed turn leaves the conversation where it was").
+   */
+  private List<String> conversationStateViolations() {
+    List<String> problems = new ArrayList<>();
+    for (Turn turn : run.turns()) {
+      if (turn.style() == Style.INTERCEPTOR) {
+        continue;
+      }
+      String expected = turn.succeeded() ? turn.responseId() : turn.previousResponseId();
+      if (!java.util.Objects.equals(expected, turn.stateAfter())) {
+        problems.add(describe(turn) + ": lastResponseId() is " + turn.stateAfter() + ", expected " + expected);
+      }
+    }
+    return problems;
+  }
+
+  /** Failures by cause: the exception's type, its status, and whether a repair gave up. */
+  private Map<String, Long> failuresByCause() {
+    return run.turns().stream().filter(turn -> !turn.succeeded())
+        .collect(Collectors.groupingBy(ChaosReport::cause, TreeMap::new, Collectors.counting()));
+  }
+
+  /** One message per cause, shortened, to show what a caller reads. */
+  private Map<String, String> exampleMessages() {
+    Map<String, String> examples = new TreeMap<>();
+    for (Turn turn : run.turns()) {
+      if (!turn.succeeded()) {
+        String message = turn.failure().message();
+        examples.putIfAbsent(cause(turn), message.length() > 240 ? message.substring(0, 240) + "…" : message);
+      }
+    }
+    return examples;
+  }
+
+  static String cause(Turn turn) {
+    Throwable error = turn.failure().error();
+    StringBuilder cause = new StringBuilder(error.getClass().getSimpleName());
+    if (error instanceof OpenAIServiceException service) {
+      cause.append(' ').append(service.statusCode());
+    }
+    if (turn.failure().message().contains(ChainTurn.REPAIR_FAILED_PREFIX)) {
+      cause.append(" (repair failed)");
+    } else if (turn.mode() == ChaosRun.Mode.STREAM && !(error instanceof OpenAIServiceException)) {
+      cause.append(" (stream)");
+    }
+    return cause.toString();
+  }
+
+  // --- invariant 2: no pin, and no content, of another conversation ---
+
+  // --- invariant 3: repairs follow losses ---
+
+  /** Repairs no turn of the chain's owner was running when they happened. */
+  private List<String> unattributedRepairsOf() {
+    List<String> problems = new ArrayList<>();
+    for (RepairEvent repair : run.repairs()) {
+      if (turnOf(repair).isEmpty()) {
+        problems.add("repair of response:" + repair.chainResponseId() + " (conversation "
+            + owners.get(repair.chainResponseId()) + ") outside any of its owner's turns");
+      }
+    }
+    return problems;
+  }
+
+  /** Turns with more than one repair, or a repair while the chain's backend was not lost. */
+  private List<String> unjustifiedRepairsOf() {
+    Map<Turn, Integer> repairsPerTurn = repairsPerTurn();
+    List<String> problems = new ArrayList<>();
+    repairsPerTurn.forEach((turn, count) -> {
+      if (count > 1) {
+        problems.add(describe(turn) + ": repaired " + count + " times in one turn");
+      } else if (!metLoss(turn)) {
+        problems.add(describe(turn) + ": repaired, but " + turn.homeBefore() + ", which held "
+            + turn.previousResponseId() + ", was not lost during the turn");
+      }
+    });
+    return problems;
+  }
+
+  /** Chains with more repairs than backend losses they met (turns whose backend was lost meanwhile). */
+  private List<String> chainsRepairedMoreThanTheirLosses() {
+    Map<Turn, Integer> repairsPerTurn = repairsPerTurn();
+    List<String> problems = new ArrayList<>();
+    turnsByConversation.forEach((conversation, turns) -> {
+      long repairs = turns.stream().mapToLong(turn -> repairsPerTurn.getOrDefault(turn, 0)).sum();
+      long losses = turns.stream().filter(this::metLoss).count();
+      if (repairs > losses) {
+        problems.add("conversation " + conversation + ": " + repairs + " repairs, " + losses + " losses met");
+      }
+    });
+    return problems;
+  }
+
+  private long turnsThatMetALoss() {
+    return run.turns().stream().filter(this::metLoss).count();
+  }
+
+  private long maxRepairsPerChain() {
+    Map<Turn, Integer> repairsPerTurn = repairsPerTurn();
+    return turnsByConversation.values().stream()
+        .mapToLong(turns -> turns.stream().mapToLong(turn -> repairsPerTurn.getOrDefault(turn, 0)).sum())
+        .max().orElse(0);
+  }
+
+  private long chainsRepaired() {
+    Map<Turn, Integer> repairsPerTurn = repairsPerTurn();
+    return repairsPerTurn.keySet().stream().map(Turn::conversation).distinct().count();
+  }
+
+  private boolean metLoss(Turn turn) {
+    return turn.homeBefore() != null && run.episodes().stream()
+        .anyMatch(episode -> episode.backend().equals(turn.homeBefore())
+            && episode.overlaps(turn.startNanos(), turn.endNanos()));
+  }
+
+  private Map<Turn, Integer> repairsPerTurn() {
+    Map<Turn, Integer> counts = new HashMap<>();
+    for (RepairEvent repair : run.repairs()) {
+      turnOf(repair).ifPresent(turn -> counts.merge(turn, 1, Integer::sum));
+    }
+    return counts;
+  }
+
+  private Optional<Turn> turnOf(RepairEvent repair) {
+    Integer owner = owners.get(repair.chainResponseId());
+    if (owner == null) {
+      return Optional.empty();
+    }
+    return turnsByConversation.get(owner).stream()
+        .filter(turn -> repair.chainResponseId().equals(turn.previousResponseId())
+            && turn.startNanos() <= repair.nanos() && repair.nanos() <= turn.endNanos())
+        .findFirst();
+  }
+
+  // --- invariant 4: the process ends clean ---
+
+  List<String> resourceViolations() {
+    List<String> problems = new ArrayList<>();
+    if (!pool.quiet()) {
+      problems.add("OkHttp not idle after the run: " + pool);
+    }
+    if (!after.leftThreads().isEmpty()) {
+      problems.add("non-daemon threads left: " + after.leftThreads());
+    }
+    if (after.retainedBytes() > RETAINED_HEAP_BOUND) {
+      problems.add("heap retained after release: " + mib(after.retainedBytes()) + " MiB, bound "
+          + mib(RETAINED_HEAP_BOUND) + " MiB");
+    }
+    return problems;
+  }
+
+  // --- figures ---
+
+  /** The figures, as printed and as RELIABILITY.md quotes them. */
+  String figures() {
+    return figuresBeforeRelease + String.format("  after release: heap retained %d MiB (bound %d MiB),"
+            + " OkHttp %s, non-daemon threads left: %s%n",
+        mib(after.retainedBytes()), mib(RETAINED_HEAP_BOUND), pool,
+        after.leftThreads().isEmpty() ? "none" : after.leftThreads());
+  }
+
+  private String figuresOfRun() {
+    long failures = turns - successes;
+    long byReplay = run.repairs().stream().filter(RepairEvent::replayed).count();
+    StringBuilder out = new StringBuilder();
+    out.append(String.format("affinity4j chaos suite (%s, %s): seed=%d (replay with -D%s=%d)%n",
+        size.label(), mode, seed, SuiteSize.SEED_PROPERTY, seed));
+    out.append(String.format("  workload: %d conversations x %d turns on %d threads, 3 backends, styles"
+            + " interceptor/conversation/layered, turns sync/async/stream 50/20/30%%%n",
+        size.conversations, size.turns, size.threads));
+    out.append(String.format("  faults planned: %s; loss episodes: %d%n", run.plan().counts(), lossEpisodes));
+    out.append(String.format("  turns=%d successes=%d typed failures=%d untyped failures=%d%n", turns, successes,
+        failures - untyped.count(), untyped.count()));
+    out.append(String.format("  failures by cause: %s%n", failuresByCause()));
+    exampleMessages().forEach((cause, message) ->
+        out.append(String.format("    e.g. %s: %s%n", cause, message.replace('\n', ' '))));
+    out.append(String.format("  repairs=%d (by replay %d, by retry %d), repairs started=%d, failed=%d;"
+            + " chains repaired=%d, max repairs per chain=%d; turns that met a backend loss=%d%n",
+        repairs, byReplay, repairs - byReplay, run.repairsStarted(), run.repairsFailed(),
+        chainsRepaired(), maxRepairsPerChain(), turnsThatMetALoss()));
+    out.append(String.format("  requests=%d: continued=%d (with their own pin %d, unpinned %d), new chains and"
+            + " replays=%d (replays %d); pin or content of another chain: %d%n",
+        pins.requests(), pins.continued(), pins.pinned(), pins.unpinnedContinuations(), pins.fresh(),
+        pins.replays(), pins.violations()));
+    out.append(String.format("  repair counters: interceptor %s; conversations %s; layered %s%n",
+        run.interceptorStats(), run.conversationStats(), run.layeredStats()));
+    out.append(String.format("  heap: peak %d MiB in use (not collected); elapsed %.1f s%s%n",
+        mib(run.peakHeapBytes()), run.elapsedNanos() / 1e9, finishedInTime ? "" : " (DID NOT FINISH IN TIME)"));
+    return out.toString();
+  }
+
+  /** Prints the figures and writes them to {@code target/reliability/}. */
+  void publish() {
+    String figures = figures();
+    System.out.print(figures);
+    Path file = Path.of("target", "reliability",
+        "chaos-" + size.label() + "-" + mode.name().toLowerCase(java.util.Locale.ROOT) + ".txt");
+    try {
+      Files.createDirectories(file.getParent());
+      Files.writeString(file, figures, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  static Optional<String> backendOf(String answerText) {
+    try {
+      return Optional.of(SimulatedAnswer.parse(answerText).backend());
+    } catch (IllegalArgumentException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static String describe(Turn turn) {
+    return "conversation " + turn.conversation() + " turn " + turn.index() + " (" + turn.style() + ", "
+        + turn.mode() + ")";
+  }
+
+  private static long mib(long bytes) {
+    return bytes >> 20;
+  }
+}
