@@ -77,6 +77,9 @@ public final class TurnInput {
         JsonToken value = parser.nextToken();
         switch (field) {
           case "input" -> {
+            // A repeated input replaces the earlier one, as the API reads it: forget its count and ids.
+            count[0] = 0;
+            ids.clear();
             if (value == JsonToken.VALUE_STRING) {
               items = Json.arrayOf(Json.userMessage(parser.getText()));
               count[0] = 1;

@@ -113,6 +113,16 @@ final class TurnInputFuzzTest {
         assertThat(items.size()).isEqualTo(in.size());
       }
     }
+    if (!hasDuplicateKeys(body)) {
+      // Ids only of the items the API reads: with input repeated, the last one.
+      List<String> ids = new java.util.ArrayList<>();
+      for (JsonNode item : items) {
+        if (item.path("id").isTextual() && ChainKey.isValidId(item.path("id").asText())) {
+          ids.add(item.path("id").asText());
+        }
+      }
+      assertThat(input.itemIds()).containsExactlyInAnyOrderElementsOf(new java.util.LinkedHashSet<>(ids));
+    }
   }
 
   static void checkResponse(byte[] body) {
