@@ -1,6 +1,8 @@
 package io.github.affinity4j.testkit;
 
+import java.util.Iterator;
 import java.util.Map;
+import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
@@ -56,10 +58,20 @@ public final class CapturingSlf4jProvider implements SLF4JServiceProvider {
   @Override
   public void initialize() {
     SLF4JServiceProvider found = null;
-    for (SLF4JServiceProvider provider : ServiceLoader.load(SLF4JServiceProvider.class)) {
-      if (!(provider instanceof CapturingSlf4jProvider)) {
-        found = provider;
-        break;
+    // This class's own loader, not the thread's: a test may load SLF4J again in a loader of its own.
+    Iterator<SLF4JServiceProvider> providers = ServiceLoader.load(SLF4JServiceProvider.class,
+        CapturingSlf4jProvider.class.getClassLoader()).iterator();
+    while (found == null) {
+      try {
+        if (!providers.hasNext()) {
+          break;
+        }
+        SLF4JServiceProvider provider = providers.next();
+        if (!(provider instanceof CapturingSlf4jProvider)) {
+          found = provider;
+        }
+      } catch (ServiceConfigurationError e) {
+        // A provider of another class loader's SLF4J: not ours to use.
       }
     }
     delegate = found != null ? found : new NOP_FallbackServiceProvider();
