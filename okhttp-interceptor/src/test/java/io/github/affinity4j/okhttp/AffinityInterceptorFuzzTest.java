@@ -118,7 +118,7 @@ final class AffinityInterceptorFuzzTest {
   @Test
   void hostileGateway_interceptors_onlyIoExceptionsNoForeignPinsNoBindingsFromMalformedData() {
     Harness harness = new Harness();
-    FuzzSuite.run("hostile gateway", 500, 50_000, Duration.ofSeconds(60), (random, index) ->
+    FuzzSuite.run("hostile gateway", 1_000, 100_000, Duration.ofSeconds(60), (random, index) ->
         harness.exchange(random, index));
     if (System.getProperty(FuzzSuite.CASE_PROPERTY) == null) {
       // Not vacuous: chains were bound, and pins were sent.
@@ -415,7 +415,7 @@ final class AffinityInterceptorFuzzTest {
       // The exchange, with every log level on; ERROR would be our own failure.
       byte[] read = null;
       IOException failed = null;
-      try (LogCapture logs = LogCapture.start()) {
+      try (LogCapture logs = LogCapture.start(false)) {
         Call call = client.newCall(request.build());
         try {
           read = random.nextInt(4) == 0 ? async(call) : sync(call);

@@ -50,7 +50,7 @@ final class ConversationCookieJarFuzzTest {
       ConversationCookieJar jar = ConversationCookieJar.builder().threadId("thread_1")
           .store(new FlakyStore(faults)).build();
       List<Cookie> accepted = new ArrayList<>();
-      try (LogCapture logs = LogCapture.start()) {
+      try (LogCapture logs = LogCapture.start(false)) {
         for (int round = 0; round < 4; round++) {
           HttpUrl from = HttpUrl.get(BadInput.oneOf(random, URLS));
           Headers.Builder headers = new Headers.Builder();

@@ -81,7 +81,7 @@ final class ConversationFuzzTest {
     Conversation[] chat = {conversations.start()};
     int[] answered = {0};
 
-    FuzzSuite.run("conversation, hostile gateway", 150, 15_000, Duration.ofSeconds(90), (random, index) -> {
+    FuzzSuite.run("conversation, hostile gateway", 300, 20_000, Duration.ofSeconds(90), (random, index) -> {
       if (random.nextInt(6) == 0) {
         chat[0] = conversations.start();
       }
@@ -106,7 +106,7 @@ final class ConversationFuzzTest {
       Optional<String> lastBefore = chat[0].lastResponseId();
 
       boolean ok = false;
-      try (LogCapture logs = LogCapture.start()) {
+      try (LogCapture logs = LogCapture.start(false)) {
         try {
           if (stream) {
             try (StreamResponse<ResponseStreamEvent> events = chat[0].stream("Hi " + index)) {

@@ -176,7 +176,7 @@ public final class CapturingSlf4jProvider implements SLF4JServiceProvider {
         LogCapture.record(level, name, MessageFormatter.basicArrayFormat(pattern, arguments), context,
             throwable);
       }
-      if (backend.isEnabledForLevel(level)) {
+      if (LogCapture.passesOn() && backend.isEnabledForLevel(level)) {
         LoggingEventBuilder event = backend.atLevel(level);
         if (throwable != null) {
           event = event.setCause(throwable);

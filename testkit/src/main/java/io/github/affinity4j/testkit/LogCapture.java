@@ -36,8 +36,11 @@ public final class LogCapture implements AutoCloseable {
   private static final AtomicReference<LogCapture> ACTIVE = new AtomicReference<>();
 
   private final List<CapturedLog> events = new ArrayList<>();
+  private final boolean passOn;
 
-  private LogCapture() {}
+  private LogCapture(boolean passOn) {
+    this.passOn = passOn;
+  }
 
   /**
    * Starts recording.
@@ -46,13 +49,23 @@ public final class LogCapture implements AutoCloseable {
    *     this JVM, or another capture is open
    */
   public static LogCapture start() {
+    return start(true);
+  }
+
+  /**
+   * Starts recording; with {@code passOn} false, events are recorded only, not passed on to the
+   * backend meanwhile (for suites that log a great deal and check every event themselves).
+   *
+   * @throws IllegalStateException as {@link #start()}
+   */
+  public static LogCapture start(boolean passOn) {
     ILoggerFactory factory = LoggerFactory.getILoggerFactory();
     if (!(factory instanceof CapturingSlf4jProvider.Factory)) {
       throw new IllegalStateException("SLF4J's provider is " + factory.getClass().getName()
           + ", not the capturing one: run the tests with -Dslf4j.provider="
           + CapturingSlf4jProvider.class.getName());
     }
-    LogCapture capture = new LogCapture();
+    LogCapture capture = new LogCapture(passOn);
     if (!ACTIVE.compareAndSet(null, capture)) {
       throw new IllegalStateException("another LogCapture is open; close it first");
     }
@@ -87,6 +100,11 @@ public final class LogCapture implements AutoCloseable {
 
   static boolean isCapturing() {
     return ACTIVE.get() != null;
+  }
+
+  static boolean passesOn() {
+    LogCapture capture = ACTIVE.get();
+    return capture == null || capture.passOn;
   }
 
   static void record(Level level, String logger, String message, Map<String, String> mdc,
