@@ -52,6 +52,9 @@ final class ObservedStream implements StreamResponse<ResponseStreamEvent> {
   }
 
   private void observe(ResponseStreamEvent event) {
+    if (event == null) {
+      return; // the SDK reads an event whose data is the JSON null as null: nothing to record
+    }
     try {
       if (event.isCreated()) {
         success.created(event.asCreated().response().id());

@@ -67,8 +67,11 @@ final class TurnExchange {
    * turn, and the request as a replay would carry its headers.
    */
   static TurnExchange prepare(AffinityConversations engine, ResponseCreateParams params, String previousResponseId) {
-    ChainKey key = previousResponseId == null ? null : ChainKey.response(previousResponseId);
-    ResponseCreateParams request = key == null ? params
+    // The server issued the id, whatever it looks like; one that no chain key can hold (a gateway's
+    // garbage) is still sent, but gets no pin and no repair.
+    ChainKey key = previousResponseId == null ? null
+        : ChainKey.parse(ChainKey.Kind.RESPONSE, previousResponseId).orElse(null);
+    ResponseCreateParams request = previousResponseId == null ? params
         : params.toBuilder().previousResponseId(previousResponseId).build();
     byte[] body = SdkJson.body(request);
     ChainRegistry registry = engine.registry();
