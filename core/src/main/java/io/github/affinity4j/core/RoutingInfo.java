@@ -22,7 +22,8 @@ import java.util.function.Function;
  * @param remainingRequests {@code x-ratelimit-remaining-requests}, a non-negative integer
  * @param remainingTokens {@code x-ratelimit-remaining-tokens}, a non-negative integer
  * @param retryAfter the first usable of {@code retry-after-ms}, {@code x-ms-retry-after-ms} (both
- *     milliseconds, a fraction is dropped) and {@code retry-after} (whole seconds; an HTTP-date is
+ *     milliseconds, a fraction is dropped) and {@code retry-after} (whole seconds, at most
+ *     {@code Long.MAX_VALUE} milliseconds' worth, so {@code toMillis()} never overflows; an HTTP-date is
  *     ignored because turning it into a wait needs a clock, and Azure OpenAI and APIM send seconds)
  */
 public record RoutingInfo(
@@ -38,6 +39,7 @@ public record RoutingInfo(
 
   // Longer numbers would overflow a long; no gateway sends them.
   private static final int MAX_DIGITS = 18;
+  private static final long MAX_RETRY_AFTER_SECONDS = Long.MAX_VALUE / 1000;
 
   /**
    * Reads the routing headers through {@code headers}, which returns a header's value or null when
@@ -57,7 +59,8 @@ public record RoutingInfo(
     }
     if (retryAfter == null) {
       Long seconds = wholeNumber(headers.apply("retry-after"));
-      retryAfter = seconds == null ? null : Duration.ofSeconds(seconds);
+      // A wait a caller cannot turn into milliseconds (toMillis() would overflow) is garbage.
+      retryAfter = seconds == null || seconds > MAX_RETRY_AFTER_SECONDS ? null : Duration.ofSeconds(seconds);
     }
     RoutingInfo info = new RoutingInfo(
         region,

@@ -79,6 +79,9 @@ public final class TurnInput {
         next = null;
         switch (field) {
           case "input" -> {
+            // A repeated input replaces the earlier one, as the API reads it: forget its count and ids.
+            count[0] = 0;
+            ids.clear();
             if (value == JsonToken.VALUE_STRING) {
               // Jackson's skip of the string finds its end faster than a scan of our own would.
               int start = Json.start(parser, offset);

@@ -65,6 +65,17 @@ final class TurnInputTest {
   }
 
   @Test
+  void fromRequestBody_inputRepeated_lastOneWithOnlyItsCountAndIds() {
+    // As the API reads JSON: the last input wins (TurnInputFuzzTest found the count and ids kept).
+    TurnInput turn = parse("{\"input\":[{\"id\":\"msg_1\"},{\"id\":\"msg_2\"}],\"input\":\"x\","
+        + "\"input\":[{\"id\":\"fc_3\",\"type\":\"function_call\"}]}").orElseThrow();
+
+    assertThat(turn.itemCount()).isEqualTo(1);
+    assertThat(turn.itemIds()).containsExactly("fc_3");
+    assertThat(text(turn.items())).isEqualTo("[{\"id\":\"fc_3\",\"type\":\"function_call\"}]");
+  }
+
+  @Test
   void fromRequestBody_noInputOrNull_emptyArray() {
     TurnInput none = parse("{\"model\":\"m\",\"prompt\":{\"id\":\"pmpt_1\"}}").orElseThrow();
     assertThat(text(none.items())).isEqualTo("[]");

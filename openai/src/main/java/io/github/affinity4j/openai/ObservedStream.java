@@ -1,6 +1,7 @@
 package io.github.affinity4j.openai;
 
 import com.openai.core.http.StreamResponse;
+import com.openai.errors.OpenAIInvalidDataException;
 import com.openai.models.responses.Response;
 import com.openai.models.responses.ResponseStreamEvent;
 import java.util.function.Consumer;
@@ -51,6 +52,9 @@ final class ObservedStream implements StreamResponse<ResponseStreamEvent> {
   }
 
   private void observe(ResponseStreamEvent event) {
+    if (event == null) {
+      return; // the SDK reads an event whose data is the JSON null as null: nothing to record
+    }
     try {
       if (event.isCreated()) {
         success.created(event.asCreated().response().id());
@@ -62,6 +66,11 @@ final class ObservedStream implements StreamResponse<ResponseStreamEvent> {
         logger.debug("Stream ended with a failure event; turn not journaled, conversation unchanged");
         end();
       }
+    } catch (OpenAIInvalidDataException e) {
+      // The gateway's bad data (a required field missing or mistyped), not a failure of ours. Its
+      // message may quote the data, so only its type is logged.
+      logger.debug("Affinity not recorded for a streamed event: the SDK could not read it ({})",
+          e.getClass().getSimpleName());
     } catch (RuntimeException e) {
       // Bookkeeping never breaks the caller's stream.
       logger.error("Affinity not recorded for a streamed turn: unexpected failure", e);

@@ -3,6 +3,7 @@ package io.github.affinity4j.openai;
 import com.openai.core.http.Headers;
 import com.openai.core.http.HttpResponseFor;
 import com.openai.core.http.StreamResponse;
+import com.openai.errors.OpenAIInvalidDataException;
 import com.openai.errors.OpenAIIoException;
 import com.openai.errors.OpenAIServiceException;
 import com.openai.models.responses.Response;
@@ -66,8 +67,11 @@ final class TurnExchange {
    * turn, and the request as a replay would carry its headers.
    */
   static TurnExchange prepare(AffinityConversations engine, ResponseCreateParams params, String previousResponseId) {
-    ChainKey key = previousResponseId == null ? null : ChainKey.response(previousResponseId);
-    ResponseCreateParams request = key == null ? params
+    // The server issued the id, whatever it looks like; one that no chain key can hold (a gateway's
+    // garbage) is still sent, but gets no pin and no repair.
+    ChainKey key = previousResponseId == null ? null
+        : ChainKey.parse(ChainKey.Kind.RESPONSE, previousResponseId).orElse(null);
+    ResponseCreateParams request = previousResponseId == null ? params
         : params.toBuilder().previousResponseId(previousResponseId).build();
     byte[] body = SdkJson.body(request);
     ChainRegistry registry = engine.registry();
@@ -324,6 +328,11 @@ final class TurnExchange {
       try {
         created(response.id());
         SdkJson.output(response).ifPresent(turn::record);
+      } catch (OpenAIInvalidDataException e) {
+        // The gateway's bad data (a required field missing or mistyped), not a failure of ours.
+        // Its message may quote the data, so only its type is logged.
+        logger.debug("Turn not journaled for {}: the SDK could not read the response ({})", describe(key),
+            e.getClass().getSimpleName());
       } catch (RuntimeException e) {
         logger.error("Turn not journaled for {}: unexpected failure", describe(key), e);
       }

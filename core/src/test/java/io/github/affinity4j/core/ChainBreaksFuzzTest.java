@@ -1,0 +1,137 @@
+package io.github.affinity4j.core;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.affinity4j.testkit.BadInput;
+import io.github.affinity4j.testkit.FuzzSuite;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Bad error responses for {@link ChainBreaks} and the repair decisions built on it
+ * ({@link ChainTurn#decide}): seeded mutations of the error fixtures and of real request bodies,
+ * any status, pinned or not. Properties: no exception; only 400, 404, 502, 503 and 504 can be a
+ * break; a break is only about what the request carried (its previous response, its conversation,
+ * its item ids, its pin); an id a break names is a valid id; an amended error body is JSON.
+ */
+@Tag("fuzz")
+@Timeout(600)
+final class ChainBreaksFuzzTest {
+
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final int[] STATUSES = {200, 201, 400, 401, 403, 404, 408, 409, 429, 500, 502, 503, 504};
+
+  private static final List<byte[]> ERRORS = ErrorFixtures.names().stream()
+      .map(name -> ErrorFixtures.load(name).body()).toList();
+
+  @Test
+  void mutatedErrors_classify_neverThrowAndBreakOnlyOnWhatTheRequestCarried() {
+    FuzzSuite.run("error bodies", 600, 60_000, Duration.ofSeconds(30), (random, index) -> {
+      byte[] body = random.nextInt(8) == 0 ? BadInput.text(random, 200).getBytes(UTF_8)
+          : BadInput.mutate(random, BadInput.oneOf(random, ERRORS));
+      int status = random.nextInt(5) == 0 ? random.nextInt(1000) : STATUSES[random.nextInt(STATUSES.length)];
+      check(status, body, request(random), random.nextBoolean(), random);
+    });
+  }
+
+  @FuzzTest(maxDuration = "10m")
+  void jazzerError(FuzzedDataProvider data) {
+    int status = data.consumeInt(0, 999);
+    boolean pinned = data.consumeBoolean();
+    byte[] request = data.consumeBytes(400);
+    byte[] body = data.consumeRemainingAsBytes();
+    TurnInput input = TurnInput.fromRequestBody(request, 0, request.length)
+        .orElseGet(() -> parse(TurnInputFuzzTest.REQUESTS.get(status % TurnInputFuzzTest.REQUESTS.size())));
+    check(status, body, input, pinned, new Random(status));
+  }
+
+  static void check(int status, byte[] body, TurnInput request, boolean pinned, Random random) {
+    Optional<ChainBreak> broke = ChainBreaks.classify(status, body, 0, body.length, request, pinned);
+    broke.ifPresent(b -> {
+      assertThat(status).isIn(400, 404, 502, 503, 504);
+      assertThat(b.id() == null || ChainKey.isValidId(b.id())).isTrue();
+      switch (b.kind()) {
+        case PREVIOUS_RESPONSE_NOT_FOUND -> assertThat(request.previousResponseId()).isPresent();
+        case CONVERSATION_NOT_FOUND -> assertThat(request.conversationId()).isPresent();
+        case ITEM_NOT_FOUND -> {
+          assertThat(request.itemIds()).isNotEmpty();
+          assertThat(b.id() == null || request.itemIds().contains(b.id())).isTrue();
+        }
+        case BACKEND_UNAVAILABLE -> {
+          assertThat(status).isIn(502, 503, 504);
+          assertThat(pinned).isTrue();
+          assertThat(request.chain()).isPresent();
+        }
+      }
+      assertThat(b.describe()).isNotBlank();
+    });
+    if (status >= 502 && status <= 504) {
+      assertThat(broke.isPresent()).isEqualTo(pinned && request.chain().isPresent());
+    }
+
+    // The decision a turn makes from it, under each policy, never throws; a FAIL's body is JSON.
+    RepairPolicy policy = BadInput.oneOf(random, RepairPolicy.values());
+    ChainRepairer repairer = ChainRepairer.builder().policy(policy).retryPause(Duration.ZERO).build();
+    byte[] sent = request.toString().getBytes(UTF_8); // not JSON: the turn then never repairs
+    ChainTurn unreadable = repairer.turn(sent, null);
+    assertThat(unreadable.decide(status, body).action()).isEqualTo(RepairDecision.Action.NONE);
+    ChainTurn turn = repairer.turn(requestBytes(request), pinned ? pin() : null);
+    for (int attempt = 0; attempt < 3; attempt++) {
+      RepairDecision decision = turn.decide(status, body, random.nextBoolean());
+      if (decision.action() == RepairDecision.Action.FAIL) {
+        decision.errorBody().ifPresent(amended -> {
+          try {
+            assertThat(MAPPER.readTree(amended).isObject()).isTrue();
+          } catch (java.io.IOException e) {
+            throw new AssertionError("amended error body is not JSON", e);
+          }
+        });
+        assertThat(decision.message()).startsWith(ChainTurn.REPAIR_FAILED_PREFIX);
+      }
+      if (decision.action() == RepairDecision.Action.NONE || decision.action() == RepairDecision.Action.FAIL) {
+        break;
+      }
+    }
+  }
+
+  private static TurnInput request(Random random) {
+    String seed = BadInput.oneOf(random, TurnInputFuzzTest.REQUESTS);
+    for (int i = 0; i < 4; i++) {
+      byte[] mutated = BadInput.mutate(random, seed.getBytes(UTF_8));
+      Optional<TurnInput> input = TurnInput.fromRequestBody(mutated, 0, mutated.length);
+      if (input.isPresent()) {
+        return input.get();
+      }
+    }
+    return parse(seed);
+  }
+
+  private static TurnInput parse(String body) {
+    byte[] bytes = body.getBytes(UTF_8);
+    return TurnInput.fromRequestBody(bytes, 0, bytes.length).orElseThrow();
+  }
+
+  /** A request body that reads as {@code input} does, for a turn. */
+  private static byte[] requestBytes(TurnInput input) {
+    StringBuilder json = new StringBuilder("{\"input\":").append(new String(input.items(), UTF_8));
+    input.previousResponseId().ifPresent(id -> json.append(",\"previous_response_id\":\"").append(id).append('"'));
+    input.conversationId().ifPresent(id -> json.append(",\"conversation\":\"").append(id.replace("\\", "\\\\")
+        .replace("\"", "\\\"")).append('"'));
+    return json.append('}').toString().getBytes(UTF_8);
+  }
+
+  private static AffinityToken pin() {
+    return AffinityToken.builder().name("APIM-Backend-Affinity").value("pin").domain("apim.example")
+        .seenAt(Instant.EPOCH).build();
+  }
+}
