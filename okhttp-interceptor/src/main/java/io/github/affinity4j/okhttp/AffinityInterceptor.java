@@ -355,8 +355,13 @@ public final class AffinityInterceptor implements Interceptor {
       registry.bind(null, previous, fresh);
       return response;
     }
-    // The header, not body.contentType(): OkHttp parses that with a regular expression per call.
-    if (isEventStream(response.header("Content-Type"))) {
+    // The header first: body.contentType() parses it with a regular expression on every call. A
+    // response made by an interceptor below may carry its type only on the body.
+    String contentType = response.header("Content-Type");
+    if (contentType == null && body.contentType() != null) {
+      contentType = body.contentType().toString();
+    }
+    if (isEventStream(contentType)) {
       SseTee tee = new SseTee(body.source(), previous, fresh, turn);
       ResponseBody teed = ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength());
       return response.newBuilder().body(teed).build();
