@@ -355,13 +355,7 @@ public final class AffinityInterceptor implements Interceptor {
       registry.bind(null, previous, fresh);
       return response;
     }
-    // The header first: body.contentType() parses it with a regular expression on every call. A
-    // response made by an interceptor below may carry its type only on the body.
-    String contentType = response.header("Content-Type");
-    if (contentType == null && body.contentType() != null) {
-      contentType = body.contentType().toString();
-    }
-    if (isEventStream(contentType)) {
+    if (BoundedBodies.isEventStream(response)) {
       SseTee tee = new SseTee(body.source(), previous, fresh, turn);
       ResponseBody teed = ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength());
       return response.newBuilder().body(teed).build();
@@ -388,17 +382,6 @@ public final class AffinityInterceptor implements Interceptor {
     }
     registry.bind(created, previous, fresh);
     return response;
-  }
-
-  private static boolean isEventStream(String contentType) {
-    if (contentType == null) {
-      return false;
-    }
-    String type = contentType.strip();
-    return type.regionMatches(true, 0, "text/event-stream", 0, "text/event-stream".length())
-        && (type.length() == "text/event-stream".length()
-            || type.charAt("text/event-stream".length()) == ';'
-            || type.charAt("text/event-stream".length()) == ' ');
   }
 
   /** The chain a request continued, for log lines; a request that starts one has no key. */

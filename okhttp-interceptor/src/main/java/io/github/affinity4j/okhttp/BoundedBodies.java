@@ -1,7 +1,9 @@
 package io.github.affinity4j.okhttp;
 
 import java.io.IOException;
+import okhttp3.MediaType;
 import okhttp3.RequestBody;
+import okhttp3.Response;
 import okhttp3.ResponseBody;
 import okio.Buffer;
 import okio.BufferedSink;
@@ -10,8 +12,13 @@ import okio.ForwardingSink;
 import okio.Okio;
 import okio.Sink;
 
-/** Reads a request body, or the start of a response body, into memory, never more than a limit. */
+/**
+ * Reads a request body, or the start of a response body, into memory, never more than a limit;
+ * and tells a response that streams from one that does not.
+ */
 final class BoundedBodies {
+  private static final String EVENT_STREAM = "text/event-stream";
+
   private BoundedBodies() {}
 
   /**
@@ -54,6 +61,26 @@ final class BoundedBodies {
     BufferedSource peek = body.source().peek();
     peek.request(limit);
     return peek.readByteArray(Math.min(limit, peek.getBuffer().size()));
+  }
+
+  /**
+   * Whether a response is a server-sent event stream ({@code text/event-stream}). Reads the header,
+   * not {@code ResponseBody.contentType()}, which parses it with a regular expression on every
+   * call; a response made by an interceptor below may carry its type only on the body.
+   */
+  static boolean isEventStream(Response response) {
+    String type = response.header("Content-Type");
+    if (type == null) {
+      MediaType bodyType = response.body() == null ? null : response.body().contentType();
+      if (bodyType == null) {
+        return false;
+      }
+      type = bodyType.toString();
+    }
+    type = type.strip();
+    int length = EVENT_STREAM.length();
+    return type.regionMatches(true, 0, EVENT_STREAM, 0, length)
+        && (type.length() == length || type.charAt(length) == ';' || type.charAt(length) == ' ');
   }
 
   /**

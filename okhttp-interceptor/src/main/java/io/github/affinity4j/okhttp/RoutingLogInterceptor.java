@@ -21,7 +21,6 @@ import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import okhttp3.Headers;
 import okhttp3.Interceptor;
-import okhttp3.MediaType;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
@@ -328,11 +327,10 @@ public final class RoutingLogInterceptor implements Interceptor {
     if (current != null && body != null && response.isSuccessful()
         && ChainKeys.isAffected(sent.method(), sent.url().encodedPath())
         && isIdentityEncoded(response)) {
-      MediaType type = body.contentType();
-      if (type != null && "text".equals(type.type()) && "event-stream".equals(type.subtype())) {
+      if (BoundedBodies.isEventStream(response)) {
         SseTee tee = new SseTee(body.source(), current);
         result = response.newBuilder()
-            .body(ResponseBody.create(Okio.buffer(tee), type, body.contentLength()))
+            .body(ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength()))
             .build();
       } else {
         created = createdKey(response);
@@ -392,7 +390,7 @@ public final class RoutingLogInterceptor implements Interceptor {
   /** The chain key a successful JSON answer creates, from a bounded peek; null if none. */
   private static ChainKey createdKey(Response response) {
     try {
-      byte[] peeked = response.peekBody(RESPONSE_PEEK_BYTES).bytes();
+      byte[] peeked = BoundedBodies.peek(response.body(), RESPONSE_PEEK_BYTES);
       return ChainKeys.fromResponseBody(peeked, 0, peeked.length).orElse(null);
     } catch (IOException e) {
       // The caller reads the body next and meets the same failure.
