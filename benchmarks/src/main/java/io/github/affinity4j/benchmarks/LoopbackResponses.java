@@ -195,9 +195,10 @@ final class LoopbackResponses implements AutoCloseable {
     try (InputStream in = exchange.getRequestBody()) {
       request = in.readAllBytes();
     }
-    boolean stream = contains(request, "\"stream\":true");
+    String text = new String(request, StandardCharsets.UTF_8);
+    boolean stream = text.contains("\"stream\":true");
     boolean pinned = exchange.getRequestHeaders().getFirst("Cookie") != null;
-    if (!pinned && contains(request, "\"previous_response_id\"")) {
+    if (!pinned && text.contains("\"previous_response_id\"")) {
       unpinned.incrementAndGet();
       if (requirePin) {
         exchange.sendResponseHeaders(400, -1);
@@ -223,9 +224,5 @@ final class LoopbackResponses implements AutoCloseable {
     try (OutputStream out = exchange.getResponseBody()) {
       out.write(answer);
     }
-  }
-
-  private static boolean contains(byte[] haystack, String needle) {
-    return new String(haystack, StandardCharsets.UTF_8).contains(needle);
   }
 }

@@ -94,9 +94,7 @@ final class OverheadHarness {
       servers.values().forEach(LoopbackResponses::close);
     }
     System.out.println();
-    System.out.printf("| %-42s | %-6s | %10s | %10s | %8s |%n", "client", "answer", "median us", "p90 us", "ratio");
-    System.out.println("|" + "-".repeat(44) + "|" + "-".repeat(8) + "|" + "-".repeat(12) + "|"
-        + "-".repeat(12) + "|" + "-".repeat(10) + "|");
+    printHeader();
     boolean pass = true;
     List<String> verdicts = new ArrayList<>();
     for (Turn turn : turns) {
@@ -139,9 +137,7 @@ final class OverheadHarness {
         + "sample time, median turn, " + (quick ? "1 fork x 5 s (quick)" : "3 forks x 10 s"));
     Collection<RunResult> results = new Runner(options).run();
     System.out.println();
-    System.out.printf("| %-42s | %-6s | %10s | %10s | %8s |%n", "client", "answer", "median us", "p90 us", "ratio");
-    System.out.println("|" + "-".repeat(44) + "|" + "-".repeat(8) + "|" + "-".repeat(12) + "|"
-        + "-".repeat(12) + "|" + "-".repeat(10) + "|");
+    printHeader();
     for (String stream : new String[] {"false", "true"}) {
       double bare = Double.NaN;
       for (Client client : Client.values()) {
@@ -159,6 +155,12 @@ final class OverheadHarness {
         }
       }
     }
+  }
+
+  private static void printHeader() {
+    System.out.printf("| %-42s | %-6s | %10s | %10s | %8s |%n", "client", "answer", "median us", "p90 us", "ratio");
+    System.out.println("|" + "-".repeat(44) + "|" + "-".repeat(8) + "|" + "-".repeat(12) + "|"
+        + "-".repeat(12) + "|" + "-".repeat(10) + "|");
   }
 
   private static Turn find(List<Turn> turns, Client client, boolean stream) {

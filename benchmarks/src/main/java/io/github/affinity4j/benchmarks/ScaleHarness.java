@@ -52,15 +52,15 @@ final class ScaleHarness {
     AffinityInterceptor kept = null;
     for (int round = 0; round < 2; round++) {
       Run b = run(null, turns);
-      bare = bare == null || b.turnsPerCpuSecond() > bare.turnsPerCpuSecond() ? b : bare;
+      bare = best(bare, b);
       Run p = run(AffinityInterceptor.builder().repairPolicy(RepairPolicy.FAIL).build(), turns);
-      pinOnly = pinOnly == null || p.turnsPerCpuSecond() > pinOnly.turnsPerCpuSecond() ? p : pinOnly;
+      pinOnly = best(pinOnly, p);
       AffinityInterceptor interceptor = AffinityInterceptor.builder()
           .store(CaffeineAffinityStore.builder().build())
           .journal(CaffeineHistoryJournal.builder().build())
           .build();
       Run a = run(interceptor, turns);
-      affinity = affinity == null || a.turnsPerCpuSecond() > affinity.turnsPerCpuSecond() ? a : affinity;
+      affinity = best(affinity, a);
       kept = interceptor;
       heapAfter = MemoryHarness.usedHeap(); // this round's store and journal are still reachable through kept
     }
@@ -95,6 +95,11 @@ final class ScaleHarness {
         retained / 1048576.0);
     System.out.println(throughput && clean && bounded ? "scale: all targets PASS" : "scale: some targets MISS");
     return throughput && clean && bounded;
+  }
+
+  /** The run with more turns per CPU-second; {@code best} may be null. */
+  private static Run best(Run best, Run run) {
+    return best == null || run.turnsPerCpuSecond() > best.turnsPerCpuSecond() ? run : best;
   }
 
   private static void row(String label, Run run, Run bare, String unpinned) {
