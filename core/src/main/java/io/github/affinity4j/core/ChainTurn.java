@@ -38,7 +38,10 @@ import org.slf4j.LoggerFactory;
  *             a connection failure.
  *       </ul>
  *       A turn allows one retry and one replay at most, in that order; any decision after the
- *       replay is {@code FAIL} or {@code NONE}, so this loop ends after at most three requests.
+ *       replay is {@code FAIL} or {@code NONE}. Under {@link RepairPolicy#RETRY_THEN_REPLAY} a first
+ *       connection failure is not yet a break: the decision is a {@code RETRY} without pause (a
+ *       pooled connection closed under the request says nothing about the backend), not counted
+ *       and not reported. So this loop ends after at most four requests.
  *       Never repair once bytes of the response have reached the caller: a break arrives as an
  *       error before any SSE event, so streams are repaired before they start.
  *   <li>On a 2xx response (the original, the retry or the replay), call
@@ -84,6 +87,7 @@ public final class ChainTurn {
   private int itemsReplayed;
   private long replayBytes;
   private boolean recorded;
+  private boolean connectionRetried;
 
   ChainTurn(ChainRepairer repairer, byte[] body, TurnInput input, AffinityToken pin) {
     this.repairer = repairer;
@@ -176,7 +180,18 @@ public final class ChainTurn {
     switch (state) {
       case SENT: {
         Optional<ChainBreak> broke = ChainBreaks.classifyConnectionFailure(input, pin != null);
-        return broke.isEmpty() ? RepairDecision.NONE : broke(broke.get(), null, false);
+        if (broke.isEmpty()) {
+          return RepairDecision.NONE;
+        }
+        if (repairer.policy() == RepairPolicy.RETRY_THEN_REPLAY && !connectionRetried) {
+          // The pooled connection may have been closed under the request (the SDK turns OkHttp's
+          // own retry off and retries whole calls instead): that says nothing about the backend.
+          // One more attempt, at once, on a new connection; not a break until it fails too.
+          connectionRetried = true;
+          logger.debug("{}: connection failed; sending once more on the same pin", describeChain());
+          return RepairDecision.retry(broke.get(), Duration.ZERO);
+        }
+        return broke(broke.get(), null, false);
       }
       case RETRYING:
         return replay(null);

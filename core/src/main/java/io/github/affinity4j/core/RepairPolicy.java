@@ -13,8 +13,11 @@ public enum RepairPolicy {
    * the same pin, after {@link ChainRepairer.Builder#retryPause a short pause}: Azure reports
    * {@code previous_response_not_found} now and then on the very deployment that holds the
    * response, right after creating it, and a retry there costs one small request where a replay
-   * costs the whole history. If the retry breaks too, replay. For an unavailable backend and an
-   * unknown input item, replay at once: waiting does not bring them back.
+   * costs the whole history. If the retry breaks too, replay. For an unavailable backend (a 503)
+   * and an unknown input item, replay at once: waiting does not bring them back. A connection
+   * failure is sent once more at once, on a new connection, before it counts as a break (then
+   * replayed): a pooled connection the server closed under the request says nothing about the
+   * backend.
    */
   RETRY_THEN_REPLAY,
   /** Replay at once, for every kind of break. */

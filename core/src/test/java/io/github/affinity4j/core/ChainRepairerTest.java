@@ -123,19 +123,32 @@ final class ChainRepairerTest {
   }
 
   @Test
-  void connectionFailure_pinnedChainReplaysUnpinnedPassesOn() {
+  void connectionFailure_pinnedChainRetriedAtOnceThenReplayedUnpinnedPassesOn() {
     twoTurns();
 
-    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decideConnectionFailure().action())
-        .isEqualTo(Action.REPLAY);
-    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), null).decideConnectionFailure().action())
-        .isEqualTo(Action.NONE);
-    ChainTurn replayed = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
-    replayed.decideConnectionFailure();
-    RepairDecision failed = replayed.decideConnectionFailure();
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    RepairDecision retry = turn.decideConnectionFailure();
+    assertThat(retry.action()).as("a closed pooled connection says nothing about the backend").isEqualTo(Action.RETRY);
+    assertThat(retry.pause()).isZero();
+    assertThat(turn.decideConnectionFailure().action()).as("failed again: replay").isEqualTo(Action.REPLAY);
+    RepairDecision failed = turn.decideConnectionFailure();
     assertThat(failed.action()).isEqualTo(Action.FAIL);
     assertThat(failed.message()).contains("the replay's connection failed");
     assertThat(failed.errorBody()).isEmpty();
+    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), null).decideConnectionFailure().action())
+        .isEqualTo(Action.NONE);
+
+    RepairStats before = repairer.stats();
+    int eventsBefore = events.lines.size();
+    ChainTurn healed = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    healed.decideConnectionFailure();
+    healed.succeeded(PIN_A, RoutingInfo.EMPTY);
+    assertThat(healed.isReplay()).isFalse();
+    assertThat(repairer.stats()).as("a connection retry that works is no break and no repair").isEqualTo(before);
+    assertThat(events.lines).hasSize(eventsBefore);
+    assertThat(repairer.toBuilder().policy(RepairPolicy.REPLAY).build()
+        .turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decideConnectionFailure().action())
+        .as("REPLAY: at once, for every kind of break").isEqualTo(Action.REPLAY);
   }
 
   @Test

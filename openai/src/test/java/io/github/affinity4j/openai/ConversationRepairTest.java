@@ -37,6 +37,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiFunction;
 import okhttp3.Interceptor;
 import org.junit.jupiter.api.AfterEach;
@@ -212,7 +213,7 @@ final class ConversationRepairTest {
   }
 
   @Test
-  void send_connectionToThePinnedBackendFails_repairedOnceByReplayWithoutThePin() {
+  void send_pinnedBackendUnreachable_retriedOnceThenRepairedByReplayWithoutThePin() {
     simulator = ApimSimulator.builder().backends(3).recordRequestBodies(true).start();
     Dropper dropper = new Dropper();
     AffinityConversations conversations = AffinityConversations.builder()
@@ -221,12 +222,13 @@ final class ConversationRepairTest {
     Conversation chat = conversations.start();
     Response first = chat.send(marker(0, 1));
     simulator.clearRequestLog();
-    dropper.armed = true;
+    dropper.drops.set(Integer.MAX_VALUE);
 
     Response second = chat.send(marker(0, 2));
 
     assertThat(SimulatedAnswer.parse(text(second)).userMessages()).isEqualTo(2);
-    assertThat(dropper.droppedCookies).singleElement().asString().startsWith(ConversationFixtures.COOKIE + "=");
+    assertThat(dropper.droppedCookies).as("the request and its one retry on the same pin").hasSize(2)
+        .allSatisfy(cookie -> assertThat(cookie).startsWith(ConversationFixtures.COOKIE + "="));
     assertThat(simulator.requestLog()).singleElement().satisfies(replay -> {
       assertThat(replay.hasAffinityCookie()).isFalse();
       assertThat(json(replay.body()).has("previous_response_id")).isFalse();
@@ -234,6 +236,31 @@ final class ConversationRepairTest {
     assertThat(conversations.repairStats().breaks(ChainBreak.Kind.BACKEND_UNAVAILABLE)).isEqualTo(1);
     assertThat(listener.repaired).singleElement().satisfies(repair ->
         assertThat(repair.chain()).isEqualTo(ChainKey.response(first.id())));
+  }
+
+  @Test
+  void send_pooledConnectionClosedOnce_retriedOnTheSamePinNoReplay() {
+    simulator = ApimSimulator.builder().backends(3).recordRequestBodies(true).start();
+    Dropper dropper = new Dropper();
+    AffinityConversations conversations = AffinityConversations.builder()
+        .client(closeLater(clients, plainClient(simulator.openAiBaseUrl()).addInterceptor(dropper).build()))
+        .defaults(defaults()).retryPause(Duration.ZERO).listener(listener).build();
+    Conversation chat = conversations.start();
+    Response first = chat.send(marker(0, 1));
+    simulator.clearRequestLog();
+    dropper.drops.set(1);
+
+    Response second = chat.send(marker(0, 2));
+
+    assertThat(SimulatedAnswer.parse(text(second)).userMessages()).isEqualTo(2);
+    assertThat(dropper.droppedCookies).hasSize(1);
+    assertThat(simulator.requestLog()).singleElement().satisfies(retry -> {
+      assertThat(retry.hasAffinityCookie()).isTrue();
+      assertThat(json(retry.body()).get("previous_response_id").asText()).isEqualTo(first.id());
+    });
+    assertThat(conversations.repairStats().replays()).isZero();
+    assertThat(conversations.repairStats().breaks(ChainBreak.Kind.BACKEND_UNAVAILABLE)).isZero();
+    assertThat(listener.repaired).as("a connection retry that works is no repair").isEmpty();
   }
 
   // --- workload ---
@@ -329,13 +356,13 @@ final class ConversationRepairTest {
   /** Fails the next request that carries a Cookie, once armed, as a connection reset would. */
   private static final class Dropper implements Interceptor {
     final List<String> droppedCookies = new CopyOnWriteArrayList<>();
-    volatile boolean armed;
+    /** How many of the next pinned requests fail to connect. */
+    final AtomicInteger drops = new AtomicInteger();
 
     @Override
     public okhttp3.Response intercept(Chain chain) throws IOException {
       String cookie = chain.request().header("Cookie");
-      if (armed && cookie != null) {
-        armed = false;
+      if (cookie != null && drops.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
         droppedCookies.add(cookie);
         throw new IOException("connection reset (test)");
       }
