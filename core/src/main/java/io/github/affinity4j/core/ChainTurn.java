@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.affinity4j.core.ChainBreak.Kind;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -28,7 +29,9 @@ import org.slf4j.LoggerFactory;
  *       to a bound; an error body is small); on an {@code IOException} before any response, call
  *       {@link #decideConnectionFailure()}. Then act on the {@link RepairDecision}:
  *       <ul>
- *         <li>{@code NONE}: pass the response (or the exception) on unchanged.
+ *         <li>{@code NONE}: pass the failure on, naming the chain if the request continued one:
+ *             the response with {@code errorBody()} in place of its body if present, or the
+ *             exception with {@code note()} attached ({@link ChainNote#attachTo}).
  *         <li>{@code RETRY}: wait {@code pause()}, send the same body again with the same pin, and
  *             treat the outcome as in step 2 or 3.
  *         <li>{@code REPLAY}: send {@code replayBody()} to the same URL, without the stale pin (and
@@ -53,7 +56,8 @@ import org.slf4j.LoggerFactory;
  *   <li>When the response's output is known, call {@link #record(TurnOutput)} once: from
  *       {@link TurnOutput#fromResponseBody} for JSON, from {@link SseCompletedScanner} at the end of
  *       a stream. A stream that ends early records nothing, and the chain cannot be repaired past
- *       it.
+ *       it. A stream that fails mid-way is not repaired: attach {@link #brokeOff()} to its
+ *       exception.
  * </ol>
  *
  * <p>Not thread-safe: a turn belongs to one request, and its calls must not overlap (they may come
@@ -68,6 +72,8 @@ public final class ChainTurn {
   public static final String REPAIR_FAILED_PREFIX = "affinity4j could not repair";
 
   private static final Logger logger = LoggerFactory.getLogger(ChainTurn.class);
+
+  private static final String ALREADY_REPAIRED = "not repaired: this request had its one repair already";
 
   // Error bodies are small; a larger one is passed on as it is rather than rewritten.
   private static final int MAX_AMENDED_BODY = 64 * 1024;
@@ -150,14 +156,15 @@ public final class ChainTurn {
       case SENT: {
         Optional<ChainBreak> broke = ChainBreaks.classify(status, errorBody, 0, errorBody.length, input,
             pin != null);
-        return broke.isEmpty() ? RepairDecision.NONE : broke(broke.get(), errorBody, rerouted);
+        return broke.isEmpty() ? unrepaired("not repaired: HTTP " + status + " is not a chain break", errorBody)
+            : broke(broke.get(), errorBody, rerouted);
       }
       case RETRYING: {
         Optional<ChainBreak> broke = ChainBreaks.classify(status, errorBody, 0, errorBody.length, input,
             pin != null);
         if (broke.isEmpty()) {
-          failed("the retry on the same pin answered HTTP " + status + ", which is not a chain break");
-          return RepairDecision.NONE; // the caller gets that answer as it is
+          return fail("the retry on the same pin answered HTTP " + status + ", which is not a chain break",
+              errorBody);
         }
         return replay(errorBody);
       }
@@ -165,7 +172,7 @@ public final class ChainTurn {
         return fail("the replay answered HTTP " + status, errorBody);
       default:
         logger.debug("{} already had its repair; HTTP {} passed on", describeChain(), status);
-        return RepairDecision.NONE;
+        return unrepaired(ALREADY_REPAIRED, errorBody);
     }
   }
 
@@ -181,7 +188,8 @@ public final class ChainTurn {
       case SENT: {
         Optional<ChainBreak> broke = ChainBreaks.classifyConnectionFailure(input, pin != null);
         if (broke.isEmpty()) {
-          return RepairDecision.NONE;
+          return unrepaired("not repaired: a connection failure is a chain break only for a request that"
+              + " carried the chain's pin, and this one carried none", null);
         }
         if (repairer.policy() == RepairPolicy.RETRY_THEN_REPLAY && !connectionRetried) {
           // The pooled connection may have been closed under the request (the SDK turns OkHttp's
@@ -198,8 +206,18 @@ public final class ChainTurn {
       case REPLAYING:
         return fail("the replay's connection failed", null);
       default:
-        return RepairDecision.NONE;
+        return unrepaired(ALREADY_REPAIRED, null);
     }
+  }
+
+  /**
+   * Returns the note for a failure after this turn's response began (a stream cut mid-way): it
+   * names the chain, and says that such a failure is not repaired. Empty for a turn that
+   * continued no chain. Attach it ({@link ChainNote#attachTo}) to the exception the caller gets.
+   */
+  public Optional<ChainNote> brokeOff() {
+    return chain == null ? Optional.empty() : Optional.of(new ChainNote(chain, "broke off after its response"
+        + " began; a response is not repaired once the caller has its first bytes"));
   }
 
   /**
@@ -349,6 +367,20 @@ public final class ChainTurn {
     return RepairDecision.fail(cause, message, amend(errorBody, message));
   }
 
+  /**
+   * Nothing to repair: the failure goes to the caller naming the chain, in the error body's
+   * message unless a layer below named it there already, and as a note for an exception.
+   */
+  private RepairDecision unrepaired(String reason, byte[] errorBody) {
+    if (chain == null) {
+      return RepairDecision.NONE;
+    }
+    ChainNote note = new ChainNote(chain, reason);
+    return RepairDecision.unrepaired(note,
+        errorBody == null || ChainNote.names(new String(errorBody, StandardCharsets.UTF_8), chain) ? null
+            : amend(errorBody, note.getMessage()));
+  }
+
   /** Ends the repair as failed; returns the message the caller's error carries. */
   private String failed(String reason) {
     state = State.FAILED;
@@ -411,7 +443,11 @@ public final class ChainTurn {
     return chain == null ? "the request" : "chain " + chain;
   }
 
-  /** The error body with {@code message} appended to its message; null if it is not a JSON error. */
+  /**
+   * The error body with {@code message} appended to its message, or set as an {@code affinity4j}
+   * field beside the others if it has none (the SDK then shows the error's JSON); null if it is
+   * not a JSON object.
+   */
   private static byte[] amend(byte[] errorBody, String message) {
     if (errorBody == null || errorBody.length == 0 || errorBody.length > MAX_AMENDED_BODY) {
       return null;
@@ -422,10 +458,11 @@ public final class ChainTurn {
       }
       ObjectNode target = root.get("error") instanceof ObjectNode error ? error : root;
       JsonNode original = target.get("message");
-      if (original == null || !original.isTextual()) {
-        return null;
+      if (original != null && original.isTextual()) {
+        target.put("message", original.asText() + " (" + message + ")");
+      } else {
+        target.put("affinity4j", message);
       }
-      target.put("message", original.asText() + " (" + message + ")");
       return Json.MAPPER.writeValueAsBytes(root);
     } catch (IOException e) {
       return null;

@@ -11,7 +11,7 @@ import java.util.Optional;
  * <pre>{@code
  * RepairDecision decision = turn.decide(response.code(), errorBytes);
  * switch (decision.action()) {
- *   case NONE -> { return response; }                       // not a break: pass it on
+ *   case NONE -> { return response, with decision.errorBody() if present }  // not a break
  *   case RETRY -> { sleep(decision.pause()); resend the same request, same pin; decide again }
  *   case REPLAY -> { send decision.replayBody() without the pin; decide again if it fails }
  *   case FAIL -> { return the response with decision.errorBody() if present }
@@ -25,7 +25,12 @@ public final class RepairDecision {
 
   /** What to do. */
   public enum Action {
-    /** Nothing: the failure is not a chain break, or this request has had its one repair. */
+    /**
+     * Nothing to repair: the failure is not a chain break, or this request has had its one
+     * repair. Pass the failure on, naming the chain if the request continued one: the response
+     * with {@link #errorBody()} in place of its body if present, or the exception with
+     * {@link #note()} attached.
+     */
     NONE,
     /** Wait {@link #pause()}, then send the same request again, with the same pin. */
     RETRY,
@@ -35,9 +40,9 @@ public final class RepairDecision {
     FAIL
   }
 
-  /** Nothing to repair: pass the response or the exception on unchanged. */
+  /** Nothing to repair, and no chain to name: pass the response or the exception on unchanged. */
   public static final RepairDecision NONE = new RepairDecision(Action.NONE, null, Duration.ZERO, null, 0, 0,
-      "not a chain break, or already repaired once", null);
+      "not a chain break, or already repaired once", null, null);
 
   private final Action action;
   private final ChainBreak cause;
@@ -47,9 +52,10 @@ public final class RepairDecision {
   private final int itemsDropped;
   private final String message;
   private final byte[] errorBody;
+  private final ChainNote note;
 
   private RepairDecision(Action action, ChainBreak cause, Duration pause, byte[] replayBody,
-      int itemsReplayed, int itemsDropped, String message, byte[] errorBody) {
+      int itemsReplayed, int itemsDropped, String message, byte[] errorBody, ChainNote note) {
     this.action = action;
     this.cause = cause;
     this.pause = pause;
@@ -58,21 +64,28 @@ public final class RepairDecision {
     this.itemsDropped = itemsDropped;
     this.message = message;
     this.errorBody = errorBody;
+    this.note = note;
   }
 
   static RepairDecision retry(ChainBreak cause, Duration pause) {
     return new RepairDecision(Action.RETRY, requireNonNull(cause), pause, null, 0, 0,
-        "retry on the same pin after " + pause.toMillis() + " ms", null);
+        "retry on the same pin after " + pause.toMillis() + " ms", null, null);
   }
 
   static RepairDecision replay(ChainBreak cause, byte[] body, int itemsReplayed, int itemsDropped) {
     return new RepairDecision(Action.REPLAY, requireNonNull(cause), Duration.ZERO, body, itemsReplayed,
-        itemsDropped, "replay " + itemsReplayed + " items of history in " + body.length + " bytes", null);
+        itemsDropped, "replay " + itemsReplayed + " items of history in " + body.length + " bytes", null, null);
   }
 
   static RepairDecision fail(ChainBreak cause, String message, byte[] errorBody) {
     return new RepairDecision(Action.FAIL, requireNonNull(cause), Duration.ZERO, null, 0, 0, message,
-        errorBody);
+        errorBody, null);
+  }
+
+  /** Nothing to repair on a turn that continued a chain: the failure goes on, naming it. */
+  static RepairDecision unrepaired(ChainNote note, byte[] errorBody) {
+    return new RepairDecision(Action.NONE, null, Duration.ZERO, null, 0, 0, note.getMessage(), errorBody,
+        requireNonNull(note));
   }
 
   /** Returns what to do. */
@@ -131,13 +144,24 @@ public final class RepairDecision {
   }
 
   /**
-   * Returns, for {@link Action#FAIL}, the error body to give the caller instead of the one
-   * received: the same JSON with {@link #message()} appended to its message. Empty if the action
-   * is not {@code FAIL}, there was no body (a connection failure), or it was not a JSON error.
-   * A fresh copy on each call.
+   * Returns the error body to give the caller instead of the one received: the same JSON with
+   * {@link #message()} appended, in parentheses, to its message (for an error with no message,
+   * in an {@code affinity4j} field beside the others). Present for a {@link Action#FAIL}, and
+   * for a {@link Action#NONE} on a turn that continued a chain, unless there was no body (a
+   * connection failure), it was not a JSON object, or it already named the chain (a layer below
+   * amended it). A fresh copy on each call.
    */
   public Optional<byte[]> errorBody() {
     return errorBody == null ? Optional.empty() : Optional.of(errorBody.clone());
+  }
+
+  /**
+   * Returns, for a {@link Action#NONE} on a turn that continued a chain, the note that names the
+   * chain and why nothing was repaired: attach it ({@link ChainNote#attachTo}) to the exception
+   * the caller gets, or use it when the error body cannot carry the words. Empty otherwise.
+   */
+  public Optional<ChainNote> note() {
+    return Optional.ofNullable(note);
   }
 
   @Override

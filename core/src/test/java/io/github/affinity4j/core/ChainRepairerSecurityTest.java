@@ -118,6 +118,14 @@ final class ChainRepairerSecurityTest {
       seen.add(new String(failed.errorBody().orElseThrow(), UTF_8));
       values.add(failed);
 
+      // Failures that are not breaks: named, never with the pin or content.
+      ChainTurn limited = repairer.turn(request(8, "resp_3"), pin);
+      RepairDecision unrepaired = limited.decide(429, ErrorFixtures.load("rate_limited_429.json").body());
+      assertThat(unrepaired.action()).isEqualTo(RepairDecision.Action.NONE);
+      seen.add(new String(unrepaired.errorBody().orElseThrow(), UTF_8));
+      values.addAll(List.of(unrepaired, unrepaired.note().orElseThrow(), limited.brokeOff().orElseThrow(),
+          repairer.turn(request(8, "resp_3"), null).decideConnectionFailure().note().orElseThrow()));
+
       // A conversation, and a journal and a store that fail.
       repairer.recordConversation(("{\"items\":[{\"type\":\"message\",\"role\":\"user\",\"content\":\"" + SAID
           + "conv\"}]}").getBytes(UTF_8), "{\"id\":\"conv_1\",\"object\":\"conversation\"}".getBytes(UTF_8));

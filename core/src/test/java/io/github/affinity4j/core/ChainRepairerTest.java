@@ -246,25 +246,128 @@ final class ChainRepairerTest {
   }
 
   @Test
-  void retryAnsweredSomethingElse_passedOnAsFailedRepair() {
+  void retryAnsweredSomethingElse_failsNamingTheChain() throws IOException {
     twoTurns();
     ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
     turn.decide(400, NOT_FOUND);
 
-    assertThat(turn.decide(429, RATE_LIMITED).action()).isEqualTo(Action.NONE);
+    RepairDecision failed = turn.decide(429, RATE_LIMITED);
+
+    assertThat(failed.action()).isEqualTo(Action.FAIL);
+    assertThat(failed.message()).startsWith(ChainTurn.REPAIR_FAILED_PREFIX + " chain response:resp_2")
+        .contains("the retry on the same pin answered HTTP 429, which is not a chain break");
+    assertThat(errorMessage(failed)).startsWith("Requests to the Responses_Create Operation")
+        .endsWith("(" + failed.message() + ")");
     assertThat(repairer.stats().repairsFailed()).isEqualTo(1);
     assertThat(events.lines).last().asString().contains("the retry on the same pin answered HTTP 429");
   }
 
   @Test
-  void rateLimited429_notABreakNothingCounted() {
+  void rateLimited429_notABreakNothingCountedErrorNamesTheChain() throws IOException {
     twoTurns();
     ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
 
-    assertThat(turn.decide(429, RATE_LIMITED)).isSameAs(RepairDecision.NONE);
-    assertThat(turn.decide(200, new byte[0]).action()).isEqualTo(Action.NONE);
+    RepairDecision decision = turn.decide(429, RATE_LIMITED);
+
+    assertThat(decision.action()).isEqualTo(Action.NONE);
+    assertThat(decision.cause()).isEmpty();
+    assertThat(decision.message()).isEqualTo(
+        "affinity4j: turn on chain response:resp_2 not repaired: HTTP 429 is not a chain break");
+    assertThat(decision.note()).map(ChainNote::chain).contains(ChainKey.response("resp_2"));
+    assertThat(decision.note()).map(Throwable::getMessage).contains(decision.message());
+    JsonNode amended = MAPPER.readTree(decision.errorBody().orElseThrow());
+    JsonNode original = MAPPER.readTree(RATE_LIMITED);
+    assertThat(amended.at("/error/message").asText())
+        .isEqualTo(original.at("/error/message").asText() + " (" + decision.message() + ")");
+    assertThat(amended.at("/error/code").asText()).isEqualTo("429");
+    assertThat(turn.decide(200, new byte[0])).isSameAs(RepairDecision.NONE);
     assertThat(repairer.stats().breaks()).isZero();
     assertThat(events.lines).isEmpty();
+  }
+
+  @Test
+  void newChain_errorOrConnectionFailure_nothingToName() {
+    ChainTurn turn = repairer.turn(bytes("{\"model\":\"gpt-4.1\",\"input\":\"Hi\"}"), null);
+
+    assertThat(turn.decide(429, RATE_LIMITED)).isSameAs(RepairDecision.NONE);
+    assertThat(turn.decideConnectionFailure()).isSameAs(RepairDecision.NONE);
+    assertThat(turn.brokeOff()).isEmpty();
+  }
+
+  @Test
+  void connectionFailure_unpinned_noteSaysWhyNotRepaired() {
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), null);
+
+    RepairDecision decision = turn.decideConnectionFailure();
+
+    assertThat(decision.action()).isEqualTo(Action.NONE);
+    assertThat(decision.errorBody()).isEmpty();
+    assertThat(decision.note().orElseThrow().getMessage()).isEqualTo("affinity4j: turn on chain response:resp_2"
+        + " not repaired: a connection failure is a chain break only for a request that carried the chain's"
+        + " pin, and this one carried none");
+    assertThat(repairer.stats().breaks()).isZero();
+  }
+
+  @Test
+  void brokeOff_namesTheChainAndWhyAStreamIsNotRepaired() {
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+
+    ChainNote note = turn.brokeOff().orElseThrow();
+
+    assertThat(note.chain()).isEqualTo(ChainKey.response("resp_2"));
+    assertThat(note).hasMessage("affinity4j: turn on chain response:resp_2 broke off after its response began;"
+        + " a response is not repaired once the caller has its first bytes");
+    assertThat(note.getStackTrace()).isEmpty();
+  }
+
+  @Test
+  void afterItsRepair_furtherErrorsStillNameTheChain() {
+    twoTurns();
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    turn.decide(400, NOT_FOUND);
+    turn.decide(400, NOT_FOUND);
+    turn.succeeded(PIN_B, RoutingInfo.EMPTY);
+
+    assertThat(turn.decide(500, bytes("{\"error\":{\"message\":\"boom\"}}")).message())
+        .isEqualTo("affinity4j: turn on chain response:resp_2 not repaired: this request had its one repair already");
+  }
+
+  @Test
+  void errorWithoutMessage_namedInAnAffinity4jField() throws IOException {
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+
+    RepairDecision apim = turn.decide(500, bytes("{\"statusCode\":500}"));
+    RepairDecision inner = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A)
+        .decide(500, bytes("{\"error\":{\"code\":\"server_error\"}}"));
+
+    assertThat(MAPPER.readTree(apim.errorBody().orElseThrow()).get("affinity4j").asText()).isEqualTo(apim.message());
+    assertThat(MAPPER.readTree(apim.errorBody().orElseThrow()).get("statusCode").asInt()).isEqualTo(500);
+    assertThat(MAPPER.readTree(inner.errorBody().orElseThrow()).at("/error/affinity4j").asText())
+        .isEqualTo(inner.message());
+  }
+
+  @Test
+  void errorThatIsNotAJsonObject_notAmendedButNoted() {
+    for (byte[] body : List.of(new byte[0], bytes("<html>Bad gateway</html>"), bytes("[1,2]"), bytes("{\"error\":"))) {
+      RepairDecision decision = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(500, body);
+      assertThat(decision.action()).isEqualTo(Action.NONE);
+      assertThat(decision.errorBody()).isEmpty();
+      assertThat(decision.note()).isPresent();
+    }
+  }
+
+  @Test
+  void errorAlreadyNamedBelow_notAmendedTwice() {
+    RepairDecision below = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(429, RATE_LIMITED);
+    byte[] named = below.errorBody().orElseThrow();
+
+    RepairDecision above = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(429, named);
+
+    assertThat(above.action()).isEqualTo(Action.NONE);
+    assertThat(above.errorBody()).isEmpty();
+    assertThat(above.note()).isPresent();
+    RepairDecision otherChain = repairer.turn(bytes(request("resp_9", "\"Next\"")), PIN_A).decide(429, named);
+    assertThat(otherChain.errorBody()).isPresent();
   }
 
   @Test
@@ -520,6 +623,10 @@ final class ChainRepairerTest {
   private static AffinityToken pin(String value, String region) {
     return AffinityToken.builder().name("APIM-Backend-Affinity").value(value).domain("my-apim.azure-api.net")
         .seenAt(NOW).routing(new RoutingInfo(region, null, null, null, null, null)).build();
+  }
+
+  private static String errorMessage(RepairDecision decision) throws IOException {
+    return MAPPER.readTree(decision.errorBody().orElseThrow()).at("/error/message").asText();
   }
 
   private static byte[] bytes(String text) {

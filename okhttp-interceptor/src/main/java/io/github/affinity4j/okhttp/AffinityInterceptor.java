@@ -5,6 +5,7 @@ import io.github.affinity4j.core.AffinityStats;
 import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainKeys;
 import io.github.affinity4j.core.ChainRegistry;
 import io.github.affinity4j.core.ChainRepairer;
@@ -202,7 +203,7 @@ public final class AffinityInterceptor implements Interceptor {
           case FAIL:
             throw new IOException(decision.message(), e);
           default:
-            throw e;
+            throw named(e, decision.note());
         }
       }
       AffinityToken fresh = freshCookie(response);
@@ -225,9 +226,9 @@ public final class AffinityInterceptor implements Interceptor {
           attempt = replay(exchange, decision);
           continue;
         case FAIL:
-          return decision.errorBody().isEmpty() ? response : amended(response, decision.errorBody().get());
+          return amended(response, decision);
         default:
-          return observe(response, exchange, fresh);
+          return observe(amended(response, decision), exchange, fresh);
       }
     }
   }
@@ -279,11 +280,29 @@ public final class AffinityInterceptor implements Interceptor {
     return replay.build();
   }
 
-  /** The error response with the repairer's amended body: the original error, and why. */
-  private static Response amended(Response response, byte[] body) {
+  /**
+   * The error response with the repairer's amended body, if it made one: the original error, and
+   * which chain it failed and why.
+   */
+  private static Response amended(Response response, RepairDecision decision) {
+    Optional<byte[]> amended = decision.errorBody();
+    if (amended.isEmpty()) {
+      return response;
+    }
+    byte[] body = amended.get();
     MediaType type = response.body() == null ? null : response.body().contentType();
     response.close();
-    return response.newBuilder().body(ResponseBody.create(body, type)).build();
+    Response.Builder builder = response.newBuilder().body(ResponseBody.create(body, type));
+    if (response.header("Content-Length") != null) {
+      builder.header("Content-Length", Integer.toString(body.length));
+    }
+    return builder.build();
+  }
+
+  /** {@code failure} with the chain's note on it, if the turn continued a chain. */
+  private static IOException named(IOException failure, Optional<ChainNote> note) {
+    note.ifPresent(n -> n.attachTo(failure));
+    return failure;
   }
 
   /** The body's bytes, or null (with one WARN) when it must not be read. */
@@ -325,7 +344,7 @@ public final class AffinityInterceptor implements Interceptor {
         .build();
   }
 
-  private Response observe(Response response, Exchange exchange, AffinityToken fresh) {
+  private Response observe(Response response, Exchange exchange, AffinityToken fresh) throws IOException {
     try {
       return bindAndRecord(response, exchange, fresh);
     } catch (RuntimeException e) {
@@ -334,7 +353,7 @@ public final class AffinityInterceptor implements Interceptor {
     }
   }
 
-  private Response bindAndRecord(Response response, Exchange exchange, AffinityToken fresh) {
+  private Response bindAndRecord(Response response, Exchange exchange, AffinityToken fresh) throws IOException {
     ChainKey requestKey = exchange.key;
     if (!response.isSuccessful()) {
       if (fresh != null) {
@@ -364,9 +383,11 @@ public final class AffinityInterceptor implements Interceptor {
     try {
       peeked = BoundedBodies.peek(body, maxBodyBytes);
     } catch (IOException e) {
-      // The caller reads the body next and meets the same failure; nothing to bind.
+      // The body broke off: the call failed here, nothing to bind. Said now, naming the chain,
+      // rather than when the caller reads the body and meets the same failure without its name.
       logger.debug("Response body for {} unreadable: {}", chainName(requestKey), e.toString());
-      return response;
+      response.close();
+      throw named(e, turn == null ? Optional.empty() : turn.brokeOff());
     }
     ChainKey created;
     if (turn != null && repairer.journals()) {
@@ -414,7 +435,12 @@ public final class AffinityInterceptor implements Interceptor {
 
     @Override
     public long read(Buffer sink, long byteCount) throws IOException {
-      long read = super.read(sink, byteCount);
+      long read;
+      try {
+        read = super.read(sink, byteCount);
+      } catch (IOException e) {
+        throw named(e, turn == null ? Optional.empty() : turn.brokeOff());
+      }
       if (finished) {
         return read;
       }

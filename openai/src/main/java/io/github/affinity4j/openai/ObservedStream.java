@@ -1,11 +1,15 @@
 package io.github.affinity4j.openai;
 
 import com.openai.core.http.StreamResponse;
+import com.openai.errors.OpenAIException;
 import com.openai.errors.OpenAIInvalidDataException;
 import com.openai.models.responses.Response;
 import com.openai.models.responses.ResponseStreamEvent;
+import java.util.Spliterator;
+import java.util.Spliterators;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,7 +18,9 @@ import org.slf4j.LoggerFactory;
  * is bound at {@code response.created}, and the turn is journaled and the conversation moved on at
  * {@code response.completed} (or {@code response.incomplete}), before the caller sees that event.
  * The turn ends there, at {@code response.failed} or {@code error}, or at {@link #close()},
- * whichever comes first. Nothing is buffered.
+ * whichever comes first. Nothing is buffered. A failure of the stream mid-way is not repaired (the
+ * caller has its first events): it reaches the caller with a {@link io.github.affinity4j.core.ChainNote}
+ * naming the chain.
  */
 final class ObservedStream implements StreamResponse<ResponseStreamEvent> {
   private static final Logger logger = LoggerFactory.getLogger(ObservedStream.class);
@@ -36,10 +42,44 @@ final class ObservedStream implements StreamResponse<ResponseStreamEvent> {
 
   @Override
   public Stream<ResponseStreamEvent> stream() {
-    return delegate.stream().map(event -> {
+    Stream<ResponseStreamEvent> events = delegate.stream();
+    return StreamSupport.stream(new Observed(events.spliterator()), false).onClose(events::close);
+  }
+
+  /**
+   * The SDK's events, each observed before the caller sees it; a failure of the stream (cut
+   * mid-way, an unreadable event) reaches the caller naming the chain.
+   */
+  private final class Observed extends Spliterators.AbstractSpliterator<ResponseStreamEvent>
+      implements Consumer<ResponseStreamEvent> {
+    private final Spliterator<ResponseStreamEvent> events;
+    private ResponseStreamEvent next;
+
+    Observed(Spliterator<ResponseStreamEvent> events) {
+      super(Long.MAX_VALUE, Spliterator.ORDERED);
+      this.events = events;
+    }
+
+    @Override
+    public boolean tryAdvance(Consumer<? super ResponseStreamEvent> action) {
+      try {
+        if (!events.tryAdvance(this)) {
+          return false;
+        }
+      } catch (OpenAIException e) {
+        throw success.brokeOff(e);
+      }
+      ResponseStreamEvent event = next;
+      next = null;
       observe(event);
-      return event;
-    });
+      action.accept(event);
+      return true;
+    }
+
+    @Override
+    public void accept(ResponseStreamEvent event) {
+      next = event;
+    }
   }
 
   @Override

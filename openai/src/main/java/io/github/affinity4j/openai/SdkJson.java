@@ -9,7 +9,11 @@ import com.openai.errors.BadRequestException;
 import com.openai.errors.InternalServerException;
 import com.openai.errors.NotFoundException;
 import com.openai.errors.OpenAIServiceException;
+import com.openai.errors.PermissionDeniedException;
+import com.openai.errors.RateLimitException;
+import com.openai.errors.UnauthorizedException;
 import com.openai.errors.UnexpectedStatusCodeException;
+import com.openai.errors.UnprocessableEntityException;
 import com.openai.models.ErrorObject;
 import com.openai.models.responses.Response;
 import com.openai.models.responses.ResponseCreateParams;
@@ -104,9 +108,9 @@ final class SdkJson {
   }
 
   /**
-   * The SDK exception {@code e} again, its error replaced by the engine's amended one (the original
-   * message, then which chain broke and why), and {@code e} as its cause. {@code e} itself if it
-   * cannot be rebuilt.
+   * The SDK exception {@code e} again, same type, its error replaced by the engine's amended one
+   * (the original message, then which chain the turn continued and why it was not repaired), and
+   * {@code e} as its cause. {@code e} itself if it cannot be rebuilt.
    */
   static RuntimeException amended(OpenAIServiceException e, byte[] amendedBody) {
     ErrorObject error;
@@ -125,6 +129,18 @@ final class SdkJson {
     }
     if (e instanceof InternalServerException server) {
       return server.toBuilder().error(error).cause(e).build();
+    }
+    if (e instanceof RateLimitException rateLimit) {
+      return rateLimit.toBuilder().error(error).cause(e).build();
+    }
+    if (e instanceof UnauthorizedException unauthorized) {
+      return unauthorized.toBuilder().error(error).cause(e).build();
+    }
+    if (e instanceof PermissionDeniedException denied) {
+      return denied.toBuilder().error(error).cause(e).build();
+    }
+    if (e instanceof UnprocessableEntityException unprocessable) {
+      return unprocessable.toBuilder().error(error).cause(e).build();
     }
     if (e instanceof UnexpectedStatusCodeException unexpected) {
       return unexpected.toBuilder().error(error).cause(e).build();

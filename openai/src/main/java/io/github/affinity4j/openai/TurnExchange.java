@@ -3,6 +3,7 @@ package io.github.affinity4j.openai;
 import com.openai.core.http.Headers;
 import com.openai.core.http.HttpResponseFor;
 import com.openai.core.http.StreamResponse;
+import com.openai.errors.OpenAIException;
 import com.openai.errors.OpenAIInvalidDataException;
 import com.openai.errors.OpenAIIoException;
 import com.openai.errors.OpenAIServiceException;
@@ -11,6 +12,7 @@ import com.openai.models.responses.ResponseCreateParams;
 import com.openai.models.responses.ResponseStreamEvent;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainRegistry;
 import io.github.affinity4j.core.ChainTurn;
 import io.github.affinity4j.core.RepairDecision;
@@ -19,6 +21,7 @@ import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.io.InterruptedIOException;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -133,7 +136,7 @@ final class TurnExchange {
           continue;
         }
         Success success = succeeded(raw.headers());
-        Response response = raw.parse();
+        Response response = success.parse(raw);
         success.completed(response);
         return new Outcome(response, success.routing);
       }
@@ -178,7 +181,7 @@ final class TurnExchange {
     return call.handle((raw, error) -> {
       if (error == null) {
         Success success = succeeded(raw.headers());
-        Response response = raw.parse();
+        Response response = success.parse(raw);
         success.completed(response);
         return CompletableFuture.completedFuture(new Outcome(response, success.routing));
       }
@@ -216,13 +219,12 @@ final class TurnExchange {
       boolean rerouted = reroutedBy(e);
       decision = decide(() -> turn.decide(e.statusCode(), errorBody, rerouted));
       switch (decision.action()) {
-        case FAIL:
-          throw decision.errorBody().map(body -> SdkJson.amended(e, body)).orElse(e);
         case RETRY:
         case REPLAY:
           return step(decision);
-        default:
-          throw e;
+        default: // FAIL, or NONE: the error goes to the caller, naming the chain if it had one
+          RuntimeException amended = decision.errorBody().map(body -> SdkJson.amended(e, body)).orElse(e);
+          throw amended == e ? named(e, decision.note()) : amended;
       }
     }
     if (error instanceof OpenAIIoException e) {
@@ -234,7 +236,7 @@ final class TurnExchange {
         case REPLAY:
           return step(decision);
         default:
-          throw e;
+          throw named(e, decision.note());
       }
     }
     if (error instanceof RuntimeException e) {
@@ -309,6 +311,20 @@ final class TurnExchange {
       this.routing = routing;
     }
 
+    /** The response, read; a failure while reading it names the chain. */
+    Response parse(HttpResponseFor<Response> raw) {
+      try {
+        return raw.parse();
+      } catch (OpenAIException e) {
+        throw brokeOff(e);
+      }
+    }
+
+    /** {@code failure}, of the response after it began, with the chain's note on it. */
+    <T extends Throwable> T brokeOff(T failure) {
+      return named(failure, turn.brokeOff());
+    }
+
     /** Binds the response id to the pin: from {@code response.created} in a stream. */
     void created(String responseId) {
       if (bound) {
@@ -367,6 +383,12 @@ final class TurnExchange {
       throw new OpenAIIoException("Interrupted while pausing before the retry of a broken chain",
           new InterruptedIOException());
     }
+  }
+
+  /** {@code failure} with the chain's note on it, if the turn continued a chain. */
+  private static <T extends Throwable> T named(T failure, Optional<ChainNote> note) {
+    note.ifPresent(n -> n.attachTo(failure));
+    return failure;
   }
 
   static Throwable unwrap(Throwable error) {
