@@ -1,7 +1,10 @@
 package io.github.affinity4j.reliability;
 
 import com.openai.errors.OpenAIException;
+import com.openai.errors.OpenAIIoException;
 import com.openai.errors.OpenAIServiceException;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainTurn;
 import io.github.affinity4j.core.RepairStats;
 import io.github.affinity4j.reliability.ChaosRun.RepairEvent;
@@ -65,6 +68,7 @@ final class ChaosReport {
   final boolean finishedInTime;
   final Verdict context;
   final Verdict untyped;
+  final Verdict unnamed;
   final Verdict unnamedRepairFailures;
   final Verdict conversationState;
   final PinCheck.Result pins;
@@ -98,6 +102,7 @@ final class ChaosReport {
     finishedInTime = observed.finishedInTime();
     context = Verdict.of(contextViolations());
     untyped = Verdict.of(untypedFailures());
+    unnamed = Verdict.of(unnamedFailures());
     unnamedRepairFailures = Verdict.of(unnamedRepairFailuresOf());
     conversationState = Verdict.of(conversationStateViolations());
     pins = observed.pins();
@@ -163,6 +168,68 @@ final class ChaosReport {
     return problems;
   }
 
+  /**
+   * Failures that do not name the chain the turn continued (in a message of the exception or of
+   * one of its causes, or in a {@link ChainNote} on one of them), or do not name a cause: the
+   * status of a service error, the I/O failure under an {@code OpenAIIoException}.
+   */
+  private List<String> unnamedFailures() {
+    List<String> problems = new ArrayList<>();
+    for (Turn turn : run.turns()) {
+      if (turn.succeeded()) {
+        continue;
+      }
+      Throwable error = turn.failure().error();
+      if (turn.previousResponseId() != null && !namesChain(error, ChainKey.response(turn.previousResponseId()))) {
+        problems.add(describe(turn) + ": does not name chain response:" + turn.previousResponseId() + ": "
+            + summary(error));
+      }
+      boolean namesCause = error instanceof OpenAIServiceException
+          || (error instanceof OpenAIIoException && error.getCause() != null)
+          || (error instanceof OpenAIException && !(error instanceof OpenAIIoException) && error.getMessage() != null);
+      if (!namesCause) {
+        problems.add(describe(turn) + ": names no cause: " + summary(error));
+      }
+    }
+    return problems;
+  }
+
+  /** Whether {@code error}, a cause of it, or a note on one of them names {@code chain}. */
+  static boolean namesChain(Throwable error, ChainKey chain) {
+    String named = "chain " + chain;
+    int depth = 0;
+    for (Throwable current = error; current != null && depth < 16; current = current.getCause(), depth++) {
+      String message = String.valueOf(current.getMessage());
+      for (int at = message.indexOf(named); at >= 0; at = message.indexOf(named, at + 1)) {
+        int end = at + named.length();
+        if (end == message.length() || message.charAt(end) == ' ') {
+          return true;
+        }
+      }
+      for (Throwable suppressed : current.getSuppressed()) {
+        if (suppressed instanceof ChainNote note && note.chain().equals(chain)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** The exception's type and message, its causes' and their notes, shortened. */
+  private static String summary(Throwable error) {
+    StringBuilder out = new StringBuilder();
+    int depth = 0;
+    for (Throwable current = error; current != null && depth < 4; current = current.getCause(), depth++) {
+      out.append(depth == 0 ? "" : " <- ").append(current);
+      for (Throwable suppressed : current.getSuppressed()) {
+        if (suppressed instanceof ChainNote note) {
+          out.append(" [with ").append(note.getMessage()).append(']');
+        }
+      }
+    }
+    return out.length() > 400 ? out.substring(0, 400) + "…" : out.toString();
+  }
+
   /** Repairs that failed with a message that does not name the chain and what broke. */
   private List<String> unnamedRepairFailuresOf() {
     List<String> problems = new ArrayList<>();
@@ -210,8 +277,7 @@ final class ChaosReport {
     Map<String, String> examples = new TreeMap<>();
     for (Turn turn : run.turns()) {
       if (!turn.succeeded()) {
-        String message = turn.failure().message();
-        examples.putIfAbsent(cause(turn), message.length() > 240 ? message.substring(0, 240) + "…" : message);
+        examples.putIfAbsent(cause(turn), summary(turn.failure().error()));
       }
     }
     return examples;
@@ -354,8 +420,9 @@ final class ChaosReport {
             + " interceptor/conversation/layered, turns sync/async/stream 50/20/30%%%n",
         size.conversations, size.turns, size.threads));
     out.append(String.format("  faults planned: %s; loss episodes: %d%n", run.plan().counts(), lossEpisodes));
-    out.append(String.format("  turns=%d successes=%d typed failures=%d untyped failures=%d%n", turns, successes,
-        failures - untyped.count(), untyped.count()));
+    out.append(String.format("  turns=%d successes=%d typed failures=%d untyped failures=%d"
+            + " (failures of a continued chain not naming it or a cause: %d)%n", turns, successes,
+        failures - untyped.count(), untyped.count(), unnamed.count()));
     out.append(String.format("  failures by cause: %s%n", failuresByCause()));
     exampleMessages().forEach((cause, message) ->
         out.append(String.format("    e.g. %s: %s%n", cause, message.replace('\n', ' '))));

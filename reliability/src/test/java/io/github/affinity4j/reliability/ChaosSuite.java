@@ -47,8 +47,11 @@ abstract class ChaosSuite {
   }
 
   @Test
-  void everyFailedTurn_failedWithATypedExceptionThatSaysWhy() {
+  void everyFailedTurn_failedWithATypedExceptionThatNamesTheChainAndTheCause() {
     assertThat(report.untyped.examples()).as("%d failures not typed by the SDK", report.untyped.count()).isEmpty();
+    assertThat(report.unnamed.examples())
+        .as("%d failures that do not name the chain they continued, or a cause", report.unnamed.count())
+        .isEmpty();
     assertThat(report.unnamedRepairFailures.examples())
         .as("%d repair failures that do not name the chain and what broke", report.unnamedRepairFailures.count())
         .isEmpty();
