@@ -27,12 +27,12 @@ import org.slf4j.LoggerFactory;
  * ChainRepairer repairer = ChainRepairer.builder().build();
  *
  * ChainTurn turn = repairer.turn(body, pinSent);          // pinSent: the AffinityToken sent, or null
- * Response response = send(body, pinSent);                // or an IOException: turn.decideConnectionFailure()
+ * Response response = send(body, pinSent);                // an IOException: turn.decideConnectionFailure()
  * while (!response.isSuccessful()) {
  *   RepairDecision decision = turn.decide(response.code(), peekedErrorBody);
  *   switch (decision.action()) {
- *     case NONE: return response;
- *     case FAIL: return withBody(response, decision.errorBody());
+ *     case NONE:                                          // not a break: pass it on, naming the chain
+ *     case FAIL: return withBody(response, decision.errorBody());  // if present
  *     case RETRY: sleep(decision.pause()); response = send(body, pinSent); break;
  *     case REPLAY: response = send(decision.replayBody(), null); break;
  *   }

@@ -19,6 +19,7 @@
  * ({@link io.github.affinity4j.core.ChainBreaks}), and, per request, through a
  * {@link io.github.affinity4j.core.ChainTurn}, decides whether to retry on the same pin or replay the
  * chain's history elsewhere ({@link io.github.affinity4j.core.RepairPolicy},
- * {@link io.github.affinity4j.core.RepairDecision}).
+ * {@link io.github.affinity4j.core.RepairDecision}). A failure it does not repair reaches the caller
+ * naming the chain: in the error's message, or as a {@link io.github.affinity4j.core.ChainNote}.
  */
 package io.github.affinity4j.core;
