@@ -248,7 +248,7 @@ public final class ChainRegistry {
     long size;
     try {
       size = Math.max(0, store.estimatedSize());
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
       storeFailed("estimatedSize", null, e);
       size = 0;
     }
@@ -273,7 +273,7 @@ public final class ChainRegistry {
   private AffinityToken load(ChainKey key) {
     try {
       return store.get(key).orElse(null);
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
       storeFailed("get", key, e);
       return null;
     }
@@ -282,7 +282,7 @@ public final class ChainRegistry {
   private boolean save(ChainKey key, AffinityToken token) {
     try {
       store.put(key, token);
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
       storeFailed("put", key, e);
       return false;
     }
@@ -296,7 +296,7 @@ public final class ChainRegistry {
   private void delete(ChainKey key) {
     try {
       store.remove(key);
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
       storeFailed("remove", key, e);
     }
   }
@@ -312,7 +312,8 @@ public final class ChainRegistry {
     }
   }
 
-  private void storeFailed(String operation, ChainKey key, RuntimeException e) {
+  /** Any exception, not only unchecked ones: a store written in Kotlin may throw a checked one. */
+  private void storeFailed(String operation, ChainKey key, Exception e) {
     logger.warn("AffinityStore {} threw on {} of {}; going on without it",
         store.getClass().getName(), operation, key, e);
   }

@@ -176,7 +176,7 @@ public final class ChainRepairer {
     try {
       journal.recordConversation(key.get().id(), items);
       logger.debug("Conversation {} journaled ({} bytes of initial items)", key.get(), items.length);
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
       journalFailed("recordConversation", key.get(), e);
     }
   }
@@ -241,7 +241,8 @@ public final class ChainRepairer {
     }
   }
 
-  void journalFailed(String operation, ChainKey key, RuntimeException e) {
+  /** Any exception, not only unchecked ones: a journal written in Kotlin may throw a checked one. */
+  void journalFailed(String operation, ChainKey key, Exception e) {
     logger.warn("HistoryJournal {} threw on {} of {}; going on without it", journal.getClass().getName(),
         operation, key, e);
   }

@@ -289,7 +289,7 @@ public final class ChainTurn {
         output.itemBytes());
     try {
       repairer.journal().record(turn);
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
       repairer.journalFailed("record", ChainKey.response(output.responseId()), e);
       return;
     }
@@ -330,7 +330,7 @@ public final class ChainTurn {
       ChainHistory found;
       try {
         found = repairer.journal().history(chain);
-      } catch (RuntimeException e) {
+      } catch (Exception e) {
         repairer.journalFailed("history", chain, e);
         return fail("the HistoryJournal failed (" + e.getClass().getName() + ")", errorBody);
       }

@@ -12,6 +12,7 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -20,6 +21,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.ParameterizedTest;
 
 final class ChainRegistryTest {
 
@@ -294,27 +297,31 @@ final class ChainRegistryTest {
     assertThat(events.lines).hasSize(2);
   }
 
-  @Test
-  void store_throws_requestGoesOnWithoutPinAndWarned() {
+  @ParameterizedTest(name = "checked={0}")
+  @ValueSource(booleans = {false, true})
+  void store_throws_requestGoesOnWithoutPinAndWarned(boolean checked) {
+    // A store written in Kotlin may throw a checked exception.
+    Supplier<RuntimeException> failure = () -> checked ? sneaky(new java.io.IOException("store down"))
+        : new IllegalStateException("store down");
     AffinityStore broken = new AffinityStore() {
       @Override
       public Optional<AffinityToken> get(ChainKey key) {
-        throw new IllegalStateException("store down");
+        throw failure.get();
       }
 
       @Override
       public void put(ChainKey key, AffinityToken token) {
-        throw new IllegalStateException("store down");
+        throw failure.get();
       }
 
       @Override
       public void remove(ChainKey key) {
-        throw new IllegalStateException("store down");
+        throw failure.get();
       }
 
       @Override
       public long estimatedSize() {
-        throw new IllegalStateException("store down");
+        throw failure.get();
       }
     };
     ChainRegistry withBroken = registry.toBuilder().store(broken).build();

@@ -19,7 +19,10 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.ParameterizedTest;
 
 final class ChainRepairerTest {
 
@@ -510,22 +513,26 @@ final class ChainRepairerTest {
     assertThat(log).contains("WARN").contains("threw in repairStarted").contains("threw in repaired");
   }
 
-  @Test
-  void journalThrows_loggedAtWarnRepairFailsClearly() {
+  @ParameterizedTest(name = "checked={0}")
+  @ValueSource(booleans = {false, true})
+  void journalThrows_loggedAtWarnRepairFailsClearly(boolean checked) {
+    // A journal written in Kotlin may throw a checked exception.
+    Supplier<RuntimeException> failure = () -> checked ? sneaky(new java.io.IOException("store down"))
+        : new IllegalStateException("store down");
     HistoryJournal broken = new HistoryJournal() {
       @Override
       public void record(JournalTurn turn) {
-        throw new IllegalStateException("store down");
+        throw failure.get();
       }
 
       @Override
       public void recordConversation(String conversationId, byte[] items) {
-        throw new IllegalStateException("store down");
+        throw failure.get();
       }
 
       @Override
       public ChainHistory history(ChainKey chain) {
-        throw new IllegalStateException("store down");
+        throw failure.get();
       }
 
       @Override

@@ -199,7 +199,7 @@ public final class AffinityConversations {
     ChainKey key = ChainKey.response(responseId);
     try {
       return repairer.journal().history(key);
-    } catch (RuntimeException e) {
+    } catch (Exception e) { // not only unchecked: a journal written in Kotlin may throw a checked one
       logger.warn("HistoryJournal {} threw on history of {}", repairer.journal().getClass().getName(), key, e);
       return null;
     }
@@ -210,7 +210,7 @@ public final class AffinityConversations {
     Optional<AffinityToken> token;
     try {
       token = registry.store().get(ChainKey.response(responseId));
-    } catch (RuntimeException e) {
+    } catch (Exception e) { // not only unchecked: a store written in Kotlin may throw a checked one
       logger.warn("AffinityStore {} threw on get of response:{}", registry.store().getClass().getName(),
           responseId, e);
       return Optional.empty();

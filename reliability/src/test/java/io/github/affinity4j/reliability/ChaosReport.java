@@ -275,9 +275,12 @@ final class ChaosReport {
   /** One message per cause, shortened, to show what a caller reads. */
   private Map<String, String> exampleMessages() {
     Map<String, String> examples = new TreeMap<>();
-    for (Turn turn : run.turns()) {
-      if (!turn.succeeded()) {
-        examples.putIfAbsent(cause(turn), summary(turn.failure().error()));
+    // A turn that continued a chain first: its failure shows how the chain is named.
+    for (boolean continued : new boolean[] {true, false}) {
+      for (Turn turn : run.turns()) {
+        if (!turn.succeeded() && (turn.previousResponseId() != null) == continued) {
+          examples.putIfAbsent(cause(turn), summary(turn.failure().error()));
+        }
       }
     }
     return examples;
