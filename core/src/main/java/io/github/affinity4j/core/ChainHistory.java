@@ -20,6 +20,8 @@ import java.util.Optional;
  *
  * <p>A replay needs the <em>whole</em> history: a history with a hole would silently change the
  * model's context, so anything but {@link Status#COMPLETE} means the chain cannot be repaired.
+ * {@link Status#UNAVAILABLE} says nothing about the chain itself: the journal could not be read at
+ * all (its store is down), so the chain may well be whole once it answers again.
  * Immutable and thread-safe; {@link #toString()} shows ids and sizes, never items.
  */
 public final class ChainHistory {
@@ -31,7 +33,12 @@ public final class ChainHistory {
     /** A link is not in the journal: never recorded, evicted or expired. See {@link #link()}. */
     MISSING_LINK,
     /** The chain grew past the journal's bytes-per-chain bound at {@link #link()}. */
-    TOO_LARGE
+    TOO_LARGE,
+    /**
+     * The journal could not be read: its store is down or failed (a Redis that does not answer,
+     * say). Nothing is known about the chain; {@link #link()} is empty.
+     */
+    UNAVAILABLE
   }
 
   private final ChainKey chain;
@@ -111,6 +118,17 @@ public final class ChainHistory {
     return new ChainHistory(chain, Status.TOO_LARGE, List.of(), requireNonNull(link, "link"), null, 0);
   }
 
+  /**
+   * Returns a history that could not be read because the journal's store is down or failed: for
+   * a journal that would rather let the request go on than throw (see {@link HistoryJournal}).
+   *
+   * @param chain the chain asked for
+   * @throws NullPointerException if {@code chain} is null
+   */
+  public static ChainHistory unavailable(ChainKey chain) {
+    return new ChainHistory(chain, Status.UNAVAILABLE, List.of(), null, null, 0);
+  }
+
   /** Returns the chain asked for. */
   public ChainKey chain() {
     return chain;
@@ -126,7 +144,10 @@ public final class ChainHistory {
     return status == Status.COMPLETE;
   }
 
-  /** Returns the missing link, or the first link past the bound; empty if complete. */
+  /**
+   * Returns the missing link, or the first link past the bound; empty if complete or
+   * unavailable.
+   */
   public Optional<ChainKey> link() {
     return Optional.ofNullable(link);
   }
@@ -136,7 +157,10 @@ public final class ChainHistory {
     return Optional.ofNullable(lastResponseId);
   }
 
-  /** Returns how many turns the history holds, or, if a link is missing, how many were found. */
+  /**
+   * Returns how many turns the history holds, or, if a link is missing, how many were found; 0 if
+   * the journal was unavailable.
+   */
   public int turns() {
     return turns;
   }

@@ -401,6 +401,12 @@ public final class ChainTurn {
     } else if (chain.kind() == ChainKey.Kind.THREAD) {
       why.append("Assistants threads are not journaled, so a thread cannot be replayed.");
       return why.toString();
+    } else if (history.status() == ChainHistory.Status.UNAVAILABLE) {
+      // Say so first: the advice for lost histories (bigger bounds, one shared journal) would send
+      // the reader the wrong way while the store is down; the journal's toString names its state.
+      return why.append("the HistoryJournal could not be read: its store is unavailable (down or failing),"
+          + " so nothing is known of this chain's history; chains whose history it keeps can be repaired"
+          + " again once it answers. Journal: ").append(describeJournal()).toString();
     } else if (history.status() == ChainHistory.Status.TOO_LARGE) {
       why.append("its history passed the journal's bytes-per-chain bound at ")
           .append(history.link().map(ChainKey::toString).orElse("some turn"))

@@ -27,6 +27,12 @@ package io.github.affinity4j.core;
  *   <li>Bound size and let entries expire, treating a chain as a unit: recording a turn must keep
  *       its ancestors at least as long as the turn itself, or chains lose their start while still
  *       in use.
+ *   <li>A journal whose backing store is down (a Redis that does not answer) answers
+ *       {@link #history} with {@link ChainHistory#unavailable} rather than throwing, and
+ *       {@code record} drops the turn, so the request goes on. Keep
+ *       {@link ChainHistory.Status#MISSING_LINK} for a store that answered that a link is not there:
+ *       the failed repair's message tells the two apart (a store to bring back, or bounds to raise),
+ *       and quotes the journal's {@code toString()}, so let it name the store's state.
  * </ul>
  *
  * <p>Implementations must be thread-safe: every method is called concurrently from request
@@ -53,7 +59,7 @@ public interface HistoryJournal {
   /**
    * Returns the history of a chain: for a response key, the chain ending at that response; for a
    * conversation key, the conversation up to its latest turn. Never null. Counts as an access of
-   * every link read.
+   * every link read. {@link ChainHistory#unavailable} if the journal's store cannot be read.
    */
   ChainHistory history(ChainKey chain);
 

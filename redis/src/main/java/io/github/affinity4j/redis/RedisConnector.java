@@ -64,8 +64,9 @@ import org.slf4j.LoggerFactory;
  * instead of queueing.
  *
  * <p><b>While Redis is unavailable</b> (a connection failure, a command timeout), operations fall
- * back: the store answers "no pin", the journal records nothing and answers "cannot repair", and
- * requests still go out. The first failure is logged at WARN and reported to
+ * back: the store answers "no pin", the journal records nothing and answers that it could not be
+ * read ({@link io.github.affinity4j.core.ChainHistory.Status#UNAVAILABLE}), and requests still go
+ * out. The first failure is logged at WARN and reported to
  * {@link RedisListener#unavailable}; after that, Redis is tried at most once per
  * {@link Builder#retryInterval retryInterval} (every other operation falls back at once, without
  * waiting for a timeout), and a WARN says how many operations fell back at most once per

@@ -66,9 +66,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>While Redis is down:</b> {@link #record} drops the turn (its chain cannot be repaired from it
  * until a later turn's chain no longer needs it), {@link #history} answers
- * {@link ChainHistory.Status#MISSING_LINK}, so the engine fails the repair with an error whose
- * message ends with this journal's {@code toString()}, which says Redis is unavailable. Requests
- * still go out. See {@link RedisConnector} for the logging and the events.
+ * {@link ChainHistory.Status#UNAVAILABLE}, so the engine fails the repair with an error that says
+ * first that the HistoryJournal could not be read, and then quotes this journal's
+ * {@code toString()}, which says Redis is unavailable and for how long. Requests still go out. A
+ * link really absent from a Redis that answers stays {@link ChainHistory.Status#MISSING_LINK}. See
+ * {@link RedisConnector} for the logging and the events.
  *
  * <p>The scripts read keys they compute from the links, so this journal needs a standalone Redis (or
  * one behind Sentinel, or a managed non-cluster tier); Redis Cluster is not supported. Thread-safe.
@@ -174,8 +176,10 @@ public final class RedisHistoryJournal implements HistoryJournal {
    * {@inheritDoc}
    *
    * <p>One script walks the chain back in Redis and returns it whole. Assistants threads are not
-   * journaled: their history is always missing. If Redis is unavailable, the history is missing at
-   * {@code chain} itself, with no turns found.
+   * journaled: their history is always missing. If Redis cannot be read (down, not answering within
+   * the command timeout, skipped until the next retry of an outage, refusing the script, or the
+   * connector closed), the history is {@link ChainHistory#unavailable}: not missing, since nothing
+   * could be asked. A record this version cannot read counts as a missing link.
    *
    * @throws NullPointerException if {@code chain} is null
    */
@@ -190,7 +194,9 @@ public final class RedisHistoryJournal implements HistoryJournal {
     List<Object> reply = connector.execute("journal history", commands -> HISTORY.<List<Object>>run(
         commands, ScriptOutputType.MULTI, prefixBytes, kind, id, maxChainArg, ttlArg, maxLinksArg), null);
     if (reply == null) {
-      return ChainHistory.missingLink(chain, chain, 0);
+      // The connector fell back: the script never ran (its reply is never null), so Redis said
+      // nothing about this chain.
+      return ChainHistory.unavailable(chain);
     }
     try {
       return parse(chain, reply);

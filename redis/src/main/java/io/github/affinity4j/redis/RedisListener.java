@@ -5,8 +5,8 @@ import java.time.Duration;
 /**
  * Hears when the Redis behind a {@link RedisConnector} goes away and comes back: for alerts,
  * metrics and tests. While Redis is unavailable, a {@link RedisAffinityStore} answers "no pin" and a
- * {@link RedisHistoryJournal} "cannot repair", and requests still go out; this listener is how to
- * notice. Override the methods of interest; the others do nothing.
+ * {@link RedisHistoryJournal} "could not be read" (so a chain that needs a repair fails saying so),
+ * and requests still go out; this listener is how to notice. Override the methods of interest; the others do nothing.
  *
  * <pre>{@code
  * RedisConnector redis = RedisConnector.builder()

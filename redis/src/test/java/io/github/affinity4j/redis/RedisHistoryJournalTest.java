@@ -263,6 +263,56 @@ final class RedisHistoryJournalTest {
   }
 
   @Test
+  void history_redisStoppedThenBackEmpty_unavailableWhileDownMissingOnceItAnswers() throws Exception {
+    try (RedisServer own = RedisServer.launch()) {
+      CountDownLatch available = new CountDownLatch(1);
+      RedisConnector connector = RedisConnector.builder().uri(own.uri()).keyPrefix(prefix)
+          .retryInterval(Duration.ofMillis(20))
+          .listener(new RedisListener() {
+            @Override
+            public void available(Duration outage) {
+              available.countDown();
+            }
+          })
+          .build();
+      connectors.add(connector);
+      RedisHistoryJournal down = RedisHistoryJournal.builder().connector(connector).build();
+      down.record(turn("resp_1", null, "[1]", "[1]"));
+      down.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+      assertThat(down.history(ChainKey.response("resp_2")).isComplete()).isTrue();
+
+      own.stop();
+      ChainHistory whileDown = down.history(ChainKey.response("resp_2"));
+      ChainHistory skipped = down.history(ChainKey.conversation("conv_1")); // within the retry interval
+
+      assertThat(whileDown.status()).as("Redis said nothing about the chain").isEqualTo(Status.UNAVAILABLE);
+      assertThat(whileDown.link()).isEmpty();
+      assertThat(skipped.status()).isEqualTo(Status.UNAVAILABLE);
+      assertThat(down.toString()).contains("UNAVAILABLE");
+
+      own.start(); // empty: no snapshot, so the chain is gone for real
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (!available.await(20, TimeUnit.MILLISECONDS)) { // Lettuce reconnects in the background
+        assertThat(System.nanoTime()).as("Redis answers again within 30 s").isLessThan(deadline);
+        down.history(ChainKey.response("resp_2"));
+      }
+      ChainHistory back = down.history(ChainKey.response("resp_2"));
+      assertThat(back.status()).as("absent from a Redis that answers: missing").isEqualTo(Status.MISSING_LINK);
+      assertThat(back.link()).contains(ChainKey.response("resp_2"));
+    }
+  }
+
+  @Test
+  void history_connectorClosed_unavailable() {
+    RedisConnector connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
+    RedisHistoryJournal closed = RedisHistoryJournal.builder().connector(connector).build();
+    closed.record(turn("resp_1", null, "[]", "[]"));
+    connector.close();
+
+    assertThat(closed.history(ChainKey.response("resp_1")).status()).isEqualTo(Status.UNAVAILABLE);
+  }
+
+  @Test
   void clearAndEstimatedSize_onlyThisPrefix() throws Exception {
     journal.recordConversation("conv_1", bytes("[]"));
     journal.record(turn("resp_1", null, "[]", "[]"));
