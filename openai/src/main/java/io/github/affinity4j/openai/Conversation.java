@@ -212,8 +212,8 @@ public final class Conversation {
    * reads the journal.
    *
    * @throws IllegalStateException if the journal does not hold the whole history (a resumed chain
-   *     it never recorded, or evicted, expired or over its size bound); the message says what is
-   *     missing
+   *     it never recorded, or evicted, expired or over its size bound), or could not be read (its
+   *     store is down); the message says which
    */
   public List<ResponseInputItem> history() {
     String last = state.lastResponseId();
@@ -224,6 +224,11 @@ public final class Conversation {
     if (history == null) {
       throw new IllegalStateException("The HistoryJournal failed to answer for response:" + last
           + " (logged at WARN)");
+    }
+    if (history.status() == ChainHistory.Status.UNAVAILABLE) {
+      throw new IllegalStateException("The HistoryJournal could not be read for response:" + last
+          + ": its store is unavailable (down or failing); try again once it answers. Journal: "
+          + engine.journal());
     }
     if (!history.isComplete()) {
       throw new IllegalStateException("The journal does not hold the whole history of response:" + last

@@ -21,7 +21,10 @@ import com.openai.models.responses.ResponseCreateParams;
 import com.openai.models.responses.ResponseIncludable;
 import com.openai.models.responses.ResponseInputItem;
 import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.HistoryJournal;
+import io.github.affinity4j.core.JournalTurn;
 import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.openai.ConversationFixtures.CookieRecorder;
 import io.github.affinity4j.testkit.ApimSimulator;
@@ -166,6 +169,42 @@ final class ConversationTest {
     assertThat(resumed.pinFingerprint()).isEmpty();
     assertThatThrownBy(resumed::history).isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("response:" + first.id()).hasMessageContaining("MISSING_LINK");
+  }
+
+  @Test
+  void history_journalUnavailable_saysItCouldNotBeReadNotThatTheHistoryIsMissing() {
+    HistoryJournal down = new HistoryJournal() {
+      @Override
+      public void record(JournalTurn turn) {}
+
+      @Override
+      public void recordConversation(String conversationId, byte[] items) {}
+
+      @Override
+      public ChainHistory history(ChainKey chain) {
+        return ChainHistory.unavailable(chain);
+      }
+
+      @Override
+      public void clear() {}
+
+      @Override
+      public long estimatedSize() {
+        return 0;
+      }
+
+      @Override
+      public String toString() {
+        return "DownJournal[UNAVAILABLE]";
+      }
+    };
+    Conversation chat = AffinityConversations.builder().client(client).defaults(defaults()).journal(down).build()
+        .start();
+    Response first = chat.send(marker(0, 1));
+
+    assertThatThrownBy(chat::history).isInstanceOf(IllegalStateException.class)
+        .hasMessageStartingWith("The HistoryJournal could not be read for response:" + first.id())
+        .hasMessageContaining("DownJournal[UNAVAILABLE]").hasMessageNotContaining("raise its bounds");
   }
 
   @Test
