@@ -84,6 +84,8 @@ public final class LogCapture implements AutoCloseable {
    * Runs {@code action} with a capture open, as {@link #start()} opens one, and returns that
    * capture, closed (its events stay readable), also when {@code action} throws.
    *
+   * @param <E> the checked exception {@code action} may throw
+   * @param action the code whose log is wanted
    * @throws E what {@code action} throws
    * @throws IllegalStateException as {@link #start()}
    */
