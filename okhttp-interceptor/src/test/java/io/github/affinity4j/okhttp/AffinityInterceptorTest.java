@@ -13,11 +13,11 @@ import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testkit.LogCapture;
+import io.github.affinity4j.testkit.LogCapture.CapturedLog;
 import io.github.affinity4j.testkit.LoggedRequest;
 import io.github.affinity4j.testkit.SimulatedAnswer;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.lang.reflect.Method;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
@@ -58,6 +58,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.slf4j.MDC;
+import org.slf4j.event.Level;
 import org.slf4j.helpers.BasicMDCAdapter;
 import org.slf4j.spi.MDCAdapter;
 
@@ -250,7 +251,7 @@ final class AffinityInterceptorTest {
     server.enqueue(created("resp_1").addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/; Secure"));
     server.enqueue(created("resp_2"));
 
-    String log = captureLog(() -> execute(client, post(RESPONSES, newTurn())));
+    String log = LogCapture.during(() -> execute(client, post(RESPONSES, newTurn()))).text();
     execute(client, post(RESPONSES, continuing("resp_1")));
 
     takeRequest(server);
@@ -269,7 +270,7 @@ final class AffinityInterceptorTest {
         .addHeader("Set-Cookie", COOKIE + "=backend-a; Domain=example.com; Path=/"));
     server.enqueue(created("resp_2"));
 
-    String log = captureLog(() -> execute(client, post(RESPONSES, newTurn())));
+    String log = LogCapture.during(() -> execute(client, post(RESPONSES, newTurn()))).text();
     execute(client, post(RESPONSES, continuing("resp_1")));
 
     takeRequest(server);
@@ -334,16 +335,17 @@ final class AffinityInterceptorTest {
     server.enqueue(created("resp_2"));
 
     String[] received = new String[1];
-    String log = captureLog(() -> received[0] = execute(client, post(RESPONSES, newTurn())));
+    LogCapture logs = LogCapture.during(() -> received[0] = execute(client, post(RESPONSES, newTurn())));
     execute(client, post(RESPONSES, continuing("resp_1")));
 
     assertThat(received[0]).isEqualTo(sent);
     assertThat(interceptor.stats().tokensBound()).isZero();
     takeRequest(server);
     assertThat(takeRequest(server).getHeader("Cookie")).isNull();
-    assertThat(log.lines().filter(line -> line.contains(skipped)))
-        .singleElement().satisfies(line -> assertThat(line).containsAnyOf(" DEBUG ", " WARN "));
-    assertThat(log).doesNotContain(secret).doesNotContain(" ERROR ");
+    assertThat(logs.text().lines().filter(line -> line.contains(skipped))).singleElement()
+        .satisfiesAnyOf(line -> assertThat(line).startsWith("DEBUG "), line -> assertThat(line).startsWith("WARN "));
+    assertThat(logs.text()).doesNotContain(secret);
+    assertThat(logs.events()).extracting(CapturedLog::level).doesNotContain(Level.ERROR);
   }
 
   // --- 5. streams ---
@@ -435,12 +437,12 @@ final class AffinityInterceptorTest {
     server.enqueue(created("resp_2"));
     String body = continuing("resp_1", "x".repeat(200));
 
-    String log = captureLog(() -> execute(client, post(RESPONSES, body)));
+    LogCapture logs = LogCapture.during(() -> execute(client, post(RESPONSES, body)));
 
     RecordedRequest recorded = takeRequest(server);
     assertThat(recorded.getBody().readUtf8()).isEqualTo(body);
     assertThat(recorded.getHeader("Cookie")).isNull();
-    assertThat(warnLines(log)).singleElement().asString().contains("64 byte limit");
+    assertThat(warnings(logs)).singleElement().asString().contains("64 byte limit");
   }
 
   @Test
@@ -452,12 +454,12 @@ final class AffinityInterceptorTest {
     String body = continuing("resp_1", "x".repeat(100_000));
     ChunkedBody streamed = new ChunkedBody(body.getBytes(StandardCharsets.UTF_8), false);
 
-    String log = captureLog(() -> execute(client, post(RESPONSES, streamed)));
+    LogCapture logs = LogCapture.during(() -> execute(client, post(RESPONSES, streamed)));
 
     RecordedRequest recorded = takeRequest(server);
     assertThat(recorded.getBody().readUtf8()).isEqualTo(body);
     assertThat(recorded.getHeader("Cookie")).isNull();
-    assertThat(warnLines(log)).singleElement().asString().contains("64 byte limit");
+    assertThat(warnings(logs)).singleElement().asString().contains("64 byte limit");
     // The interceptor's own read stopped near the limit instead of copying all 100 KB.
     assertThat(streamed.writes).hasSize(2);
     assertThat(streamed.writes.get(0)).isLessThan(16 * 1024);
@@ -473,13 +475,13 @@ final class AffinityInterceptorTest {
     String body = continuing("resp_1");
     ChunkedBody oneShot = new ChunkedBody(body.getBytes(StandardCharsets.UTF_8), true);
 
-    String log = captureLog(() -> execute(client, post(RESPONSES, oneShot)));
+    LogCapture logs = LogCapture.during(() -> execute(client, post(RESPONSES, oneShot)));
 
     RecordedRequest recorded = takeRequest(server);
     assertThat(recorded.getBody().readUtf8()).isEqualTo(body);
     assertThat(recorded.getHeader("Cookie")).isNull();
     assertThat(oneShot.writes).hasSize(1);
-    assertThat(warnLines(log)).singleElement().asString().contains("written only once");
+    assertThat(warnings(logs)).singleElement().asString().contains("written only once");
   }
 
   @Test
@@ -501,12 +503,12 @@ final class AffinityInterceptorTest {
       }
     };
 
-    String log = captureLog(() -> execute(client, post(RESPONSES, closing)));
+    LogCapture logs = LogCapture.during(() -> execute(client, post(RESPONSES, closing)));
 
     RecordedRequest recorded = takeRequest(server);
     assertThat(recorded.getBody().readUtf8()).isEqualTo(body);
     assertThat(recorded.getHeader("Cookie")).isEqualTo(COOKIE + "=backend-a");
-    assertThat(log).doesNotContain(" ERROR ").doesNotContain(" WARN ");
+    assertThat(logs.events()).extracting(CapturedLog::level).doesNotContain(Level.ERROR, Level.WARN);
   }
 
   // --- 7. async ---
@@ -685,7 +687,7 @@ final class AffinityInterceptorTest {
     server.enqueue(created("resp_1").addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/"));
     server.enqueue(created("resp_2").addHeader("Set-Cookie", COOKIE + "=backend-b; Path=/"));
 
-    String log = captureLog(() -> {
+    LogCapture logs = LogCapture.during(() -> {
       assertThat(execute(client, post(RESPONSES, newTurn()))).contains("resp_1");
       assertThat(execute(client, post(RESPONSES, continuing("resp_1")))).contains("resp_2");
     });
@@ -693,8 +695,8 @@ final class AffinityInterceptorTest {
     takeRequest(server);
     assertThat(takeRequest(server).getHeader("Cookie")).isEqualTo(COOKIE + "=backend-a");
     assertThat(interceptor.stats()).isEqualTo(new AffinityStats(2, 1, 0, 1, 2));
-    assertThat(warnLines(log)).hasSize(4).allSatisfy(line -> assertThat(line).contains("threw in"));
-    assertThat(log).contains("threw in tokenBound").contains("threw in tokenApplied")
+    assertThat(warnings(logs)).hasSize(4).allSatisfy(line -> assertThat(line).contains("threw in"));
+    assertThat(logs.text()).contains("threw in tokenBound").contains("threw in tokenApplied")
         .contains("threw in backendChanged");
   }
 
@@ -788,13 +790,13 @@ final class AffinityInterceptorTest {
     server.enqueue(sse(STREAM).addHeader("Set-Cookie", COOKIE + "=" + first + "; Path=/; Secure"));
     server.enqueue(created("resp_4"));
 
-    String log = captureLog(() -> {
+    String log = LogCapture.during(() -> {
       execute(client, post(RESPONSES, newTurn()));
       execute(client, post(RESPONSES, continuing("resp_1")).newBuilder()
           .header("Cookie", "theme=dark").header("Authorization", "Bearer k").build());
       execute(client, post(RESPONSES, continuing("resp_2")));
       execute(client, post(RESPONSES, continuing("resp_s1")));
-    });
+    }).text();
 
     assertThat(takeRequest(server).getHeader("Cookie")).isNull();
     assertThat(takeRequest(server).getHeader("Cookie")).contains(first);
@@ -964,27 +966,10 @@ final class AffinityInterceptorTest {
         .build();
   }
 
-  private static List<String> warnLines(String log) {
-    return log.lines().filter(line -> line.contains(" WARN ")).toList();
-  }
-
-  @FunctionalInterface
-  private interface Action {
-    void run() throws Exception;
-  }
-
-  private static String captureLog(Action action) throws Exception {
-    PrintStream original = System.err;
-    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
-    try {
-      action.run();
-    } finally {
-      System.setErr(original);
-    }
-    String log = buffer.toString(StandardCharsets.UTF_8);
-    original.print(log);
-    return log;
+  /** The messages of the WARN events, in the order logged. */
+  private static List<String> warnings(LogCapture logs) {
+    return logs.events().stream().filter(event -> event.level() == Level.WARN)
+        .map(CapturedLog::message).toList();
   }
 
   /** A request body of unknown length written in 1 KiB pieces, recording what each write sent. */

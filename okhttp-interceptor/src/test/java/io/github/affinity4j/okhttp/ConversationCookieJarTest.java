@@ -8,12 +8,11 @@ import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testkit.LogCapture;
+import io.github.affinity4j.testkit.LogCapture.CapturedLog;
 import io.github.affinity4j.testkit.LoggedRequest;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -39,6 +38,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.slf4j.event.Level;
 
 /** {@link ConversationCookieJar} on a real {@link OkHttpClient}, against MockWebServer and the simulator. */
 @Timeout(60)
@@ -253,14 +253,14 @@ final class ConversationCookieJarTest {
         Cookie.parse(url, COOKIE + "=s3cr3t-value; Path=/"),
         Cookie.parse(url, "theme=dark; Path=/"));
 
-    String saveLog = captureLog(() -> jar.saveFromResponse(url, cookies));
+    LogCapture saveLog = LogCapture.during(() -> jar.saveFromResponse(url, cookies));
     List<Cookie> loaded = new ArrayList<>();
-    String loadLog = captureLog(() -> loaded.addAll(jar.loadForRequest(url)));
+    LogCapture loadLog = LogCapture.during(() -> loaded.addAll(jar.loadForRequest(url)));
 
     assertThat(loaded).extracting(Cookie::name).containsExactly("theme");
-    assertThat(warnLines(saveLog)).isNotEmpty().allSatisfy(line -> assertThat(line).contains("threw on"));
-    assertThat(warnLines(loadLog)).singleElement().asString().contains("threw on get");
-    assertThat(saveLog + loadLog).doesNotContain("private-path").doesNotContain("query-secret")
+    assertThat(warnings(saveLog)).isNotEmpty().allSatisfy(line -> assertThat(line).contains("threw on"));
+    assertThat(warnings(loadLog)).singleElement().asString().contains("threw on get");
+    assertThat(saveLog.text() + loadLog.text()).doesNotContain("private-path").doesNotContain("query-secret")
         .doesNotContain("s3cr3t-value");
   }
 
@@ -288,19 +288,19 @@ final class ConversationCookieJarTest {
     List<Cookie> cookies = List.of(Cookie.parse(url, COOKIE + "=s3cr3t-value; Path=/"),
         Cookie.parse(url, "theme=dark; Path=/"));
 
-    String saveLog = captureLog(() -> jar.saveFromResponse(url, cookies));
+    LogCapture saveLog = LogCapture.during(() -> jar.saveFromResponse(url, cookies));
     List<Cookie> loaded = new ArrayList<>(List.of(cookies.get(1)));
-    String loadLog = captureLog(() -> {
+    LogCapture loadLog = LogCapture.during(() -> {
       loaded.clear();
       loaded.addAll(jar.loadForRequest(url));
     });
 
     assertThat(loaded).isEmpty();
-    assertThat(warnLines(saveLog)).singleElement().asString()
+    assertThat(warnings(saveLog)).singleElement().asString()
         .contains("Cookies from http://127.0.0.1/\u2026 not saved for conversation:conv_1");
-    assertThat(warnLines(loadLog)).singleElement().asString()
+    assertThat(warnings(loadLog)).singleElement().asString()
         .contains("Cookies for http://127.0.0.1/\u2026 not loaded for conversation:conv_1");
-    assertThat(saveLog + loadLog).doesNotContain("private-path").doesNotContain("query-secret")
+    assertThat(saveLog.text() + loadLog.text()).doesNotContain("private-path").doesNotContain("query-secret")
         .doesNotContain("s3cr3t-value");
   }
 
@@ -370,22 +370,10 @@ final class ConversationCookieJarTest {
         .collect(Collectors.toList());
   }
 
-  private static List<String> warnLines(String log) {
-    return log.lines().filter(line -> line.contains(" WARN ")).toList();
-  }
-
-  private static String captureLog(Runnable action) {
-    PrintStream original = System.err;
-    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
-    try {
-      action.run();
-    } finally {
-      System.setErr(original);
-    }
-    String log = buffer.toString(StandardCharsets.UTF_8);
-    original.print(log);
-    return log;
+  /** The messages of the WARN events, in the order logged. */
+  private static List<String> warnings(LogCapture logs) {
+    return logs.events().stream().filter(event -> event.level() == Level.WARN)
+        .map(CapturedLog::message).toList();
   }
 
   /** A clock the test moves by hand. */

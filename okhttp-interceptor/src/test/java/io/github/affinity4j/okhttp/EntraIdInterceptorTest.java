@@ -7,11 +7,10 @@ import static org.assertj.core.api.Assertions.fail;
 import com.azure.core.credential.AccessToken;
 import com.azure.core.credential.TokenCredential;
 import com.azure.core.credential.TokenRequestContext;
-import java.io.ByteArrayOutputStream;
+import io.github.affinity4j.testkit.LogCapture;
+import io.github.affinity4j.testkit.LogCapture.CapturedLog;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -42,6 +41,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.slf4j.event.Level;
 import reactor.core.publisher.Mono;
 
 /**
@@ -239,14 +239,14 @@ final class EntraIdInterceptorTest {
     clock.set(T0.plus(Duration.ofMinutes(56)));
     credential.failure = new IllegalStateException("AADSTS50058: silent sign-in failed");
 
-    String log = captureLog(() -> {
+    LogCapture logs = LogCapture.during(() -> {
       assertThat(interceptor.token()).isEqualTo("token-1");
       clock.set(T0.plus(Duration.ofMinutes(56)).plusSeconds(29));
       assertThat(interceptor.token()).isEqualTo("token-1");
     });
     assertThat(credential.fetches.get()).isEqualTo(2);
-    assertThat(log).contains(" WARN ").contains("AADSTS50058").contains("stays in use")
-        .doesNotContain("token-1");
+    assertThat(logs.events()).extracting(CapturedLog::level).contains(Level.WARN);
+    assertThat(logs.text()).contains("AADSTS50058").contains("stays in use").doesNotContain("token-1");
 
     clock.set(T0.plus(Duration.ofMinutes(56)).plusSeconds(30));
     credential.failure = null;
@@ -388,20 +388,6 @@ final class EntraIdInterceptorTest {
       }
     }
     return out.toString();
-  }
-
-  private static String captureLog(Action action) throws Exception {
-    PrintStream original = System.err;
-    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
-    try {
-      action.run();
-    } finally {
-      System.setErr(original);
-    }
-    String log = buffer.toString(StandardCharsets.UTF_8);
-    original.print(log);
-    return log;
   }
 
   /** A clock the test moves. */

@@ -8,13 +8,12 @@ import com.azure.core.credential.TokenCredential;
 import com.azure.core.credential.TokenRequestContext;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testkit.LogCapture;
+import io.github.affinity4j.testkit.LogCapture.CapturedLog;
 import io.github.affinity4j.testkit.PinnedBackendMode;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.lang.reflect.Method;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -54,7 +53,7 @@ import reactor.core.publisher.Mono;
 /**
  * {@link RoutingLogInterceptor} through a real {@link OkHttpClient}: {@link ApimSimulator} where a
  * pool matters, MockWebServer where exact headers do. Lines go to a recording {@code Logger},
- * except where the SLF4J default is under test (then slf4j-simple's System.err is captured).
+ * except where the SLF4J default is under test (then a testkit {@link LogCapture} records them).
  */
 @Timeout(60)
 final class RoutingLogInterceptorTest {
@@ -382,15 +381,18 @@ final class RoutingLogInterceptorTest {
     OkHttpClient client = client(new OkHttpClient.Builder().addInterceptor(new RoutingLogInterceptor()));
     server.enqueue(created("resp_1"));
 
-    String log = captureLog(() -> exchange(client, server.url(RESPONSES).toString(), newTurn()));
+    LogCapture logs = LogCapture.during(() -> exchange(client, server.url(RESPONSES).toString(), newTurn()));
 
-    assertThat(log).contains(" INFO " + RoutingLogInterceptor.class.getName()
-        + " - POST /openai/v1/responses 200 ");
+    assertThat(logs.events()).anySatisfy(event -> {
+      assertThat(event.level()).isEqualTo(org.slf4j.event.Level.INFO);
+      assertThat(event.logger()).isEqualTo(RoutingLogInterceptor.class.getName());
+      assertThat(event.message()).startsWith("POST /openai/v1/responses 200 ");
+    });
   }
 
   @Test
   void defaultLogger_levelDisabled_nothingLoggedAndBodyNotRead() throws Exception {
-    // slf4j-simple runs this library at DEBUG in tests, so TRACE is off.
+    // slf4j-simple runs this library at DEBUG in tests, so TRACE is off; the capture leaves it off.
     RoutingLogInterceptor routing = RoutingLogInterceptor.builder()
         .logLevel(org.slf4j.event.Level.TRACE).build();
     List<RequestBody> seen = new CopyOnWriteArrayList<>();
@@ -402,8 +404,11 @@ final class RoutingLogInterceptorTest {
     RequestBody body = RequestBody.create(newTurn(), JSON);
     server.enqueue(created("resp_1"));
 
-    String log = captureLog(() -> execute(client,
-        new Request.Builder().url(server.url(RESPONSES)).post(body).build()));
+    String log;
+    try (LogCapture logs = LogCapture.startAtConfiguredLevels()) {
+      execute(client, new Request.Builder().url(server.url(RESPONSES)).post(body).build());
+      log = logs.text();
+    }
 
     assertThat(log).doesNotContain("POST /openai/v1/responses");
     assertThat(seen).containsExactly(body);
@@ -505,10 +510,11 @@ final class RoutingLogInterceptorTest {
         }).build()));
     server.enqueue(created("resp_1"));
 
-    String log = captureLog(() ->
+    LogCapture logs = LogCapture.during(() ->
         assertThat(exchange(client, server.url(RESPONSES).toString(), newTurn()).id()).isEqualTo("resp_1"));
 
-    assertThat(log).contains(" WARN ").contains("line dropped");
+    assertThat(logs.events()).extracting(CapturedLog::level).contains(org.slf4j.event.Level.WARN);
+    assertThat(logs.text()).contains("line dropped");
   }
 
   @Test
@@ -573,7 +579,7 @@ final class RoutingLogInterceptorTest {
     List<String> seen = new ArrayList<>();
     String url = apim.openAiBaseUrl() + "/responses";
 
-    String log = captureLog(() -> {
+    String log = LogCapture.during(() -> {
       Exchange first = exchange(client, withSecrets(url, newTurn()));
       Exchange second = exchange(client, withSecrets(url, continuing(first.id())));
       apim.backend(apim.requestLog().get(0).backend()).kill();
@@ -598,7 +604,7 @@ final class RoutingLogInterceptorTest {
       } catch (IOException e) {
         seen.add(e.toString());
       }
-    });
+    }).text();
     seen.add(log);
     seen.add(affinity.toString());
     seen.add(entra.toString());
@@ -706,24 +712,5 @@ final class RoutingLogInterceptorTest {
   private static MockResponse created(String id) {
     return new MockResponse().setHeader("Content-Type", "application/json")
         .setBody("{\"id\":\"" + id + "\",\"object\":\"response\",\"status\":\"completed\",\"output\":[]}");
-  }
-
-  @FunctionalInterface
-  private interface Action {
-    void run() throws Exception;
-  }
-
-  private static String captureLog(Action action) throws Exception {
-    PrintStream original = System.err;
-    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
-    try {
-      action.run();
-    } finally {
-      System.setErr(original);
-    }
-    String log = buffer.toString(StandardCharsets.UTF_8);
-    original.print(log);
-    return log;
   }
 }

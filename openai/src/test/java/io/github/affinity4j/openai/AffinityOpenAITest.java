@@ -16,6 +16,7 @@ import com.openai.models.responses.ResponseStreamEvent;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.okhttp.RoutingLogInterceptor;
 import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testkit.LogCapture;
 import io.github.affinity4j.testkit.LoggedRequest;
 import io.github.affinity4j.testkit.SimulatedAnswer;
 import java.io.ByteArrayOutputStream;
@@ -170,45 +171,56 @@ final class AffinityOpenAITest {
         AffinityOpenAI.builder().apiKey(apiKey).apimSubscriptionKey(subscriptionKey),
         AffinityOpenAI.builder().azureCredential(token(bearer)).apimSubscriptionKey(subscriptionKey),
         AffinityOpenAI.builder().apimSubscriptionKey(subscriptionKey));
-    String log;
+    String log;    // every SLF4J event of the run, at every level
+    String stderr; // and what was printed: the SDK prints its own log to System.err, not to SLF4J
     try (ApimSimulator apim = ApimSimulator.builder().backends(2).start()) {
-      log = captureLog(() -> {
-        for (AffinityOpenAI.Builder builder : builders) {
-          seen.add(builder.toString());
-          OpenAIClient client = builder.baseUrl(apim.openAiBaseUrl()).maxRetries(1)
-              .customize(sdk -> sdk.logLevel(LogLevel.DEBUG)          // as OPENAI_LOG=debug does
-                  .putHeader("Cookie", "session=" + sessionCookie)
-                  .addInterceptor(routing))
+      PrintStream original = System.err;
+      ByteArrayOutputStream printed = new ByteArrayOutputStream();
+      System.setErr(new PrintStream(printed, true, StandardCharsets.UTF_8));
+      try {
+        log = LogCapture.during(() -> {
+          for (AffinityOpenAI.Builder builder : builders) {
+            seen.add(builder.toString());
+            OpenAIClient client = builder.baseUrl(apim.openAiBaseUrl()).maxRetries(1)
+                .customize(sdk -> sdk.logLevel(LogLevel.DEBUG)          // as OPENAI_LOG=debug does
+                    .putHeader("Cookie", "session=" + sessionCookie)
+                    .addInterceptor(routing))
+                .build();
+            try {
+              seen.add(client.toString());
+              conversation(client, apim, seen);
+            } finally {
+              client.close();
+            }
+          }
+          OpenAIClient failing = AffinityOpenAI.builder().baseUrl(apim.openAiBaseUrl()).maxRetries(0)
+              .azureCredential(failingCredential()).apimSubscriptionKey(subscriptionKey)
+              .customize(sdk -> sdk.logLevel(LogLevel.DEBUG).addInterceptor(routing))
               .build();
           try {
-            seen.add(client.toString());
-            conversation(client, apim, seen);
+            assertThatThrownBy(() -> failing.responses().create(turn("Hello", null)))
+                .isInstanceOf(OpenAIException.class)
+                .satisfies(e -> causes(e, seen))
+                .hasStackTraceContaining("Entra ID token");
           } finally {
-            client.close();
+            failing.close();
           }
-        }
-        OpenAIClient failing = AffinityOpenAI.builder().baseUrl(apim.openAiBaseUrl()).maxRetries(0)
-            .azureCredential(failingCredential()).apimSubscriptionKey(subscriptionKey)
-            .customize(sdk -> sdk.logLevel(LogLevel.DEBUG).addInterceptor(routing))
-            .build();
-        try {
-          assertThatThrownBy(() -> failing.responses().create(turn("Hello", null)))
-              .isInstanceOf(OpenAIException.class)
-              .satisfies(e -> causes(e, seen))
-              .hasStackTraceContaining("Entra ID token");
-        } finally {
-          failing.close();
-        }
-      });
+        }).text();
+      } finally {
+        System.setErr(original);
+      }
+      stderr = printed.toString(StandardCharsets.UTF_8);
+      original.print(stderr);
       apim.requestLog().stream().map(LoggedRequest::issuedCookie).filter(Objects::nonNull)
           .forEach(secrets::add);
     }
     seen.add(log);
+    seen.add(stderr);
     seen.add(routing.toString());
 
     assertThat(secrets).hasSizeGreaterThan(6); // the simulator issued cookies
     // The SDK's log was on, and redacted what it saw itself.
-    assertThat(log).contains("--> POST ").contains("Authorization: ██").contains("api-key: ██");
+    assertThat(stderr).contains("--> POST ").contains("Authorization: ██").contains("api-key: ██");
     // Every routing field, from the SDK's exchanges: sync, retried 429, stream, async, moved.
     List<String> lines = log.lines()
         .filter(line -> line.contains("DEBUG " + RoutingLogInterceptor.class.getName() + " - POST"))
@@ -369,25 +381,6 @@ final class AffinityOpenAITest {
         throw new IllegalStateException("AADSTS700016: application not found in the directory");
       }
     };
-  }
-
-  @FunctionalInterface
-  private interface Action {
-    void run() throws Exception;
-  }
-
-  private static String captureLog(Action action) throws Exception {
-    PrintStream original = System.err;
-    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
-    try {
-      action.run();
-    } finally {
-      System.setErr(original);
-    }
-    String log = buffer.toString(StandardCharsets.UTF_8);
-    original.print(log);
-    return log;
   }
 
   private static RecordedRequest recordOne(AffinityOpenAI.Builder builder)

@@ -23,7 +23,8 @@ import org.slf4j.spi.SLF4JServiceProvider;
  * The SLF4J provider behind {@link LogCapture}. Select it explicitly, never through the service
  * loader: {@code -Dslf4j.provider=io.github.affinity4j.testkit.CapturingSlf4jProvider}. It passes
  * every event on to the first other provider on the class path (or to none), and records every
- * event, at every level, while a {@link LogCapture} is open. MDC is slf4j's map-backed adapter,
+ * event, at every level, while a {@link LogCapture} is open (at the backend's levels only, for
+ * {@link LogCapture#startAtConfiguredLevels()}). MDC is slf4j's map-backed adapter,
  * so captured events carry it. Thread-safe.
  */
 public final class CapturingSlf4jProvider implements SLF4JServiceProvider {
@@ -96,7 +97,10 @@ public final class CapturingSlf4jProvider implements SLF4JServiceProvider {
     }
   }
 
-  /** Every level enabled while capturing; otherwise exactly the backend's levels. */
+  /**
+   * Every level enabled while a capture that turns them all on is open; otherwise exactly the
+   * backend's levels.
+   */
   private static final class CapturingLogger extends AbstractLogger {
     private static final long serialVersionUID = 1L;
 
@@ -110,7 +114,7 @@ public final class CapturingSlf4jProvider implements SLF4JServiceProvider {
     }
 
     private boolean enabled(Level level) {
-      return LogCapture.isCapturing() || backend.isEnabledForLevel(level);
+      return LogCapture.enablesAllLevels() || backend.isEnabledForLevel(level);
     }
 
     @Override
@@ -171,7 +175,8 @@ public final class CapturingSlf4jProvider implements SLF4JServiceProvider {
     @Override
     protected void handleNormalizedLoggingCall(Level level, Marker marker, String pattern,
         Object[] arguments, Throwable throwable) {
-      if (LogCapture.isCapturing()) {
+      if (LogCapture.isCapturing()
+          && (LogCapture.enablesAllLevels() || backend.isEnabledForLevel(level))) {
         Map<String, String> context = mdc.getCopyOfContextMap();
         LogCapture.record(level, name, MessageFormatter.basicArrayFormat(pattern, arguments), context,
             throwable);

@@ -29,6 +29,11 @@ import org.slf4j.event.Level;
  * tests see no difference; while a capture is open, every logger reports every level enabled, so
  * code guarded by {@code isTraceEnabled()} runs too, and every event is recorded.
  *
+ * <p>{@link #during} runs a piece of code with a capture open, for a test that wants the log of
+ * one call: {@code String log = LogCapture.during(() -> execute(call)).text();}. A test of what
+ * code does while a level is off uses {@link #startAtConfiguredLevels()} instead, which leaves the
+ * backend's levels as they are.
+ *
  * <p>One capture at a time per JVM; events from every thread are recorded. Thread-safe.
  */
 public final class LogCapture implements AutoCloseable {
@@ -37,9 +42,11 @@ public final class LogCapture implements AutoCloseable {
 
   private final List<CapturedLog> events = new ArrayList<>();
   private final boolean passOn;
+  private final boolean allLevels;
 
-  private LogCapture(boolean passOn) {
+  private LogCapture(boolean passOn, boolean allLevels) {
     this.passOn = passOn;
+    this.allLevels = allLevels;
   }
 
   /**
@@ -59,13 +66,44 @@ public final class LogCapture implements AutoCloseable {
    * @throws IllegalStateException as {@link #start()}
    */
   public static LogCapture start(boolean passOn) {
+    return open(passOn, true);
+  }
+
+  /**
+   * Starts recording with every logger's levels left as the backend has them: a level the backend
+   * has off stays off (code guarded by {@code isTraceEnabled()} does not run) and its events are
+   * not recorded. For tests of what code does while a level is off; events are passed on.
+   *
+   * @throws IllegalStateException as {@link #start()}
+   */
+  public static LogCapture startAtConfiguredLevels() {
+    return open(true, false);
+  }
+
+  /**
+   * Runs {@code action} with a capture open, as {@link #start()} opens one, and returns that
+   * capture, closed (its events stay readable), also when {@code action} throws.
+   *
+   * @param <E> the checked exception {@code action} may throw
+   * @param action the code whose log is wanted
+   * @throws E what {@code action} throws
+   * @throws IllegalStateException as {@link #start()}
+   */
+  public static <E extends Exception> LogCapture during(Action<E> action) throws E {
+    try (LogCapture capture = start()) {
+      action.run();
+      return capture;
+    }
+  }
+
+  private static LogCapture open(boolean passOn, boolean allLevels) {
     ILoggerFactory factory = LoggerFactory.getILoggerFactory();
     if (!(factory instanceof CapturingSlf4jProvider.Factory)) {
       throw new IllegalStateException("SLF4J's provider is " + factory.getClass().getName()
           + ", not the capturing one: run the tests with -Dslf4j.provider="
           + CapturingSlf4jProvider.class.getName());
     }
-    LogCapture capture = new LogCapture(passOn);
+    LogCapture capture = new LogCapture(passOn, allLevels);
     if (!ACTIVE.compareAndSet(null, capture)) {
       throw new IllegalStateException("another LogCapture is open; close it first");
     }
@@ -102,6 +140,12 @@ public final class LogCapture implements AutoCloseable {
     return ACTIVE.get() != null;
   }
 
+  /** Whether a capture is open that turns every level on. */
+  static boolean enablesAllLevels() {
+    LogCapture capture = ACTIVE.get();
+    return capture != null && capture.allLevels;
+  }
+
   static boolean passesOn() {
     LogCapture capture = ACTIVE.get();
     return capture == null || capture.passOn;
@@ -123,6 +167,21 @@ public final class LogCapture implements AutoCloseable {
     synchronized (capture.events) {
       capture.events.add(event);
     }
+  }
+
+  /**
+   * Code that {@link #during} runs.
+   *
+   * @param <E> the checked exception it may throw; {@code RuntimeException} for none
+   */
+  @FunctionalInterface
+  public interface Action<E extends Exception> {
+    /**
+     * Runs the code.
+     *
+     * @throws E as the code does
+     */
+    void run() throws E;
   }
 
   /**
