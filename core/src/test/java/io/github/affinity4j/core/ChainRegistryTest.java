@@ -3,16 +3,13 @@ package io.github.affinity4j.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import io.github.affinity4j.testkit.LogCapture;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.function.Supplier;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -20,9 +17,10 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 final class ChainRegistryTest {
 
@@ -224,11 +222,11 @@ final class ChainRegistryTest {
     };
     ChainRegistry withThrowing = registry.toBuilder().listener(throwing).build();
 
-    String log = captureLog(() -> {
+    String log = LogCapture.during(() -> {
       assertThat(withThrowing.bind(response(1), null, token("backend-a"))).isPresent();
       assertThat(withThrowing.bind(response(2), response(1), token("backend-b"))).isPresent();
       assertThat(withThrowing.pinFor(response(2), "https", HOST, PATH)).contains(token("backend-b"));
-    });
+    }).text();
 
     assertThat(withThrowing.stats()).isEqualTo(new AffinityStats(2, 1, 0, 1, 2));
     assertThat(log).contains("WARN").contains("threw in tokenBound").contains("threw in tokenApplied")
@@ -253,11 +251,11 @@ final class ChainRegistryTest {
       throw sneaky(new Exception("factory bug"));
     }).build();
 
-    String log = captureLog(() -> {
+    String log = LogCapture.during(() -> {
       assertThat(withThrowing.bind(response(1), null, token("backend-a"))).isPresent();
       assertThat(withThrowing.pinFor(response(1), "https", HOST, PATH)).contains(token("backend-a"));
       assertThat(throwingFactory.pinFor(response(1), "https", HOST, PATH)).contains(token("backend-a"));
-    });
+    }).text();
 
     assertThat(log).contains("WARN").contains("threw in tokenBound").contains("threw in tokenApplied")
         .contains("Factory");
@@ -326,11 +324,11 @@ final class ChainRegistryTest {
     };
     ChainRegistry withBroken = registry.toBuilder().store(broken).build();
 
-    String log = captureLog(() -> {
+    String log = LogCapture.during(() -> {
       assertThat(withBroken.bind(response(1), null, token("backend-a"))).isEmpty();
       assertThat(withBroken.pinFor(response(1), "https", HOST, PATH)).isEmpty();
       assertThat(withBroken.stats()).isEqualTo(new AffinityStats(0, 0, 1, 0, 0));
-    });
+    }).text();
 
     assertThat(log).contains("WARN").contains("threw on get").contains("threw on put")
         .contains("threw on estimatedSize");
@@ -349,13 +347,13 @@ final class ChainRegistryTest {
       }
     }).build();
 
-    String log = captureLog(() -> {
+    String log = LogCapture.during(() -> {
       noisy.bind(response(1), null, a);
       noisy.bind(response(2), response(1), null);
       noisy.bind(response(3), response(2), b);
       noisy.pinFor(response(3), "https", HOST, PATH);
       noisy.pinFor(response(3), "https", "other.host", PATH);
-    });
+    }).text();
 
     assertThat(log).contains(a.fingerprint()).contains(b.fingerprint()).doesNotContain(secret);
   }
@@ -469,18 +467,6 @@ final class ChainRegistryTest {
         .build();
   }
 
-  /** Runs {@code action} with System.err captured; slf4j-simple writes there at DEBUG (see resources). */
-  private static String captureLog(Runnable action) {
-    PrintStream original = System.err;
-    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
-    try {
-      action.run();
-    } finally {
-      System.setErr(original);
-    }
-    return buffer.toString(StandardCharsets.UTF_8);
-  }
 
   /** Records events as lines; tokens by value, which tests may read but the library never logs. */
   private static final class RecordingListener extends AffinityListener {

@@ -7,9 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.affinity4j.core.ChainBreak.Kind;
 import io.github.affinity4j.core.RepairDecision.Action;
-import java.io.ByteArrayOutputStream;
+import io.github.affinity4j.testkit.LogCapture;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -21,8 +20,8 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 final class ChainRepairerTest {
 
@@ -471,11 +470,11 @@ final class ChainRepairerTest {
     };
     ChainRepairer withThrowing = repairer.toBuilder().listener(throwing).build();
 
-    String log = captureLog(() -> {
+    String log = LogCapture.during(() -> {
       ChainTurn turn = withThrowing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
       assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.REPLAY);
       turn.succeeded(PIN_B, RoutingInfo.EMPTY);
-    });
+    }).text();
 
     assertThat(withThrowing.stats().repairsSucceeded()).isEqualTo(1);
     assertThat(log).contains("WARN").contains("threw in repairStarted").contains("threw in repaired");
@@ -503,11 +502,11 @@ final class ChainRepairerTest {
     };
     ChainRepairer withThrowing = repairer.toBuilder().listener(throwing).build();
 
-    String log = captureLog(() -> {
+    String log = LogCapture.during(() -> {
       ChainTurn turn = withThrowing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
       assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.REPLAY);
       turn.succeeded(PIN_B, RoutingInfo.EMPTY);
-    });
+    }).text();
 
     assertThat(withThrowing.stats().repairsSucceeded()).isEqualTo(1);
     assertThat(log).contains("WARN").contains("threw in repairStarted").contains("threw in repaired");
@@ -545,12 +544,12 @@ final class ChainRepairerTest {
     };
     ChainRepairer onBroken = repairer.toBuilder().journal(broken).build();
 
-    String log = captureLog(() -> {
+    String log = LogCapture.during(() -> {
       onBroken.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null).record(output("resp_1", "A"));
       RepairDecision decision = onBroken.turn(bytes(request("resp_1", "\"b\"")), PIN_A).decide(503, BREAKER_OPEN);
       assertThat(decision.action()).isEqualTo(Action.FAIL);
       assertThat(decision.message()).contains("the HistoryJournal failed");
-    });
+    }).text();
 
     assertThat(log).contains("WARN").contains("threw on record of response:resp_1")
         .contains("threw on history of response:resp_1");
@@ -559,7 +558,7 @@ final class ChainRepairerTest {
   @Test
   void logsAndMessages_neverCarryConversationContent() {
     String secret = "TOP-SECRET-PLAN";
-    String log = captureLog(() -> {
+    String log = LogCapture.during(() -> {
       ChainTurn first = repairer.turn(bytes("{\"model\":\"m\",\"instructions\":\"" + secret + "-i\",\"input\":\""
           + secret + "-1\"}"), null);
       first.succeeded(PIN_A, RoutingInfo.EMPTY);
@@ -575,7 +574,7 @@ final class ChainRepairerTest {
       RepairDecision failed = repairer.turn(bytes(request("resp_2x", "\"" + secret + "-3\"")), PIN_B)
           .decide(503, BREAKER_OPEN);
       assertThat(failed.message()).doesNotContain(secret);
-    });
+    }).text();
 
     assertThat(log).contains("DEBUG").contains("replaying").doesNotContain(secret);
     assertThat(events.lines).noneMatch(line -> line.contains(secret));
@@ -640,18 +639,6 @@ final class ChainRepairerTest {
     return text.getBytes(StandardCharsets.UTF_8);
   }
 
-  /** Runs {@code action} with System.err captured; slf4j-simple writes there at DEBUG (see resources). */
-  private static String captureLog(Runnable action) {
-    PrintStream original = System.err;
-    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
-    try {
-      action.run();
-    } finally {
-      System.setErr(original);
-    }
-    return buffer.toString(StandardCharsets.UTF_8);
-  }
 
   private static final class MutableClock extends Clock {
     private Instant now = NOW;
