@@ -78,6 +78,8 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe. {@link #toString()} and every log line show the address, never the password.
  */
 public final class RedisConnector implements AutoCloseable {
+  // The pause between connection attempts in awaitConnection.
+  private static final long AWAIT_PAUSE_MILLIS = 100;
 
   /** The prefix of every key written, unless another is set. */
   public static final String DEFAULT_KEY_PREFIX = "affinity4j:";
@@ -193,18 +195,33 @@ public final class RedisConnector implements AutoCloseable {
 
   /**
    * Waits until the connection is open, at most {@code timeout}: for a readiness check at startup.
-   * Connecting goes on in the background either way; operations before it is open wait for it at
-   * most the command timeout and then fall back.
+   * An attempt that fails (Redis not up yet, a handshake slower than the connect timeout) is made
+   * again, every 100 ms, until the timeout. Operations meanwhile wait for
+   * the connection at most the command timeout and then fall back.
    *
-   * @return true if connected
+   * @return true if connected; false if the timeout passed, the connector was closed, or the
+   *     thread was interrupted
    * @throws NullPointerException if {@code timeout} is null
    */
   public boolean awaitConnection(Duration timeout) {
     requireNonNull(timeout, "timeout");
+    long deadline = System.nanoTime() + timeout.toNanos();
     try {
-      connecting.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-      return true;
-    } catch (TimeoutException | ExecutionException e) {
+      while (!closed) {
+        long left = deadline - System.nanoTime();
+        try {
+          attempt().get(Math.max(0, left), TimeUnit.NANOSECONDS);
+          return true;
+        } catch (ExecutionException e) {
+          long pause = Math.min(TimeUnit.MILLISECONDS.toNanos(AWAIT_PAUSE_MILLIS), deadline - System.nanoTime());
+          if (pause <= 0) {
+            return false;
+          }
+          TimeUnit.NANOSECONDS.sleep(pause);
+        }
+      }
+      return false;
+    } catch (TimeoutException e) {
       return false;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -316,7 +333,8 @@ public final class RedisConnector implements AutoCloseable {
     }
   }
 
-  private StatefulRedisConnection<String, byte[]> connection() {
+  /** The connection attempt under way or done; a new one if the last failed. */
+  private CompletableFuture<StatefulRedisConnection<String, byte[]>> attempt() {
     CompletableFuture<StatefulRedisConnection<String, byte[]>> current = connecting;
     if (current.isCompletedExceptionally()) {
       synchronized (connectLock) {
@@ -326,6 +344,11 @@ public final class RedisConnector implements AutoCloseable {
         current = connecting;
       }
     }
+    return current;
+  }
+
+  private StatefulRedisConnection<String, byte[]> connection() {
+    CompletableFuture<StatefulRedisConnection<String, byte[]>> current = attempt();
     try {
       return current.get(commandTimeout.toNanos(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {

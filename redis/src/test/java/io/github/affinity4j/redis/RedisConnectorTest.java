@@ -7,6 +7,7 @@ import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.JournalTurn;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -14,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -191,7 +193,7 @@ final class RedisConnectorTest {
     assertThat(trusted.toString()).contains("rediss://127.0.0.1").contains("tls=true");
 
     RedisConnector untrusted = connector(uri, RedisConnector.builder());
-    assertThat(untrusted.awaitConnection(Duration.ofSeconds(20))).isFalse();
+    assertThat(untrusted.awaitConnection(Duration.ofSeconds(2))).as("every attempt refused, till the timeout").isFalse();
     assertThat(RedisAffinityStore.builder().connector(untrusted).build().get(ChainKey.response("resp_1"))).isEmpty();
     assertThat(untrusted.isAvailable()).as("the JVM does not trust the test CA").isFalse();
 
@@ -200,6 +202,41 @@ final class RedisConnectorTest {
     assertThat(plain.awaitConnection(Duration.ofSeconds(20))).isTrue();
     assertThat(RedisAffinityStore.builder().connector(plain).build().get(ChainKey.response("resp_1")))
         .as("tls(true) on a redis:// URI, peer not verified").isPresent();
+  }
+
+  @Test
+  void awaitConnection_redisComesUpWhileWaiting_attemptsAgainAndConnects() throws Exception {
+    RedisServer server = RedisServer.launch();
+    closeables.add(server);
+    server.stop();
+    RedisConnector connector = connector(server.uri(), RedisConnector.builder());
+    assertThat(connector.awaitConnection(Duration.ofMillis(300))).as("Redis not up yet").isFalse();
+    CompletableFuture<Void> starting = CompletableFuture.runAsync(() -> {
+      try {
+        Thread.sleep(300); // the connector's attempts keep failing meanwhile
+        server.start();
+      } catch (IOException | InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+
+    boolean connected = connector.awaitConnection(Duration.ofSeconds(30));
+
+    starting.join();
+    assertThat(connected).isTrue();
+    RedisAffinityStore store = RedisAffinityStore.builder().connector(connector).build();
+    store.put(ChainKey.response("resp_1"), RedisAffinityStoreTest.token("a"));
+    assertThat(store.get(ChainKey.response("resp_1"))).isPresent();
+  }
+
+  @Test
+  void awaitConnection_closed_returnsAtOnce() {
+    RedisConnector connector = RedisConnector.builder().uri("redis://127.0.0.1:1").build();
+    connector.close();
+
+    long started = System.nanoTime();
+    assertThat(connector.awaitConnection(Duration.ofSeconds(30))).isFalse();
+    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).isLessThan(10_000);
   }
 
   @Test
