@@ -2,9 +2,6 @@ package io.github.affinity4j.core;
 
 import static java.util.Objects.requireNonNull;
 
-import java.util.IdentityHashMap;
-import java.util.Map;
-
 /**
  * Names the chain of a turn that failed without a repair, on the failure the caller gets. The
  * failure keeps its type and its message (a {@code SocketTimeoutException} stays one, and the
@@ -70,9 +67,9 @@ public final class ChainNote extends Exception {
    * {@link ChainTurn#REPAIR_FAILED_PREFIX} and the chain.
    */
   static boolean namedIn(Throwable failure, ChainKey chain) {
-    Map<Throwable, Boolean> seen = new IdentityHashMap<>();
     Throwable current = failure;
-    for (int depth = 0; current != null && depth < MAX_DEPTH && seen.put(current, true) == null; depth++) {
+    // The depth bound also ends a cause cycle.
+    for (int depth = 0; current != null && depth < MAX_DEPTH; depth++) {
       if (names(current.getMessage(), chain)) {
         return true;
       }

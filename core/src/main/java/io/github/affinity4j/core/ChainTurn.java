@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.affinity4j.core.ChainBreak.Kind;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -364,7 +363,7 @@ public final class ChainTurn {
 
   private RepairDecision fail(String reason, byte[] errorBody) {
     String message = failed(reason);
-    return RepairDecision.fail(cause, message, amend(errorBody, message));
+    return RepairDecision.fail(cause, message, amend(errorBody, message, null));
   }
 
   /**
@@ -376,9 +375,7 @@ public final class ChainTurn {
       return RepairDecision.NONE;
     }
     ChainNote note = new ChainNote(chain, reason);
-    return RepairDecision.unrepaired(note,
-        errorBody == null || ChainNote.names(new String(errorBody, StandardCharsets.UTF_8), chain) ? null
-            : amend(errorBody, note.getMessage()));
+    return RepairDecision.unrepaired(note, amend(errorBody, note.getMessage(), chain));
   }
 
   /** Ends the repair as failed; returns the message the caller's error carries. */
@@ -452,9 +449,9 @@ public final class ChainTurn {
   /**
    * The error body with {@code message} appended to its message, or set as an {@code affinity4j}
    * field beside the others if it has none (the SDK then shows the error's JSON); null if it is
-   * not a JSON object.
+   * not a JSON object, or if {@code namedChain} is given and a layer below already named it there.
    */
-  private static byte[] amend(byte[] errorBody, String message) {
+  private static byte[] amend(byte[] errorBody, String message, ChainKey namedChain) {
     if (errorBody == null || errorBody.length == 0 || errorBody.length > MAX_AMENDED_BODY) {
       return null;
     }
@@ -464,7 +461,12 @@ public final class ChainTurn {
       }
       ObjectNode target = root.get("error") instanceof ObjectNode error ? error : root;
       JsonNode original = target.get("message");
-      if (original != null && original.isTextual()) {
+      boolean hasMessage = original != null && original.isTextual();
+      if (namedChain != null && ChainNote.names((hasMessage ? original : target.path("affinity4j")).asText(null),
+          namedChain)) {
+        return null;
+      }
+      if (hasMessage) {
         target.put("message", original.asText() + " (" + message + ")");
       } else {
         target.put("affinity4j", message);
