@@ -28,9 +28,9 @@ import org.slf4j.LoggerFactory;
  *     .build();
  * }</pre>
  *
- * <p>Each turn is one entry, keyed by its response id, holding its input and output items as two
- * byte arrays (serialised JSON, not object graphs) and a link to its parent that shares the
- * parent's id string; each conversation is one entry holding its
+ * <p>Each turn is one entry, keyed by its response's {@link ChainKey} in its {@link ChainScope},
+ * holding its input and output items as two byte arrays (serialised JSON, not object graphs) and a
+ * link to its parent that shares the parent's key; each conversation is one entry holding its
  * initial items and its latest turn. Recording a turn reads its ancestors, so a chain in use keeps
  * all its links alive and a chain expires or is evicted as a unit, oldest unused first; the cost is
  * one cache read per ancestor per turn. Walking a chain back for {@link #history} costs the same.
@@ -97,9 +97,9 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
   private final long maximumBytes;
   private final long maximumBytesPerChain;
   private final Duration expireAfterAccess;
-  // Turns are keyed by their response id string, conversations by their ChainKey: ids of the
-  // two kinds never clash, and the many turns need no ChainKey object each.
-  private final Cache<Object, Entry> cache;
+  // Every entry is keyed by its scoped ChainKey: a response's for a turn, a conversation's for a
+  // conversation, so scopes never meet. A turn's key is also its children's parent link.
+  private final Cache<ChainKey, Entry> cache;
 
   private CaffeineHistoryJournal(Builder builder) {
     this.maximumEntries = builder.maximumEntries;
@@ -109,9 +109,9 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     // Weighing every entry at least maximumBytes / maximumEntries (rounded up) makes the weight
     // bound imply the entry bound, so both hold with Caffeine's single maximumWeight.
     long floor = (maximumBytes + maximumEntries - 1) / maximumEntries;
-    Caffeine<Object, Entry> caffeine = Caffeine.newBuilder()
+    Caffeine<ChainKey, Entry> caffeine = Caffeine.newBuilder()
         .maximumWeight(maximumBytes)
-        .weigher((Object key, Entry entry) ->
+        .weigher((ChainKey key, Entry entry) ->
             (int) Math.min(Integer.MAX_VALUE, Math.max(floor, ENTRY_OVERHEAD + entry.bytes())))
         .expireAfterAccess(expireAfterAccess);
     if (builder.ticker != null) {
@@ -156,14 +156,16 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
   @Override
   public void record(JournalTurn turn) {
     requireNonNull(turn, "turn");
+    ChainScope scope = turn.scope();
+    ChainKey responseKey = turn.key();
     String responseId = turn.responseId();
-    String previous = turn.previousResponseId().orElse(null);
+    ChainKey parent = turn.previousResponseId().map(id -> ChainKey.response(id).in(scope)).orElse(null);
     String conversation = turn.conversationId().orElse(null);
-    Object parent = previous;
     if (conversation != null) {
-      String head = advanceHead(conversation, responseId);
+      ChainKey conversationKey = ChainKey.conversation(conversation).in(scope);
+      ChainKey head = advanceHead(conversationKey, responseKey);
       if (parent == null) {
-        parent = head != null && !head.equals(responseId) ? head : ChainKey.conversation(conversation);
+        parent = head != null && !head.equals(responseKey) ? head : conversationKey;
       }
     }
     long parentBytes = 0;
@@ -171,7 +173,7 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     boolean tooLarge = false;
     Entry up = parent == null ? null : cache.getIfPresent(parent);
     if (up instanceof Link link) {
-      parent = link.id; // one id string per turn, shared by its key and its children's links
+      parent = link.id; // one key per turn, shared by its entry and its children's links
       parentBytes = link.chainBytes;
       depth = link.depth + 1;
       tooLarge = link.isMarker();
@@ -186,9 +188,9 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
           responseId, chainBytes, maximumBytesPerChain);
     }
     Link link = tooLarge
-        ? new Link(responseId, parent, null, null, chainBytes, depth)
-        : new Link(responseId, parent, turn.inputBytes(), turn.outputBytes(), chainBytes, depth);
-    cache.put(responseId, link);
+        ? new Link(responseKey, parent, null, null, chainBytes, depth)
+        : new Link(responseKey, parent, turn.inputBytes(), turn.outputBytes(), chainBytes, depth);
+    cache.put(responseKey, link);
   }
 
   /**
@@ -198,8 +200,12 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
    * @throws IllegalArgumentException if {@code conversationId} is not a valid id
    */
   @Override
-  public void recordConversation(String conversationId, byte[] items) {
-    ChainKey key = ChainKey.conversation(requireNonNull(conversationId, "conversationId"));
+  public void recordConversation(ChainKey conversation, byte[] items) {
+    requireNonNull(conversation, "conversation");
+    if (conversation.kind() != Kind.CONVERSATION) {
+      throw new IllegalArgumentException("Not a conversation key: " + conversation);
+    }
+    ChainKey key = conversation;
     byte[] copy = requireNonNull(items, "items").clone();
     cache.asMap().compute(key, (k, old) -> new Root(copy, old instanceof Root root ? root.head : null));
   }
@@ -214,11 +220,9 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
   @Override
   public ChainHistory history(ChainKey chain) {
     requireNonNull(chain, "chain");
-    Object next;
-    String last;
+    ChainKey next;
     if (chain.kind() == Kind.RESPONSE) {
-      next = chain.id();
-      last = chain.id();
+      next = chain;
     } else if (chain.kind() == Kind.CONVERSATION) {
       Entry entry = cache.getIfPresent(chain);
       if (!(entry instanceof Root root)) {
@@ -229,26 +233,26 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
             : ChainHistory.completeOwned(chain, List.of(root.items), null, 0);
       }
       next = root.head;
-      last = root.head;
     } else {
       return ChainHistory.missingLink(chain, chain, 0);
     }
+    String last = next.id();
     Deque<byte[]> segments = new ArrayDeque<>();
-    Set<Object> seen = new HashSet<>();
+    Set<ChainKey> seen = new HashSet<>();
     int turns = 0;
     long bytes = 0;
     while (next != null) {
       if (!seen.add(next)) {
-        logger.debug("Chain {} links back to {}, a cycle; treated as missing", chain, chainKey(next));
-        return ChainHistory.missingLink(chain, chainKey(next), turns);
+        logger.debug("Chain {} links back to {}, a cycle; treated as missing", chain, next);
+        return ChainHistory.missingLink(chain, next, turns);
       }
       Entry entry = cache.getIfPresent(next);
       if (entry == null) {
-        return ChainHistory.missingLink(chain, chainKey(next), turns);
+        return ChainHistory.missingLink(chain, next, turns);
       }
       if (entry instanceof Root root) {
         if (root.items == null) {
-          return ChainHistory.missingLink(chain, chainKey(next), turns); // created before it was journaled
+          return ChainHistory.missingLink(chain, next, turns); // created before it was journaled
         }
         segments.addFirst(root.items);
         bytes += root.items.length;
@@ -256,7 +260,7 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
       }
       Link link = (Link) entry;
       if (link.isMarker()) {
-        return ChainHistory.tooLarge(chain, chainKey(firstMarker(next, link, seen)));
+        return ChainHistory.tooLarge(chain, firstMarker(next, link, seen));
       }
       segments.addFirst(link.output);
       segments.addFirst(link.input);
@@ -269,6 +273,19 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
       return ChainHistory.tooLarge(chain, chain);
     }
     return ChainHistory.completeOwned(chain, new ArrayList<>(segments), last, turns);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Turns recorded after the forgotten one keep their entries but cannot be replayed: their
+   * walk back meets a missing link.
+   *
+   * @throws NullPointerException if {@code chain} is null
+   */
+  @Override
+  public void forget(ChainKey chain) {
+    cache.invalidate(requireNonNull(chain, "chain"));
   }
 
   @Override
@@ -301,7 +318,7 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
   }
 
   /** Walks back over markers to the first turn that passed the bytes-per-chain bound. */
-  private Object firstMarker(Object key, Link marker, Set<Object> seen) {
+  private ChainKey firstMarker(ChainKey key, Link marker, Set<ChainKey> seen) {
     while (marker.parent != null && seen.add(marker.parent)
         && cache.getIfPresent(marker.parent) instanceof Link above && above.isMarker()) {
       key = marker.parent;
@@ -310,15 +327,10 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     return key;
   }
 
-  /** The chain key of a cache key: a response id string, or a conversation's key. */
-  private static ChainKey chainKey(Object key) {
-    return key instanceof ChainKey chain ? chain : ChainKey.response((String) key);
-  }
-
   /** Makes {@code responseId} the conversation's latest turn; returns the one before, or null. */
-  private String advanceHead(String conversationId, String responseId) {
-    String[] before = {null};
-    cache.asMap().compute(ChainKey.conversation(conversationId), (key, old) -> {
+  private ChainKey advanceHead(ChainKey conversation, ChainKey responseId) {
+    ChainKey[] before = {null};
+    cache.asMap().compute(conversation, (key, old) -> {
       Root root = old instanceof Root r ? r : null;
       before[0] = root == null ? null : root.head;
       // Without a recorded creation the conversation's start is unknown (items null).
@@ -329,7 +341,7 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
 
   /** Reads every ancestor above {@code link}, so that expiry and eviction see the chain in use. */
   private void touchAncestors(Link link) {
-    Object next = link.parent;
+    ChainKey next = link.parent;
     // depth counts the links above; one more read reaches a conversation's entry. Bounds cycles.
     for (int steps = link.depth + 1; next != null && steps > 0; steps--) {
       if (!(cache.getIfPresent(next) instanceof Link above)) {
@@ -345,16 +357,16 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
 
   /** One turn. Items are null in a marker past the bytes-per-chain bound. */
   private static final class Link extends Entry {
-    /** This turn's response id: its key, and its children's {@code parent}. */
-    final String id;
-    /** The parent's key: a response id string, a conversation's ChainKey, or null at a start. */
-    final Object parent;
+    /** This turn's key, and its children's {@code parent}. */
+    final ChainKey id;
+    /** The parent's key: a response's, a conversation's, or null at a start. */
+    final ChainKey parent;
     final byte[] input;
     final byte[] output;
     final long chainBytes;
     final int depth;
 
-    Link(String id, Object parent, byte[] input, byte[] output, long chainBytes, int depth) {
+    Link(ChainKey id, ChainKey parent, byte[] input, byte[] output, long chainBytes, int depth) {
       this.id = id;
       this.parent = parent;
       this.input = input;
@@ -376,9 +388,9 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
   /** One conversation: its initial items (null if its creation was not recorded) and latest turn. */
   private static final class Root extends Entry {
     final byte[] items;
-    final String head;
+    final ChainKey head;
 
-    Root(byte[] items, String head) {
+    Root(byte[] items, ChainKey head) {
       this.items = items;
       this.head = head;
     }

@@ -19,12 +19,18 @@ import java.util.Optional;
  * Optional<ChainKey> maybe = ChainKey.parse(ChainKey.Kind.CONVERSATION, untrusted);
  * }</pre>
  *
+ * <p>A key belongs to a {@link ChainScope}: the origin and identity it was learned from. Stores and
+ * journals keep keys of different scopes apart, so an id, which is not a secret, unlocks nothing
+ * from another gateway or credential. Keys made without a scope have {@link ChainScope#NONE}; an
+ * adapter scopes each key it reads from a request with {@link #in(ChainScope)}.
+ *
  * <p>Immutable and thread-safe. Ids are not secrets and may be logged.
  *
  * @param kind what the id names
  * @param id the id as the API issued it
+ * @param scope whom the chain belongs to
  */
-public record ChainKey(Kind kind, String id) {
+public record ChainKey(Kind kind, String id, ChainScope scope) {
 
   /** The longest id accepted. OpenAI ids are about 60 characters. */
   public static final int MAX_ID_LENGTH = 256;
@@ -42,16 +48,32 @@ public record ChainKey(Kind kind, String id) {
   /**
    * Creates a key.
    *
-   * @throws NullPointerException if {@code kind} is null
+   * @throws NullPointerException if {@code kind} or {@code scope} is null
    * @throws IllegalArgumentException if {@code id} is not valid (see {@link #isValidId(String)})
    */
   public ChainKey {
     requireNonNull(kind, "kind");
+    requireNonNull(scope, "scope");
     if (!isValidId(id)) {
       throw new IllegalArgumentException(
           "A chain id must be 1 to " + MAX_ID_LENGTH + " printable ASCII characters without spaces, "
               + "got " + describe(id) + "; use ChainKey.parse(...) for untrusted input");
     }
+  }
+
+  /**
+   * Creates a key without a scope ({@link ChainScope#NONE}).
+   *
+   * @throws NullPointerException if {@code kind} is null
+   * @throws IllegalArgumentException if {@code id} is not valid (see {@link #isValidId(String)})
+   */
+  public ChainKey(Kind kind, String id) {
+    this(kind, id, ChainScope.NONE);
+  }
+
+  /** Returns this key in {@code scope}: the same kind and id, kept apart from other scopes. */
+  public ChainKey in(ChainScope scope) {
+    return scope.equals(this.scope) ? this : new ChainKey(kind, id, scope);
   }
 
   /**
@@ -109,7 +131,7 @@ public record ChainKey(Kind kind, String id) {
     return true;
   }
 
-  /** Returns {@code kind:id}, e.g. {@code response:resp_1}, for logs. */
+  /** Returns {@code kind:id}, e.g. {@code response:resp_1}, for logs; the scope is not shown. */
   @Override
   public String toString() {
     return kind.name().toLowerCase(Locale.ROOT) + ':' + id;

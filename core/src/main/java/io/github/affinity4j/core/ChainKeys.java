@@ -126,6 +126,34 @@ public final class ChainKeys {
   }
 
   /**
+   * Returns the API's base path in a request path: what comes before its last {@code /responses},
+   * {@code /conversations} or {@code /threads} segment, e.g. {@code /inference/openai/v1} in
+   * {@code /inference/openai/v1/responses/resp_1}; the whole path if it has none of them. Part of a
+   * chain's {@link ChainScope}: two APIs behind one host keep their chains apart.
+   *
+   * @param encodedPath the request path without the query; null gives empty
+   */
+  public static String basePath(String encodedPath) {
+    if (encodedPath == null) {
+      return "";
+    }
+    int end = -1;
+    for (String segment : new String[] {RESPONSES, CONVERSATIONS, THREADS}) {
+      int at = encodedPath.lastIndexOf(segment);
+      while (at >= 0 && !isSegmentAt(encodedPath, at, segment)) {
+        at = at == 0 ? -1 : encodedPath.lastIndexOf(segment, at - 1);
+      }
+      end = Math.max(end, at);
+    }
+    return end < 0 ? encodedPath : encodedPath.substring(0, end);
+  }
+
+  private static boolean isSegmentAt(String path, int at, String segment) {
+    int after = at + segment.length();
+    return after == path.length() || path.charAt(after) == '/';
+  }
+
+  /**
    * Returns the chain a {@code POST …/responses} body continues: {@code previous_response_id}
    * (a response key), else {@code conversation}, given as a string or as an object with an
    * {@code id} (a conversation key). Empty for a new chain, and for bad data: not a JSON object,

@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * <pre>{@code
  * ChainRepairer repairer = ChainRepairer.builder().build();
  *
- * ChainTurn turn = repairer.turn(body, pinSent);          // pinSent: the AffinityToken sent, or null
+ * ChainTurn turn = repairer.turn(body, pinSent, scope);   // pinSent: the AffinityToken sent, or null
  * Response response = send(body, pinSent);                // an IOException: turn.decideConnectionFailure()
  * while (!response.isSuccessful()) {
  *   RepairDecision decision = turn.decide(response.code(), peekedErrorBody);
@@ -140,12 +140,32 @@ public final class ChainRepairer {
    *
    * @param requestBody the request body
    * @param pin the affinity token sent with the request, or null if none was sent
-   * @throws NullPointerException if {@code requestBody} is null
+   * @param scope whom the request's chain belongs to: its history is looked up, and the turn
+   *     journaled, in this scope only
+   * @throws NullPointerException if {@code requestBody} or {@code scope} is null
    */
-  public ChainTurn turn(byte[] requestBody, AffinityToken pin) {
+  public ChainTurn turn(byte[] requestBody, AffinityToken pin, ChainScope scope) {
     requireNonNull(requestBody, "requestBody");
+    requireNonNull(scope, "scope");
     TurnInput input = TurnInput.fromRequestBody(requestBody, 0, requestBody.length).orElse(null);
-    return new ChainTurn(this, requestBody, input, pin);
+    return new ChainTurn(this, requestBody, input, pin, scope);
+  }
+
+  /**
+   * Forgets a chain the API deleted ({@code DELETE …/responses/{id}} or
+   * {@code …/conversations/{id}} succeeded): its journal entry goes, so it is never replayed.
+   * Never throws; a failing journal is logged at WARN.
+   *
+   * @throws NullPointerException if {@code chain} is null
+   */
+  public void forget(ChainKey chain) {
+    requireNonNull(chain, "chain");
+    try {
+      journal.forget(chain);
+      logger.debug("{} deleted by the API; forgotten by the journal", chain);
+    } catch (Exception e) { // not only unchecked: a journal written in Kotlin may throw a checked one
+      journalFailed("forget", chain, e);
+    }
   }
 
   /**
@@ -155,16 +175,18 @@ public final class ChainRepairer {
    *
    * @param requestBody the request body, whose {@code items} the conversation starts with
    * @param responseBody the response body, whose {@code id} names the conversation
+   * @param scope whom the conversation belongs to
    * @throws NullPointerException if an argument is null
    */
-  public void recordConversation(byte[] requestBody, byte[] responseBody) {
+  public void recordConversation(byte[] requestBody, byte[] responseBody, ChainScope scope) {
     requireNonNull(requestBody, "requestBody");
     requireNonNull(responseBody, "responseBody");
+    requireNonNull(scope, "scope");
     if (!journals()) {
       return;
     }
     Optional<ChainKey> key = ChainKeys.fromResponseBody(responseBody, 0, responseBody.length)
-        .filter(k -> k.kind() == ChainKey.Kind.CONVERSATION);
+        .filter(k -> k.kind() == ChainKey.Kind.CONVERSATION).map(k -> k.in(scope));
     if (key.isEmpty()) {
       logger.debug("Response names no conversation; nothing to record");
       return;
@@ -174,7 +196,7 @@ public final class ChainRepairer {
       return;
     }
     try {
-      journal.recordConversation(key.get().id(), items);
+      journal.recordConversation(key.get(), items);
       logger.debug("Conversation {} journaled ({} bytes of initial items)", key.get(), items.length);
     } catch (Exception e) {
       journalFailed("recordConversation", key.get(), e);

@@ -84,6 +84,7 @@ public final class ChainTurn {
   private final TurnInput input;
   private AffinityToken pin;
   private final ChainKey chain;
+  private final ChainScope scope;
 
   private State state = State.SENT;
   private ChainBreak cause;
@@ -94,12 +95,13 @@ public final class ChainTurn {
   private boolean recorded;
   private boolean connectionRetried;
 
-  ChainTurn(ChainRepairer repairer, byte[] body, TurnInput input, AffinityToken pin) {
+  ChainTurn(ChainRepairer repairer, byte[] body, TurnInput input, AffinityToken pin, ChainScope scope) {
     this.repairer = repairer;
     this.body = body;
     this.input = input;
     this.pin = pin;
-    this.chain = input == null ? null : input.chain().orElse(null);
+    this.scope = scope;
+    this.chain = input == null ? null : input.chain().map(key -> key.in(scope)).orElse(null);
   }
 
   /**
@@ -110,7 +112,10 @@ public final class ChainTurn {
     this.pin = pin;
   }
 
-  /** Returns the chain the request continues; empty for a new chain or an unreadable body. */
+  /**
+   * Returns the chain the request continues, in the turn's scope; empty for a new chain or an
+   * unreadable body.
+   */
   public Optional<ChainKey> chain() {
     return Optional.ofNullable(chain);
   }
@@ -284,12 +289,12 @@ public final class ChainTurn {
     // After a replay too, the logical parent is what the request continued: the old chain's last
     // response, or the conversation's latest turn; so the new id takes over a whole history.
     String previous = input.previousResponseId().orElse(null);
-    JournalTurn turn = JournalTurn.of(output.responseId(), previous, conversation, input.itemBytes(),
+    JournalTurn turn = JournalTurn.of(scope, output.responseId(), previous, conversation, input.itemBytes(),
         output.itemBytes());
     try {
       repairer.journal().record(turn);
     } catch (Exception e) {
-      repairer.journalFailed("record", ChainKey.response(output.responseId()), e);
+      repairer.journalFailed("record", turn.key(), e);
       return;
     }
     logger.debug("Turn {} journaled after {} ({} bytes)", output.responseId(),

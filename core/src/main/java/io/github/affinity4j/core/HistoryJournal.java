@@ -13,6 +13,10 @@ package io.github.affinity4j.core;
  * <p>What an implementation must do:
  *
  * <ul>
+ *   <li>Keep every entry under its {@link ChainScope} ({@link JournalTurn#scope()},
+ *       {@link ChainKey#scope()}): a turn, a conversation and the links between them are found only
+ *       in the scope they were recorded in, and recording in one scope never changes another. Keep
+ *       only {@link ChainScope#key()}, never anything the scope was made from.
  *   <li>Keep, per response id, the turn's input items, output items (opaque JSON arrays; store the
  *       bytes as they are) and the link to its logical parent: {@link JournalTurn#previousResponseId()},
  *       else, for a turn in a conversation, the conversation's latest turn (or the conversation's
@@ -50,11 +54,11 @@ public interface HistoryJournal {
   /**
    * Records that a conversation was created, with the items it was created with.
    *
-   * @param conversationId the conversation id, e.g. {@code conv_…}
+   * @param conversation the conversation's key, in its scope
    * @param items the {@code items} of the {@code POST …/conversations} request, a JSON array;
    *     {@code []} if none
    */
-  void recordConversation(String conversationId, byte[] items);
+  void recordConversation(ChainKey conversation, byte[] items);
 
   /**
    * Returns the history of a chain: for a response key, the chain ending at that response; for a
@@ -62,6 +66,13 @@ public interface HistoryJournal {
    * every link read. {@link ChainHistory#unavailable} if the journal's store cannot be read.
    */
   ChainHistory history(ChainKey chain);
+
+  /**
+   * Forgets one response's turn, or one conversation with its latest-turn link, because the API
+   * deleted it: its history is gone and a chain through it can no longer be replayed. Other
+   * scopes, and the turns before it, are left alone.
+   */
+  void forget(ChainKey chain);
 
   /** Forgets everything. */
   void clear();

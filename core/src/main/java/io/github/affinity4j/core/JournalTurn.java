@@ -19,6 +19,9 @@ import java.util.Optional;
  * journal.record(turn);
  * }</pre>
  *
+ * <p>A turn belongs to the {@link ChainScope} of the request that made it: its ids, links and
+ * conversation are looked up in that scope only.
+ *
  * <p>The link is the <em>logical</em> parent: the turn that a replay continued, not what the request
  * that created this response sent. A turn made in a conversation names the conversation and no
  * previous response; the journal links it to the conversation's latest turn. Immutable and
@@ -26,14 +29,16 @@ import java.util.Optional;
  */
 public final class JournalTurn {
 
+  private final ChainScope scope;
   private final String responseId;
   private final String previousResponseId;
   private final String conversationId;
   private final byte[] input;
   private final byte[] output;
 
-  private JournalTurn(String responseId, String previousResponseId, String conversationId,
+  private JournalTurn(ChainScope scope, String responseId, String previousResponseId, String conversationId,
       byte[] input, byte[] output) {
+    this.scope = scope;
     this.responseId = responseId;
     this.previousResponseId = previousResponseId;
     this.conversationId = conversationId;
@@ -47,9 +52,19 @@ public final class JournalTurn {
   }
 
   /** A turn from arrays the engine made itself, so not copied. */
-  static JournalTurn of(String responseId, String previousResponseId, String conversationId,
+  static JournalTurn of(ChainScope scope, String responseId, String previousResponseId, String conversationId,
       byte[] input, byte[] output) {
-    return new JournalTurn(responseId, previousResponseId, conversationId, input, output);
+    return new JournalTurn(scope, responseId, previousResponseId, conversationId, input, output);
+  }
+
+  /** Returns whom the turn belongs to; {@link ChainScope#NONE} unless set. */
+  public ChainScope scope() {
+    return scope;
+  }
+
+  /** Returns the key of the response this turn created, in its scope. */
+  public ChainKey key() {
+    return ChainKey.response(responseId).in(scope);
   }
 
   /** Returns the id of the response this turn created. */
@@ -98,6 +113,7 @@ public final class JournalTurn {
 
   /** Builds a {@link JournalTurn}. Not thread-safe. */
   public static final class Builder {
+    private ChainScope scope = ChainScope.NONE;
     private String responseId;
     private String previousResponseId;
     private String conversationId;
@@ -105,6 +121,12 @@ public final class JournalTurn {
     private byte[] output;
 
     private Builder() {}
+
+    /** Sets whom the turn belongs to; default {@link ChainScope#NONE}. */
+    public Builder scope(ChainScope scope) {
+      this.scope = requireNonNull(scope, "scope");
+      return this;
+    }
 
     /**
      * Sets the id of the response the turn created (required).
@@ -158,7 +180,7 @@ public final class JournalTurn {
       requireNonNull(responseId, "responseId is required; set the id of the response the turn created");
       requireNonNull(input, "input is required; set the turn's input items, [] if none");
       requireNonNull(output, "output is required; set the turn's output items, [] if none");
-      return new JournalTurn(responseId, previousResponseId, conversationId, input, output);
+      return new JournalTurn(scope, responseId, previousResponseId, conversationId, input, output);
     }
 
     private static String validId(String id, String what) {

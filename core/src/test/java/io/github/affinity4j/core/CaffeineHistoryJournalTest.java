@@ -136,7 +136,7 @@ final class CaffeineHistoryJournalTest {
   @Test
   void conversation_recordedCreationAndTurns_completeWithInitialItems() {
     CaffeineHistoryJournal journal = journal().build();
-    journal.recordConversation("conv_1", bytes("[\"seed\"]"));
+    journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[\"seed\"]"));
     assertThat(texts(journal.history(ChainKey.conversation("conv_1")))).containsExactly("[\"seed\"]");
 
     journal.record(conversationTurn("resp_1", "conv_1", "[\"in1\"]", "[\"out1\"]"));
@@ -162,7 +162,7 @@ final class CaffeineHistoryJournalTest {
   @Test
   void conversation_repairedTurnLinksToOldHead_historyStaysWhole() {
     CaffeineHistoryJournal journal = journal().build();
-    journal.recordConversation("conv_1", bytes("[]"));
+    journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
     // A replay: the new response continues the old head logically and becomes the head.
     journal.record(JournalTurn.builder().responseId("resp_new").previousResponseId("resp_1")
@@ -175,7 +175,7 @@ final class CaffeineHistoryJournalTest {
   @Test
   void history_conversationAndResponseWithTheSameId_neverMixed() {
     CaffeineHistoryJournal journal = journal().build();
-    journal.recordConversation("same_id", bytes("[\"conv\"]"));
+    journal.recordConversation(ChainKey.conversation("same_id"), bytes("[\"conv\"]"));
     journal.record(turn("same_id", null, "[\"in\"]", "[\"out\"]"));
 
     assertThat(texts(journal.history(ChainKey.conversation("same_id")))).containsExactly("[\"conv\"]");
@@ -238,7 +238,7 @@ final class CaffeineHistoryJournalTest {
       assertThat(history.turns()).isEqualTo(turns);
     }
     // Concurrent turns of one conversation form one line: every turn is reached from the head.
-    journal.recordConversation("conv_shared", bytes("[]"));
+    journal.recordConversation(ChainKey.conversation("conv_shared"), bytes("[]"));
     assertThat(journal.history(ChainKey.conversation("conv_shared")).turns()).isEqualTo(threads * turns);
   }
 

@@ -83,9 +83,9 @@ final class ChainBreaksFuzzTest {
     RepairPolicy policy = BadInput.oneOf(random, RepairPolicy.values());
     ChainRepairer repairer = ChainRepairer.builder().policy(policy).retryPause(Duration.ZERO).build();
     byte[] sent = request.toString().getBytes(UTF_8); // not JSON: the turn then never repairs
-    ChainTurn unreadable = repairer.turn(sent, null);
+    ChainTurn unreadable = repairer.turn(sent, null, ChainScope.NONE);
     assertThat(unreadable.decide(status, body).action()).isEqualTo(RepairDecision.Action.NONE);
-    ChainTurn turn = repairer.turn(requestBytes(request), pinned ? pin() : null);
+    ChainTurn turn = repairer.turn(requestBytes(request), pinned ? pin() : null, ChainScope.NONE);
     for (int attempt = 0; attempt < 3; attempt++) {
       RepairDecision decision = turn.decide(status, body, random.nextBoolean());
       if (decision.action() == RepairDecision.Action.FAIL) {

@@ -88,7 +88,7 @@ final class ChainRepairerSecurityTest {
       String previous = null;
       for (int n = 1; n <= 3; n++) {
         ChainTurn turn = repairer.turn(request(n, previous), registry.pinFor(key(previous), "https",
-            "apim.example.com", "/openai/v1/responses").orElse(null));
+            "apim.example.com", "/openai/v1/responses").orElse(null), ChainScope.NONE);
         turn.succeeded(pin, RoutingInfo.EMPTY);
         TurnOutput output = output("resp_" + n, n);
         turn.record(output);
@@ -99,7 +99,7 @@ final class ChainRepairerSecurityTest {
       }
       // The chain breaks: retried, then replayed (the replay body is the history), then repaired.
       byte[] notFound = ErrorFixtures.load("previous_response_not_found.json").body();
-      ChainTurn broken = repairer.turn(request(4, "resp_3"), pin);
+      ChainTurn broken = repairer.turn(request(4, "resp_3"), pin, ChainScope.NONE);
       RepairDecision retry = broken.decide(400, notFound);
       RepairDecision replay = broken.decide(400, notFound);
       assertThat(new String(replay.replayBody(), UTF_8)).contains(SAID + "1").contains(ANSWERED + "3");
@@ -110,7 +110,7 @@ final class ChainRepairerSecurityTest {
           JournalTurn.builder().responseId("resp_9").input(request(9, null)).output(output("resp_9", 9).items()).build()));
 
       // A chain whose history is missing: the repair fails with an amended error.
-      ChainTurn orphan = repairer.turn(request(5, "resp_unknown"), pin);
+      ChainTurn orphan = repairer.turn(request(5, "resp_unknown"), pin, ChainScope.NONE);
       orphan.decide(400, notFound);
       RepairDecision failed = orphan.decide(400, notFound);
       assertThat(failed.action()).isEqualTo(RepairDecision.Action.FAIL);
@@ -119,18 +119,18 @@ final class ChainRepairerSecurityTest {
       values.add(failed);
 
       // Failures that are not breaks: named, never with the pin or content.
-      ChainTurn limited = repairer.turn(request(8, "resp_3"), pin);
+      ChainTurn limited = repairer.turn(request(8, "resp_3"), pin, ChainScope.NONE);
       RepairDecision unrepaired = limited.decide(429, ErrorFixtures.load("rate_limited_429.json").body());
       assertThat(unrepaired.action()).isEqualTo(RepairDecision.Action.NONE);
       seen.add(new String(unrepaired.errorBody().orElseThrow(), UTF_8));
       values.addAll(List.of(unrepaired, unrepaired.note().orElseThrow(), limited.brokeOff().orElseThrow(),
-          repairer.turn(request(8, "resp_3"), null).decideConnectionFailure().note().orElseThrow()));
+          repairer.turn(request(8, "resp_3"), null, ChainScope.NONE).decideConnectionFailure().note().orElseThrow()));
 
       // A conversation, and a journal and a store that fail.
       repairer.recordConversation(("{\"items\":[{\"type\":\"message\",\"role\":\"user\",\"content\":\"" + SAID
-          + "conv\"}]}").getBytes(UTF_8), "{\"id\":\"conv_1\",\"object\":\"conversation\"}".getBytes(UTF_8));
+          + "conv\"}]}").getBytes(UTF_8), "{\"id\":\"conv_1\",\"object\":\"conversation\"}".getBytes(UTF_8), ChainScope.NONE);
       ChainRepairer broke = ChainRepairer.builder().journal(new FailingJournal()).build();
-      ChainTurn lost = broke.turn(request(6, "resp_3"), pin);
+      ChainTurn lost = broke.turn(request(6, "resp_3"), pin, ChainScope.NONE);
       lost.record(output("resp_6", 6));
       lost.decide(503, new byte[0]);
       seen.add(String.valueOf(lost.decide(503, new byte[0])));
@@ -139,7 +139,9 @@ final class ChainRepairerSecurityTest {
       failingStore.pinFor(ChainKey.response("resp_7"), "https", "apim.example.com", "/");
       values.addAll(List.of(registry, repairer, store, journal, registry.stats(), repairer.stats(),
           RoutingInfo.from(name -> name.equals("x-ms-region") ? "West US" : null), ChainKey.response("resp_1"),
-          journal.history(ChainKey.conversation("conv_1")), failingStore.stats()));
+          journal.history(ChainKey.conversation("conv_1")), failingStore.stats(),
+          ChainScope.builder().origin("https", "apim.example.com", 443, "/openai")
+              .credentials(header -> "s3cr3t-" + header).build()));
       log = logs.text();
     }
 
@@ -260,7 +262,12 @@ final class ChainRepairerSecurityTest {
     }
 
     @Override
-    public void recordConversation(String conversationId, byte[] items) {
+    public void forget(ChainKey chain) {
+      throw new IllegalStateException("journal down");
+    }
+
+    @Override
+    public void recordConversation(ChainKey conversation, byte[] items) {
       throw new IllegalStateException("journal down");
     }
 

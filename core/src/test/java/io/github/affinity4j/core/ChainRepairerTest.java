@@ -49,7 +49,7 @@ final class ChainRepairerTest {
   @Test
   void notFound_retryThenReplay_retriesOnceOnSamePinThenReplaysWholeHistory() throws IOException {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"And the third?\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"And the third?\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision retry = turn.decide(400, NOT_FOUND);
     assertThat(retry.action()).isEqualTo(Action.RETRY);
@@ -85,7 +85,7 @@ final class ChainRepairerTest {
   @Test
   void notFound_retrySucceeds_noReplayTurnRecordedOnItsOwnParent() {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.RETRY);
     turn.succeeded(PIN_A, RoutingInfo.EMPTY);
@@ -101,7 +101,7 @@ final class ChainRepairerTest {
   @Test
   void notFound_reroutedByGateway_replaysAtOnceWithoutRetry() {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(400, NOT_FOUND, true);
 
@@ -113,14 +113,14 @@ final class ChainRepairerTest {
   @Test
   void backendUnavailable_pinnedChain_replaysAtOnce() {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(503, BREAKER_OPEN);
 
     assertThat(decision.action()).isEqualTo(Action.REPLAY);
     assertThat(decision.cause()).map(ChainBreak::kind).contains(Kind.BACKEND_UNAVAILABLE);
     assertThat(repairer.stats().retries()).isZero();
-    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), null).decide(503, BREAKER_OPEN).action())
+    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), null, ChainScope.NONE).decide(503, BREAKER_OPEN).action())
         .as("unpinned: the gateway chose, the SDK retries").isEqualTo(Action.NONE);
   }
 
@@ -128,7 +128,7 @@ final class ChainRepairerTest {
   void connectionFailure_pinnedChainRetriedAtOnceThenReplayedUnpinnedPassesOn() {
     twoTurns();
 
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
     RepairDecision retry = turn.decideConnectionFailure();
     assertThat(retry.action()).as("a closed pooled connection says nothing about the backend").isEqualTo(Action.RETRY);
     assertThat(retry.pause()).isZero();
@@ -137,19 +137,19 @@ final class ChainRepairerTest {
     assertThat(failed.action()).isEqualTo(Action.FAIL);
     assertThat(failed.message()).contains("the replay's connection failed");
     assertThat(failed.errorBody()).isEmpty();
-    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), null).decideConnectionFailure().action())
+    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), null, ChainScope.NONE).decideConnectionFailure().action())
         .isEqualTo(Action.NONE);
 
     RepairStats before = repairer.stats();
     int eventsBefore = events.lines.size();
-    ChainTurn healed = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn healed = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
     healed.decideConnectionFailure();
     healed.succeeded(PIN_A, RoutingInfo.EMPTY);
     assertThat(healed.isReplay()).isFalse();
     assertThat(repairer.stats()).as("a connection retry that works is no break and no repair").isEqualTo(before);
     assertThat(events.lines).hasSize(eventsBefore);
     assertThat(repairer.toBuilder().policy(RepairPolicy.REPLAY).build()
-        .turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decideConnectionFailure().action())
+        .turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decideConnectionFailure().action())
         .as("REPLAY: at once, for every kind of break").isEqualTo(Action.REPLAY);
   }
 
@@ -158,7 +158,7 @@ final class ChainRepairerTest {
     twoTurns();
     ChainRepairer replaying = repairer.toBuilder().policy(RepairPolicy.REPLAY).build();
 
-    assertThat(replaying.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(400, NOT_FOUND).action())
+    assertThat(replaying.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(400, NOT_FOUND).action())
         .isEqualTo(Action.REPLAY);
     assertThat(replaying.journal()).isSameAs(journal);
   }
@@ -167,7 +167,7 @@ final class ChainRepairerTest {
   void failPolicy_errorSaysWhichChainAndWhyNoRequestReplayed() throws IOException {
     twoTurns();
     ChainRepairer failing = repairer.toBuilder().policy(RepairPolicy.FAIL).build();
-    ChainTurn turn = failing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = failing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(400, NOT_FOUND);
 
@@ -183,7 +183,7 @@ final class ChainRepairerTest {
     assertThat(events.lines).containsExactly("failed response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND " + decision.message());
     assertThat(failing.stats()).isEqualTo(new RepairStats(1, 0, 0, 0, 0, 1, Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
 
-    RepairDecision apim = failing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(503, BREAKER_OPEN);
+    RepairDecision apim = failing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
     assertThat(MAPPER.readTree(apim.errorBody().orElseThrow()).get("message").asText())
         .startsWith("Service Unavailable: the backend circuit breaker is open.").contains("RepairPolicy.FAIL");
   }
@@ -193,8 +193,8 @@ final class ChainRepairerTest {
     CaffeineHistoryJournal empty = CaffeineHistoryJournal.builder().executor(Runnable::run).build();
     ChainRepairer failing = repairer.toBuilder().journal(empty).policy(RepairPolicy.FAIL).build();
 
-    failing.turn(bytes(request(null, "\"One\"")), null).record(output("resp_1", "Uno"));
-    failing.recordConversation(bytes("{\"items\":[]}"), bytes("{\"id\":\"conv_1\",\"object\":\"conversation\"}"));
+    failing.turn(bytes(request(null, "\"One\"")), null, ChainScope.NONE).record(output("resp_1", "Uno"));
+    failing.recordConversation(bytes("{\"items\":[]}"), bytes("{\"id\":\"conv_1\",\"object\":\"conversation\"}"), ChainScope.NONE);
 
     assertThat(failing.journals()).isFalse();
     assertThat(repairer.journals()).isTrue();
@@ -205,7 +205,7 @@ final class ChainRepairerTest {
   void historyMissing_failsPreciselyAfterOneRetryAndNoMore() {
     twoTurns();
     journal.clear();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     assertThat(turn.decide(400, NOT_FOUND).action()).as("the one extra request").isEqualTo(Action.RETRY);
     RepairDecision decision = turn.decide(400, NOT_FOUND);
@@ -226,7 +226,7 @@ final class ChainRepairerTest {
     journal.record(JournalTurn.builder().responseId("resp_2").previousResponseId("resp_1")
         .input(bytes("[]")).output(bytes("[]")).build());
 
-    RepairDecision decision = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(503, BREAKER_OPEN);
+    RepairDecision decision = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
 
     assertThat(decision.message()).contains("response:resp_1 is not in the journal").contains("1 turn after it were found");
   }
@@ -234,7 +234,7 @@ final class ChainRepairerTest {
   @Test
   void replayFails_failsOnceThenPassesOn() {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
     assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.REPLAY);
 
     RepairDecision failed = turn.decide(503, BREAKER_OPEN);
@@ -250,7 +250,7 @@ final class ChainRepairerTest {
   @Test
   void retryAnsweredSomethingElse_failsNamingTheChain() throws IOException {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
     turn.decide(400, NOT_FOUND);
 
     RepairDecision failed = turn.decide(429, RATE_LIMITED);
@@ -267,7 +267,7 @@ final class ChainRepairerTest {
   @Test
   void rateLimited429_notABreakNothingCountedErrorNamesTheChain() throws IOException {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(429, RATE_LIMITED);
 
@@ -289,7 +289,7 @@ final class ChainRepairerTest {
 
   @Test
   void newChain_errorOrConnectionFailure_nothingToName() {
-    ChainTurn turn = repairer.turn(bytes("{\"model\":\"gpt-4.1\",\"input\":\"Hi\"}"), null);
+    ChainTurn turn = repairer.turn(bytes("{\"model\":\"gpt-4.1\",\"input\":\"Hi\"}"), null, ChainScope.NONE);
 
     assertThat(turn.decide(429, RATE_LIMITED)).isSameAs(RepairDecision.NONE);
     assertThat(turn.decideConnectionFailure()).isSameAs(RepairDecision.NONE);
@@ -298,7 +298,7 @@ final class ChainRepairerTest {
 
   @Test
   void connectionFailure_unpinned_noteSaysWhyNotRepaired() {
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), null);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), null, ChainScope.NONE);
 
     RepairDecision decision = turn.decideConnectionFailure();
 
@@ -312,7 +312,7 @@ final class ChainRepairerTest {
 
   @Test
   void brokeOff_namesTheChainAndWhyAStreamIsNotRepaired() {
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     ChainNote note = turn.brokeOff().orElseThrow();
 
@@ -325,7 +325,7 @@ final class ChainRepairerTest {
   @Test
   void afterItsRepair_furtherErrorsStillNameTheChain() {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
     turn.decide(400, NOT_FOUND);
     turn.decide(400, NOT_FOUND);
     turn.succeeded(PIN_B, RoutingInfo.EMPTY);
@@ -336,10 +336,10 @@ final class ChainRepairerTest {
 
   @Test
   void errorWithoutMessage_namedInAnAffinity4jField() throws IOException {
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision apim = turn.decide(500, bytes("{\"statusCode\":500}"));
-    RepairDecision inner = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A)
+    RepairDecision inner = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE)
         .decide(500, bytes("{\"error\":{\"code\":\"server_error\"}}"));
 
     assertThat(MAPPER.readTree(apim.errorBody().orElseThrow()).get("affinity4j").asText()).isEqualTo(apim.message());
@@ -351,7 +351,7 @@ final class ChainRepairerTest {
   @Test
   void errorThatIsNotAJsonObject_notAmendedButNoted() {
     for (byte[] body : List.of(new byte[0], bytes("<html>Bad gateway</html>"), bytes("[1,2]"), bytes("{\"error\":"))) {
-      RepairDecision decision = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(500, body);
+      RepairDecision decision = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(500, body);
       assertThat(decision.action()).isEqualTo(Action.NONE);
       assertThat(decision.errorBody()).isEmpty();
       assertThat(decision.note()).isPresent();
@@ -360,25 +360,25 @@ final class ChainRepairerTest {
 
   @Test
   void errorAlreadyNamedBelow_notAmendedTwice() {
-    RepairDecision below = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(429, RATE_LIMITED);
+    RepairDecision below = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(429, RATE_LIMITED);
     byte[] named = below.errorBody().orElseThrow();
 
-    RepairDecision above = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A).decide(429, named);
+    RepairDecision above = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(429, named);
 
     assertThat(above.action()).isEqualTo(Action.NONE);
     assertThat(above.errorBody()).isEmpty();
     assertThat(above.note()).isPresent();
-    RepairDecision otherChain = repairer.turn(bytes(request("resp_9", "\"Next\"")), PIN_A).decide(429, named);
+    RepairDecision otherChain = repairer.turn(bytes(request("resp_9", "\"Next\"")), PIN_A, ChainScope.NONE).decide(429, named);
     assertThat(otherChain.errorBody()).isPresent();
   }
 
   @Test
   void conversation_notFound_replayDropsConversationAndMovesItsHead() throws IOException {
     repairer.recordConversation(bytes("{\"items\":[{\"type\":\"message\",\"role\":\"developer\",\"content\":\"seed\"}]}"),
-        bytes("{\"id\":\"conv_1\",\"object\":\"conversation\",\"created_at\":1}"));
+        bytes("{\"id\":\"conv_1\",\"object\":\"conversation\",\"created_at\":1}"), ChainScope.NONE);
     String first = "{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"One\"}";
     record(first, null, output("resp_1", "Uno"));
-    ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"Two\"}"), PIN_A);
+    ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"Two\"}"), PIN_A, ChainScope.NONE);
 
     assertThat(turn.chain()).contains(ChainKey.conversation("conv_1"));
     assertThat(turn.decide(404, CONVERSATION_NOT_FOUND).action()).isEqualTo(Action.RETRY);
@@ -402,7 +402,7 @@ final class ChainRepairerTest {
   @Test
   void conversation_creationNeverRecorded_failsSayingSo() {
     record("{\"model\":\"m\",\"conversation\":\"conv_9\",\"input\":\"One\"}", null, output("resp_1", "Uno"));
-    ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_9\",\"input\":\"Two\"}"), PIN_A);
+    ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_9\",\"input\":\"Two\"}"), PIN_A, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(503, BREAKER_OPEN);
 
@@ -415,7 +415,7 @@ final class ChainRepairerTest {
     String body = "{\"model\":\"m\",\"store\":false,\"input\":[{\"role\":\"user\",\"content\":\"q\"},"
         + "{\"id\":\"rs_68af1c3a1b2c8190\",\"type\":\"reasoning\",\"summary\":[]},"
         + "{\"role\":\"user\",\"content\":\"and?\"}]}";
-    ChainTurn turn = repairer.turn(bytes(body), null);
+    ChainTurn turn = repairer.turn(bytes(body), null, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(400, ITEM_NOT_FOUND);
 
@@ -428,7 +428,7 @@ final class ChainRepairerTest {
 
   @Test
   void record_onlyFinishedStoredTurns() {
-    ChainTurn stored = repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null);
+    ChainTurn stored = repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE);
     stored.record(TurnOutput.of("resp_q", "queued", bytes("[]")));
     assertThat(journal.history(ChainKey.response("resp_q")).isComplete()).as("queued").isFalse();
     stored.record(output("resp_1", "A"));
@@ -436,16 +436,16 @@ final class ChainRepairerTest {
     assertThat(journal.history(ChainKey.response("resp_1")).isComplete()).isTrue();
     assertThat(journal.history(ChainKey.response("resp_1b")).isComplete()).as("recorded once").isFalse();
 
-    repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\",\"store\":false}"), null).record(output("resp_2", "B"));
+    repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\",\"store\":false}"), null, ChainScope.NONE).record(output("resp_2", "B"));
     assertThat(journal.history(ChainKey.response("resp_2")).isComplete()).as("store false").isFalse();
-    repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null)
+    repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE)
         .record(TurnOutput.of("resp_3", "incomplete", bytes("[]")));
     assertThat(journal.history(ChainKey.response("resp_3")).isComplete()).as("incomplete").isTrue();
   }
 
   @Test
   void unreadableBody_turnNeverRepairsOrRecords() {
-    ChainTurn turn = repairer.turn(bytes("<xml/>"), PIN_A);
+    ChainTurn turn = repairer.turn(bytes("<xml/>"), PIN_A, ChainScope.NONE);
 
     assertThat(turn.input()).isEmpty();
     assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.NONE);
@@ -471,7 +471,7 @@ final class ChainRepairerTest {
     ChainRepairer withThrowing = repairer.toBuilder().listener(throwing).build();
 
     String log = LogCapture.during(() -> {
-      ChainTurn turn = withThrowing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+      ChainTurn turn = withThrowing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
       assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.REPLAY);
       turn.succeeded(PIN_B, RoutingInfo.EMPTY);
     }).text();
@@ -503,7 +503,7 @@ final class ChainRepairerTest {
     ChainRepairer withThrowing = repairer.toBuilder().listener(throwing).build();
 
     String log = LogCapture.during(() -> {
-      ChainTurn turn = withThrowing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A);
+      ChainTurn turn = withThrowing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
       assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.REPLAY);
       turn.succeeded(PIN_B, RoutingInfo.EMPTY);
     }).text();
@@ -525,7 +525,12 @@ final class ChainRepairerTest {
       }
 
       @Override
-      public void recordConversation(String conversationId, byte[] items) {
+      public void forget(ChainKey chain) {
+        throw failure.get();
+      }
+
+      @Override
+      public void recordConversation(ChainKey conversation, byte[] items) {
         throw failure.get();
       }
 
@@ -545,8 +550,8 @@ final class ChainRepairerTest {
     ChainRepairer onBroken = repairer.toBuilder().journal(broken).build();
 
     String log = LogCapture.during(() -> {
-      onBroken.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null).record(output("resp_1", "A"));
-      RepairDecision decision = onBroken.turn(bytes(request("resp_1", "\"b\"")), PIN_A).decide(503, BREAKER_OPEN);
+      onBroken.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE).record(output("resp_1", "A"));
+      RepairDecision decision = onBroken.turn(bytes(request("resp_1", "\"b\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
       assertThat(decision.action()).isEqualTo(Action.FAIL);
       assertThat(decision.message()).contains("the HistoryJournal failed");
     }).text();
@@ -560,10 +565,10 @@ final class ChainRepairerTest {
     String secret = "TOP-SECRET-PLAN";
     String log = LogCapture.during(() -> {
       ChainTurn first = repairer.turn(bytes("{\"model\":\"m\",\"instructions\":\"" + secret + "-i\",\"input\":\""
-          + secret + "-1\"}"), null);
+          + secret + "-1\"}"), null, ChainScope.NONE);
       first.succeeded(PIN_A, RoutingInfo.EMPTY);
       first.record(output("resp_1", secret + "-answer"));
-      ChainTurn second = repairer.turn(bytes(request("resp_1", "\"" + secret + "-2\"")), PIN_A);
+      ChainTurn second = repairer.turn(bytes(request("resp_1", "\"" + secret + "-2\"")), PIN_A, ChainScope.NONE);
       RepairDecision retry = second.decide(400, NOT_FOUND);
       RepairDecision replay = second.decide(400, NOT_FOUND);
       second.succeeded(PIN_B, RoutingInfo.EMPTY);
@@ -571,7 +576,7 @@ final class ChainRepairerTest {
       assertThat(retry + " " + replay + " " + second + " " + journal.history(ChainKey.response("resp_2x")))
           .doesNotContain(secret);
       journal.clear();
-      RepairDecision failed = repairer.turn(bytes(request("resp_2x", "\"" + secret + "-3\"")), PIN_B)
+      RepairDecision failed = repairer.turn(bytes(request("resp_2x", "\"" + secret + "-3\"")), PIN_B, ChainScope.NONE)
           .decide(503, BREAKER_OPEN);
       assertThat(failed.message()).doesNotContain(secret);
     }).text();
@@ -595,7 +600,7 @@ final class ChainRepairerTest {
     assertThatThrownBy(() -> ChainRepairer.builder().retryPause(Duration.ofMinutes(2)))
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> ChainRepairer.builder().policy(null)).isInstanceOf(NullPointerException.class);
-    assertThatThrownBy(() -> defaults.turn(null, null)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> defaults.turn(null, null, ChainScope.NONE)).isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> new RepairStats(-1, 0, 0, 0, 0, 0, Map.of()))
         .isInstanceOf(IllegalArgumentException.class);
   }
@@ -609,7 +614,7 @@ final class ChainRepairerTest {
   }
 
   private void record(String body, AffinityToken pin, TurnOutput output) {
-    ChainTurn turn = repairer.turn(bytes(body), pin);
+    ChainTurn turn = repairer.turn(bytes(body), pin, ChainScope.NONE);
     turn.succeeded(pin, RoutingInfo.EMPTY);
     turn.record(output);
   }

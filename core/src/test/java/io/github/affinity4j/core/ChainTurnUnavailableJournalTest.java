@@ -66,7 +66,7 @@ final class ChainTurnUnavailableJournalTest {
 
   @Test
   void journalUnavailable_notFoundAfterRetry_failSaysFirstTheJournalCouldNotBeRead() throws IOException {
-    ChainTurn turn = repairer.turn(bytes(request("resp_2")), PIN);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2")), PIN, ChainScope.NONE);
     assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.RETRY);
 
     RepairDecision decision = turn.decide(400, NOT_FOUND);
@@ -82,7 +82,7 @@ final class ChainTurnUnavailableJournalTest {
 
   @Test
   void journalUnavailable_pinnedBackendGone_failSaysFirstTheJournalCouldNotBeRead() {
-    RepairDecision decision = repairer.turn(bytes(request("resp_2")), PIN).decide(503, BREAKER_OPEN);
+    RepairDecision decision = repairer.turn(bytes(request("resp_2")), PIN, ChainScope.NONE).decide(503, BREAKER_OPEN);
 
     assertThat(decision.action()).isEqualTo(Action.FAIL);
     assertUnavailableReason(decision.message());
@@ -90,7 +90,7 @@ final class ChainTurnUnavailableJournalTest {
 
   @Test
   void journalUnavailable_connectionFailedTwice_failSaysFirstTheJournalCouldNotBeRead() {
-    ChainTurn turn = repairer.turn(bytes(request("resp_2")), PIN);
+    ChainTurn turn = repairer.turn(bytes(request("resp_2")), PIN, ChainScope.NONE);
     assertThat(turn.decideConnectionFailure().action()).isEqualTo(Action.RETRY);
 
     RepairDecision decision = turn.decideConnectionFailure();
@@ -103,7 +103,7 @@ final class ChainTurnUnavailableJournalTest {
   @Test
   void journalUnavailable_conversation_failSaysTheJournalCouldNotBeReadNotThatItsStartIsUnknown() {
     ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"" + CONTENT
-        + "\"}"), PIN);
+        + "\"}"), PIN, ChainScope.NONE);
     turn.decide(404, CONVERSATION_NOT_FOUND);
 
     RepairDecision decision = turn.decide(404, CONVERSATION_NOT_FOUND);
@@ -119,7 +119,7 @@ final class ChainTurnUnavailableJournalTest {
     ChainRepairer answering = repairer.toBuilder()
         .journal(CaffeineHistoryJournal.builder().executor(Runnable::run).build()).build();
 
-    RepairDecision decision = answering.turn(bytes(request("resp_2")), PIN).decide(503, BREAKER_OPEN);
+    RepairDecision decision = answering.turn(bytes(request("resp_2")), PIN, ChainScope.NONE).decide(503, BREAKER_OPEN);
 
     assertThat(decision.message()).contains("response:resp_2 is not in the journal")
         .contains("maximumEntries").contains("share one HistoryJournal").doesNotContain("could not be read");
@@ -150,7 +150,10 @@ final class ChainTurnUnavailableJournalTest {
     public void record(JournalTurn turn) {}
 
     @Override
-    public void recordConversation(String conversationId, byte[] items) {}
+    public void forget(ChainKey chain) {}
+
+    @Override
+    public void recordConversation(ChainKey conversation, byte[] items) {}
 
     @Override
     public ChainHistory history(ChainKey chain) {

@@ -178,7 +178,10 @@ final class ConversationTest {
       public void record(JournalTurn turn) {}
 
       @Override
-      public void recordConversation(String conversationId, byte[] items) {}
+      public void forget(ChainKey chain) {}
+
+      @Override
+      public void recordConversation(ChainKey conversation, byte[] items) {}
 
       @Override
       public ChainHistory history(ChainKey chain) {

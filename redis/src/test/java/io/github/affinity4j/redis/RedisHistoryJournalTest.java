@@ -131,7 +131,7 @@ final class RedisHistoryJournalTest {
 
   @Test
   void record_turn_keyLayoutAndTwoHourExpiry() throws Exception {
-    journal.recordConversation("conv_1", bytes("[]"));
+    journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
 
     assertThat(server.command("TYPE", prefix + "turn:resp_1")).isEqualTo("+string");
@@ -142,7 +142,7 @@ final class RedisHistoryJournalTest {
 
   @Test
   void record_chainInUse_restartsEveryAncestorsExpiry() throws Exception {
-    journal.recordConversation("conv_1", bytes("[0]"));
+    journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[0]"));
     journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[1]"));
     for (int i = 2; i <= 5; i++) {
       journal.record(turn("resp_" + i, "resp_" + (i - 1), "[" + i + "]", "[" + i + "]"));
@@ -205,7 +205,7 @@ final class RedisHistoryJournalTest {
 
   @Test
   void conversation_recordedCreationAndTurns_completeWithInitialItems() {
-    journal.recordConversation("conv_1", bytes("[\"seed\"]"));
+    journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[\"seed\"]"));
     assertThat(texts(journal.history(ChainKey.conversation("conv_1")))).containsExactly("[\"seed\"]");
 
     journal.record(conversationTurn("resp_1", "conv_1", "[\"in1\"]", "[\"out1\"]"));
@@ -230,14 +230,14 @@ final class RedisHistoryJournalTest {
   @Test
   void conversation_creationRecordedAfterTurns_keepsItsLatestTurn() {
     journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
-    journal.recordConversation("conv_1", bytes("[0]"));
+    journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[0]"));
 
     assertThat(texts(journal.history(ChainKey.conversation("conv_1")))).containsExactly("[0]", "[1]", "[2]");
   }
 
   @Test
   void conversation_repairedTurnLinksToOldHead_historyStaysWhole() {
-    journal.recordConversation("conv_1", bytes("[]"));
+    journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
     journal.record(JournalTurn.builder().responseId("resp_new").previousResponseId("resp_1")
         .conversationId("conv_1").input(bytes("[3]")).output(bytes("[4]")).build());
@@ -314,7 +314,7 @@ final class RedisHistoryJournalTest {
 
   @Test
   void clearAndEstimatedSize_onlyThisPrefix() throws Exception {
-    journal.recordConversation("conv_1", bytes("[]"));
+    journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(turn("resp_1", null, "[]", "[]"));
     journal.record(turn("resp_2", "resp_1", "[]", "[]"));
     server.command("SET", prefix + "pin:r:resp_1", "x");
@@ -329,7 +329,7 @@ final class RedisHistoryJournalTest {
 
   @Test
   void record_oneConversationFromManyInstancesConcurrently_serialisedNoTurnLost() throws Exception {
-    journal.recordConversation("conv_1", bytes("[]"));
+    journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     int instances = 4;
     int turnsEach = 50;
     List<RedisHistoryJournal> journals = new ArrayList<>();

@@ -1,0 +1,279 @@
+package io.github.affinity4j.core;
+
+import static java.util.Objects.requireNonNull;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.github.benmanes.caffeine.cache.Interner;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.util.Base64;
+import java.util.Locale;
+import java.util.function.Function;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * Whom a chain belongs to: the origin its ids were learned from (scheme, host, port and the API's
+ * base path) and a fingerprint of the caller's identity. Every pin and journal entry is kept under
+ * its scope, so a response id, which is not a secret, unlocks nothing from another gateway or
+ * another credential: a lookup, a replay or a resume from another scope finds nothing, and an id
+ * learned from another origin never overwrites a chain.
+ *
+ * <pre>{@code
+ * ChainScope scope = ChainScope.builder()
+ *     .origin("https", "my-apim.azure-api.net", 443, "/inference/openai/v1")
+ *     .credentials(request::header)             // api-key, Ocp-Apim-Subscription-Key, Authorization
+ *     .build();
+ * ChainKey key = ChainKey.response("resp_1").in(scope);
+ * }</pre>
+ *
+ * <p>The identity is, in this order of preference: a tenant key the application supplies; else
+ * the credentials a request carries: {@code api-key}, {@code Ocp-Apim-Subscription-Key} and
+ * {@code Authorization}. A bearer token that is a JWT with a tenant and subject claim
+ * ({@code tid}/{@code iss} and {@code oid}/{@code sub}) is identified by those claims, so a
+ * rotating Entra ID token keeps its chains; any other token by its whole value. A request without
+ * credentials has the origin alone. Only an HMAC-SHA256 of all this, keyed with
+ * {@link Builder#secret(byte[])}, is kept: {@link #key()}, {@value #KEY_LENGTH} characters. The
+ * secret itself never is.
+ *
+ * <p>Immutable and thread-safe; equal scopes are one instance while in use. {@link #toString()}
+ * shows the origin and the start of the key, never a credential.
+ */
+public final class ChainScope {
+
+  /** Length of {@link #key()}: 132 bits of the HMAC, base64url. */
+  public static final int KEY_LENGTH = 22;
+
+  /** The scope of keys made without one: tests, and stores written before scopes existed. */
+  public static final ChainScope NONE = new ChainScope("", "(unscoped)");
+
+  /** The longest origin kept for logs; the key covers the whole of it. */
+  static final int MAX_ORIGIN_SHOWN = 128;
+
+  // A JWT larger than this is identified by its whole value, not decoded.
+  private static final int MAX_JWT_LENGTH = 16 * 1024;
+
+  private static final byte[] DEFAULT_SECRET = "affinity4j chain scope v1".getBytes(StandardCharsets.US_ASCII);
+
+  private static final Interner<ChainScope> SCOPES = Interner.newWeakInterner();
+
+  private final String key;
+  private final String origin;
+
+  private ChainScope(String key, String origin) {
+    this.key = key;
+    this.origin = origin;
+  }
+
+  /** Returns a builder; {@link Builder#origin} is required. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Returns the scope whose {@link #key()} is {@code key}, as a store reads it back. The origin is
+   * not kept in stores, so it shows as unknown.
+   *
+   * @throws IllegalArgumentException if {@code key} is not a key this class makes
+   */
+  public static ChainScope ofKey(String key) {
+    requireNonNull(key, "key");
+    if (key.isEmpty()) {
+      return NONE;
+    }
+    if (key.length() != KEY_LENGTH || !isBase64Url(key)) {
+      throw new IllegalArgumentException("A scope key is " + KEY_LENGTH + " base64url characters, got "
+          + ChainKey.describe(key));
+    }
+    return SCOPES.intern(new ChainScope(key, "(origin not kept)"));
+  }
+
+  /** Returns the fingerprint that stores key chains by; empty for {@link #NONE}. */
+  public String key() {
+    return key;
+  }
+
+  /** Returns the origin, {@code scheme://host:port/base/path}, cut to 128 characters; for logs. */
+  public String origin() {
+    return origin;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof ChainScope other && key.equals(other.key);
+  }
+
+  @Override
+  public int hashCode() {
+    return key.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return this == NONE || key.isEmpty() ? "ChainScope[none]"
+        : "ChainScope[" + origin + ", " + key.substring(0, 8) + "…]";
+  }
+
+  private static boolean isBase64Url(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (!(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The stable part of a bearer token: {@code jwt:iss|tid|oid-or-sub} for a JWT that has them,
+   * else the token itself. The claims are not verified here; the gateway verifies the token, and a
+   * request it refuses neither learns nor repairs a chain.
+   */
+  static String bearerIdentity(String authorization) {
+    String token = authorization.regionMatches(true, 0, "Bearer ", 0, 7)
+        ? authorization.substring(7).strip() : authorization;
+    int first = token.indexOf('.');
+    int second = first < 0 ? -1 : token.indexOf('.', first + 1);
+    if (second < 0 || token.length() > MAX_JWT_LENGTH) {
+      return authorization;
+    }
+    byte[] payload;
+    try {
+      payload = Base64.getUrlDecoder().decode(token.substring(first + 1, second));
+    } catch (IllegalArgumentException e) {
+      return authorization;
+    }
+    String iss = null;
+    String tid = null;
+    String oid = null;
+    String sub = null;
+    try (JsonParser parser = Json.FACTORY.createParser(payload)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        return authorization;
+      }
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken value = parser.nextToken();
+        String text = value == JsonToken.VALUE_STRING ? parser.getText() : null;
+        switch (field) {
+          case "iss" -> iss = text;
+          case "tid" -> tid = text;
+          case "oid" -> oid = text;
+          case "sub" -> sub = text;
+          default -> parser.skipChildren();
+        }
+      }
+    } catch (IOException e) {
+      return authorization;
+    }
+    String tenant = tid != null ? tid : iss;
+    String subject = oid != null ? oid : sub;
+    if (tenant == null || subject == null) {
+      return authorization;
+    }
+    return "jwt:" + (iss == null ? "" : iss) + '|' + tenant + '|' + subject;
+  }
+
+  /** Builds a {@link ChainScope}. Not thread-safe; cheap enough to build one per request. */
+  public static final class Builder {
+    private byte[] secret = DEFAULT_SECRET;
+    private String origin;
+    private String tenant;
+    private Function<String, String> headers;
+
+    private Builder() {}
+
+    /**
+     * Sets the key of the HMAC that fingerprints identities. Every process that shares a store must
+     * use the same one. Default: a fixed, public key; since API keys are long random strings, their
+     * fingerprints still cannot be reversed, but set a secret of your own to make fingerprints of
+     * weaker identities (a tenant name, JWT claims) unguessable to whoever can read the store.
+     *
+     * @throws IllegalArgumentException if shorter than 16 bytes
+     */
+    public Builder secret(byte[] secret) {
+      requireNonNull(secret, "secret");
+      if (secret.length < 16) {
+        throw new IllegalArgumentException("secret must be at least 16 bytes, got " + secret.length);
+      }
+      this.secret = secret.clone();
+      return this;
+    }
+
+    /**
+     * Sets the origin the chain's ids come from (required).
+     *
+     * @param scheme {@code http} or {@code https}
+     * @param host the host, as the URL gives it
+     * @param port the port; the scheme's default port counts as given
+     * @param basePath the path before {@code /responses} (see {@link ChainKeys#basePath}); empty
+     *     or null for none
+     */
+    public Builder origin(String scheme, String host, int port, String basePath) {
+      requireNonNull(scheme, "scheme");
+      requireNonNull(host, "host");
+      String path = basePath == null || basePath.isEmpty() || "/".equals(basePath) ? "" : basePath;
+      this.origin = scheme.toLowerCase(Locale.ROOT) + "://" + host.toLowerCase(Locale.ROOT) + ':' + port + path;
+      return this;
+    }
+
+    /**
+     * Sets where to read the request's credentials: a function from header name to its value
+     * (null if absent). Ignored when a {@link #tenant} is set.
+     */
+    public Builder credentials(Function<String, String> headers) {
+      this.headers = headers;
+      return this;
+    }
+
+    /**
+     * Sets the identity the application supplies, which replaces the credentials: use it when one
+     * credential serves several tenants, or credentials rotate in a way this class cannot follow.
+     * Null for none.
+     */
+    public Builder tenant(String tenant) {
+      this.tenant = tenant;
+      return this;
+    }
+
+    /**
+     * Builds the scope.
+     *
+     * @throws NullPointerException if no origin was set
+     */
+    public ChainScope build() {
+      requireNonNull(origin, "origin is required; set the scheme, host, port and base path");
+      StringBuilder material = new StringBuilder(origin).append('\n');
+      if (tenant != null) {
+        material.append("t:").append(tenant);
+      } else if (headers != null) {
+        append(material, "a:", headers.apply("api-key"));
+        append(material, "s:", headers.apply("Ocp-Apim-Subscription-Key"));
+        String authorization = headers.apply("Authorization");
+        append(material, "b:", authorization == null ? null : bearerIdentity(authorization));
+      }
+      String key = hmac(secret, material);
+      String shown = origin.length() <= MAX_ORIGIN_SHOWN ? origin : origin.substring(0, MAX_ORIGIN_SHOWN - 1) + '…';
+      return SCOPES.intern(new ChainScope(key, shown));
+    }
+
+    private static void append(StringBuilder material, String tag, String value) {
+      if (value != null) {
+        material.append(tag).append(value).append('\n');
+      }
+    }
+
+    private static String hmac(byte[] secret, CharSequence material) {
+      try {
+        Mac mac = Mac.getInstance("HmacSHA256");
+        mac.init(new SecretKeySpec(secret, "HmacSHA256"));
+        byte[] digest = mac.doFinal(material.toString().getBytes(StandardCharsets.UTF_8));
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(digest).substring(0, KEY_LENGTH);
+      } catch (GeneralSecurityException e) {
+        throw new IllegalStateException("HmacSHA256 is required of every Java platform", e);
+      }
+    }
+  }
+}
