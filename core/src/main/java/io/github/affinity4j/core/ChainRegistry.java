@@ -243,6 +243,17 @@ public final class ChainRegistry {
     return bindKey != boundKey || bindScope != boundScope ? Optional.empty() : Optional.of(token);
   }
 
+  /**
+   * Forgets the pin of a chain the API deleted ({@code DELETE …/responses/{id}} or
+   * {@code …/conversations/{id}} succeeded). Never throws; a failing store is logged at WARN.
+   *
+   * @throws NullPointerException if {@code key} is null
+   */
+  public void forget(ChainKey key) {
+    delete(requireNonNull(key, "key"));
+    logger.debug("{} deleted by the API; its pin is forgotten", key);
+  }
+
   /** Returns a snapshot of the counters. */
   public AffinityStats stats() {
     long size;

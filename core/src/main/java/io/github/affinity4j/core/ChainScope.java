@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.util.Base64;
 import java.util.Locale;
+import java.util.TreeSet;
 import java.util.function.Function;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -31,7 +32,7 @@ import javax.crypto.spec.SecretKeySpec;
  *
  * <p>The identity is, in this order of preference: a tenant key the application supplies; else
  * the credentials a request carries: {@code api-key}, {@code Ocp-Apim-Subscription-Key} and
- * {@code Authorization}. A bearer token that is a JWT with a tenant and subject claim
+ * {@code Authorization}, each distinct value once (a key sent in two headers is one identity). A bearer token that is a JWT with a tenant and subject claim
  * ({@code tid}/{@code iss} and {@code oid}/{@code sub}) is identified by those claims, so a
  * rotating Entra ID token keeps its chains; any other token by its whole value. A request without
  * credentials has the origin alone. Only an HMAC-SHA256 of all this, keyed with
@@ -247,21 +248,26 @@ public final class ChainScope {
       requireNonNull(origin, "origin is required; set the scheme, host, port and base path");
       StringBuilder material = new StringBuilder(origin).append('\n');
       if (tenant != null) {
-        material.append("t:").append(tenant);
+        material.append("tenant\n").append(tenant);
       } else if (headers != null) {
-        append(material, "a:", headers.apply("api-key"));
-        append(material, "s:", headers.apply("Ocp-Apim-Subscription-Key"));
+        // The distinct credentials, in a fixed order: a key sent both as api-key and as
+        // Ocp-Apim-Subscription-Key (as AffinityOpenAI does) is one identity, seen by the SDK's
+        // options and by an interceptor alike.
+        TreeSet<String> credentials = new TreeSet<>();
+        addIfPresent(credentials, headers.apply("api-key"));
+        addIfPresent(credentials, headers.apply("Ocp-Apim-Subscription-Key"));
         String authorization = headers.apply("Authorization");
-        append(material, "b:", authorization == null ? null : bearerIdentity(authorization));
+        addIfPresent(credentials, authorization == null ? null : bearerIdentity(authorization));
+        credentials.forEach(credential -> material.append(credential).append('\n'));
       }
       String key = hmac(secret, material);
       String shown = origin.length() <= MAX_ORIGIN_SHOWN ? origin : origin.substring(0, MAX_ORIGIN_SHOWN - 1) + '…';
       return SCOPES.intern(new ChainScope(key, shown));
     }
 
-    private static void append(StringBuilder material, String tag, String value) {
-      if (value != null) {
-        material.append(tag).append(value).append('\n');
+    private static void addIfPresent(TreeSet<String> credentials, String value) {
+      if (value != null && !value.isEmpty()) {
+        credentials.add(value);
       }
     }
 

@@ -1,5 +1,7 @@
 package io.github.affinity4j.okhttp;
 
+import static java.util.Objects.requireNonNull;
+
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityStats;
 import io.github.affinity4j.core.AffinityStore;
@@ -9,6 +11,7 @@ import io.github.affinity4j.core.ChainKeys;
 import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainRegistry;
 import io.github.affinity4j.core.ChainRepairer;
+import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.ChainTurn;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.RepairDecision;
@@ -18,12 +21,14 @@ import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.core.SseCompletedScanner;
 import io.github.affinity4j.core.SseResponseIdScanner;
 import io.github.affinity4j.core.TurnOutput;
+import io.github.affinity4j.okhttp.internal.AddedHeaders;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import okhttp3.HttpUrl;
 import okhttp3.Interceptor;
@@ -87,11 +92,16 @@ public final class AffinityInterceptor implements Interceptor {
   private final ChainRegistry registry;
   private final ChainRepairer repairer;
   private final long maxBodyBytes;
+  private final byte[] scopeSecret;
+  private final Function<Request, String> tenant;
+  private volatile boolean warnedUnguardedRedirect;
 
   private AffinityInterceptor(Builder builder) {
     this.registry = builder.registry.build();
     this.repairer = builder.repairer.listener(builder.listener).clock(registry.clock()).build();
     this.maxBodyBytes = builder.maxBodyBytes;
+    this.scopeSecret = builder.scopeSecret;
+    this.tenant = builder.tenant;
   }
 
   /** A builder with the defaults: a new Caffeine store, cookie {@code APIM-Backend-Affinity}. */
@@ -129,6 +139,7 @@ public final class AffinityInterceptor implements Interceptor {
     }
     Exchange exchange = new Exchange();
     try {
+      exchange.scope = scopeOf(request);
       RequestBody body = request.body();
       boolean responses = ChainKeys.hasBodyKey(method, url.encodedPath());
       boolean createsConversation = "POST".equals(method) && url.encodedPath().endsWith("/conversations");
@@ -141,11 +152,12 @@ public final class AffinityInterceptor implements Interceptor {
         request = request.newBuilder().method(method, RequestBody.create(bytes, body.contentType())).build();
         exchange.requestBody = bytes;
         if (responses) {
-          exchange.turn = repairer.turn(bytes, null);
+          exchange.turn = repairer.turn(bytes, null, exchange.scope);
           exchange.key = exchange.turn.chain().orElse(null);
         }
       } else {
-        exchange.key = ChainKeys.fromPath(url.encodedPath()).orElse(null);
+        exchange.key = ChainKeys.fromPath(url.encodedPath()).map(key -> key.in(exchange.scope)).orElse(null);
+        exchange.deletes = "DELETE".equals(method) && deletesChain(url.encodedPath(), exchange.key);
       }
       exchange.unpinned = request;
       exchange.sent = withPin(request, exchange);
@@ -171,7 +183,9 @@ public final class AffinityInterceptor implements Interceptor {
 
   /** What one call carries through its attempts. */
   private static final class Exchange {
+    ChainScope scope;
     ChainKey key;
+    boolean deletes;
     ChainTurn turn;
     byte[] requestBody;
     Request unpinned;
@@ -205,6 +219,9 @@ public final class AffinityInterceptor implements Interceptor {
           default:
             throw named(e, decision.note());
         }
+      }
+      if (exchange.pin != null) {
+        checkRedirect(attempt, response);
       }
       AffinityToken fresh = freshCookie(response);
       if (response.isSuccessful() || exchange.turn == null) {
@@ -339,9 +356,69 @@ public final class AffinityInterceptor implements Interceptor {
     if (exchange.turn != null) {
       exchange.turn.pinSent(pin.get());
     }
-    return request.newBuilder()
+    Request pinned = request.newBuilder()
         .header("Cookie", AffinityCookies.merge(cookies, pin.get().cookiePair()))
         .build();
+    return AddedHeaders.cookie(pinned, pin.get().cookiePair());
+  }
+
+  /**
+   * Whom the request's chains belong to: its origin and base path, and its credentials or the
+   * tenant the application names.
+   */
+  private ChainScope scopeOf(Request request) {
+    HttpUrl url = request.url();
+    ChainScope.Builder scope = ChainScope.builder();
+    if (scopeSecret != null) {
+      scope.secret(scopeSecret);
+    }
+    return scope
+        .origin(url.scheme(), url.host(), url.port(), ChainKeys.basePath(url.encodedPath()))
+        .credentials(request::header)
+        .tenant(tenant == null ? null : tenant.apply(request))
+        .build();
+  }
+
+  /** Whether a DELETE of this path deletes the chain itself, not an item in it. */
+  private static boolean deletesChain(String encodedPath, ChainKey key) {
+    return key != null && key.kind() != ChainKey.Kind.THREAD && encodedPath.endsWith("/" + key.id());
+  }
+
+  /**
+   * Says once, at WARN, that a request with a pin followed a redirect without the guard: the pin
+   * and added headers may have reached the redirect's target.
+   */
+  private void checkRedirect(Request sent, Response response) {
+    if (response.priorResponse() != null && !AddedHeaders.guarded(sent) && !warnedUnguardedRedirect) {
+      warnedUnguardedRedirect = true;
+      logger.warn("A request carrying an affinity pin to {} followed a redirect without"
+          + " AffinityInterceptor.redirectGuard() installed as a network interceptor; the pin may have"
+          + " reached another origin. Install the guard, or turn redirects off; see docs/security.md",
+          AffinityCookies.redacted(sent.url()));
+    }
+  }
+
+  /**
+   * Returns the network interceptor that keeps the pin, and every header affinity4j added, on the
+   * origin they were added for. OkHttp follows redirects below application interceptors, carrying
+   * their headers to wherever the redirect points; this guard, installed with
+   * {@code OkHttpClient.Builder.addNetworkInterceptor}, sees each hop's real URL and takes the pin
+   * and added headers off a hop to another scheme, host or port.
+   *
+   * <pre>{@code
+   * OkHttpClient http = new OkHttpClient.Builder()
+   *     .addInterceptor(AffinityInterceptor.builder().build())
+   *     .addNetworkInterceptor(AffinityInterceptor.redirectGuard())
+   *     .build();
+   * }</pre>
+   *
+   * <p>The SDK's {@code OpenAIOkHttpClient.Builder.addInterceptor} adds application interceptors
+   * only: there, turn redirects off ({@code followRedirects(false)}), or give the SDK an
+   * {@code okHttpClient} with the guard. {@code AffinityOpenAI} does this itself. Stateless and
+   * thread-safe.
+   */
+  public static Interceptor redirectGuard() {
+    return AddedHeaders.GUARD;
   }
 
   private Response observe(Response response, Exchange exchange, AffinityToken fresh) throws IOException {
@@ -362,6 +439,12 @@ public final class AffinityInterceptor implements Interceptor {
       }
       return response;
     }
+    if (exchange.deletes) {
+      // The API deleted the chain: its pin and history go too, so continuing it fails as the API does.
+      registry.forget(requestKey);
+      repairer.forget(requestKey);
+      return response;
+    }
     ChainTurn turn = exchange.turn;
     if (turn != null) {
       turn.succeeded(fresh, () -> RoutingInfo.from(response::header));
@@ -375,7 +458,7 @@ public final class AffinityInterceptor implements Interceptor {
       return response;
     }
     if (BoundedBodies.isEventStream(response)) {
-      SseTee tee = new SseTee(body.source(), previous, fresh, turn);
+      SseTee tee = new SseTee(body.source(), exchange.scope, previous, fresh, turn);
       ResponseBody teed = ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength());
       return response.newBuilder().body(teed).build();
     }
@@ -393,12 +476,13 @@ public final class AffinityInterceptor implements Interceptor {
     if (turn != null && repairer.journals()) {
       Optional<TurnOutput> output = TurnOutput.fromResponseBody(peeked, 0, peeked.length);
       output.ifPresent(turn::record);
-      created = output.map(o -> ChainKey.parse(ChainKey.Kind.RESPONSE, o.responseId()).orElse(null))
-          .orElse(null);
+      created = output.flatMap(o -> ChainKey.parse(ChainKey.Kind.RESPONSE, o.responseId()))
+          .map(key -> key.in(exchange.scope)).orElse(null);
     } else {
-      created = ChainKeys.fromResponseBody(peeked, 0, peeked.length).orElse(null);
+      created = ChainKeys.fromResponseBody(peeked, 0, peeked.length).map(key -> key.in(exchange.scope))
+          .orElse(null);
       if (turn == null && exchange.requestBody != null) { // a POST …/conversations
-        repairer.recordConversation(exchange.requestBody, peeked);
+        repairer.recordConversation(exchange.requestBody, peeked, exchange.scope);
       }
     }
     registry.bind(created, previous, fresh);
@@ -417,6 +501,7 @@ public final class AffinityInterceptor implements Interceptor {
    * stream.
    */
   private final class SseTee extends okio.ForwardingSource {
+    private final ChainScope scope;
     private final ChainKey previous;
     private final AffinityToken fresh;
     private final ChainTurn turn;
@@ -425,8 +510,9 @@ public final class AffinityInterceptor implements Interceptor {
     private final Buffer copy = new Buffer();
     private boolean finished;
 
-    SseTee(BufferedSource delegate, ChainKey previous, AffinityToken fresh, ChainTurn turn) {
+    SseTee(BufferedSource delegate, ChainScope scope, ChainKey previous, AffinityToken fresh, ChainTurn turn) {
       super(delegate);
+      this.scope = scope;
       this.previous = previous;
       this.fresh = fresh;
       this.turn = turn;
@@ -460,7 +546,7 @@ public final class AffinityInterceptor implements Interceptor {
         if (!ids.isDone()) {
           Optional<ChainKey> created = ids.feed(chunk, 0, chunk.length);
           if (created.isPresent()) {
-            registry.bind(created.get(), previous, fresh);
+            registry.bind(created.get().in(scope), previous, fresh);
           } else if (ids.isDone()) {
             logger.debug("Stream for {} did not start with response.created; nothing bound",
                 chainName(previous));
@@ -486,8 +572,33 @@ public final class AffinityInterceptor implements Interceptor {
     private final ChainRepairer.Builder repairer = ChainRepairer.builder();
     private AffinityListener listener = AffinityListener.NONE;
     private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+    private byte[] scopeSecret;
+    private Function<Request, String> tenant;
 
     private Builder() {}
+
+    /**
+     * The key of the HMAC that fingerprints each request's credentials into its chains' scope
+     * ({@link ChainScope}). Every process sharing a store or journal must use the same one. Default:
+     * a fixed, public key (see {@link ChainScope.Builder#secret}).
+     *
+     * @throws IllegalArgumentException if shorter than 16 bytes
+     */
+    public Builder scopeSecret(byte[] secret) {
+      ChainScope.builder().secret(secret); // checks it
+      this.scopeSecret = secret.clone();
+      return this;
+    }
+
+    /**
+     * Names the tenant a request belongs to, in place of its credentials, as part of its chains'
+     * scope: for one credential shared by several tenants, or credentials that rotate. Return null
+     * to use the request's credentials. Called once per request; must not throw.
+     */
+    public Builder tenant(Function<Request, String> tenant) {
+      this.tenant = requireNonNull(tenant, "tenant");
+      return this;
+    }
 
     /**
      * The store for the chains' pins. Share one store between interceptors (and

@@ -275,7 +275,7 @@ final class ChainRepairSdkTest {
     assertThat(input).filteredOn(item -> "reasoning".equals(item.path("type").asText()))
         .allSatisfy(item -> assertThat(item.path("encrypted_content").asText()).isNotEmpty());
     assertThat(listener.repaired).singleElement().satisfies(repair -> {
-      assertThat(repair.chain()).isEqualTo(ChainKey.response(third.id()));
+      assertThat(repair.chain().id()).isEqualTo(third.id());
       assertThat(repair.replayed()).isTrue();
       assertThat(repair.itemsReplayed()).isEqualTo(8); // nine journaled, turn 1's reasoning left out
     });
@@ -560,7 +560,7 @@ final class ChainRepairSdkTest {
       assertThat(repair.replayed()).isTrue();
       assertThat(repair.itemsReplayed()).isEqualTo(2 * (brokenTurn - 1));
       int c = run.conversationOf.get(repair.chain().id());
-      assertThat(repair.chain()).isEqualTo(ChainKey.response(run.ids[c][brokenTurn - 2]));
+      assertThat(repair.chain().id()).isEqualTo(run.ids[c][brokenTurn - 2]);
     });
     assertThat(listener.started).hasSize(victims.size());
     assertThat(listener.failed).isEmpty();

@@ -141,14 +141,22 @@ final class RoutingLogInterceptorSecurityTest {
       seen.add(call(forgetfulClient, url, turn(6, fifth), seen));
       apim.backend(last).revive();
 
-      // A connection failure on a pinned chain: the pin applies to the dead server's host too.
+      // A connection failure on a pinned chain: a chain learned on a server that then dies.
+      String deadPin = "s3cr3t-dead-pin-" + level;
+      secrets.add(deadPin);
+      dead.enqueue(new MockResponse().addHeader("Set-Cookie", "APIM-Backend-Affinity=" + deadPin + "; Path=/")
+          .setHeader("Content-Type", "application/json")
+          .setBody("{\"id\":\"resp_dead_1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[]}")
+          .setSocketPolicy(SocketPolicy.DISCONNECT_AT_END));
       for (int i = 0; i < 4; i++) {
         dead.enqueue(new MockResponse().setSocketPolicy(SocketPolicy.DISCONNECT_AT_START));
       }
       OkHttpClient deadClient = client(clients, new OkHttpClient.Builder().retryOnConnectionFailure(false)
           .addInterceptor(entra).addInterceptor(affinity).addInterceptor(routing));
-      call(deadClient, dead.url("/openai/v1/responses?sig=s3cr3t-query").newBuilder()
-          .host(hostOf(apim.url())).build().toString(), turn(7, fifth), seen);
+      String deadUrl = dead.url("/openai/v1/responses?sig=s3cr3t-query").newBuilder()
+          .host(hostOf(apim.url())).build().toString();
+      call(deadClient, deadUrl, turn(7, null), seen);
+      call(deadClient, deadUrl, turn(8, "resp_dead_1"), seen);
 
       // Bodies the interceptors will not read, a failing store, a failing credential.
       OkHttpClient limited = client(clients, new OkHttpClient.Builder()

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.openai.client.OpenAIClient;
 import com.openai.core.ClientOptions;
+import com.openai.core.http.Headers;
 import com.openai.models.responses.ResponseCreateParams;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityStats;
@@ -12,7 +13,9 @@ import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainRegistry;
+import io.github.affinity4j.core.ChainKeys;
 import io.github.affinity4j.core.ChainRepairer;
+import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RepairStats;
@@ -21,6 +24,7 @@ import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.NoSuchElementException;
 import java.util.Optional;
 import okhttp3.HttpUrl;
 import org.slf4j.Logger;
@@ -73,11 +77,13 @@ public final class AffinityConversations {
   private final ResponseCreateParams defaults;
   private final ChainRegistry registry;
   private final ChainRepairer repairer;
+  private final ChainScope scope;
 
-  private AffinityConversations(Builder builder, HttpUrl responsesUrl, String clientCookies) {
+  private AffinityConversations(Builder builder, HttpUrl responsesUrl, String clientCookies, ChainScope scope) {
     this.client = builder.client;
     this.responsesUrl = responsesUrl;
     this.clientCookies = clientCookies;
+    this.scope = scope;
     this.defaults = builder.defaults;
     this.registry = builder.registry.build();
     this.repairer = builder.repairer.listener(builder.listener).clock(registry.clock()).build();
@@ -123,14 +129,21 @@ public final class AffinityConversations {
   }
 
   /**
-   * Continues the chain that ends at {@code responseId}, made earlier by any conversation or
-   * client that shares this instance's store and journal (this one, another instance, an
-   * interceptor). Its next turn carries the chain's pin if the store has one, and can be repaired
-   * if the journal has the chain's whole history; otherwise it goes where the gateway sends it. If
-   * the journal knows the chain, {@link Conversation#pendingToolCalls()} holds the function calls
-   * of its last turn.
+   * Continues the chain that ends at {@code responseId}, made earlier in this instance's scope (the
+   * same gateway origin and base path, the same credential or {@link Builder#tenant tenant}) by any
+   * conversation or client that shares this instance's store and journal (this one, another
+   * instance, an interceptor). Its next turn carries the chain's pin if the store has one, and can
+   * be repaired if the journal has the chain's whole history. If the journal knows the chain,
+   * {@link Conversation#pendingToolCalls()} holds the function calls of its last turn.
+   *
+   * <p>A response id is not a secret and grants nothing: a chain made from another origin or with
+   * another credential is not found here, and neither is one this scope never saw or has forgotten
+   * (expired, evicted, deleted). To continue such a response anyway, send it as
+   * {@code previous_response_id} through the client itself: it goes where the gateway sends it.
    *
    * @throws IllegalArgumentException if {@code responseId} is not a valid response id
+   * @throws java.util.NoSuchElementException if neither the store nor the journal knows the chain
+   *     in this scope
    */
   public Conversation resume(String responseId) {
     if (!ChainKey.isValidId(responseId)) {
@@ -138,6 +151,11 @@ public final class AffinityConversations {
           + " printable ASCII characters without spaces, like resp_…");
     }
     ChainHistory history = history(responseId);
+    if (history != null && history.status() == ChainHistory.Status.MISSING_LINK && history.turns() == 0
+        && history.link().filter(history.chain()::equals).isPresent() && pinFingerprint(responseId).isEmpty()) {
+      throw new NoSuchElementException("affinity4j: no chain " + history.chain() + " in " + scope
+          + " (see docs/security.md)");
+    }
     List<byte[]> items = history != null && history.isComplete() ? history.itemArrays() : List.of();
     return new Conversation(this, Conversation.State.resumed(defaults, responseId,
         items.isEmpty() ? List.of() : SdkJson.functionCalls(items.get(items.size() - 1))));
@@ -194,9 +212,14 @@ public final class AffinityConversations {
     return clientCookies;
   }
 
+  /** Whom this instance's chains belong to. */
+  ChainScope scope() {
+    return scope;
+  }
+
   /** The chain's history, or null if the journal failed (logged). */
   ChainHistory history(String responseId) {
-    ChainKey key = ChainKey.response(responseId);
+    ChainKey key = ChainKey.response(responseId).in(scope);
     try {
       return repairer.journal().history(key);
     } catch (Exception e) { // not only unchecked: a journal written in Kotlin may throw a checked one
@@ -209,7 +232,7 @@ public final class AffinityConversations {
   Optional<String> pinFingerprint(String responseId) {
     Optional<AffinityToken> token;
     try {
-      token = registry.store().get(ChainKey.response(responseId));
+      token = registry.store().get(ChainKey.response(responseId).in(scope));
     } catch (Exception e) { // not only unchecked: a store written in Kotlin may throw a checked one
       logger.warn("AffinityStore {} threw on get of response:{}", registry.store().getClass().getName(),
           responseId, e);
@@ -255,8 +278,34 @@ public final class AffinityConversations {
     private OpenAIClient client;
     private ResponseCreateParams defaults = ResponseCreateParams.none();
     private String baseUrl;
+    private byte[] scopeSecret;
+    private String tenant;
 
     private Builder() {}
+
+    /**
+     * The key of the HMAC that fingerprints the client's credential into its chains' scope; the
+     * same as the {@link AffinityInterceptor.Builder#scopeSecret} of interceptors sharing the store.
+     * Default: a fixed, public key (see {@link ChainScope.Builder#secret}).
+     *
+     * @throws IllegalArgumentException if shorter than 16 bytes
+     */
+    public Builder scopeSecret(byte[] secret) {
+      ChainScope.builder().secret(secret); // checks it
+      this.scopeSecret = secret.clone();
+      return this;
+    }
+
+    /**
+     * The tenant this instance's conversations belong to, in place of the client's credential, as
+     * part of their scope. Needed when the credential is not in the client's options (a bearer
+     * token supplied per request, an Entra ID interceptor) and clients of several tenants share a
+     * store. Default: none, the credential in the client's options.
+     */
+    public Builder tenant(String tenant) {
+      this.tenant = requireNonNull(tenant, "tenant");
+      return this;
+    }
 
     /** The client to send through (required). It is used as it is, and never closed. */
     public Builder client(OpenAIClient client) {
@@ -374,7 +423,18 @@ public final class AffinityConversations {
         throw new IllegalArgumentException("Cannot read the base URL of " + client.getClass().getName()
             + "; set it with AffinityConversations.Builder.baseUrl(...)");
       }
-      return new AffinityConversations(this, base.newBuilder().addPathSegment("responses").build(), cookies);
+      HttpUrl responses = base.newBuilder().addPathSegment("responses").build();
+      ChainScope.Builder scope = ChainScope.builder()
+          .origin(responses.scheme(), responses.host(), responses.port(), ChainKeys.basePath(responses.encodedPath()))
+          .tenant(tenant);
+      if (scopeSecret != null) {
+        scope.secret(scopeSecret);
+      }
+      if (options != null) {
+        Headers headers = options.headers();
+        scope.credentials(name -> headers.values(name).stream().findFirst().orElse(null));
+      }
+      return new AffinityConversations(this, responses, cookies, scope.build());
     }
 
     /**

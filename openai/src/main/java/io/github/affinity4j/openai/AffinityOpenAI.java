@@ -8,6 +8,7 @@ import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.credential.BearerTokenCredential;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.okhttp.EntraIdInterceptor;
+import io.github.affinity4j.okhttp.internal.AddedHeaders;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -199,8 +200,14 @@ public final class AffinityOpenAI {
       if (maxRetries != null) {
         sdk.maxRetries(maxRetries);
       }
+      // OkHttp follows redirects below application interceptors, with the headers they added: the
+      // pin and the subscription key must not follow a redirect to another origin. With the
+      // caller's own OkHttp client the guard does it per hop; otherwise redirects are not followed
+      // (a Responses API gateway has no reason to redirect).
       if (okHttpClient != null) {
-        sdk.okHttpClient(okHttpClient);
+        sdk.okHttpClient(okHttpClient.newBuilder().addNetworkInterceptor(AffinityInterceptor.redirectGuard()).build());
+      } else {
+        sdk.followRedirects(false);
       }
       sdk.addInterceptor(interceptor != null ? interceptor : AffinityInterceptor.builder().build());
       customizers.forEach(customizer -> customizer.accept(sdk));
@@ -220,7 +227,7 @@ public final class AffinityOpenAI {
 
     @Override
     public Response intercept(Chain chain) throws IOException {
-      return chain.proceed(chain.request().newBuilder().header(name, value).build());
+      return chain.proceed(AddedHeaders.header(chain.request().newBuilder().header(name, value).build(), name));
     }
 
     @Override

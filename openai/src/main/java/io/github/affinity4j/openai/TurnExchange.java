@@ -73,7 +73,7 @@ final class TurnExchange {
     // The server issued the id, whatever it looks like; one that no chain key can hold (a gateway's
     // garbage) is still sent, but gets no pin and no repair.
     ChainKey key = previousResponseId == null ? null
-        : ChainKey.parse(ChainKey.Kind.RESPONSE, previousResponseId).orElse(null);
+        : ChainKey.parse(ChainKey.Kind.RESPONSE, previousResponseId).map(k -> k.in(engine.scope())).orElse(null);
     ResponseCreateParams request = previousResponseId == null ? params
         : params.toBuilder().previousResponseId(previousResponseId).build();
     byte[] body = SdkJson.body(request);
@@ -110,7 +110,7 @@ final class TurnExchange {
       }
       unpinned = stripped.build();
     }
-    ChainTurn turn = engine.repairer().turn(body, pin);
+    ChainTurn turn = engine.repairer().turn(body, pin, engine.scope());
     return new TurnExchange(engine, key, turn, sent, unpinned, pin);
   }
 
@@ -332,7 +332,8 @@ final class TurnExchange {
       }
       bound = true;
       try {
-        ChainKey created = ChainKey.parse(ChainKey.Kind.RESPONSE, responseId).orElse(null);
+        ChainKey created = ChainKey.parse(ChainKey.Kind.RESPONSE, responseId).map(k -> k.in(engine.scope()))
+            .orElse(null);
         engine.registry().bind(created, previous, fresh);
       } catch (RuntimeException e) {
         logger.error("Affinity not recorded for {}: unexpected failure", describe(key), e);
