@@ -9,9 +9,14 @@ import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import okhttp3.Cookie;
 import okhttp3.CookieJar;
 import okhttp3.HttpUrl;
@@ -37,19 +42,69 @@ import org.slf4j.LoggerFactory;
  * gateway sets are kept in this jar only. Domain, path, expiry and {@code Secure} are honoured as
  * {@link Cookie#matches(HttpUrl)} defines them.
  *
+ * <p>The other cookies are bounded as browsers bound theirs (RFC 6265, section 6.1): at most
+ * {@link Builder#maxCookiesPerDomain(int)} per domain (default
+ * {@value #DEFAULT_MAX_COOKIES_PER_DOMAIN}) and {@link Builder#maxCookies(int)} in all (default
+ * {@value #DEFAULT_MAX_COOKIES}); a cookie over {@value #MAX_COOKIE_BYTES} bytes is not kept. Over
+ * a cap, expired cookies go first, then the least recently set (setting a cookie again counts as
+ * setting it). The {@code Cookie} header of one request is at most
+ * {@link Builder#maxCookieHeaderBytes(int)} (default {@value #DEFAULT_MAX_COOKIE_HEADER_BYTES}):
+ * the pin always goes, then the most recently set cookies that fit.
+ *
  * <p>Never throws: on trouble it logs one WARN with the URL stripped to {@code scheme://host/…}
  * and loads no cookies. Thread-safe.
  */
 public final class ConversationCookieJar implements CookieJar {
+  /** The default {@link Builder#maxCookiesPerDomain(int)}: RFC 6265's minimum per domain. */
+  public static final int DEFAULT_MAX_COOKIES_PER_DOMAIN = 50;
+
+  /**
+   * The default {@link Builder#maxCookies(int)}. A browser keeps about 3,000 cookies in all (RFC
+   * 6265's minimum) for every site a profile visits; this jar serves one scope, which talks to one
+   * gateway (a host or two), so a tenth is ample: six domains at the per-domain cap. It also bounds
+   * one jar to about 1.2 MiB of cookie text at worst (300 cookies of {@value #MAX_COOKIE_BYTES}
+   * bytes), which matters when an application holds a jar per conversation.
+   */
+  public static final int DEFAULT_MAX_COOKIES = 300;
+
+  /**
+   * The largest cookie kept, in bytes of its name, value, domain and path: the size RFC 6265 asks
+   * a user agent to keep at least (a pin is held to the same figure, {@link
+   * AffinityToken#MAX_COOKIE_SIZE}). A larger {@code Set-Cookie} is ignored, and a cookie it would
+   * have replaced stays.
+   */
+  public static final int MAX_COOKIE_BYTES = 4096;
+
+  /**
+   * The default {@link Builder#maxCookieHeaderBytes(int)}: 16 KiB, the default request-header
+   * limit of IIS (http.sys), HAProxy and Node.js. Such front ends refuse a longer {@code Cookie}
+   * header (400 or 431), pin and all, so sending it would end the conversation; behind nginx, whose
+   * default is 8 KiB per header line, set a lower limit.
+   */
+  public static final int DEFAULT_MAX_COOKIE_HEADER_BYTES = 16 * 1024;
+
   private static final Logger logger = LoggerFactory.getLogger(ConversationCookieJar.class);
+  /** The "; " between two cookies of a {@code Cookie} header. */
+  private static final int SEPARATOR_BYTES = 2;
 
   private final ChainKey scope;
   private final ChainRegistry registry;
-  private final List<Cookie> others = new ArrayList<>();
+  private final int maxCookiesPerDomain;
+  private final int maxCookies;
+  private final int maxCookieHeaderBytes;
 
-  private ConversationCookieJar(ChainKey scope, ChainRegistry registry) {
+  private final Object lock = new Object();
+  /** The other cookies, least recently set first. Guarded by {@link #lock}. */
+  private final LinkedHashMap<CookieKey, Cookie> others = new LinkedHashMap<>();
+  /** The keys of {@link #others} by domain, least recently set first. Guarded by {@link #lock}. */
+  private final Map<String, Set<CookieKey>> byDomain = new HashMap<>();
+
+  private ConversationCookieJar(ChainKey scope, ChainRegistry registry, Builder builder) {
     this.scope = scope;
     this.registry = registry;
+    this.maxCookiesPerDomain = builder.maxCookiesPerDomain;
+    this.maxCookies = builder.maxCookies;
+    this.maxCookieHeaderBytes = builder.maxCookieHeaderBytes;
   }
 
   /** A new builder; set exactly one of {@code conversationId} or {@code threadId}. */
@@ -70,16 +125,29 @@ public final class ConversationCookieJar implements CookieJar {
         registry.bind(null, scope, fresh);
       }
       long now = registry.clock().millis();
-      synchronized (others) {
+      int oversize = 0;
+      int evicted = 0;
+      synchronized (lock) {
+        // Expired cookies make room before any live one is evicted (RFC 6265, section 5.3).
+        removeExpired(now);
         for (Cookie cookie : cookies) {
           if (registry.isAffinityCookie(cookie.name()) || (cookie.secure() && !url.isHttps())) {
             continue; // the pin lives in the store; a Secure cookie set over http is ignored
           }
-          others.removeIf(kept -> sameCookie(kept, cookie));
+          if (storedBytes(cookie) > MAX_COOKIE_BYTES) {
+            oversize++; // as browsers do: ignored, and the cookie it would replace stays
+            continue;
+          }
+          CookieKey key = CookieKey.of(cookie);
+          remove(key);
           if (cookie.expiresAt() > now) {
-            others.add(cookie);
+            evicted += add(key, cookie);
           }
         }
+      }
+      if (oversize + evicted > 0) {
+        logger.debug("Cookies from {}://{}/… for {}: {} over {} bytes not kept, {} evicted over the caps",
+            url.scheme(), url.host(), scope, oversize, MAX_COOKIE_BYTES, evicted);
       }
     } catch (RuntimeException e) {
       logger.warn("Cookies from {}://{}/… not saved for {}", url.scheme(), url.host(), scope, e);
@@ -89,25 +157,27 @@ public final class ConversationCookieJar implements CookieJar {
   @Override
   public List<Cookie> loadForRequest(HttpUrl url) {
     try {
-      List<Cookie> result = new ArrayList<>();
+      List<Cookie> matching = new ArrayList<>();
       long now = registry.clock().millis();
-      synchronized (others) {
-        for (Iterator<Cookie> it = others.iterator(); it.hasNext(); ) {
-          Cookie cookie = it.next();
-          if (cookie.expiresAt() <= now) {
-            it.remove();
-          } else if (cookie.matches(url)) {
-            result.add(cookie);
+      synchronized (lock) {
+        removeExpired(now);
+        for (Cookie cookie : others.values()) {
+          if (cookie.matches(url)) {
+            matching.add(cookie);
           }
         }
       }
       Optional<AffinityToken> pin = registry.pinFor(scope, url.scheme(), url.host(), url.encodedPath());
-      pin.ifPresent(token -> result.add(new Cookie.Builder()
+      Cookie pinCookie = pin.map(token -> new Cookie.Builder()
           .name(token.name())
           .value(token.value())
           .domain(token.domain())
           .path(token.path())
-          .build()));
+          .build()).orElse(null);
+      List<Cookie> result = newestThatFit(matching, pinCookie, url);
+      if (pinCookie != null) {
+        result.add(pinCookie);
+      }
       return result;
     } catch (RuntimeException e) {
       logger.warn("Cookies for {}://{}/… not loaded for {}", url.scheme(), url.host(), scope, e);
@@ -115,8 +185,100 @@ public final class ConversationCookieJar implements CookieJar {
     }
   }
 
-  private static boolean sameCookie(Cookie a, Cookie b) {
-    return a.name().equals(b.name()) && a.domain().equals(b.domain()) && a.path().equals(b.path());
+  /**
+   * The most recently set of {@code matching} (least recently set first) whose {@code Cookie}
+   * header, with the pin, stays within {@link #maxCookieHeaderBytes}. The pin always fits: it is at
+   * most {@link AffinityToken#MAX_COOKIE_SIZE} bytes and the builder allows no smaller limit.
+   */
+  private List<Cookie> newestThatFit(List<Cookie> matching, Cookie pin, HttpUrl url) {
+    // A header of n cookies takes the sum of (entry + separator) bytes, less one separator.
+    long budget = maxCookieHeaderBytes + SEPARATOR_BYTES
+        - (pin == null ? 0 : headerBytes(pin) + SEPARATOR_BYTES);
+    int first = matching.size();
+    while (first > 0) {
+      long bytes = headerBytes(matching.get(first - 1)) + SEPARATOR_BYTES;
+      if (bytes > budget) {
+        break;
+      }
+      budget -= bytes;
+      first--;
+    }
+    if (first > 0) {
+      logger.debug("Cookies for {}://{}/… for {}: {} least recently set left out, the header is"
+          + " kept within {} bytes", url.scheme(), url.host(), scope, first, maxCookieHeaderBytes);
+    }
+    return new ArrayList<>(matching.subList(first, matching.size()));
+  }
+
+  /** Adds a cookie as the most recently set, then evicts over the caps; returns how many went. */
+  private int add(CookieKey key, Cookie cookie) {
+    others.put(key, cookie);
+    Set<CookieKey> domain = byDomain.computeIfAbsent(key.domain(), d -> new LinkedHashSet<>());
+    domain.add(key);
+    int evicted = 0;
+    if (domain.size() > maxCookiesPerDomain) {
+      remove(domain.iterator().next());
+      evicted++;
+    }
+    if (others.size() > maxCookies) {
+      remove(others.keySet().iterator().next());
+      evicted++;
+    }
+    return evicted;
+  }
+
+  private void remove(CookieKey key) {
+    if (others.remove(key) != null) {
+      unindex(key);
+    }
+  }
+
+  private void removeExpired(long now) {
+    for (Iterator<Map.Entry<CookieKey, Cookie>> it = others.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<CookieKey, Cookie> entry = it.next();
+      if (entry.getValue().expiresAt() <= now) {
+        it.remove();
+        unindex(entry.getKey());
+      }
+    }
+  }
+
+  private void unindex(CookieKey key) {
+    Set<CookieKey> domain = byDomain.get(key.domain());
+    domain.remove(key);
+    if (domain.isEmpty()) {
+      byDomain.remove(key.domain());
+    }
+  }
+
+  /** What a cookie weighs against {@link #MAX_COOKIE_BYTES}: its name, value, domain and path. */
+  private static long storedBytes(Cookie cookie) {
+    return utf8Bytes(cookie.name()) + utf8Bytes(cookie.value()) + utf8Bytes(cookie.domain())
+        + utf8Bytes(cookie.path());
+  }
+
+  /** What a cookie adds to a {@code Cookie} header: {@code name=value}. */
+  private static long headerBytes(Cookie cookie) {
+    return utf8Bytes(cookie.name()) + 1 + utf8Bytes(cookie.value());
+  }
+
+  private static long utf8Bytes(String s) {
+    long bytes = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        bytes += 1;
+      } else if (c < 0x800) {
+        bytes += 2;
+      } else if (Character.isHighSurrogate(c) && i + 1 < s.length()
+          && Character.isLowSurrogate(s.charAt(i + 1))) {
+        bytes += 4;
+        i++;
+      } else {
+        bytes += 3;
+      }
+    }
+    return bytes;
   }
 
   @Override
@@ -124,10 +286,20 @@ public final class ConversationCookieJar implements CookieJar {
     return "ConversationCookieJar{" + scope + "}";
   }
 
+  /** A cookie's identity in the jar: a cookie with the same three replaces it (RFC 6265, 5.3). */
+  private record CookieKey(String name, String domain, String path) {
+    static CookieKey of(Cookie cookie) {
+      return new CookieKey(cookie.name(), cookie.domain(), cookie.path());
+    }
+  }
+
   /** Builds a {@link ConversationCookieJar}. Not thread-safe. */
   public static final class Builder {
     private final ChainRegistry.Builder registry = ChainRegistry.builder();
     private ChainKey scope;
+    private int maxCookiesPerDomain = DEFAULT_MAX_COOKIES_PER_DOMAIN;
+    private int maxCookies = DEFAULT_MAX_COOKIES;
+    private int maxCookieHeaderBytes = DEFAULT_MAX_COOKIE_HEADER_BYTES;
 
     private Builder() {}
 
@@ -182,6 +354,55 @@ public final class ConversationCookieJar implements CookieJar {
     }
 
     /**
+     * How many cookies other than the pin the jar keeps per domain (a host-only cookie's domain is
+     * its host); past it, the domain's least recently set cookie goes. Default
+     * {@value ConversationCookieJar#DEFAULT_MAX_COOKIES_PER_DOMAIN}; 0 keeps none but the pin.
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder maxCookiesPerDomain(int maxCookiesPerDomain) {
+      if (maxCookiesPerDomain < 0) {
+        throw new IllegalArgumentException(
+            "maxCookiesPerDomain must be 0 or more, was " + maxCookiesPerDomain);
+      }
+      this.maxCookiesPerDomain = maxCookiesPerDomain;
+      return this;
+    }
+
+    /**
+     * How many cookies other than the pin the jar keeps in all; past it, the least recently set
+     * cookie goes. Default {@value ConversationCookieJar#DEFAULT_MAX_COOKIES}; 0 keeps none but the
+     * pin.
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder maxCookies(int maxCookies) {
+      if (maxCookies < 0) {
+        throw new IllegalArgumentException("maxCookies must be 0 or more, was " + maxCookies);
+      }
+      this.maxCookies = maxCookies;
+      return this;
+    }
+
+    /**
+     * The longest {@code Cookie} header the jar makes for one request, in bytes; the pin always
+     * goes, then the most recently set cookies that fit. Default
+     * {@value ConversationCookieJar#DEFAULT_MAX_COOKIE_HEADER_BYTES}.
+     *
+     * @throws IllegalArgumentException if under {@value ConversationCookieJar#MAX_COOKIE_BYTES}
+     *     plus one, the room a pin may take
+     */
+    public Builder maxCookieHeaderBytes(int maxCookieHeaderBytes) {
+      if (maxCookieHeaderBytes < AffinityToken.MAX_COOKIE_SIZE + 1) {
+        throw new IllegalArgumentException("maxCookieHeaderBytes must be at least "
+            + (AffinityToken.MAX_COOKIE_SIZE + 1) + " (a pin of " + AffinityToken.MAX_COOKIE_SIZE
+            + " bytes and its '='), was " + maxCookieHeaderBytes);
+      }
+      this.maxCookieHeaderBytes = maxCookieHeaderBytes;
+      return this;
+    }
+
+    /**
      * Builds the jar.
      *
      * @throws IllegalStateException if no scope was set
@@ -190,7 +411,7 @@ public final class ConversationCookieJar implements CookieJar {
       if (scope == null) {
         throw new IllegalStateException("set the scope: conversationId(id) or threadId(id)");
       }
-      return new ConversationCookieJar(scope, registry.build());
+      return new ConversationCookieJar(scope, registry.build(), this);
     }
   }
 }

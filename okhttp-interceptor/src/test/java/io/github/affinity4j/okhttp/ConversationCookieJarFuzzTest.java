@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
+import java.util.stream.Collectors;
 import okhttp3.Cookie;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
@@ -26,8 +27,10 @@ import org.slf4j.event.Level;
 /**
  * Hostile {@code Set-Cookie} headers for {@link ConversationCookieJar}, as OkHttp hands them over
  * ({@link Cookie#parseAll}), over http and https and several hosts, with a store that sometimes
- * fails. Properties: the jar never throws, never logs an ERROR, and loads a cookie only for a URL
- * it matches; its pin only if a response validly set that value for a URL it applies to.
+ * fails, and with small random caps. Properties: the jar never throws, never logs an ERROR, and
+ * loads a cookie only for a URL it matches; its pin only if a response validly set that value for
+ * a URL it applies to; never more cookies than its caps, one over {@value
+ * ConversationCookieJar#MAX_COOKIE_BYTES} bytes, or a {@code Cookie} header over its byte limit.
  */
 @Tag("fuzz")
 @Timeout(600)
@@ -41,14 +44,20 @@ final class ConversationCookieJarFuzzTest {
       COOKIE + "=%s; Path=/; Secure", COOKIE + "=%s", COOKIE + "=%s; Domain=example.com",
       COOKIE + "=%s; Domain=evil.example", COOKIE + "=%s; Domain=azurewebsites.net", COOKIE + "=%s; Max-Age=0",
       COOKIE + "=%s; Path=/openai/threads", "other=%s; Path=/; Max-Age=60", "other=%s; Domain=.example.com",
-      "x=%s; Expires=Wed, 21 Oct 2099 07:28:00 GMT");
+      "x=%s; Expires=Wed, 21 Oct 2099 07:28:00 GMT", "big=%s" + "b".repeat(4_090) + "; Path=/",
+      "m%s=" + "m".repeat(3_000) + "; Path=/", "m%s=" + "m".repeat(3_000) + "; Domain=example.com",
+      "y=%s; Path=/openai", "z=%s; Domain=example.com; Path=/");
 
   @Test
   void hostileSetCookies_jar_neverThrowsAndLoadsOnlyWhatApplies() {
     FuzzSuite.run("cookie jar", 1_000, 100_000, Duration.ofSeconds(30), (random, index) -> {
       Random faults = new Random(random.nextLong());
+      int perDomain = random.nextInt(5);
+      int total = random.nextInt(7);
+      int headerBytes = BadInput.oneOf(random, 4_097, 7_000, 10_000);
       ConversationCookieJar jar = ConversationCookieJar.builder().threadId("thread_1")
-          .store(new FlakyStore(faults)).build();
+          .store(new FlakyStore(faults)).maxCookiesPerDomain(perDomain).maxCookies(total)
+          .maxCookieHeaderBytes(headerBytes).build();
       List<Cookie> accepted = new ArrayList<>();
       try (LogCapture logs = LogCapture.start(false)) {
         for (int round = 0; round < 4; round++) {
@@ -68,7 +77,16 @@ final class ConversationCookieJarFuzzTest {
             }
           }
           HttpUrl to = HttpUrl.get(BadInput.oneOf(random, URLS));
-          for (Cookie loaded : jar.loadForRequest(to)) {
+          List<Cookie> load = jar.loadForRequest(to);
+          List<Cookie> others = load.stream().filter(c -> !c.name().equals(COOKIE)).toList();
+          assertThat(others).as("loaded for %s", to).hasSizeLessThanOrEqualTo(total)
+              .allSatisfy(c -> assertThat(c.name().length() + c.value().length() + c.domain().length()
+                  + c.path().length()).isLessThanOrEqualTo(ConversationCookieJar.MAX_COOKIE_BYTES));
+          assertThat(others.stream().collect(Collectors.groupingBy(Cookie::domain, Collectors.counting())))
+              .allSatisfy((domain, kept) -> assertThat(kept).isLessThanOrEqualTo(perDomain));
+          assertThat(load.stream().map(c -> c.name() + "=" + c.value()).collect(Collectors.joining("; ")))
+              .hasSizeLessThanOrEqualTo(headerBytes);
+          for (Cookie loaded : load) {
             if (loaded.name().equals(COOKIE)) {
               assertThat(accepted).as("pin %s for %s", loaded.value(), to)
                   .anyMatch(c -> c.value().equals(loaded.value()) && c.matches(to));

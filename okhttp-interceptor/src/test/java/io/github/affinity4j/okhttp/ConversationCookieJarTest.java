@@ -2,6 +2,7 @@ package io.github.affinity4j.okhttp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.fail;
 
 import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
@@ -13,6 +14,8 @@ import io.github.affinity4j.testkit.LogCapture.CapturedLog;
 import io.github.affinity4j.testkit.LoggedRequest;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.net.Proxy;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -20,8 +23,15 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import okhttp3.Cookie;
@@ -31,6 +41,7 @@ import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
+import okhttp3.mockwebserver.Dispatcher;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
@@ -241,6 +252,243 @@ final class ConversationCookieJarTest {
     assertThat(b.get(0).hasAffinityCookie()).isFalse();
   }
 
+  // --- bounded as browsers bound their jars (issue 14, row 9) ---
+
+  @Test
+  void twoThousandResponses_sixtyNewCookiesEach_sendsOnlyTheNewestWithinTheCaps() throws Exception {
+    ConversationCookieJar jar = ConversationCookieJar.builder().conversationId("conv_1").build();
+    OkHttpClient client = overLoopback(jar);
+    int hosts = 7;
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        MockResponse response = new MockResponse();
+        String path = request.getPath();
+        if (path.startsWith("/set/")) {
+          int i = Integer.parseInt(path.substring("/set/".length()));
+          if (i == 0) {
+            response.addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/");
+          }
+          for (int j = 0; j < 60; j++) {
+            response.addHeader("Set-Cookie", "c" + i + "_" + j + "=v" + i + "_" + j + "; Path=/");
+          }
+        }
+        return response;
+      }
+    });
+
+    for (int i = 0; i < 2_000; i++) {
+      execute(client, get(host(i % hosts), "/set/" + i));
+      // A host's cookies from 7 responses ago were pushed out by the 300 of the 6 newer ones.
+      assertThat(sentCookieNames(takeRequest(server))).as("request %s", i)
+          .isEqualTo(i % hosts == 0 && i > 0 ? List.of(COOKIE) : List.of());
+    }
+    Map<Integer, List<String>> expected = new HashMap<>();
+    for (int i = 2_000 - 6; i < 2_000; i++) {
+      List<String> newest = new ArrayList<>();
+      for (int j = 10; j < 60; j++) {
+        newest.add("c" + i + "_" + j); // the per-domain cap kept each response's last 50
+      }
+      expected.put(i % hosts, newest);
+    }
+    int sent = 0;
+    for (int k = 0; k < hosts; k++) {
+      execute(client, get(host(k), "/read"));
+      RecordedRequest request = takeRequest(server);
+      List<String> names = sentCookieNames(request);
+      List<String> wanted = new ArrayList<>(expected.getOrDefault(k, List.of()));
+      if (k == 0) {
+        wanted.add(COOKIE);
+      }
+      assertThat(names).as("host %s", k).isEqualTo(wanted);
+      assertThat(cookieHeaderBytes(request))
+          .isLessThanOrEqualTo(ConversationCookieJar.DEFAULT_MAX_COOKIE_HEADER_BYTES);
+      sent += names.size() - (k == 0 ? 1 : 0);
+    }
+    assertThat(sent).isEqualTo(ConversationCookieJar.DEFAULT_MAX_COOKIES);
+  }
+
+  @Test
+  void perDomainCap_oneHostSetsSixtyCookies_sendsItsFiftyNewestAndOtherHostsKeepTheirs() throws Exception {
+    ConversationCookieJar jar = ConversationCookieJar.builder().conversationId("conv_1").build();
+    OkHttpClient client = overLoopback(jar);
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", "b=1; Path=/"));
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/")
+        .addHeader("Set-Cookie", "early=1; Path=/"));
+    MockResponse sixty = new MockResponse();
+    List<String> newest = new ArrayList<>();
+    for (int j = 0; j < 60; j++) {
+      sixty.addHeader("Set-Cookie", "c" + j + "=" + j + "; Path=/");
+      if (j >= 10) {
+        newest.add("c" + j);
+      }
+    }
+    server.enqueue(sixty);
+    server.enqueue(new MockResponse());
+    server.enqueue(new MockResponse());
+
+    execute(client, get(host(1), "/openai/v1/models"));
+    execute(client, get(host(0), "/openai/v1/models"));
+    execute(client, get(host(0), "/openai/v1/models"));
+    execute(client, get(host(0), "/openai/v1/models"));
+    execute(client, get(host(1), "/openai/v1/models"));
+
+    takeRequest(server);
+    takeRequest(server);
+    assertThat(sentCookieNames(takeRequest(server))).containsExactly("early", COOKIE);
+    List<String> wanted = new ArrayList<>(newest);
+    wanted.add(COOKIE);
+    assertThat(sentCookieNames(takeRequest(server))).isEqualTo(wanted);
+    assertThat(sentCookieNames(takeRequest(server))).containsExactly("b");
+  }
+
+  @Test
+  void totalCap_cookiesOfSeveralHosts_evictsTheLeastRecentlySetWhateverItsHost() {
+    ConversationCookieJar jar = ConversationCookieJar.builder().conversationId("conv_1")
+        .maxCookiesPerDomain(3).maxCookies(4).build();
+    HttpUrl a = HttpUrl.get("https://a.gateway.test/");
+    HttpUrl b = HttpUrl.get("https://b.gateway.test/");
+    HttpUrl c = HttpUrl.get("https://c.gateway.test/");
+
+    jar.saveFromResponse(a, cookies(a, "a1=1", "a2=1"));
+    jar.saveFromResponse(b, cookies(b, "b1=1", "b2=1"));
+    jar.saveFromResponse(c, cookies(c, "c1=1"));
+
+    assertThat(jar.loadForRequest(a)).extracting(Cookie::name).containsExactly("a2");
+    assertThat(jar.loadForRequest(b)).extracting(Cookie::name).containsExactly("b1", "b2");
+    assertThat(jar.loadForRequest(c)).extracting(Cookie::name).containsExactly("c1");
+  }
+
+  @Test
+  void sameNameDomainAndPath_setAgain_replacesItOnceAndCountsAsMostRecentlySet() throws Exception {
+    ConversationCookieJar jar = ConversationCookieJar.builder().threadId("thread_1")
+        .maxCookiesPerDomain(3).build();
+    OkHttpClient client = base.newBuilder().cookieJar(jar).build();
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", "a=1; Path=/")
+        .addHeader("Set-Cookie", "b=1; Path=/").addHeader("Set-Cookie", "c=1; Path=/"));
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", "a=2; Path=/"));
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", "d=1; Path=/"));
+    server.enqueue(new MockResponse());
+
+    for (int i = 0; i < 4; i++) {
+      execute(client, get("/openai/threads/thread_1"));
+    }
+
+    takeRequest(server);
+    assertThat(takeRequest(server).getHeader("Cookie")).isEqualTo("a=1; b=1; c=1");
+    assertThat(takeRequest(server).getHeader("Cookie")).isEqualTo("b=1; c=1; a=2");
+    assertThat(takeRequest(server).getHeader("Cookie")).isEqualTo("c=1; a=2; d=1");
+  }
+
+  @Test
+  void expiredCookie_domainOverItsCap_goesBeforeOlderLiveOnes() {
+    ConversationCookieJar jar = ConversationCookieJar.builder().threadId("thread_1").clock(clock)
+        .maxCookiesPerDomain(3).build();
+    HttpUrl url = HttpUrl.get("https://a.gateway.test/openai/threads/thread_1");
+
+    jar.saveFromResponse(url, cookies(url, "a=1; Path=/", "b=1; Path=/", "short=1; Path=/; Max-Age=60"));
+    List<String> before = jar.loadForRequest(url).stream().map(Cookie::name).toList();
+    // No request in between: the save itself must drop the expired cookie before evicting "a".
+    clock.advance(Duration.ofSeconds(61));
+    jar.saveFromResponse(url, cookies(url, "c=1; Path=/", "d=1; Path=/"));
+
+    assertThat(before).containsExactly("a", "b", "short");
+    assertThat(jar.loadForRequest(url)).extracting(Cookie::name).containsExactly("b", "c", "d");
+  }
+
+  @Test
+  void oversizeCookie_over4096Bytes_notKeptAndTheCookieItWouldReplaceStays() throws Exception {
+    ConversationCookieJar jar = ConversationCookieJar.builder().threadId("thread_1").build();
+    OkHttpClient client = base.newBuilder().cookieJar(jar).build();
+    // Name, value, domain ("127.0.0.1", 9 bytes) and path ("/") weigh exactly 4096 bytes.
+    String edge = "e".repeat(4096 - "edge".length() - "127.0.0.1".length() - "/".length());
+    String secret = "s3cr3t" + "x".repeat(4096);
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", "big=small; Path=/")
+        .addHeader("Set-Cookie", "edge=" + edge + "; Path=/"));
+    server.enqueue(new MockResponse().addHeader("Set-Cookie", "big=" + secret + "; Path=/")
+        .addHeader("Set-Cookie", "over=" + edge + "e; Path=/"));
+    server.enqueue(new MockResponse());
+
+    execute(client, get("/openai/threads/thread_1"));
+    LogCapture log = LogCapture.during(() -> execute(client, get("/openai/threads/thread_1")));
+    execute(client, get("/openai/threads/thread_1"));
+
+    takeRequest(server);
+    takeRequest(server);
+    assertThat(takeRequest(server).getHeader("Cookie")).isEqualTo("big=small; edge=" + edge);
+    assertThat(log.text()).doesNotContain("s3cr3t").doesNotContain(edge);
+  }
+
+  @Test
+  void cookieHeader_cookiesOverItsByteLimit_sendsThePinAndTheNewestThatFit() throws Exception {
+    ConversationCookieJar jar = ConversationCookieJar.builder().threadId("thread_1").build();
+    OkHttpClient client = base.newBuilder().cookieJar(jar).build();
+    MockResponse six = new MockResponse().addHeader("Set-Cookie", COOKIE + "=backend-a; Path=/");
+    for (int k = 0; k < 6; k++) {
+      six.addHeader("Set-Cookie", "k" + k + "=" + "v".repeat(3_900) + "; Path=/");
+    }
+    server.enqueue(six);
+    server.enqueue(new MockResponse());
+
+    execute(client, get("/openai/threads/thread_1"));
+    execute(client, get("/openai/threads/thread_1"));
+
+    takeRequest(server);
+    RecordedRequest request = takeRequest(server);
+    // The pin (31 bytes) and four of 3,903 bytes, with "; " between, fit in 16 KiB; five do not.
+    assertThat(sentCookieNames(request)).containsExactly("k2", "k3", "k4", "k5", COOKIE);
+    assertThat(cookieHeaderBytes(request))
+        .isLessThanOrEqualTo(ConversationCookieJar.DEFAULT_MAX_COOKIE_HEADER_BYTES);
+  }
+
+  @Test
+  void concurrentSavesAndLoads_fourThreads_capsHoldAtEveryLoad() throws Exception {
+    ConversationCookieJar jar = ConversationCookieJar.builder().conversationId("conv_1")
+        .maxCookiesPerDomain(20).maxCookies(50).build();
+    List<HttpUrl> hosts = List.of(HttpUrl.get("https://a.gateway.test/"),
+        HttpUrl.get("https://b.gateway.test/"), HttpUrl.get("https://c.gateway.test/"));
+    int threads = 4;
+    CountDownLatch start = new CountDownLatch(1);
+    Queue<Throwable> failures = new ConcurrentLinkedQueue<>();
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      for (int t = 0; t < threads; t++) {
+        int thread = t;
+        pool.execute(() -> {
+          try {
+            start.await();
+            for (int i = 0; i < 500; i++) {
+              HttpUrl url = hosts.get((thread + i) % hosts.size());
+              String name = "t" + thread + "_" + i;
+              jar.saveFromResponse(url, cookies(url, name + "=1", name + "b=1"));
+              HttpUrl target = hosts.get(i % hosts.size());
+              assertThat(jar.loadForRequest(target)).hasSizeLessThanOrEqualTo(20)
+                  .allSatisfy(cookie -> assertThat(cookie.matches(target)).isTrue());
+            }
+          } catch (Throwable e) {
+            failures.add(e);
+          }
+        });
+      }
+      start.countDown();
+      pool.shutdown();
+      if (!pool.awaitTermination(30, TimeUnit.SECONDS)) {
+        fail("threads still running:\n" + stacks());
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+
+    assertThat(failures).isEmpty();
+    int total = 0;
+    for (HttpUrl url : hosts) {
+      int count = jar.loadForRequest(url).size();
+      assertThat(count).isLessThanOrEqualTo(20);
+      total += count;
+    }
+    assertThat(total).isEqualTo(50);
+  }
+
   // --- 15. never throws ---
 
   @Test
@@ -327,6 +575,32 @@ final class ConversationCookieJarTest {
   }
 
   @Test
+  void builder_capsOutOfRange_illegalArgumentWithTheRuleAndTheValue() {
+    assertThatThrownBy(() -> ConversationCookieJar.builder().maxCookiesPerDomain(-1))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("maxCookiesPerDomain must be 0 or more, was -1");
+    assertThatThrownBy(() -> ConversationCookieJar.builder().maxCookies(-1))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("maxCookies must be 0 or more, was -1");
+    assertThatThrownBy(() -> ConversationCookieJar.builder().maxCookieHeaderBytes(4_096))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("maxCookieHeaderBytes must be at least 4097 (a pin of 4096 bytes and its '='), was 4096");
+    assertThat(ConversationCookieJar.builder().conversationId("conv_1")
+        .maxCookiesPerDomain(0).maxCookies(0).maxCookieHeaderBytes(4_097).build()).isNotNull();
+  }
+
+  @Test
+  void capsOfZero_gatewaySetsCookies_onlyThePinIsSent() {
+    ConversationCookieJar jar = ConversationCookieJar.builder().conversationId("conv_1")
+        .maxCookies(0).build();
+    HttpUrl url = HttpUrl.get("https://a.gateway.test/openai");
+
+    jar.saveFromResponse(url, cookies(url, COOKIE + "=backend-a; Path=/", "theme=dark; Path=/"));
+
+    assertThat(jar.loadForRequest(url)).extracting(Cookie::name).containsExactly(COOKIE);
+  }
+
+  @Test
   void toString_afterCookiesSaved_showsScopeNotValues() {
     ConversationCookieJar jar = ConversationCookieJar.builder().threadId("thread_1").build();
     HttpUrl url = HttpUrl.get("http://127.0.0.1/openai/threads/thread_1");
@@ -337,6 +611,51 @@ final class ConversationCookieJarTest {
   }
 
   // --- helpers ---
+
+  /** A client on {@code jar} whose every host name resolves to loopback, so one server is many hosts. */
+  private OkHttpClient overLoopback(ConversationCookieJar jar) {
+    return base.newBuilder().cookieJar(jar).proxy(Proxy.NO_PROXY)
+        .dns(hostname -> List.of(InetAddress.getByName("127.0.0.1"))).build();
+  }
+
+  private static String host(int k) {
+    return "h" + k + ".gateway.test";
+  }
+
+  private Request get(String host, String path) {
+    return new Request.Builder()
+        .url(new HttpUrl.Builder().scheme("http").host(host).port(server.getPort()).encodedPath(path).build())
+        .build();
+  }
+
+  private static List<Cookie> cookies(HttpUrl url, String... setCookies) {
+    List<Cookie> parsed = new ArrayList<>();
+    for (String setCookie : setCookies) {
+      parsed.add(Cookie.parse(url, setCookie));
+    }
+    return parsed;
+  }
+
+  /** The cookie names of a request in order, none if it had no {@code Cookie} header. */
+  private static List<String> sentCookieNames(RecordedRequest request) {
+    return request.getHeader("Cookie") == null ? List.of() : cookieNames(request);
+  }
+
+  private static int cookieHeaderBytes(RecordedRequest request) {
+    String header = request.getHeader("Cookie");
+    return header == null ? 0 : header.getBytes(StandardCharsets.UTF_8).length;
+  }
+
+  private static String stacks() {
+    StringBuilder out = new StringBuilder();
+    Thread.getAllStackTraces().forEach((thread, stack) -> {
+      out.append(thread.getName()).append('\n');
+      for (StackTraceElement frame : stack) {
+        out.append("  at ").append(frame).append('\n');
+      }
+    });
+    return out.toString();
+  }
 
   private HttpUrl url(String pathAndQuery) {
     return HttpUrl.get("http://127.0.0.1:" + server.getPort() + pathAndQuery);
