@@ -227,7 +227,7 @@ public final class AffinityInterceptor implements Interceptor {
       if (response.isSuccessful() || exchange.turn == null) {
         return observe(response, exchange, fresh);
       }
-      byte[] errorBody = response.body() == null ? new byte[0] : BoundedBodies.peek(response.body(), MAX_ERROR_BODY_BYTES);
+      byte[] errorBody = BoundedBodies.peekDecoded(response, MAX_ERROR_BODY_BYTES, logger);
       // The gateway chose a backend anew when the error set another affinity cookie than the pin.
       boolean rerouted = fresh != null && (exchange.pin == null || !fresh.value().equals(exchange.pin.value()));
       RepairDecision decision =
@@ -306,7 +306,7 @@ public final class AffinityInterceptor implements Interceptor {
     if (amended.isEmpty()) {
       return response;
     }
-    byte[] body = amended.get();
+    byte[] body = BoundedBodies.encodedLike(response, amended.get());
     MediaType type = response.body() == null ? null : response.body().contentType();
     response.close();
     Response.Builder builder = response.newBuilder().body(ResponseBody.create(body, type));
@@ -322,19 +322,18 @@ public final class AffinityInterceptor implements Interceptor {
     return failure;
   }
 
-  /** The body's bytes, or null (with one WARN) when it must not be read. */
+  /**
+   * The body's bytes, to be sent in its place; or null (with one WARN) when it is not read, and is
+   * then sent untouched: see {@link BoundedBodies#unreadable}.
+   */
   private byte[] readBounded(Request request, RequestBody body) throws IOException {
-    if (body.isOneShot() || body.isDuplex()) {
-      logger.warn("Affinity skipped for {} {}: the request body can be written only once",
-          request.method(), AffinityCookies.redacted(request.url()));
+    String unreadable = BoundedBodies.unreadable(body, maxBodyBytes);
+    if (unreadable != null) {
+      logger.warn("Affinity skipped for {} {}: the request body {}; sent as it is, unpinned",
+          request.method(), AffinityCookies.redacted(request.url()), unreadable);
       return null;
     }
-    byte[] bytes = BoundedBodies.read(body, maxBodyBytes);
-    if (bytes == null) {
-      logger.warn("Affinity skipped for {} {}: request body is over the {} byte limit",
-          request.method(), AffinityCookies.redacted(request.url()), maxBodyBytes);
-    }
-    return bytes;
+    return BoundedBodies.read(body, maxBodyBytes);
   }
 
   private Request withPin(Request request, Exchange exchange) {
@@ -457,14 +456,14 @@ public final class AffinityInterceptor implements Interceptor {
       registry.bind(null, previous, fresh);
       return response;
     }
-    if (BoundedBodies.isEventStream(response)) {
+    if (BoundedBodies.isEventStream(response) && BoundedBodies.isIdentityEncoded(response)) {
       SseTee tee = new SseTee(body.source(), exchange.scope, previous, fresh, turn);
       ResponseBody teed = ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength());
       return response.newBuilder().body(teed).build();
     }
     byte[] peeked;
     try {
-      peeked = BoundedBodies.peek(body, maxBodyBytes);
+      peeked = BoundedBodies.peekDecoded(response, maxBodyBytes, logger);
     } catch (IOException e) {
       // The body broke off: the call failed here, nothing to bind. Said now, naming the chain,
       // rather than when the caller reads the body and meets the same failure without its name.

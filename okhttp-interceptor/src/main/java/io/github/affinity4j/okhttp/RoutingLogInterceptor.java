@@ -67,17 +67,18 @@ import org.slf4j.MDC;
  *
  * <p><b>Backend changes.</b> The backend of an exchange is its region and its affinity cookie (the
  * one set, else the one sent). The interceptor remembers the last backend per chain (keyed by
- * {@code previous_response_id} or {@code conversation} in the request body, read up to
- * {@link Builder#maxBodyBytes(long)}, or the id in a {@code …/responses/{id}}-style path) and per
- * response id it sees created (from a JSON answer, or from the {@code response.created} event of a
- * stream, which is teed, never buffered), in a bounded Caffeine cache. An exchange is marked when
- * its region or cookie differs from the remembered one, or when it sent one affinity cookie and
- * was given another. Backends in one region without affinity cookies look alike.
+ * {@code previous_response_id} or {@code conversation} in the request body, or the id in a
+ * {@code …/responses/{id}}-style path) and per response id it sees created (from a JSON answer,
+ * or from the {@code response.created} event of a stream, which is teed, never buffered), in a
+ * bounded Caffeine cache. An exchange is marked when its region or cookie differs from the
+ * remembered one, or when it sent one affinity cookie and was given another. Backends in one
+ * region without affinity cookies look alike.
  *
  * <p><b>Where to install.</b> As an application interceptor after {@link AffinityInterceptor}, it
  * sees the pin that interceptor adds and logs every SDK retry; as a network interceptor
  * ({@code addNetworkInterceptor}) it sees the headers as sent, including a {@code CookieJar}'s,
- * and then does not read compressed bodies.
+ * and the bodies as sent: it decodes a gzip answer to find its id, and does not read a compressed
+ * stream or another encoding.
  *
  * <p><b>Secrets.</b> Request and response bodies are never logged. With {@link Level#HEADERS},
  * {@code Authorization}, {@code Proxy-Authorization}, {@code api-key}, {@code x-api-key},
@@ -92,6 +93,13 @@ import org.slf4j.MDC;
  * chosen level, a request passes straight through: no body is read, nothing is parsed. Otherwise
  * a JSON {@code POST …/responses} request body is copied once (and sent from that copy), and a
  * successful JSON answer's first 64 KiB are peeked for its id.
+ *
+ * <p><b>Bodies are sent whole.</b> A request body is read only when it declares its length, at
+ * most {@link Builder#maxBodyBytes(long)}, and is neither one-shot nor duplex; any other body
+ * (a stream of unknown length above all) is sent untouched and its exchange logged without a
+ * chain. A read body is sent as it wrote itself; one that writes more than the limit although it
+ * declared less fails the call with a {@link java.net.ProtocolException} before anything is
+ * sent. Response bodies are only peeked: the caller reads them as the server sent them.
  *
  * <p>Thread-safe; one instance may serve many clients. {@link #level(Level)} and
  * {@link #redactHeader(String)} take effect for the next exchange. Only the {@link IOException}s
@@ -258,25 +266,27 @@ public final class RoutingLogInterceptor implements Interceptor {
       String path = request.url().encodedPath();
       if (ChainKeys.hasBodyKey(request.method(), path)) {
         RequestBody body = request.body();
-        byte[] bytes = body == null ? null : BoundedBodies.read(body, maxBodyBytes);
+        // Read only as BoundedBodies allows, so the body is sent whole; a body that fails to
+        // write fails the call here, as it would when sent.
+        String unreadable = body == null ? null : BoundedBodies.unreadable(body, maxBodyBytes);
+        byte[] bytes = body == null || unreadable != null ? null : BoundedBodies.read(body, maxBodyBytes);
         if (bytes != null) {
-          key = ChainKeys.fromRequestBody(bytes, 0, bytes.length).orElse(null);
-          // Send the bytes already read rather than serialising the body a second time.
+          // Send the bytes already read: the body may not write the same twice.
           sent = request.newBuilder()
               .method(request.method(), RequestBody.create(bytes, body.contentType()))
               .build();
+          key = ChainKeys.fromRequestBody(bytes, 0, bytes.length).orElse(null);
         } else if (body != null) {
-          logger.debug("Request body of {} {} not read (one-shot, or over {} bytes); chain unknown",
-              request.method(), path, maxBodyBytes);
+          logger.debug("Request body of {} {} not read: it {}; chain unknown",
+              request.method(), path, unreadable);
         }
       } else if (ChainKeys.isAffected(request.method(), path)) {
         key = ChainKeys.fromPath(path).orElse(null);
       }
-    } catch (IOException | RuntimeException e) {
-      // The call meets the same body when it is sent; the routing log just does without a chain.
-      logger.debug("Request body of {} {} unreadable ({}); chain unknown",
+    } catch (RuntimeException e) {
+      // The routing log does without a chain; what is sent is the body whole, read or not.
+      logger.debug("Request body of {} {} not parsed ({}); chain unknown",
           request.method(), request.url().encodedPath(), e.getClass().getSimpleName());
-      sent = request;
       key = null;
     }
 
@@ -325,13 +335,15 @@ public final class RoutingLogInterceptor implements Interceptor {
     Response result = response;
     ResponseBody body = response.body();
     if (current != null && body != null && response.isSuccessful()
-        && ChainKeys.isAffected(sent.method(), sent.url().encodedPath())
-        && isIdentityEncoded(response)) {
+        && ChainKeys.isAffected(sent.method(), sent.url().encodedPath())) {
       if (BoundedBodies.isEventStream(response)) {
-        SseTee tee = new SseTee(body.source(), current);
-        result = response.newBuilder()
-            .body(ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength()))
-            .build();
+        // A compressed stream is passed on unread: its id would need a decoder beside the caller's.
+        if (BoundedBodies.isIdentityEncoded(response)) {
+          SseTee tee = new SseTee(body.source(), current);
+          result = response.newBuilder()
+              .body(ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength()))
+              .build();
+        }
       } else {
         created = createdKey(response);
         if (created != null) {
@@ -387,21 +399,19 @@ public final class RoutingLogInterceptor implements Interceptor {
     emit(line.toString(), key, null);
   }
 
-  /** The chain key a successful JSON answer creates, from a bounded peek; null if none. */
+  /**
+   * The chain key a successful JSON answer creates, from a bounded peek, gzip decoded; null if
+   * none, or if the body is in another encoding.
+   */
   private static ChainKey createdKey(Response response) {
     try {
-      byte[] peeked = BoundedBodies.peek(response.body(), RESPONSE_PEEK_BYTES);
+      byte[] peeked = BoundedBodies.peekDecoded(response, RESPONSE_PEEK_BYTES, null);
       return ChainKeys.fromResponseBody(peeked, 0, peeked.length).orElse(null);
     } catch (IOException e) {
       // The caller reads the body next and meets the same failure.
       logger.debug("Response body unreadable ({}); no response id", e.getClass().getSimpleName());
       return null;
     }
-  }
-
-  private static boolean isIdentityEncoded(Response response) {
-    String encoding = response.header("Content-Encoding");
-    return encoding == null || "identity".equalsIgnoreCase(encoding.trim());
   }
 
   private void emit(String message, ChainKey key, String region) {

@@ -167,7 +167,7 @@ final class AffinityInterceptorFuzzTest {
 
     assertThat(received.count).isEqualTo(HUNDRED_MIB);
     assertThat(received.crc.getValue()).isEqualTo(body.crc());
-    // Each interceptor reads at most its 8 MiB bound of a body of unknown length, then lets it go.
+    // Neither interceptor reads a body over its 8 MiB bound, nor one of unknown length.
     assertThat(heapMidway[0]).as("heap growth with half the body sent").isLessThan(48L << 20);
   }
 
