@@ -53,7 +53,7 @@ public final class CaffeineAffinityStore implements AffinityStore {
   private final Duration expireAfterAccess;
   // Response keys, nearly all of them, are held by their id alone: a ChainKey per entry would
   // cost a fifth of it. Other kinds keep their ChainKey, so ids of different kinds never clash.
-  private final Cache<Object, AffinityToken> cache;
+  private final Cache<ChainKey, AffinityToken> cache;
 
   private CaffeineAffinityStore(Builder builder) {
     this.maximumSize = builder.maximumSize;
@@ -103,9 +103,12 @@ public final class CaffeineAffinityStore implements AffinityStore {
     return cache.estimatedSize();
   }
 
-  /** Runs pending maintenance (expiry, eviction) now; for tests. */
-  private static Object cacheKey(ChainKey key) {
-    return requireNonNull(key, "key").kind() == ChainKey.Kind.RESPONSE ? key.id() : key;
+  /**
+   * The whole key, scope included: keying by the id alone would let one scope's id reach another
+   * scope's pin.
+   */
+  private static ChainKey cacheKey(ChainKey key) {
+    return requireNonNull(key, "key");
   }
 
   void cleanUp() {

@@ -4,6 +4,7 @@ import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.ChainRegistry;
 import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
@@ -92,6 +93,7 @@ public final class ConversationCookieJar implements CookieJar {
   private final int maxCookiesPerDomain;
   private final int maxCookies;
   private final int maxCookieHeaderBytes;
+  private final String tenant;
 
   private final Object lock = new Object();
   /** The other cookies, least recently set first. Guarded by {@link #lock}. */
@@ -105,6 +107,7 @@ public final class ConversationCookieJar implements CookieJar {
     this.maxCookiesPerDomain = builder.maxCookiesPerDomain;
     this.maxCookies = builder.maxCookies;
     this.maxCookieHeaderBytes = builder.maxCookieHeaderBytes;
+    this.tenant = builder.tenant;
   }
 
   /** A new builder; set exactly one of {@code conversationId} or {@code threadId}. */
@@ -122,7 +125,7 @@ public final class ConversationCookieJar implements CookieJar {
     try {
       AffinityToken fresh = AffinityCookies.first(registry, url, cookies, RoutingInfo.EMPTY);
       if (fresh != null) {
-        registry.bind(null, scope, fresh);
+        registry.bind(null, scopedTo(url), fresh);
       }
       long now = registry.clock().millis();
       int oversize = 0;
@@ -167,7 +170,7 @@ public final class ConversationCookieJar implements CookieJar {
           }
         }
       }
-      Optional<AffinityToken> pin = registry.pinFor(scope, url.scheme(), url.host(), url.encodedPath());
+      Optional<AffinityToken> pin = registry.pinFor(scopedTo(url), url.scheme(), url.host(), url.encodedPath());
       Cookie pinCookie = pin.map(token -> new Cookie.Builder()
           .name(token.name())
           .value(token.value())
@@ -281,6 +284,20 @@ public final class ConversationCookieJar implements CookieJar {
     return bytes;
   }
 
+  /**
+   * The jar's key in the {@link ChainScope} of {@code url}'s origin and of the jar's tenant, so a
+   * response from another host never replaces the pin. No base path: the jar serves one scope
+   * across the paths its cookie's {@code Path} covers. A jar sees no credentials either, so it
+   * shares the pin of an interceptor's chain only for requests without a base path or credential
+   * (or when both name the same tenant).
+   */
+  private ChainKey scopedTo(HttpUrl url) {
+    return scope.in(ChainScope.builder()
+        .origin(url.scheme(), url.host(), url.port(), null)
+        .tenant(tenant)
+        .build());
+  }
+
   @Override
   public String toString() {
     return "ConversationCookieJar{" + scope + "}";
@@ -297,6 +314,7 @@ public final class ConversationCookieJar implements CookieJar {
   public static final class Builder {
     private final ChainRegistry.Builder registry = ChainRegistry.builder();
     private ChainKey scope;
+    private String tenant;
     private int maxCookiesPerDomain = DEFAULT_MAX_COOKIES_PER_DOMAIN;
     private int maxCookies = DEFAULT_MAX_COOKIES;
     private int maxCookieHeaderBytes = DEFAULT_MAX_COOKIE_HEADER_BYTES;
@@ -322,6 +340,16 @@ public final class ConversationCookieJar implements CookieJar {
      */
     public Builder threadId(String threadId) {
       this.scope = ChainKey.thread(threadId);
+      return this;
+    }
+
+    /**
+     * The tenant the jar's pin belongs to, as part of its {@link ChainScope} with the URL's origin;
+     * the same as the {@link AffinityInterceptor.Builder#tenant} of interceptors sharing the store.
+     * Default: none.
+     */
+    public Builder tenant(String tenant) {
+      this.tenant = java.util.Objects.requireNonNull(tenant, "tenant");
       return this;
     }
 

@@ -43,17 +43,22 @@ final class AffinityInterceptorSecurityTest {
       https://apim.example.com/openai/v1/responses   | Path=/                           | https://apim.example.com.evil.example/v1/responses  | false
       https://apim.example.com/openai/v1/responses   | Domain=evil.example              | https://evil.example/openai/v1/responses            | false
       https://apim.example.com/openai/v1/responses   | Domain=evil.example              | https://apim.example.com/openai/v1/responses        | false
-      https://apim.example.com/openai/v1/responses   | Domain=example.com               | https://other.example.com/openai/v1/responses       | true
+      # A pin belongs to the origin it was learned from (ChainScope): even a cookie whose Domain covers
+      # another host is not sent there, since that host may be another tenant's gateway.
+      https://apim.example.com/openai/v1/responses   | Domain=example.com               | https://other.example.com/openai/v1/responses       | false
       https://apim.example.com/openai/v1/responses   | Domain=example.com               | https://example.com.evil.example/openai/v1/responses| false
       https://apim.example.com/openai/v1/responses   | Domain=example.com               | https://notexample.com/openai/v1/responses          | false
-      https://apim.example.com/openai/v1/responses   | Domain=.apim.example.com         | https://eu.apim.example.com/openai/v1/responses     | true
+      https://apim.example.com/openai/v1/responses   | Domain=.apim.example.com         | https://eu.apim.example.com/openai/v1/responses     | false
+      https://apim.example.com/openai/v1/responses   | Domain=.apim.example.com         | https://apim.example.com/openai/v1/responses        | true
       https://apim.example.com/openai/v1/responses   | Domain=com                       | https://evil.com/openai/v1/responses                | false
       https://apim.example.com/openai/v1/responses   | Domain=com                       | https://apim.example.com/openai/v1/responses        | false
       https://apim.example.co.uk/openai/v1/responses | Domain=co.uk                     | https://evil.co.uk/openai/v1/responses              | false
       https://my.azurewebsites.net/v1/responses      | Domain=azurewebsites.net         | https://evil.azurewebsites.net/v1/responses         | false
       # azure-api.net is not on the Public Suffix List, so like example.com it may be a cookie's domain
-      # (RFC 6265): a gateway that sets it shares its pin with every *.azure-api.net host the chain goes to.
-      https://my.azure-api.net/openai/v1/responses   | Domain=azure-api.net             | https://other.azure-api.net/openai/v1/responses     | true
+      # (RFC 6265); the pin still stays with the host that set it.
+      https://my.azure-api.net/openai/v1/responses   | Domain=azure-api.net             | https://other.azure-api.net/openai/v1/responses     | false
+      https://my.azure-api.net/openai/v1/responses   | Domain=azure-api.net             | https://my.azure-api.net/openai/v1/responses        | true
+      https://apim.example.com/openai/v1/responses   | Path=/                           | https://apim.example.com:8443/openai/v1/responses   | false
       https://127.0.0.1/openai/v1/responses          | Path=/                           | https://127.0.0.2/openai/v1/responses               | false
       https://127.0.0.1/openai/v1/responses          | Domain=0.0.1                     | https://10.0.0.1/openai/v1/responses                | false
       https://apim.example.com/openai/v1/responses   | Path=/; Secure                   | https://apim.example.com/openai/v1/responses        | true
