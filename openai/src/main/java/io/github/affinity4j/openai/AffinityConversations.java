@@ -4,7 +4,10 @@ import static java.util.Objects.requireNonNull;
 
 import com.openai.client.OpenAIClient;
 import com.openai.core.ClientOptions;
+import com.openai.azure.credential.AzureApiKeyCredential;
 import com.openai.core.http.Headers;
+import com.openai.credential.BearerTokenCredential;
+import com.openai.credential.Credential;
 import com.openai.models.responses.ResponseCreateParams;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityStats;
@@ -26,6 +29,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Optional;
+import java.util.function.Function;
 import okhttp3.HttpUrl;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -212,8 +216,12 @@ public final class AffinityConversations {
     return clientCookies;
   }
 
-  /** Whom this instance's chains belong to. */
-  ChainScope scope() {
+  /**
+   * Returns whom this instance's chains belong to: the client's origin and base path, and its
+   * credential or {@link Builder#tenant tenant}. Its pins and turns are kept in the store and
+   * journal under keys {@link ChainKey#in in} this scope.
+   */
+  public ChainScope scope() {
     return scope;
   }
 
@@ -431,10 +439,38 @@ public final class AffinityConversations {
         scope.secret(scopeSecret);
       }
       if (options != null) {
-        Headers headers = options.headers();
-        scope.credentials(name -> headers.values(name).stream().findFirst().orElse(null));
+        scope.credentials(credentials(options));
       }
       return new AffinityConversations(this, responses, cookies, scope.build());
+    }
+
+    /**
+     * The credential headers the client's requests carry, as an interceptor sees them: its own
+     * headers, else what its credential adds ({@code api-key} for an Azure key, a bearer token
+     * asked of its supplier once, here). A supplier that fails gives none.
+     */
+    private static Function<String, String> credentials(ClientOptions options) {
+      Headers headers = options.headers();
+      Credential credential = options.credential();
+      String apiKey = credential instanceof AzureApiKeyCredential azure ? azure.apiKey() : null;
+      String bearer = null;
+      if (credential instanceof BearerTokenCredential token) {
+        try {
+          bearer = "Bearer " + token.token();
+        } catch (RuntimeException e) {
+          logger.debug("Bearer token of the client not read ({}); its scope has no credential",
+              e.getClass().getSimpleName());
+        }
+      }
+      String authorization = bearer;
+      return name -> {
+        String own = headers.values(name).stream().findFirst().orElse(null);
+        if (own != null) {
+          return own;
+        }
+        return "api-key".equalsIgnoreCase(name) ? apiKey
+            : "Authorization".equalsIgnoreCase(name) ? authorization : null;
+      };
     }
 
     /**

@@ -145,7 +145,7 @@ final class ConversationFailureTest {
         count++;
       }
       for (Throwable suppressed : current.getSuppressed()) {
-        if (suppressed instanceof ChainNote note && note.chain().equals(chain)) {
+        if (suppressed instanceof ChainNote note && note.chain().toString().equals(chain.toString())) {
           count++;
         }
       }

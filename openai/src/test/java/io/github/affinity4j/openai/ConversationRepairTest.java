@@ -120,7 +120,7 @@ final class ConversationRepairTest {
         .containsExactly(true, true, false);
     assertThat(conversations.repairStats().retries()).isEqualTo(1);
     assertThat(listener.repaired).singleElement().satisfies(repair -> {
-      assertThat(repair.chain()).isEqualTo(ChainKey.response(first.id()));
+      assertThat(repair.chain().id()).isEqualTo(first.id());
       assertThat(repair.elapsed()).isGreaterThanOrEqualTo(Duration.ofMillis(20));
     });
   }
@@ -235,7 +235,7 @@ final class ConversationRepairTest {
     });
     assertThat(conversations.repairStats().breaks(ChainBreak.Kind.BACKEND_UNAVAILABLE)).isEqualTo(1);
     assertThat(listener.repaired).singleElement().satisfies(repair ->
-        assertThat(repair.chain()).isEqualTo(ChainKey.response(first.id())));
+        assertThat(repair.chain().id()).isEqualTo(first.id()));
   }
 
   @Test

@@ -192,7 +192,7 @@ final class ConversationSdkTest {
               // The event after response.created, long before response.completed: the new id is
               // already bound to the pin.
               assertThat(event.isCompleted()).isFalse();
-              pinnedAfterCreated = conversations.store().get(ChainKey.response(createdId)).isPresent();
+              pinnedAfterCreated = conversations.store().get(ChainKey.response(createdId).in(conversations.scope())).isPresent();
             }
             event.outputTextDelta().ifPresent(delta -> deltas.append(delta.delta()));
             if (event.isCompleted()) {

@@ -35,6 +35,7 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.NoSuchElementException;
 import java.util.Map;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
@@ -120,7 +121,7 @@ final class ConversationTest {
     List<ResponseInputItem> history = chat.history();
 
     ArrayNode journaled = ObjectMappers.jsonMapper().createArrayNode();
-    for (byte[] array : conversations.journal().history(ChainKey.response(chat.lastResponseId().orElseThrow()))
+    for (byte[] array : conversations.journal().history(ChainKey.response(chat.lastResponseId().orElseThrow()).in(conversations.scope()))
         .itemArrays()) {
       ObjectMappers.jsonMapper().readTree(array).forEach(journaled::add);
     }
@@ -158,15 +159,25 @@ final class ConversationTest {
   }
 
   @Test
-  void resume_chainTheJournalNeverSaw_sendsUnpinnedAndHistorySaysWhatIsMissing() {
+  void resume_chainTheStoreAndJournalNeverSaw_findsNothing() {
     Conversation chat = conversations.start();
     Response first = chat.send(marker(0, 1));
     AffinityConversations stranger = AffinityConversations.builder().client(client).defaults(defaults()).build();
 
-    Conversation resumed = stranger.resume(first.id());
+    assertThatThrownBy(() -> stranger.resume(first.id())).isInstanceOf(NoSuchElementException.class);
+  }
+
+  @Test
+  void resume_pinKnownButHistoryNot_resumesAndHistorySaysWhatIsMissing() {
+    Conversation chat = conversations.start();
+    Response first = chat.send(marker(0, 1));
+    AffinityConversations forgetful = AffinityConversations.builder().client(client).defaults(defaults())
+        .store(conversations.store()).build();
+
+    Conversation resumed = forgetful.resume(first.id());
 
     assertThat(resumed.pendingToolCalls()).isEmpty();
-    assertThat(resumed.pinFingerprint()).isEmpty();
+    assertThat(resumed.pinFingerprint()).isPresent();
     assertThatThrownBy(resumed::history).isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("response:" + first.id()).hasMessageContaining("MISSING_LINK");
   }
@@ -297,20 +308,23 @@ final class ConversationTest {
   }
 
   @Test
-  void resume_throughAClientOfAnotherHost_pinNotSentThereAndChainStillWhole() {
+  void resume_throughAClientOfAnotherHostOrKey_findsNothingAndSendsNothing() {
     Conversation chat = conversations.start();
     Response first = chat.send(marker(0, 1));
-    // The same gateway under another host name: a cookie set for 127.0.0.1 does not apply to it.
+    // The same gateway under another host name, and under the same name with another key.
     OpenAIClient elsewhere = closeLater(clients,
         plainClient(simulator.openAiBaseUrl().replace("127.0.0.1", "localhost")).build());
-    Conversation resumed = AffinityConversations.builder().client(elsewhere).defaults(defaults())
-        .store(conversations.store()).journal(conversations.journal()).build().resume(first.id());
+    OpenAIClient otherKey = closeLater(clients, plainClient(simulator.openAiBaseUrl()).apiKey("other-key").build());
     simulator.clearRequestLog();
 
-    SimulatedAnswer answer = SimulatedAnswer.parse(text(resumed.send(marker(0, 2))));
-
-    assertThat(simulator.requestLog().get(0).hasAffinityCookie()).isFalse();
-    assertThat(answer.userMessages()).isEqualTo(2);
+    for (OpenAIClient stranger : List.of(elsewhere, otherKey)) {
+      AffinityConversations shared = AffinityConversations.builder().client(stranger).defaults(defaults())
+          .store(conversations.store()).journal(conversations.journal()).build();
+      assertThatThrownBy(() -> shared.resume(first.id())).isInstanceOf(NoSuchElementException.class);
+      assertThat(shared.history(first.id()).status()).isEqualTo(ChainHistory.Status.MISSING_LINK);
+    }
+    assertThat(simulator.requestLog()).isEmpty();
+    assertThat(conversations.resume(first.id()).history()).hasSize(2);
   }
 
   private static String kind(ResponseInputItem item) {
