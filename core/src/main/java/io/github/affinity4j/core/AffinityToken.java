@@ -36,18 +36,29 @@ import java.util.Locale;
  * strings are shared between equal tokens, and {@link ChainRegistry} stores each token
  * {@link #forStorage()}, with only the region of its routing facts.
  *
+ * <p><b>Bounded in bytes.</b> A store's bound is in keys, and the gateway chooses every string a
+ * token holds, so each has a cap: name and value together {@value #MAX_COOKIE_SIZE} characters,
+ * domain {@value #MAX_DOMAIN_LENGTH}, path {@value #MAX_PATH_LENGTH}, region
+ * {@value RoutingInfo#MAX_REGION_LENGTH} ({@link RoutingInfo} drops a longer one). A cookie over a
+ * cap is refused (the adapters skip it with a DEBUG line, as any unusable cookie; a chain then
+ * keeps the pin it inherited, if any). A stored token thus holds at most 4 669 characters, under 6 KiB of heap with
+ * its objects, whatever the gateway sends; a normal APIM pin (a 40-character value, path
+ * {@code /}) costs a few hundred bytes, the path, domain and region being shared.
+ *
  * @param name the cookie name, e.g. {@code APIM-Backend-Affinity}
  * @param value the opaque cookie value; never log it
- * @param domain the host or domain the cookie applies to, lower case, without a leading dot
+ * @param domain the host or domain the cookie applies to, lower case, without a leading dot; at
+ *     most {@value #MAX_DOMAIN_LENGTH} characters
  * @param hostOnly true if the cookie applies to {@code domain} exactly, false if to its subdomains
  *     too (the cookie had a {@code Domain} attribute)
- * @param path the path the cookie applies to, starting with {@code /}
+ * @param path the path the cookie applies to, starting with {@code /}; at most
+ *     {@value #MAX_PATH_LENGTH} characters
  * @param expiresAt when the cookie expires, or null for a session cookie (one that lasts as long as
  *     the client keeps it)
  * @param secure true if the cookie may be sent only over https
  * @param seenAt when the response that set the cookie was received
  * @param routing the routing facts of that response; {@link RoutingInfo#EMPTY} if none (null is
- *     turned into {@code EMPTY})
+ *     turned into {@code EMPTY}); its text is capped as {@link RoutingInfo} says
  */
 public record AffinityToken(
     String name,
@@ -67,6 +78,21 @@ public record AffinityToken(
    */
   public static final int MAX_COOKIE_SIZE = 4096;
 
+  /**
+   * The longest cookie {@code Path} accepted, in characters: 256. Gateways set {@code /} or an API
+   * prefix such as {@code /inference/openai}; the default path (RFC 6265 section 5.1.4, the request
+   * path up to its last {@code /}) of a Responses API request is shorter still. A longer path is
+   * not a pin worth keeping in every chain: the cookie is refused, as one too large is.
+   */
+  public static final int MAX_PATH_LENGTH = 256;
+
+  /**
+   * The longest cookie domain accepted, in characters, after a leading dot is removed: 253, the
+   * longest DNS name (RFC 1035 section 2.3.4, without the root's trailing dot). No host a request
+   * can reach is longer.
+   */
+  public static final int MAX_DOMAIN_LENGTH = 253;
+
   private static final char[] HEX = "0123456789abcdef".toCharArray();
 
   // Weak, so a string or routing no token uses any more can be collected. A process sees a few
@@ -81,8 +107,10 @@ public record AffinityToken(
    *     is null
    * @throws IllegalArgumentException if the name is not an RFC 6265 token, the value holds a
    *     control character, non-ASCII character or {@code ;}, the cookie exceeds
-   *     {@value #MAX_COOKIE_SIZE} characters, the domain is blank or the path does not start with
-   *     {@code /}. Messages never include the value.
+   *     {@value #MAX_COOKIE_SIZE} characters, the domain is blank or over
+   *     {@value #MAX_DOMAIN_LENGTH} characters, or the path does not start with {@code /} or is
+   *     over {@value #MAX_PATH_LENGTH} characters. Messages never include the value, nor an
+   *     over-long domain or path.
    */
   public AffinityToken {
     requireNonNull(name, "name");
@@ -109,13 +137,20 @@ public record AffinityToken(
     if (host.isBlank()) {
       throw new IllegalArgumentException("Cookie domain must not be blank; pass the request host");
     }
-    domain = STRINGS.intern(host.toLowerCase(Locale.ROOT));
+    if (host.length() > MAX_DOMAIN_LENGTH) {
+      throw new IllegalArgumentException("Cookie " + name + " has a domain of " + host.length()
+          + " characters, over the " + MAX_DOMAIN_LENGTH + " of a DNS name; do not bind it");
+    }
     if (path == null) {
       path = "/";
     } else if (!path.startsWith("/")) {
       throw new IllegalArgumentException(
           "Cookie path must start with '/', got " + ChainKey.describe(path) + "; pass \"/\" or null");
+    } else if (path.length() > MAX_PATH_LENGTH) {
+      throw new IllegalArgumentException("Cookie " + name + " has a path of " + path.length()
+          + " characters, over the " + MAX_PATH_LENGTH + " kept; do not bind it");
     }
+    domain = STRINGS.intern(host.toLowerCase(Locale.ROOT));
     name = STRINGS.intern(name);
     path = STRINGS.intern(path);
     if (routing == null) {

@@ -16,9 +16,20 @@ import java.util.function.Function;
  * never thrown. None of these headers is a secret, so {@link #toString()} shows them all.
  * Immutable and thread-safe.
  *
- * @param region the backend region: {@code x-ms-region}, else {@code x-backend-region}
- * @param requestId {@code x-request-id}
- * @param apimRequestId {@code apim-request-id}
+ * <p><b>Bounded.</b> Stores and caches keep a region per chain, and a gateway chooses what these
+ * headers say, so text longer than its cap ({@value #MAX_REGION_LENGTH} characters for a region,
+ * {@value #MAX_REQUEST_ID_LENGTH} for a request id) counts as unusable: the constructor turns it
+ * into null, as {@link #from} does with any other garbage. Real values are far shorter (Azure
+ * region display names have about 20 characters; request ids are 36-character UUIDs), so a value
+ * over the cap is not a region or an id but a header sent to fill memory. An instance thus holds
+ * at most 320 characters of text, whatever the gateway sent.
+ *
+ * @param region the backend region: the first usable of {@code x-ms-region} and
+ *     {@code x-backend-region}; null if longer than {@value #MAX_REGION_LENGTH} characters
+ * @param requestId {@code x-request-id}; null if longer than {@value #MAX_REQUEST_ID_LENGTH}
+ *     characters
+ * @param apimRequestId {@code apim-request-id}; null if longer than
+ *     {@value #MAX_REQUEST_ID_LENGTH} characters
  * @param remainingRequests {@code x-ratelimit-remaining-requests}, a non-negative integer
  * @param remainingTokens {@code x-ratelimit-remaining-tokens}, a non-negative integer
  * @param retryAfter the first usable of {@code retry-after-ms}, {@code x-ms-retry-after-ms} (both
@@ -34,6 +45,21 @@ public record RoutingInfo(
     Long remainingTokens,
     Duration retryAfter) {
 
+  /**
+   * The longest region kept, in characters: 64. Azure region display names have about 20
+   * ({@code Germany West Central}), and APIM policies copy one into {@code x-backend-region}; a
+   * longer value is dropped (null), not cut, so that two long labels sharing a prefix are never
+   * taken for the same backend. Every token a store keeps carries its region, so this bounds what
+   * a gateway can make a store hold per chain.
+   */
+  public static final int MAX_REGION_LENGTH = 64;
+
+  /**
+   * The longest {@code x-request-id} or {@code apim-request-id} kept, in characters: 128. Both are
+   * UUIDs (36 characters) from APIM and Azure OpenAI; a longer value is dropped (null).
+   */
+  public static final int MAX_REQUEST_ID_LENGTH = 128;
+
   /** Routing facts of a response that carried none of the headers. */
   public static final RoutingInfo EMPTY = new RoutingInfo(null, null, null, null, null, null);
 
@@ -42,16 +68,28 @@ public record RoutingInfo(
   private static final long MAX_RETRY_AFTER_SECONDS = Long.MAX_VALUE / 1000;
 
   /**
+   * Creates routing facts; text over its cap ({@value #MAX_REGION_LENGTH} characters for
+   * {@code region}, {@value #MAX_REQUEST_ID_LENGTH} for the request ids) is replaced by null, so
+   * no instance, however made (parsed, decoded from a store, built by hand), holds more.
+   */
+  public RoutingInfo {
+    region = capped(region, MAX_REGION_LENGTH);
+    requestId = capped(requestId, MAX_REQUEST_ID_LENGTH);
+    apimRequestId = capped(apimRequestId, MAX_REQUEST_ID_LENGTH);
+  }
+
+  /**
    * Reads the routing headers through {@code headers}, which returns a header's value or null when
    * it is absent. HTTP header names are case-insensitive; the lookup must be too (OkHttp's
-   * {@code Response.header(String)} is). Values are trimmed; blank values count as absent.
+   * {@code Response.header(String)} is). Values are trimmed; blank values, and text over its cap
+   * ({@link #MAX_REGION_LENGTH}, {@link #MAX_REQUEST_ID_LENGTH}), count as absent.
    *
    * @throws NullPointerException if {@code headers} is null
    */
   public static RoutingInfo from(Function<String, String> headers) {
-    String region = text(headers.apply("x-ms-region"));
+    String region = capped(text(headers.apply("x-ms-region")), MAX_REGION_LENGTH);
     if (region == null) {
-      region = text(headers.apply("x-backend-region"));
+      region = capped(text(headers.apply("x-backend-region")), MAX_REGION_LENGTH);
     }
     Duration retryAfter = millis(headers.apply("retry-after-ms"));
     if (retryAfter == null) {
@@ -75,6 +113,10 @@ public record RoutingInfo(
   /** Returns true if none of the routing headers was present and usable. */
   public boolean isEmpty() {
     return equals(EMPTY);
+  }
+
+  private static String capped(String text, int max) {
+    return text == null || text.length() <= max ? text : null;
   }
 
   private static String text(String value) {

@@ -176,6 +176,58 @@ final class AffinityTokenTest {
   }
 
   @Test
+  void constructor_pathOverCap_throwsWithoutEchoingPath() {
+    String fits = "/" + "p".repeat(AffinityToken.MAX_PATH_LENGTH - 1);
+    assertThat(token().path(fits).build().path()).isEqualTo(fits);
+
+    String longPath = fits + "/x".repeat(1000);
+    assertThatThrownBy(() -> token().path(longPath).build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(Integer.toString(longPath.length()))
+        .hasMessageContaining(Integer.toString(AffinityToken.MAX_PATH_LENGTH))
+        .hasMessageNotContaining(fits)
+        .hasMessageNotContaining(SECRET);
+    assertThatThrownBy(() -> token().path(fits + "q").build())
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void constructor_domainOverDnsNameLength_throwsWithoutEchoingDomain() {
+    String label = "a".repeat(63) + ".";
+    String fits = (label.repeat(4)).substring(0, AffinityToken.MAX_DOMAIN_LENGTH - "test".length()) + "test";
+    assertThat(fits).hasSize(253);
+    assertThat(token().domain(fits).build().domain()).isEqualTo(fits);
+    assertThat(token().domain("." + fits).hostOnly(false).build().domain())
+        .as("a leading dot is not part of the name").isEqualTo(fits);
+
+    String longDomain = "b".repeat(2000) + ".test";
+    assertThatThrownBy(() -> token().domain(longDomain).build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(Integer.toString(longDomain.length()))
+        .hasMessageContaining("253")
+        .hasMessageNotContaining("bbbb")
+        .hasMessageNotContaining(SECRET);
+    assertThatThrownBy(() -> token().domain("c" + fits).build())
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void forStorage_regionOverCap_storesNoRegion() {
+    String longRegion = "West US ".repeat(250);
+    AffinityToken full = token().routing(new RoutingInfo(longRegion, "req-1", null, null, null, null))
+        .build();
+
+    AffinityToken stored = full.forStorage();
+
+    assertThat(full.routing().region()).isNull();
+    assertThat(stored.routing()).isSameAs(RoutingInfo.EMPTY);
+    assertThat(stored.toString()).doesNotContain("West US").doesNotContain(SECRET);
+    String fits = "r".repeat(RoutingInfo.MAX_REGION_LENGTH);
+    assertThat(token().routing(new RoutingInfo(fits, null, null, null, null, null)).build()
+        .forStorage().routing().region()).isEqualTo(fits);
+  }
+
+  @Test
   void constructor_nullOptionals_defaulted() {
     AffinityToken token =
         new AffinityToken("SessionId", "", "Host.Test", true, null, null, false, NOW, null);

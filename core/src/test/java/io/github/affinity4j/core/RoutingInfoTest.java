@@ -94,6 +94,50 @@ final class RoutingInfoTest {
     assertThat(info.remainingTokens()).isZero();
   }
 
+  @Test
+  void from_regionOverCap_droppedAndBackendRegionUsed() {
+    String longRegion = "x".repeat(2000);
+    String fits = "y".repeat(RoutingInfo.MAX_REGION_LENGTH);
+
+    assertThat(RoutingInfo.from(headers("x-ms-region", longRegion)).region()).isNull();
+    assertThat(RoutingInfo.from(headers("x-ms-region", longRegion))).isSameAs(RoutingInfo.EMPTY);
+    assertThat(RoutingInfo.from(headers("x-ms-region", longRegion, "x-backend-region", "westeurope"))
+        .region()).isEqualTo("westeurope");
+    assertThat(RoutingInfo.from(headers("x-backend-region", longRegion)).region()).isNull();
+    assertThat(RoutingInfo.from(headers("x-ms-region", fits)).region()).isEqualTo(fits);
+    assertThat(RoutingInfo.from(headers("x-ms-region", "  " + fits + "  ")).region())
+        .as("the cap applies after trimming").isEqualTo(fits);
+    assertThat(RoutingInfo.from(headers("x-ms-region", fits + "y")).region()).isNull();
+  }
+
+  @Test
+  void from_requestIdsOverCap_dropped() {
+    String longId = "0f6d2c1e-".repeat(250);
+    String fits = "i".repeat(RoutingInfo.MAX_REQUEST_ID_LENGTH);
+
+    RoutingInfo info = RoutingInfo.from(headers("x-request-id", longId, "apim-request-id", longId,
+        "x-ms-region", "East US"));
+
+    assertThat(info).isEqualTo(new RoutingInfo("East US", null, null, null, null, null));
+    assertThat(RoutingInfo.from(headers("x-request-id", fits, "apim-request-id", fits)))
+        .isEqualTo(new RoutingInfo(null, fits, fits, null, null, null));
+  }
+
+  @Test
+  void constructor_textOverCaps_replacedByNull() {
+    String region = "r".repeat(RoutingInfo.MAX_REGION_LENGTH);
+    String id = "i".repeat(RoutingInfo.MAX_REQUEST_ID_LENGTH);
+
+    RoutingInfo over = new RoutingInfo(region + "r", id + "i", id + "i", 1L, 2L, Duration.ofSeconds(3));
+    RoutingInfo at = new RoutingInfo(region, id, id, null, null, null);
+
+    assertThat(over).isEqualTo(new RoutingInfo(null, null, null, 1L, 2L, Duration.ofSeconds(3)));
+    assertThat(at.region()).isSameAs(region);
+    assertThat(at.requestId()).isSameAs(id);
+    assertThat(at.apimRequestId()).isSameAs(id);
+    assertThat(new RoutingInfo("x".repeat(2000), null, null, null, null, null).isEmpty()).isTrue();
+  }
+
   private static Duration retryAfter(String... namesAndValues) {
     return RoutingInfo.from(headers(namesAndValues)).retryAfter();
   }

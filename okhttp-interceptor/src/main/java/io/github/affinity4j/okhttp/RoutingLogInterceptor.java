@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Interner;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainKey;
@@ -13,6 +14,7 @@ import io.github.affinity4j.core.SseResponseIdScanner;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -70,9 +72,12 @@ import org.slf4j.MDC;
  * {@code previous_response_id} or {@code conversation} in the request body, or the id in a
  * {@code …/responses/{id}}-style path) and per response id it sees created (from a JSON answer,
  * or from the {@code response.created} event of a stream, which is teed, never buffered), in a
- * bounded Caffeine cache. An exchange is marked when its region or cookie differs from the
- * remembered one, or when it sent one affinity cookie and was given another. Backends in one
- * region without affinity cookies look alike.
+ * Caffeine cache bounded in entries ({@link Builder#maximumChains(long)}) and in what each holds: a
+ * region of at most {@value RoutingInfo#MAX_REGION_LENGTH} characters (a longer one is dropped, see
+ * {@link RoutingInfo}) and a cookie label, the configured name and a fingerprint, never the value;
+ * chains served by one backend share one entry value. An exchange is marked when its region or
+ * cookie differs from the remembered one, or when it sent one affinity cookie and was given
+ * another. Backends in one region without affinity cookies look alike.
  *
  * <p><b>Where to install.</b> As an application interceptor after {@link AffinityInterceptor}, it
  * sees the pin that interceptor adds and logs every SDK retry; as a network interceptor
@@ -129,6 +134,9 @@ public final class RoutingLogInterceptor implements Interceptor {
   // A Responses API object starts with "id" and "object"; 64 KiB is ample and bounds the peek.
   private static final long RESPONSE_PEEK_BYTES = 64 * 1024;
   private static final int MAX_FIELD_CHARS = 200;
+  // Weak, as AffinityToken's interner: a pool has a few backends, shared by every chain remembered,
+  // and one no chain uses any more can be collected.
+  private static final Interner<Backend> BACKENDS = Interner.newWeakInterner();
 
   /** How much each exchange logs. */
   public enum Level {
@@ -251,6 +259,20 @@ public final class RoutingLogInterceptor implements Interceptor {
         + ", redactedHeaders=" + redactedHeaders
         + ", chainsTracked=" + chains.estimatedSize()
         + ']';
+  }
+
+  /** Every string the chain cache holds now (regions and cookie labels); for tests. */
+  List<String> rememberedStrings() {
+    List<String> strings = new ArrayList<>();
+    for (Backend backend : chains.asMap().values()) {
+      if (backend.region != null) {
+        strings.add(backend.region);
+      }
+      if (backend.cookie != null) {
+        strings.add(backend.cookie);
+      }
+    }
+    return strings;
   }
 
   @Override
@@ -558,10 +580,14 @@ public final class RoutingLogInterceptor implements Interceptor {
     };
   }
 
-  /** Where an exchange was served: its region and affinity cookie label, either may be null. */
+  /**
+   * Where an exchange was served: its region and affinity cookie label, either may be null. Both
+   * are bounded whatever the gateway sends: the region by {@link RoutingInfo#MAX_REGION_LENGTH},
+   * the label ({@code name:fingerprint}) by a configured cookie name and 9 more characters.
+   */
   private record Backend(String region, String cookie) {
     static Backend of(String region, String cookie) {
-      return region == null && cookie == null ? null : new Backend(region, cookie);
+      return region == null && cookie == null ? null : BACKENDS.intern(new Backend(region, cookie));
     }
 
     boolean differsFrom(Backend other) {
@@ -693,7 +719,9 @@ public final class RoutingLogInterceptor implements Interceptor {
 
     /**
      * How many chains and response ids to remember for backend-change marks; default
-     * {@value RoutingLogInterceptor#DEFAULT_MAXIMUM_CHAINS} (two short strings each).
+     * {@value RoutingLogInterceptor#DEFAULT_MAXIMUM_CHAINS}. Each holds a key and a reference to
+     * a backend (a region of at most {@value RoutingInfo#MAX_REGION_LENGTH} characters and a
+     * cookie label) that chains served by the same backend share.
      *
      * @throws IllegalArgumentException if negative
      */
