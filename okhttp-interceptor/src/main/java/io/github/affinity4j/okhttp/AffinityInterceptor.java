@@ -66,8 +66,17 @@ import org.slf4j.MDC;
  * is taken from the {@code response.created} event as the caller reads it. Everything else passes
  * through unchanged.
  *
- * <p>Request bodies over {@link Builder#maxBodyBytes(long)} (default 8 MiB) and one-shot bodies
- * are not read: such a request passes through untouched, with one WARN. A request whose
+ * <p>Chains are scoped ({@link ChainScope}): a pin or history learned from one origin (scheme,
+ * host, port, API base path) and credential is found only by requests of the same origin and
+ * credential, so a response id of another tenant unlocks nothing. Install it after interceptors
+ * that add credentials, and add {@link #redirectGuard()} as a network interceptor so that a pin
+ * never follows a redirect to another origin. A successful {@code DELETE} of a response or
+ * conversation forgets its pin and history.
+ *
+ * <p>Request bodies over {@link Builder#maxBodyBytes(long)} (default 8 MiB), of unknown length (a
+ * stream) and one-shot bodies are not read: such a request passes through untouched and whole,
+ * with one WARN. A gzip answer (the caller set {@code Accept-Encoding} itself) is decoded for
+ * reading; another encoding turns affinity off for that response, with one WARN. A request whose
  * {@code Cookie} header already carries an affinity cookie is left as the caller made it. Install
  * it as an application interceptor (each SDK retry then passes through it and carries the same
  * pin), and do not also give the client a {@code CookieJar} that stores the affinity cookie:
@@ -659,8 +668,8 @@ public final class AffinityInterceptor implements Interceptor {
     }
 
     /**
-     * The largest request or response body read to find chain ids; larger requests pass through
-     * untouched with a WARN. Default {@value AffinityInterceptor#DEFAULT_MAX_BODY_BYTES} bytes.
+     * The largest request or response body read to find chain ids; larger requests, and requests
+     * whose body does not declare its length, pass through untouched with a WARN. Default {@value AffinityInterceptor#DEFAULT_MAX_BODY_BYTES} bytes.
      *
      * @throws IllegalArgumentException if not positive
      */
