@@ -371,10 +371,11 @@ public final class AffinityInterceptor implements Interceptor {
   }
 
   /**
-   * Whom the request's chains belong to: its origin and base path, and its credentials or the
-   * tenant the application names.
+   * Returns whom the chains of {@code request} belong to: its origin and base path, and its
+   * credentials or the {@link Builder#tenant tenant} the application names. Pins and turns are
+   * kept in the store and journal under keys {@link ChainKey#in in} this scope.
    */
-  private ChainScope scopeOf(Request request) {
+  public ChainScope scopeOf(Request request) {
     HttpUrl url = request.url();
     ChainScope.Builder scope = ChainScope.builder();
     if (scopeSecret != null) {

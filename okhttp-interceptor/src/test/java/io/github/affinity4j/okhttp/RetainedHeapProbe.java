@@ -3,6 +3,7 @@ package io.github.affinity4j.okhttp;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainScope;
 import java.io.IOException;
 import okhttp3.Interceptor;
 import okhttp3.MediaType;
@@ -49,8 +50,10 @@ final class RetainedHeapProbe {
           .body(ResponseBody.create(body(number), JSON))
           .build();
     };
+    AffinityInterceptor affinity = AffinityInterceptor.builder().store(store).build();
+    ChainScope scope = affinity.scopeOf(newTurn("https://gateway.test/openai/v1/responses"));
     OkHttpClient client = new OkHttpClient.Builder()
-        .addInterceptor(AffinityInterceptor.builder().store(store).build())
+        .addInterceptor(affinity)
         .addInterceptor(routing)
         .addInterceptor(gateway)
         .build();
@@ -63,7 +66,7 @@ final class RetainedHeapProbe {
     int pinned = 0;
     long storedChars = 0;
     for (int chain = 0; chain < CHAINS; chain++) {
-      AffinityToken token = store.get(ChainKey.response(id(chain))).orElse(null);
+      AffinityToken token = store.get(ChainKey.response(id(chain)).in(scope)).orElse(null);
       if (token != null) {
         pinned++;
         storedChars += storedChars(token);

@@ -65,9 +65,10 @@ final class StoredHeaderBoundsTest {
   private final AtomicInteger answered = new AtomicInteger();
   private final List<String> lines = new CopyOnWriteArrayList<>();
   private final CaffeineAffinityStore store = CaffeineAffinityStore.builder().build();
+  private final AffinityInterceptor affinity = AffinityInterceptor.builder().store(store).build();
   private final RoutingLogInterceptor routing = RoutingLogInterceptor.builder().logger(lines::add).build();
   private final OkHttpClient client = new OkHttpClient.Builder()
-      .addInterceptor(AffinityInterceptor.builder().store(store).build())
+      .addInterceptor(affinity)
       .addInterceptor(routing)
       .build();
 
@@ -105,7 +106,7 @@ final class StoredHeaderBoundsTest {
 
     long storedChars = 0;
     for (int chain = 0; chain < CHAINS; chain++) {
-      AffinityToken token = store.get(ChainKey.response(id(chain))).orElse(null);
+      AffinityToken token = store.get(scoped(id(chain))).orElse(null);
       if (chain % 2 == 1) {
         assertThat(token).as("chain %s: a cookie with a %s-character Path is no pin", chain, HEADER_CHARS)
             .isNull();
@@ -147,7 +148,7 @@ final class StoredHeaderBoundsTest {
     assertThat(server.takeRequest().getHeader("Cookie")).isEqualTo(COOKIE + "=" + cookieValue(0));
     assertThat(server.takeRequest().getHeader("Cookie")).as("chain 1's cookie was refused").isNull();
     for (String id : List.of(pinned, unpinned)) {
-      AffinityToken token = store.get(ChainKey.response(id)).orElseThrow();
+      AffinityToken token = store.get(scoped(id)).orElseThrow();
       assertThat(token.path()).isEqualTo("/openai");
       assertThat(token.routing().region()).isEqualTo("Sweden Central");
     }
@@ -171,7 +172,7 @@ final class StoredHeaderBoundsTest {
     });
     assertThat(logs.text()).doesNotContain(cookieValue(1)).doesNotContain(path)
         .doesNotContain(region(1));
-    assertThat(store.get(ChainKey.response(id(1)))).isEmpty();
+    assertThat(store.get(scoped(id(1)))).isEmpty();
   }
 
   /**
@@ -277,5 +278,10 @@ final class StoredHeaderBoundsTest {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** A response key in the scope of this test's requests. */
+  private ChainKey scoped(String id) {
+    return ChainKey.response(id).in(affinity.scopeOf(new Request.Builder().url(server.url(RESPONSES)).build()));
   }
 }
