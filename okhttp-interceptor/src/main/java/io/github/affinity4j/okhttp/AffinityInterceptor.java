@@ -376,16 +376,7 @@ public final class AffinityInterceptor implements Interceptor {
    * kept in the store and journal under keys {@link ChainKey#in in} this scope.
    */
   public ChainScope scopeOf(Request request) {
-    HttpUrl url = request.url();
-    ChainScope.Builder scope = ChainScope.builder();
-    if (scopeSecret != null) {
-      scope.secret(scopeSecret);
-    }
-    return scope
-        .origin(url.scheme(), url.host(), url.port(), ChainKeys.basePath(url.encodedPath()))
-        .credentials(request::header)
-        .tenant(tenant == null ? null : tenant.apply(request))
-        .build();
+    return RequestScopes.of(request, scopeSecret, tenant == null ? null : tenant.apply(request));
   }
 
   /** Whether a DELETE of this path deletes the chain itself, not an item in it. */

@@ -9,6 +9,7 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainKeys;
+import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.core.SseResponseIdScanner;
 import java.io.IOException;
@@ -297,13 +298,13 @@ public final class RoutingLogInterceptor implements Interceptor {
           sent = request.newBuilder()
               .method(request.method(), RequestBody.create(bytes, body.contentType()))
               .build();
-          key = ChainKeys.fromRequestBody(bytes, 0, bytes.length).orElse(null);
+          key = ChainKeys.fromRequestBody(bytes, 0, bytes.length).map(k -> k.in(scopeOf(request))).orElse(null);
         } else if (body != null) {
           logger.debug("Request body of {} {} not read: it {}; chain unknown",
               request.method(), path, unreadable);
         }
       } else if (ChainKeys.isAffected(request.method(), path)) {
-        key = ChainKeys.fromPath(path).orElse(null);
+        key = ChainKeys.fromPath(path).map(k -> k.in(scopeOf(request))).orElse(null);
       }
     } catch (RuntimeException e) {
       // The routing log does without a chain; what is sent is the body whole, read or not.
@@ -361,7 +362,7 @@ public final class RoutingLogInterceptor implements Interceptor {
       if (BoundedBodies.isEventStream(response)) {
         // A compressed stream is passed on unread: its id would need a decoder beside the caller's.
         if (BoundedBodies.isIdentityEncoded(response)) {
-          SseTee tee = new SseTee(body.source(), current);
+          SseTee tee = new SseTee(body.source(), scopeOf(sent), current);
           result = response.newBuilder()
               .body(ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength()))
               .build();
@@ -369,6 +370,7 @@ public final class RoutingLogInterceptor implements Interceptor {
       } else {
         created = createdKey(response);
         if (created != null) {
+          created = created.in(scopeOf(sent));
           chains.put(created, current);
         }
       }
@@ -597,15 +599,25 @@ public final class RoutingLogInterceptor implements Interceptor {
     }
   }
 
+  /**
+   * The scope a chain's exchanges are remembered in, so that a host reusing another's response id
+   * cannot make the log report a move that did not happen.
+   */
+  private static ChainScope scopeOf(Request request) {
+    return RequestScopes.of(request, null, null);
+  }
+
   /** Passes a stream through unchanged and remembers its response id as {@code response.created} goes by. */
   private final class SseTee extends ForwardingSource {
     private final SseResponseIdScanner scanner = new SseResponseIdScanner();
+    private final ChainScope scope;
     private final Backend backend;
     private final Buffer copy = new Buffer();
     private boolean finished;
 
-    SseTee(BufferedSource delegate, Backend backend) {
+    SseTee(BufferedSource delegate, ChainScope scope, Backend backend) {
       super(delegate);
+      this.scope = scope;
       this.backend = backend;
     }
 
@@ -619,7 +631,7 @@ public final class RoutingLogInterceptor implements Interceptor {
       try {
         sink.copyTo(copy, sink.size() - read, read);
         byte[] chunk = copy.readByteArray();
-        scanner.feed(chunk, 0, chunk.length).ifPresent(created -> chains.put(created, backend));
+        scanner.feed(chunk, 0, chunk.length).ifPresent(created -> chains.put(created.in(scope), backend));
         finished = scanner.isDone();
       } catch (RuntimeException e) {
         finished = true;

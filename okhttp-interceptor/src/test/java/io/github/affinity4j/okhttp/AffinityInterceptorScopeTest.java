@@ -165,6 +165,24 @@ final class AffinityInterceptorScopeTest {
     assertThat(gateway.received.get(2).cookie()).isEqualTo("APIM-Backend-Affinity=pin-1");
   }
 
+  @Test
+  void routingLog_sameIdReusedByAnotherHost_victimsNextTurnNotReportedAsMoved() throws IOException {
+    List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+    FakeGateway gateway = new FakeGateway();
+    OkHttpClient client = new OkHttpClient.Builder()
+        .addInterceptor(RoutingLogInterceptor.builder().logger(lines::add).build()).addInterceptor(gateway).build();
+    gateway.answer = request -> new Response.Builder().code(200)
+        .header("x-ms-region", request.url().host().startsWith("evil") ? "Evil Region" : "East US")
+        .body(ResponseBody.create("{\"id\":\"resp_1\",\"object\":\"response\",\"output\":[]}", JSON));
+
+    send(client, "https://apim.example.com/openai/v1", turn("hi", null)).close();
+    send(client, "https://evil.example/openai/v1", turn("hi", null)).close();
+    send(client, "https://apim.example.com/openai/v1", turn("next", "resp_1")).close();
+
+    assertThat(lines).hasSize(3);
+    assertThat(lines.get(2)).doesNotContain("BACKEND CHANGED");
+  }
+
   private OkHttpClient client(String apiKey) {
     return new OkHttpClient.Builder()
         .addInterceptor(chain -> chain.proceed(chain.request().newBuilder().header("api-key", apiKey).build()))
