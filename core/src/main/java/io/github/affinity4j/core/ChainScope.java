@@ -8,6 +8,7 @@ import com.github.benmanes.caffeine.cache.Interner;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Locale;
 import java.util.TreeSet;
@@ -272,11 +273,36 @@ public final class ChainScope {
     }
 
     private static String hmac(byte[] secret, CharSequence material) {
+      byte[] digest = KeyedMac.of(secret).doFinal(material.toString().getBytes(StandardCharsets.UTF_8));
+      return Base64.getUrlEncoder().withoutPadding().encodeToString(digest).substring(0, KEY_LENGTH);
+    }
+  }
+
+  /**
+   * One initialised {@code Mac} per thread, for the secret it last served: a scope is made per
+   * request, and {@code Mac.getInstance} with {@code init} costs several times the hash itself.
+   */
+  private static final class KeyedMac {
+    private static final ThreadLocal<KeyedMac> LAST = new ThreadLocal<>();
+
+    private final byte[] secret;
+    private final Mac mac;
+
+    private KeyedMac(byte[] secret, Mac mac) {
+      this.secret = secret;
+      this.mac = mac;
+    }
+
+    static Mac of(byte[] secret) {
+      KeyedMac last = LAST.get();
+      if (last != null && Arrays.equals(last.secret, secret)) {
+        return last.mac;
+      }
       try {
         Mac mac = Mac.getInstance("HmacSHA256");
         mac.init(new SecretKeySpec(secret, "HmacSHA256"));
-        byte[] digest = mac.doFinal(material.toString().getBytes(StandardCharsets.UTF_8));
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(digest).substring(0, KEY_LENGTH);
+        LAST.set(new KeyedMac(secret.clone(), mac));
+        return mac;
       } catch (GeneralSecurityException e) {
         throw new IllegalStateException("HmacSHA256 is required of every Java platform", e);
       }
