@@ -1,7 +1,9 @@
 package io.github.affinity4j.redis;
 
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.io.IOException;
 import java.io.InputStream;
@@ -50,6 +52,19 @@ final class LuaScript {
 
   <T> T run(RedisCommands<String, byte[]> commands, ScriptOutputType type, byte[]... args) {
     return run(commands, type, NO_KEYS, args);
+  }
+
+  /**
+   * Sends the script by its SHA-1 without waiting, for a pipeline; {@link #load} it first on that
+   * connection, since a NOSCRIPT reply cannot be answered with the text there.
+   */
+  <T> RedisFuture<T> send(RedisAsyncCommands<String, byte[]> commands, ScriptOutputType type, byte[]... args) {
+    return commands.evalsha(sha, type, NO_KEYS, args);
+  }
+
+  /** Makes sure the server has the script ({@code SCRIPT LOAD}), e.g. before a pipeline of {@link #send}. */
+  void load(RedisCommands<String, byte[]> commands) {
+    commands.scriptLoad(text);
   }
 
   String sha() {

@@ -6,11 +6,23 @@ import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainScope;
 import io.lettuce.core.GetExArgs;
 import io.lettuce.core.SetArgs;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.sync.RedisCommands;
 import java.time.DateTimeException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An {@link AffinityStore} in Redis, so that every instance of an application behind its own load
@@ -22,9 +34,14 @@ import java.util.Optional;
  * AffinityInterceptor affinity = AffinityInterceptor.builder().store(store).build();
  * }</pre>
  *
- * <p>Each key is one Redis string, {@code <prefix>pin:<r|c|t>:<id>} (r for a response, c for a
- * conversation, t for a thread), holding the token in a compact binary form (about 100 bytes for
- * an APIM pin, 180 with the request ids of the response that set it). Every key has an expiry:
+ * <p>Each key is one Redis string, {@code <prefix>pin:<r|c|t>:<scope>:<id>} (r for a response, c
+ * for a conversation, t for a thread; {@code <scope>} the key's {@link ChainScope#key()}, empty for
+ * {@link ChainScope#NONE}), holding the token in a compact binary form (about 100 bytes for an APIM
+ * pin, 180 with the request ids of the response that set it). A key of one scope is never read or
+ * written for another, so the same response id from another gateway or credential finds no pin and
+ * never replaces this one; only the scope's key, a fingerprint, is stored. Pins written before
+ * scopes existed ({@code pin:r:<id>}) are not read: this is a 0.x layout change, without migration;
+ * such pins expire within the hour. Every key has an expiry:
  *
  * <ul>
  *   <li><b>Expire after access</b>, {@link CaffeineAffinityStore#DEFAULT_EXPIRE_AFTER_ACCESS} (1
@@ -36,18 +53,32 @@ import java.util.Optional;
  *       count bound of our own: counting keys across instances would cost a round trip per bind.
  * </ul>
  *
- * <p>No local cache sits in front: it would save the round trip of a lookup, but a lookup served
- * from it would not restart the key's expiry in Redis (so a busy chain could expire there while in
- * use), and a conversation's pin, which moves when the conversation does, would go stale on the
- * other instances. One {@code GETEX} per lookup, pipelined with the other requests' commands on the
- * connector's single connection, costs about what a Caffeine lookup does next to an HTTP request
- * (see the README's benchmark).
+ * <p><b>Redis is the source.</b> While it answers, every lookup is one {@code GETEX}: a lookup
+ * served from a local copy would not restart the key's expiry in Redis (so a busy chain could
+ * expire there while in use), and a conversation's pin, which moves when the conversation does,
+ * would go stale on the other instances. One {@code GETEX} per lookup, pipelined with the other
+ * requests' commands on the connector's single connection, costs about what a Caffeine lookup does
+ * next to an HTTP request (see the README's benchmark).
+ *
+ * <p><b>Local fallback, for while Redis is unavailable.</b> The store also keeps, in this process,
+ * the pins it bound or found in Redis recently: at most
+ * {@value #DEFAULT_LOCAL_FALLBACK_MAXIMUM_SIZE} pins and
+ * {@link #DEFAULT_LOCAL_FALLBACK_MAXIMUM_BYTES} (4 MiB) by default, expiring as Redis' keys do. While
+ * Redis is unavailable (see {@link RedisConnector}), {@link #get} answers from it, and
+ * {@link #put} and {@link #remove} change it and remember the change (as many as it holds pins);
+ * the operation that finds Redis back sends those changes to Redis, pipelined, and a lookup of a
+ * key whose change is not sent yet is answered with it.
+ * So one instance keeps the pins of the chains it serves through an outage, and Redis has them
+ * afterwards. What it does not promise across instances: during the outage each instance sees
+ * only its own pins (a chain continued on another instance goes out unpinned there, as without
+ * the fallback), and a pin another instance bound meanwhile for the same conversation is replaced by
+ * this one's when it is sent (the last writer wins, as for any bind). Turn it off with
+ * {@code localFallbackMaximumSize(0)}.
  *
  * <p><b>Concurrency:</b> a bind is one {@code SET}: two instances binding the same key concurrently
  * leave the last writer's token, which for a response key is the same pin (one response, one
- * backend). <b>While Redis is down</b>, {@link #get} answers empty ("no pin": the request goes out
- * unpinned and the chain may need a repair) and {@link #put} and {@link #remove} do nothing; see
- * {@link RedisConnector} for the logging and the events. Nothing here throws for Redis' sake.
+ * backend). Nothing here throws for Redis' sake; see {@link RedisConnector} for the logging and the
+ * events of an outage.
  *
  * <p>Thread-safe. Pins hold cookie values: they are never logged, but they are stored in Redis as
  * they are, so protect Redis as you protect the gateway's cookies (TLS, a password, a private
@@ -55,16 +86,45 @@ import java.util.Optional;
  */
 public final class RedisAffinityStore implements AffinityStore {
 
+  /** The default bound on the local fallback, in pins: 10,000. */
+  public static final long DEFAULT_LOCAL_FALLBACK_MAXIMUM_SIZE = 10_000;
+
+  /**
+   * The default bound on the local fallback's memory: 4 MiB, about 10,000 pins with their keys
+   * (a pin of 100 to 180 bytes, a key of about 100 characters, and the objects around them).
+   */
+  public static final long DEFAULT_LOCAL_FALLBACK_MAXIMUM_BYTES = 4L << 20;
+
+  // Changes sent to Redis per pipeline once it answers again.
+  private static final int SEND_BATCH = 256;
+
+  private static final Logger logger = LoggerFactory.getLogger(RedisAffinityStore.class);
+
+  // Marks a lookup that fell back; a value from Redis is never this instance.
+  private static final byte[] FELL_BACK = new byte[0];
+
   private final RedisConnector connector;
   private final String prefix;
   private final Duration expireAfterAccess;
   private final long expireMillis;
+  private final long localFallbackMaximumSize;
+  private final long localFallbackMaximumBytes;
+  private final FallbackStore local;
+  private final ReentrantLock sending = new ReentrantLock();
+  private final AtomicBoolean overflowWarned = new AtomicBoolean();
 
   private RedisAffinityStore(Builder builder) {
     this.connector = builder.connector;
     this.prefix = connector.keyPrefix();
     this.expireAfterAccess = builder.expireAfterAccess;
     this.expireMillis = expireAfterAccess.toMillis();
+    this.localFallbackMaximumSize = builder.localFallbackMaximumSize;
+    this.localFallbackMaximumBytes = builder.localFallbackMaximumBytes;
+    this.local = localFallbackMaximumSize == 0 ? null
+        : new FallbackStore(localFallbackMaximumSize, localFallbackMaximumBytes, expireAfterAccess);
+    if (local != null) {
+      connector.whenAvailable(this::sendPending);
+    }
   }
 
   /** Returns a builder; {@code connector} is required. */
@@ -82,19 +142,41 @@ public final class RedisAffinityStore implements AffinityStore {
     return expireAfterAccess;
   }
 
+  /** Returns the bound on the local fallback, in pins; 0 if it is off. */
+  public long localFallbackMaximumSize() {
+    return localFallbackMaximumSize;
+  }
+
+  /** Returns the bound on the local fallback's memory, in bytes. */
+  public long localFallbackMaximumBytes() {
+    return localFallbackMaximumBytes;
+  }
+
   /**
    * {@inheritDoc}
    *
-   * <p>One {@code GETEX}, which restarts the key's expiry. Empty if Redis is unavailable or the
-   * record cannot be read.
+   * <p>One {@code GETEX}, which restarts the key's expiry. If Redis is unavailable, the pin kept
+   * locally, if any. Empty if the record cannot be read.
    *
    * @throws NullPointerException if {@code key} is null
    */
   @Override
   public Optional<AffinityToken> get(ChainKey key) {
     String redisKey = RedisKeys.pin(prefix, requireNonNull(key, "key"));
+    sendPending();
     byte[] bytes = connector.execute("store get",
-        commands -> commands.getex(redisKey, GetExArgs.Builder.px(expireMillis)), null);
+        commands -> commands.getex(redisKey, GetExArgs.Builder.px(expireMillis)), FELL_BACK);
+    if (local != null) {
+      if (bytes == FELL_BACK || local.isPending(redisKey)) {
+        // Redis is unavailable, or has not been sent this key's latest change yet: this one is newer.
+        bytes = local.get(redisKey);
+      } else {
+        local.mirror(redisKey, bytes);
+      }
+      sendPending(); // Redis may have just come back
+    } else if (bytes == FELL_BACK) {
+      bytes = null;
+    }
     if (bytes == null) {
       return Optional.empty();
     }
@@ -109,7 +191,7 @@ public final class RedisAffinityStore implements AffinityStore {
   /**
    * {@inheritDoc}
    *
-   * <p>One {@code SET … PX}. Does nothing if Redis is unavailable.
+   * <p>One {@code SET … PX}. If Redis is unavailable, kept locally and sent once it answers.
    *
    * @throws NullPointerException if an argument is null
    */
@@ -117,44 +199,110 @@ public final class RedisAffinityStore implements AffinityStore {
   public void put(ChainKey key, AffinityToken token) {
     String redisKey = RedisKeys.pin(prefix, requireNonNull(key, "key"));
     byte[] bytes = TokenCodec.encode(requireNonNull(token, "token"));
-    connector.execute("store put",
-        commands -> commands.set(redisKey, bytes, SetArgs.Builder.px(expireMillis)), null);
+    change(redisKey, bytes, "store put",
+        commands -> commands.set(redisKey, bytes, SetArgs.Builder.px(expireMillis)) != null);
   }
 
   /**
    * {@inheritDoc}
    *
-   * <p>One {@code DEL}. Does nothing if Redis is unavailable.
+   * <p>One {@code DEL}. If Redis is unavailable, removed locally, and from Redis once it answers.
    *
    * @throws NullPointerException if {@code key} is null
    */
   @Override
   public void remove(ChainKey key) {
     String redisKey = RedisKeys.pin(prefix, requireNonNull(key, "key"));
-    connector.execute("store remove", commands -> commands.del(redisKey), null);
+    change(redisKey, null, "store remove", commands -> commands.del(redisKey) != null);
   }
 
   /**
    * {@inheritDoc}
    *
    * <p>Counts this prefix's pins with {@code SCAN}: one round trip per 1,000 keys of the whole
-   * database, for statistics now and then, never on a request path. 0 if Redis is unavailable.
+   * database, for statistics now and then, never on a request path. If Redis is unavailable, the
+   * number of pins kept locally.
    */
   @Override
   public long estimatedSize() {
     String pattern = RedisKeys.pattern(prefix, RedisKeys.PIN);
-    return connector.execute("store size", commands -> RedisConnector.count(commands, pattern), 0L);
+    Long count = connector.execute("store size", commands -> RedisConnector.count(commands, pattern), null);
+    return count != null ? count : local == null ? 0 : local.size();
   }
 
   @Override
   public String toString() {
-    return "RedisAffinityStore[expireAfterAccess=" + expireAfterAccess + ", " + connector + ']';
+    return "RedisAffinityStore[expireAfterAccess=" + expireAfterAccess
+        + (local == null ? ", localFallback=off" : ", localFallback=" + local.size() + " pins, "
+            + local.pendingCount() + " waiting for Redis")
+        + ", " + connector + ']';
+  }
+
+  private void change(String redisKey, byte[] value, String operation,
+      Function<RedisCommands<String, byte[]>, Boolean> command) {
+    sendPending();
+    boolean done = connector.execute(operation, command, Boolean.FALSE);
+    if (local == null) {
+      return;
+    }
+    if (done) {
+      local.mirror(redisKey, value);
+      sendPending(); // Redis may have just come back
+    } else if (!local.keep(redisKey, value) && overflowWarned.compareAndSet(false, true)) {
+      logger.warn("RedisAffinityStore's local fallback holds {} changes waiting for Redis, its bound;"
+          + " later ones are kept here only, and Redis will not have them", localFallbackMaximumSize);
+    }
+  }
+
+  /**
+   * Sends the changes made while Redis was unavailable, if any and if Redis is available: before an
+   * operation's own command, or right after the one that found Redis back. One thread sends; the
+   * others go on.
+   */
+  private void sendPending() {
+    if (local == null || !local.hasPending() || !connector.isAvailable()
+        || sending.isHeldByCurrentThread() || !sending.tryLock()) {
+      return;
+    }
+    try {
+      while (local.hasPending()) {
+        List<Map.Entry<String, FallbackStore.Change>> batch = local.pending(SEND_BATCH);
+        if (connector.executeBatch("store send", connection -> send(connection.async(), batch)) < 0) {
+          return; // still unavailable: kept for the next operation
+        }
+        for (Map.Entry<String, FallbackStore.Change> change : batch) {
+          local.sent(change.getKey(), change.getValue());
+        }
+      }
+      overflowWarned.set(false);
+    } finally {
+      sending.unlock();
+    }
+  }
+
+  private List<Future<?>> send(RedisAsyncCommands<String, byte[]> commands,
+      List<Map.Entry<String, FallbackStore.Change>> batch) {
+    List<Future<?>> futures = new ArrayList<>(batch.size());
+    for (Map.Entry<String, FallbackStore.Change> change : batch) {
+      String key = change.getKey();
+      if (!change.getValue().bound) {
+        futures.add(commands.del(key));
+        continue;
+      }
+      byte[] value = local.peek(key);
+      if (value != null) { // else evicted here since: nothing to send
+        futures.add(commands.set(key, value, SetArgs.Builder.px(expireMillis)));
+      }
+    }
+    return futures;
   }
 
   /** Builds a {@link RedisAffinityStore}. Not thread-safe. */
   public static final class Builder {
     private RedisConnector connector;
     private Duration expireAfterAccess = CaffeineAffinityStore.DEFAULT_EXPIRE_AFTER_ACCESS;
+    private long localFallbackMaximumSize = DEFAULT_LOCAL_FALLBACK_MAXIMUM_SIZE;
+    private long localFallbackMaximumBytes = DEFAULT_LOCAL_FALLBACK_MAXIMUM_BYTES;
 
     private Builder() {}
 
@@ -166,7 +314,7 @@ public final class RedisAffinityStore implements AffinityStore {
 
     /**
      * Sets how long a key may go unread and unwritten before Redis drops it; default 1 hour, as
-     * {@link CaffeineAffinityStore}.
+     * {@link CaffeineAffinityStore}. The local fallback's pins expire likewise.
      *
      * @throws IllegalArgumentException if shorter than a millisecond
      */
@@ -177,6 +325,36 @@ public final class RedisAffinityStore implements AffinityStore {
             + expireAfterAccess + "; e.g. Duration.ofHours(1)");
       }
       this.expireAfterAccess = expireAfterAccess;
+      return this;
+    }
+
+    /**
+     * Sets how many pins this process keeps for while Redis is unavailable, and how many changes
+     * made meanwhile it keeps to send; default 10,000. 0 turns the local fallback off: while Redis
+     * is unavailable, lookups find no pin and binds are lost.
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder localFallbackMaximumSize(long localFallbackMaximumSize) {
+      if (localFallbackMaximumSize < 0) {
+        throw new IllegalArgumentException("localFallbackMaximumSize must not be negative, got "
+            + localFallbackMaximumSize + "; 0 turns the local fallback off");
+      }
+      this.localFallbackMaximumSize = localFallbackMaximumSize;
+      return this;
+    }
+
+    /**
+     * Sets about how much memory the local fallback takes at most, in bytes; default 4 MiB.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder localFallbackMaximumBytes(long localFallbackMaximumBytes) {
+      if (localFallbackMaximumBytes <= 0) {
+        throw new IllegalArgumentException("localFallbackMaximumBytes must be positive, got "
+            + localFallbackMaximumBytes + "; e.g. 4L << 20 for 4 MiB");
+      }
+      this.localFallbackMaximumBytes = localFallbackMaximumBytes;
       return this;
     }
 

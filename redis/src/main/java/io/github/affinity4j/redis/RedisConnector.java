@@ -8,6 +8,7 @@ import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisCommandInterruptedException;
+import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisCredentials;
 import io.lettuce.core.RedisException;
@@ -29,8 +30,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -64,16 +68,22 @@ import org.slf4j.LoggerFactory;
  * instead of queueing.
  *
  * <p><b>While Redis is unavailable</b> (a connection failure, a command timeout), operations fall
- * back: the store answers "no pin", the journal records nothing and answers that it could not be
- * read ({@link io.github.affinity4j.core.ChainHistory.Status#UNAVAILABLE}), and requests still go
- * out. The first failure is logged at WARN and reported to
+ * back to what this instance kept locally: the store answers with the pins this instance bound or
+ * looked up recently, the journal keeps turns in memory and replays the chains this instance
+ * recorded whole (else it answers that it could not be read,
+ * {@link io.github.affinity4j.core.ChainHistory.Status#UNAVAILABLE}), both send what they kept to
+ * Redis once it answers, and requests still go out (see each one's "local fallback"). The first
+ * failure is logged at WARN and reported to
  * {@link RedisListener#unavailable}; after that, Redis is tried at most once per
  * {@link Builder#retryInterval retryInterval} (every other operation falls back at once, without
  * waiting for a timeout), and a WARN says how many operations fell back at most once per
  * {@link Builder#warnInterval warnInterval}. The first success ends the outage: one INFO line and
  * {@link RedisListener#available}. A command Redis refuses (for example {@code OOM} under
  * {@code maxmemory} with {@code noeviction}) is not an outage: it falls back and is logged at WARN
- * with the same rate limit.
+ * with the same rate limit. Nor is one slow command: a page of a history read whose reply does not
+ * come within the command timeout falls back alone, so a long chain never takes Redis away from the
+ * other chains; a constant-time command (a lookup, a bind, a record) that times out means Redis
+ * itself is not answering, and that is an outage.
  *
  * <p>Thread-safe. {@link #toString()} and every log line show the address, never the password.
  */
@@ -131,6 +141,9 @@ public final class RedisConnector implements AutoCloseable {
   private final AtomicLong lastRefusalWarn;
   private final LongAdder fellBackSinceWarn = new LongAdder();
   private final LongAdder fellBackTotal = new LongAdder();
+  // Run once Redis answers again, on the thread that saw it: the store and the journal send what
+  // they kept meanwhile.
+  private final List<Runnable> whenAvailable = new CopyOnWriteArrayList<>();
 
   private RedisConnector(Builder builder) {
     this.keyPrefix = builder.keyPrefix;
@@ -262,9 +275,68 @@ public final class RedisConnector implements AutoCloseable {
 
   /**
    * Runs one Redis operation, or falls back: returns {@code fallback} if Redis is unavailable and
-   * it is not time to try again, or if the operation fails. Never throws a Lettuce exception.
+   * it is not time to try again, or if the operation fails. Never throws a Lettuce exception. For
+   * commands that take constant time: one that times out means Redis is not answering, an outage.
    */
   <T> T execute(String operation, Function<RedisCommands<String, byte[]>, T> command, T fallback) {
+    return run(operation, connection -> command.apply(connection.sync()), fallback, true);
+  }
+
+  /**
+   * As {@link #execute}, for a command whose run time grows with the data it reads (a page of a
+   * history): if it times out, that operation falls back alone, and Redis stays available for the
+   * others. One slow command is not an outage; a connection failure still is.
+   */
+  <T> T executeSlow(String operation, Function<RedisCommands<String, byte[]>, T> command, T fallback) {
+    return run(operation, connection -> command.apply(connection.sync()), fallback, false);
+  }
+
+  /**
+   * Sends a batch of commands pipelined on the one connection (so Redis runs them in order, before
+   * any command sent after them) and waits for every reply, at most the command timeout for them
+   * all. A command Redis refuses does not stop the others.
+   *
+   * @return how many commands Redis refused (logged at WARN, rate-limited), or -1 if the batch fell
+   *     back: Redis unavailable, a connection failure or a timeout (an outage, as for
+   *     {@link #execute}); then some commands may have run
+   */
+  int executeBatch(String operation,
+      Function<StatefulRedisConnection<String, byte[]>, List<? extends Future<?>>> batch) {
+    return run(operation, connection -> await(operation, batch.apply(connection)), -1, true);
+  }
+
+  private int await(String operation, List<? extends Future<?>> futures) {
+    long deadline = System.nanoTime() + commandTimeout.toNanos();
+    int refused = 0;
+    RedisCommandExecutionException first = null;
+    for (Future<?> future : futures) {
+      try {
+        future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof RedisCommandExecutionException refusal) {
+          refused++;
+          first = first == null ? refusal : first;
+        } else if (e.getCause() instanceof RedisException failure) {
+          throw failure;
+        } else {
+          throw new RedisException("Pipelined command failed", e.getCause());
+        }
+      } catch (TimeoutException e) {
+        throw new RedisCommandTimeoutException("Pipeline of " + futures.size() + " commands not answered"
+            + " within " + commandTimeout.toMillis() + " ms");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new RedisCommandInterruptedException(e);
+      }
+    }
+    if (first != null) {
+      refused(operation + " (" + refused + " of " + futures.size() + " commands)", first);
+    }
+    return refused;
+  }
+
+  private <T> T run(String operation, Function<StatefulRedisConnection<String, byte[]>, T> command,
+      T fallback, boolean timeoutIsOutage) {
     if (closed) {
       logger.debug("Redis connector closed; {} falls back", operation);
       return fallback;
@@ -275,7 +347,7 @@ public final class RedisConnector implements AutoCloseable {
     }
     T result;
     try {
-      result = command.apply(connection().sync());
+      result = command.apply(connection());
     } catch (StillConnecting e) {
       // Not an outage yet: the first connection (a TLS handshake, say) is taking its time.
       logger.debug("{} falls back: {}", operation, e.getMessage());
@@ -283,6 +355,13 @@ public final class RedisConnector implements AutoCloseable {
       return fallback;
     } catch (RedisCommandExecutionException e) {
       refused(operation, e);
+      return fallback;
+    } catch (RedisCommandTimeoutException e) {
+      if (timeoutIsOutage || !available) {
+        failed(operation, e);
+      } else {
+        slow(operation, e);
+      }
       return fallback;
     } catch (RedisException e) {
       failed(operation, e);
@@ -292,6 +371,14 @@ public final class RedisConnector implements AutoCloseable {
       recovered();
     }
     return result;
+  }
+
+  /**
+   * Runs {@code task} each time Redis answers again after an outage, right after the operation
+   * that found it back, on that operation's thread. A task that throws is logged at WARN.
+   */
+  void whenAvailable(Runnable task) {
+    whenAvailable.add(requireNonNull(task, "task"));
   }
 
   /** Counts the keys matching {@code pattern}, one SCAN page per round trip. */
@@ -389,10 +476,11 @@ public final class RedisConnector implements AutoCloseable {
     if (started) {
       lastWarn.set(now);
       fellBackSinceWarn.reset();
-      logger.warn("Redis at {} is unavailable ({} on {}: {}); going on without shared state: no pins"
-              + " found, no turns journaled, no repairs, until it answers again (tried again every {} ms;"
-              + " next warning in {} s at most)", address, e.getClass().getSimpleName(), operation,
-          e.getMessage(), retryInterval.toMillis(), seconds(warnInterval.toNanos()));
+      logger.warn("Redis at {} is unavailable ({} on {}: {}); going on without shared state until it"
+              + " answers again: pins and turns are kept in this instance's local fallback, if on, and sent"
+              + " to Redis once it answers (tried again every {} ms; next warning in {} s at most)", address,
+          e.getClass().getSimpleName(), operation, e.getMessage(), retryInterval.toMillis(),
+          seconds(warnInterval.toNanos()));
       logger.debug("Redis failure on {}", operation, e);
       if (listening) {
         notify("unavailable", () -> listener.unavailable(operation, e));
@@ -408,6 +496,19 @@ public final class RedisConnector implements AutoCloseable {
     if (now - last >= warnInterval.toNanos() && lastRefusalWarn.compareAndSet(last, now)) {
       logger.warn("Redis at {} refused {}: {}; it fell back (refusals logged every {} s at most)",
           address, operation, e.getMessage(), seconds(warnInterval.toNanos()));
+    }
+  }
+
+  private void slow(String operation, RedisCommandTimeoutException e) {
+    fellBack(operation, e);
+    long now = ticker.read();
+    long last = lastRefusalWarn.get();
+    if (now - last >= warnInterval.toNanos() && lastRefusalWarn.compareAndSet(last, now)) {
+      logger.warn("Redis at {} did not answer {} within {} ms; that operation fell back, the others go on"
+          + " (logged every {} s at most)", address, operation, commandTimeout.toMillis(),
+          seconds(warnInterval.toNanos()));
+    } else {
+      logger.debug("Redis did not answer {} within {} ms; it fell back", operation, commandTimeout.toMillis());
     }
   }
 
@@ -444,6 +545,14 @@ public final class RedisConnector implements AutoCloseable {
     if (listening) {
       Duration duration = Duration.ofNanos(Math.max(0, outage));
       notify("available", () -> listener.available(duration));
+    }
+    for (Runnable task : whenAvailable) {
+      try {
+        task.run();
+      } catch (RuntimeException e) {
+        logger.warn("Sending what was kept while Redis was unavailable failed; it is tried again with the"
+            + " next operation", e);
+      }
     }
   }
 

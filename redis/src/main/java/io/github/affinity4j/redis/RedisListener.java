@@ -4,9 +4,11 @@ import java.time.Duration;
 
 /**
  * Hears when the Redis behind a {@link RedisConnector} goes away and comes back: for alerts,
- * metrics and tests. While Redis is unavailable, a {@link RedisAffinityStore} answers "no pin" and a
- * {@link RedisHistoryJournal} "could not be read" (so a chain that needs a repair fails saying so),
- * and requests still go out; this listener is how to notice. Override the methods of interest; the others do nothing.
+ * metrics and tests. While Redis is unavailable, a {@link RedisAffinityStore} and a
+ * {@link RedisHistoryJournal} answer from what this instance kept locally (its own recent pins, the
+ * chains it recorded whole), else "no pin" and "could not be read" (so a chain that needs a repair
+ * fails saying so); requests still go out, and this listener is how to notice. Override the methods
+ * of interest; the others do nothing.
  *
  * <pre>{@code
  * RedisConnector redis = RedisConnector.builder()
@@ -45,9 +47,10 @@ public abstract class RedisListener {
   public void unavailable(String operation, RuntimeException cause) {}
 
   /**
-   * An operation failed or was skipped because Redis is unavailable, so it fell back: a lookup
-   * found no pin, a record was lost, a history could not be read. Called for every such operation,
-   * including the one that made Redis unavailable.
+   * An operation failed or was skipped because Redis is unavailable (or, for a page of a history
+   * read, did not answer in time), so it fell back: a lookup or a history was answered from the
+   * local fallback or not at all, a record was kept locally or lost. Called for every such
+   * operation, including the one that made Redis unavailable.
    *
    * @param operation what fell back, e.g. {@code "store get"}
    * @param cause the failure, or null if the operation was skipped without trying Redis

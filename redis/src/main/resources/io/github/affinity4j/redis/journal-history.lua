@@ -1,101 +1,119 @@
--- affinity4j RedisHistoryJournal: read a chain's history in one round trip, touching every link read.
--- ARGV: 1 key prefix, 2 kind of the chain ('r' response, 'c' conversation), 3 its id,
---       4 max bytes per chain, 5 expiry in ms, 6 most links to walk
--- Returns {status, link, turns, last response id, has root items (0/1), root items, turns newest first...}
--- status: 'C' complete, 'M' a link missing (link says which), 'T' too large (link: the first marker,
--- or '' for the chain asked for). Turns are returned as stored (see journal-record.lua).
-local prefix, kind, id = ARGV[1], ARGV[2], ARGV[3]
-local maxChain, ttl, maxLinks = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+-- affinity4j RedisHistoryJournal: read one page of a chain's history, newest first, restarting the
+-- expiry of every segment read. A page ends after a bounded number of links or bytes, so no call
+-- holds Redis for long however long the chain; the caller asks for the next page from the cursor.
+-- ARGV: 1 key prefix, 2 scope key, 3 kind of the chain ('r' response, 'c' conversation), 4 its id,
+--       5 max bytes per chain, 6 expiry in ms, 7 max turns per chain, 8 most links in this page,
+--       9 most bytes in this page, 10 cursor: the next link ('' for the first page), 11 its segment
+-- Returns {status, link, segment, last, has root items (0/1), root items, turns newest first...}:
+--   'C' complete: this page reached the start
+--   'P' a page: read on from link in segment
+--   'M' a link is missing: link names it, and the fifth element says how many turns this page
+--       found before it
+--   'T' too large: link names the first marker, or is '' for the chain asked for
+-- last is the chain's newest response id on a first page ('' for a conversation without turns).
+-- Turns are returned as stored (see journal-record.lua for the layout).
+local prefix, scope, kind, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local maxChain, ttl, maxTurns = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local pageLinks, pageBytes = tonumber(ARGV[8]), tonumber(ARGV[9])
+local ref, seg = ARGV[10], ARGV[11]
 
-local function keyOf(ref)
-  if string.sub(ref, 1, 1) == 'r' then
-    return prefix .. 'turn:' .. string.sub(ref, 3)
-  end
-  return prefix .. 'conv:' .. string.sub(ref, 3)
+local function key(section, name)
+  return prefix .. section .. scope .. ':' .. name
 end
 
-local function parse(h)
-  local nl = string.find(h, '\n', 1, true)
-  if not nl then
-    return nil
-  end
-  local v, inLen, parent = string.match(string.sub(h, 1, nl - 1), '^(%d+) %d+ %d+ (%-?%d+) (%S+)$')
-  if v ~= '1' then
-    return nil
-  end
-  return { marker = inLen == '-1', parent = parent, items = #h - nl }
+local links = 0 -- read in this page
+
+local function missing(link)
+  return { 'M', link, '', '', links, '' }
 end
 
-local nextRef, last
-if kind == 'c' then
-  local ckey = prefix .. 'conv:' .. id
-  local root = redis.call('HMGET', ckey, 'h', 'i')
-  local head, items = root[1], root[2]
-  if not head and not items then
-    return { 'M', 'c:' .. id, 0, '', 0, '' }
-  end
-  redis.call('PEXPIRE', ckey, ttl)
-  if not head then
-    return { 'C', '', 0, '', 1, items }
-  end
-  nextRef, last = 'r:' .. head, head
-else
-  nextRef, last = 'r:' .. id, id
-end
-
-local seen, turns, bytes, links = {}, 0, 0, 0
-local values = {}
-local hasRoot, rootItems = 0, ''
-while nextRef ~= '-' do
-  if seen[nextRef] then
-    return { 'M', nextRef, turns, '', 0, '' } -- a cycle
-  end
-  seen[nextRef] = true
-  links = links + 1
-  if links > maxLinks then
-    return { 'T', '', 0, '', 0, '' }
-  end
-  local key = keyOf(nextRef)
-  if string.sub(nextRef, 1, 1) == 'c' then
-    local items = redis.call('HGET', key, 'i')
-    if not items then
-      return { 'M', nextRef, turns, '', 0, '' } -- created before it was journaled, or gone
+local last = ''
+if ref == '' then
+  if kind == 'c' then
+    local ckey = key('conv:', id)
+    local root = redis.call('HMGET', ckey, 'h', 'i')
+    if not root[1] and not root[2] then
+      return missing('c:' .. id)
     end
-    redis.call('PEXPIRE', key, ttl)
+    redis.call('PEXPIRE', ckey, ttl)
+    if not root[1] then
+      return { 'C', '', '', '', 1, root[2] }
+    end
+    id = root[1]
+  end
+  local ikey = key('turn:', id)
+  local v = redis.call('GET', ikey)
+  local s, bytes, depth, first
+  if v then
+    s, bytes, depth, first = string.match(v, '^2 (%S+) (%d+) (%d+) (%S+)$')
+  end
+  if not s then
+    return missing('r:' .. id)
+  end
+  redis.call('PEXPIRE', ikey, ttl)
+  -- The bounds are known from the newest turn alone: no walk for a chain that cannot be replayed.
+  if first ~= '-' then
+    return { 'T', 'r:' .. first, '', '', 0, '' }
+  end
+  if tonumber(bytes) > maxChain or tonumber(depth) >= maxTurns then
+    return { 'T', '', '', '', 0, '' }
+  end
+  ref, seg, last = 'r:' .. id, s, id
+end
+
+local values, got, seen, touched = {}, 0, {}, {}
+local hasRoot, rootItems = 0, ''
+while ref ~= '-' do
+  if string.sub(ref, 1, 2) == 'c:' then
+    local ckey = key('conv:', string.sub(ref, 3))
+    local items = redis.call('HGET', ckey, 'i')
+    if not items then
+      return missing(ref) -- created before it was journaled, or gone
+    end
+    redis.call('PEXPIRE', ckey, ttl)
     hasRoot, rootItems = 1, items
-    bytes = bytes + #items
     break
   end
-  local v = redis.call('GET', key)
-  local h = v and parse(v)
-  if not h then
-    return { 'M', nextRef, turns, '', 0, '' }
-  end
-  redis.call('PEXPIRE', key, ttl)
-  if h.marker then
-    -- Walk back over markers to the first turn that passed the bound.
-    local first, ref = nextRef, h.parent
-    while ref ~= '-' and string.sub(ref, 1, 1) == 'r' and not seen[ref] do
-      seen[ref] = true
-      local a = parse(redis.call('GETRANGE', keyOf(ref), 0, 600) .. '')
-      if not a or not a.marker then
-        break
-      end
-      first, ref = ref, a.parent
+  if links >= pageLinks or got >= pageBytes then
+    local page = { 'P', ref, seg, last, 0, '' }
+    for i = 1, #values do
+      page[#page + 1] = values[i]
     end
-    return { 'T', first, 0, '', 0, '' }
+    return page
   end
-  turns = turns + 1
-  bytes = bytes + h.items
-  if bytes <= maxChain then
-    values[#values + 1] = v
+  if seen[ref] then
+    return missing(ref) -- a cycle
   end
-  nextRef = h.parent
+  seen[ref] = true
+  local rid = string.sub(ref, 3)
+  local v = seg ~= '?' and redis.call('HGET', key('seg:', seg), rid)
+  if not v then
+    -- Recorded before its parent, or recorded again elsewhere: look the turn up by its id.
+    local found = redis.call('GET', key('turn:', rid))
+    local other = found and string.match(found, '^2 (%S+) ')
+    if not other or other == '-' or other == seg then
+      return missing(ref)
+    end
+    seg = other
+    v = redis.call('HGET', key('seg:', seg), rid)
+    if not v then
+      return missing(ref)
+    end
+  end
+  if not touched[seg] then
+    redis.call('PEXPIRE', key('seg:', seg), ttl)
+    touched[seg] = true
+  end
+  local parent, parentSeg = string.match(v, '^2 %d+ (%S+) (%S+)\n')
+  if not parent then
+    return missing(ref)
+  end
+  values[#values + 1] = v
+  links = links + 1
+  got = got + #v
+  ref, seg = parent, parentSeg
 end
-if bytes > maxChain then
-  return { 'T', '', 0, '', 0, '' } -- links recorded out of order can pass the bound unmarked
-end
-local result = { 'C', '', turns, last, hasRoot, rootItems }
+local result = { 'C', '', '', last, hasRoot, rootItems }
 for i = 1, #values do
   result[#result + 1] = values[i]
 end

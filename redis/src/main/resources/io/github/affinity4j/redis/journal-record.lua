@@ -1,34 +1,70 @@
--- affinity4j RedisHistoryJournal: record one turn, atomically (Redis runs one script at a time).
--- ARGV: 1 key prefix, 2 response id, 3 previous response id or '', 4 conversation id or '',
---       5 input items, 6 output items, 7 max bytes per chain, 8 expiry in ms, 9 most links to touch
--- Returns 1 if the turn was recorded as a marker (its chain is past the bytes-per-chain bound), else 0.
--- A turn is a string "1 <chain bytes> <depth> <input length, -1 in a marker> <parent>\n<input><output>",
--- <parent> being r:<response id>, c:<conversation id> or - (the start of a chain).
--- A conversation is a hash: h = its latest response id, i = the items it was created with.
-local prefix, id, prev, conv = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local input, output = ARGV[5], ARGV[6]
-local maxChain, ttl, maxLinks = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+-- affinity4j RedisHistoryJournal: record one turn, atomically (Redis runs one script at a time),
+-- touching a bounded number of keys however long the chain is.
+-- ARGV: 1 key prefix, 2 scope key ('' for none), 3 response id, 4 previous response id or '',
+--       5 conversation id or '', 6 input items, 7 output items, 8 max bytes per chain,
+--       9 expiry in ms, 10 max turns per chain, 11 max segments along a chain, 12 max turns per segment
+-- Returns {1 if recorded as a marker (past a per-chain bound) else 0, the parent it was linked to}.
+--
+-- Every key of one call is <prefix><section><scope key>:<name>, so a call never reads or writes
+-- another scope's keys (see RedisKeys):
+--   turn:S:<id>  string "2 <segment|-> <chain bytes> <depth> <first marker|->": where a turn is;
+--                a marker (past a bound) has no segment and names the first marker of its chain
+--   seg:S:<n>    hash: <id> = "2 <input length> <parent> <parent's segment|-|?>\n<input><output>",
+--                ' m' = "<turns> <bytes>[ <ancestor>...]" (a field name with a space is never an id)
+--   conv:S:<id>  hash: h = latest response id, i = the items it was created with
+-- A parent is r:<response id>, c:<conversation id> or - (the start of a chain). A segment holds
+-- turns of one region of a chain tree; a turn joins its parent's segment until that is full. Its
+-- ancestors (s<n> for a segment, c:<id> for a conversation) are the segments and conversation its
+-- chains run through: a record restarts the expiry of its segment and of them, so a chain in use
+-- keeps its start, at the cost of at most max-segments keys instead of one per ancestor.
+local prefix, scope, id, prev, conv = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local input, output = ARGV[6], ARGV[7]
+local maxChain, ttl, maxTurns = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
+local maxSegments, segmentTurns = tonumber(ARGV[11]), tonumber(ARGV[12])
 
-local function keyOf(ref)
-  if string.sub(ref, 1, 1) == 'r' then
-    return prefix .. 'turn:' .. string.sub(ref, 3)
-  end
-  return prefix .. 'conv:' .. string.sub(ref, 3)
+local function key(section, name)
+  return prefix .. section .. scope .. ':' .. name
 end
 
--- The header of a turn, read without its items; nil if absent or not a turn of this format.
-local function header(key)
-  local h = redis.call('GETRANGE', key, 0, 600)
-  local nl = string.find(h, '\n', 1, true)
-  if not nl then
+local function ancestorKey(a)
+  if string.sub(a, 1, 2) == 'c:' then
+    return key('conv:', string.sub(a, 3))
+  end
+  return key('seg:', string.sub(a, 2))
+end
+
+-- A turn's index: {seg, bytes, depth, first}; nil if absent or not of this format.
+local function index(name)
+  local v = redis.call('GET', key('turn:', name))
+  if not v then
     return nil
   end
-  local v, bytes, depth, inLen, parent =
-      string.match(string.sub(h, 1, nl - 1), '^(%d+) (%d+) (%d+) (%-?%d+) (%S+)$')
-  if v ~= '1' then
+  local seg, bytes, depth, first = string.match(v, '^2 (%S+) (%d+) (%d+) (%S+)$')
+  if not seg then
     return nil
   end
-  return { bytes = tonumber(bytes), depth = tonumber(depth), marker = inLen == '-1', parent = parent }
+  return { seg = seg, bytes = tonumber(bytes), depth = tonumber(depth), first = first }
+end
+
+-- A segment's metadata: {turns, bytes, ancestors (the text after the two numbers)}; nil if gone.
+local function meta(seg)
+  local m = redis.call('HGET', key('seg:', seg), ' m')
+  if not m then
+    return nil
+  end
+  local turns, bytes, ancestors = string.match(m, '^(%d+) (%d+)(.*)$')
+  if not turns then
+    return nil
+  end
+  return { turns = tonumber(turns), bytes = tonumber(bytes), ancestors = ancestors }
+end
+
+local function newSegment()
+  local n
+  repeat -- the counter has no expiry, but an allkeys-* eviction policy may still drop it
+    n = tostring(redis.call('INCR', prefix .. 'segments'))
+  until redis.call('EXISTS', key('seg:', n)) == 0
+  return n
 end
 
 local parent = '-'
@@ -36,7 +72,7 @@ if prev ~= '' then
   parent = 'r:' .. prev
 end
 if conv ~= '' then
-  local ckey = prefix .. 'conv:' .. conv
+  local ckey = key('conv:', conv)
   local head = redis.call('HGET', ckey, 'h')
   redis.call('HSET', ckey, 'h', id)
   redis.call('PEXPIRE', ckey, ttl)
@@ -49,49 +85,73 @@ if conv ~= '' then
   end
 end
 
-local parentBytes, depth, tooLarge = 0, 0, false
-if parent ~= '-' then
-  local pkey = keyOf(parent)
-  if string.sub(parent, 1, 1) == 'r' then
-    local h = header(pkey)
-    if h then
-      redis.call('PEXPIRE', pkey, ttl)
-      parentBytes, depth, tooLarge = h.bytes, h.depth + 1, h.marker
-      -- Touch every ancestor, so that the chain expires as a unit.
-      local ref, steps = h.parent, math.min(h.depth + 1, maxLinks)
-      while ref ~= '-' and steps > 0 do
-        local akey = keyOf(ref)
-        if string.sub(ref, 1, 1) == 'c' then
-          redis.call('PEXPIRE', akey, ttl)
-          break
-        end
-        local a = header(akey)
-        if not a then
-          break
-        end
-        redis.call('PEXPIRE', akey, ttl)
-        ref = a.parent
-        steps = steps - 1
-      end
+local parentBytes, depth, first, parentSeg = 0, 0, '-', '-'
+local ancestors = ''   -- the new segment's ancestors, if it needs one
+local join = nil       -- {seg, meta}: the segment the turn may join
+if string.sub(parent, 1, 2) == 'r:' then
+  local pid = string.sub(parent, 3)
+  local p = index(pid)
+  parentSeg = '?' -- unknown until found: a walk then looks the parent up by its id
+  if p then
+    redis.call('PEXPIRE', key('turn:', pid), ttl)
+    parentBytes, depth, first = p.bytes, p.depth + 1, p.first
+    local m = first == '-' and p.seg ~= '-' and meta(p.seg)
+    if m then
+      parentSeg = p.seg
+      join = { seg = p.seg, meta = m }
+      ancestors = m.ancestors .. ' s' .. p.seg
     end
-  else
-    parentBytes = redis.call('HSTRLEN', pkey, 'i')
-    redis.call('PEXPIRE', pkey, ttl)
   end
+elseif string.sub(parent, 1, 2) == 'c:' then
+  parentBytes = redis.call('HSTRLEN', key('conv:', conv), 'i')
+  ancestors = ' ' .. parent
 end
 
 local chainBytes = parentBytes + #input + #output
-if not tooLarge and chainBytes > maxChain then
-  tooLarge = true
+if first == '-' and (chainBytes > maxChain or depth >= maxTurns) then
+  first = id
 end
-local value
-if tooLarge then
-  value = string.format('1 %d %d -1 %s\n', chainBytes, depth, parent)
-else
-  value = string.format('1 %d %d %d %s\n', chainBytes, depth, #input, parent) .. input .. output
+local value = '2 ' .. #input .. ' ' .. parent .. ' ' .. parentSeg .. '\n' .. input .. output
+
+local seg, own = nil, nil
+if first == '-' then
+  if join and join.meta.turns < segmentTurns and join.meta.bytes + #value <= maxChain then
+    seg, own = join.seg, join.meta
+  else
+    local count = 0
+    for _ in string.gmatch(ancestors, '%S+') do
+      count = count + 1
+    end
+    if count >= maxSegments then
+      first = id -- a chain that branched this often is not kept whole
+    else
+      seg, own = newSegment(), { turns = 0, bytes = 0, ancestors = ancestors }
+    end
+  end
 end
-redis.call('SET', prefix .. 'turn:' .. id, value, 'PX', ttl)
-if tooLarge then
-  return 1
+
+-- The same response recorded again (a background response, when it completes) replaces its
+-- earlier record: drop that copy, so that a forget finds every copy through the turn's key (a
+-- walk that meets the dropped copy looks the turn up by its id).
+local function replaced(old)
+  local oldSeg = old and string.match(old, '^2 (%S+) ')
+  if oldSeg and oldSeg ~= '-' and oldSeg ~= seg then
+    redis.call('HDEL', key('seg:', oldSeg), id)
+  end
 end
-return 0
+
+if first ~= '-' then
+  replaced(redis.call('SET', key('turn:', id), string.format('2 - %d %d %s', chainBytes, depth, first),
+    'PX', ttl, 'GET'))
+  return { 1, parent }
+end
+local skey = key('seg:', seg)
+redis.call('HSET', skey, id, value,
+  ' m', (own.turns + 1) .. ' ' .. (own.bytes + #value) .. own.ancestors)
+redis.call('PEXPIRE', skey, ttl)
+for a in string.gmatch(own.ancestors, '%S+') do
+  redis.call('PEXPIRE', ancestorKey(a), ttl)
+end
+replaced(redis.call('SET', key('turn:', id), string.format('2 %s %d %d -', seg, chainBytes, depth),
+  'PX', ttl, 'GET'))
+return { 0, parent }

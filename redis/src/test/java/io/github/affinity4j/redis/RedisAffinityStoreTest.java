@@ -68,19 +68,19 @@ final class RedisAffinityStoreTest {
     store.put(ChainKey.conversation("conv_1"), token("b"));
     store.put(ChainKey.thread("thread_1"), token("c"));
 
-    assertThat(server.command("TYPE", prefix + "pin:r:resp_1")).isEqualTo("+string");
-    assertThat(server.command("TYPE", prefix + "pin:c:conv_1")).isEqualTo("+string");
-    assertThat(server.command("TYPE", prefix + "pin:t:thread_1")).isEqualTo("+string");
-    assertThat(pttl(prefix + "pin:r:resp_1")).isBetween(3_590_000L, 3_600_000L);
+    assertThat(server.command("TYPE", prefix + "pin:r::resp_1")).isEqualTo("+string");
+    assertThat(server.command("TYPE", prefix + "pin:c::conv_1")).isEqualTo("+string");
+    assertThat(server.command("TYPE", prefix + "pin:t::thread_1")).isEqualTo("+string");
+    assertThat(pttl(prefix + "pin:r::resp_1")).isBetween(3_590_000L, 3_600_000L);
   }
 
   @Test
   void get_afterTimePassed_restartsExpiry() throws Exception {
     store.put(ChainKey.response("resp_1"), token("a"));
-    server.command("PEXPIRE", prefix + "pin:r:resp_1", "1000"); // as if 59 minutes had passed
+    server.command("PEXPIRE", prefix + "pin:r::resp_1", "1000"); // as if 59 minutes had passed
 
     assertThat(store.get(ChainKey.response("resp_1"))).isPresent();
-    assertThat(pttl(prefix + "pin:r:resp_1")).as("a lookup is an access").isGreaterThan(3_590_000L);
+    assertThat(pttl(prefix + "pin:r::resp_1")).as("a lookup is an access").isGreaterThan(3_590_000L);
   }
 
   @Test
@@ -89,7 +89,7 @@ final class RedisAffinityStoreTest {
         .expireAfterAccess(Duration.ofMinutes(5)).build();
     shortLived.put(ChainKey.response("resp_1"), token("a"));
 
-    assertThat(pttl(prefix + "pin:r:resp_1")).isBetween(290_000L, 300_000L);
+    assertThat(pttl(prefix + "pin:r::resp_1")).isBetween(290_000L, 300_000L);
   }
 
   @Test
@@ -121,7 +121,7 @@ final class RedisAffinityStoreTest {
 
   @Test
   void get_unreadableRecord_emptyNotThrown() throws Exception {
-    server.command("SET", prefix + "pin:r:resp_1", "\u0009garbage");
+    server.command("SET", prefix + "pin:r::resp_1", "\u0009garbage");
 
     assertThat(store.get(ChainKey.response("resp_1"))).isEmpty();
   }
@@ -137,6 +137,10 @@ final class RedisAffinityStoreTest {
     assertThatThrownBy(() -> RedisAffinityStore.builder().build()).hasMessageContaining("RedisConnector.builder()");
     assertThatThrownBy(() -> RedisAffinityStore.builder().expireAfterAccess(Duration.ZERO))
         .hasMessageContaining("Duration.ofHours(1)");
+    assertThat(store.localFallbackMaximumSize()).isEqualTo(10_000);
+    assertThat(store.localFallbackMaximumBytes()).isEqualTo(4L << 20);
+    assertThatThrownBy(() -> RedisAffinityStore.builder().localFallbackMaximumSize(-1)).hasMessageContaining("0 turns");
+    assertThatThrownBy(() -> RedisAffinityStore.builder().localFallbackMaximumBytes(0)).hasMessageContaining("4L << 20");
   }
 
   private long pttl(String key) throws Exception {

@@ -46,7 +46,7 @@ final class RedisConnectorTest {
   }
 
   @Test
-  void redisDownAtStart_storeNoPinJournalCannotRepair_fastAndNothingThrown() throws Exception {
+  void redisDownAtStart_storeAndJournalKeepWritesLocally_fastAndNothingThrown() throws Exception {
     RedisConnector connector = connector("redis://127.0.0.1:" + closedPort(), RedisConnector.builder());
     RedisAffinityStore store = RedisAffinityStore.builder().connector(connector).build();
     RedisHistoryJournal journal = RedisHistoryJournal.builder().connector(connector).build();
@@ -58,13 +58,14 @@ final class RedisConnectorTest {
       journal.record(JournalTurn.builder().responseId("resp_" + i).input(new byte[] {'[', ']'})
           .output(new byte[] {'[', ']'}).build());
     }
-    ChainHistory history = journal.history(ChainKey.response("resp_1"));
+    ChainHistory history = journal.history(ChainKey.response("resp_elsewhere"));
     long elapsed = System.nanoTime() - start;
 
-    assertThat(history.status()).as("could not be read, not missing").isEqualTo(ChainHistory.Status.UNAVAILABLE);
+    assertThat(history.status()).as("not kept here, and Redis could not be read: not missing")
+        .isEqualTo(ChainHistory.Status.UNAVAILABLE);
     assertThat(journal.toString()).as("the repair error ends with the journal's toString")
-        .contains("UNAVAILABLE").contains("127.0.0.1");
-    assertThat(store.estimatedSize()).isZero();
+        .contains("UNAVAILABLE").contains("127.0.0.1").contains("200 waiting for Redis");
+    assertThat(store.estimatedSize()).as("the pins kept locally").isEqualTo(200);
     assertThat(connector.isAvailable()).isFalse();
     assertThat(events.unavailable).hasValue(1);
     assertThat(events.fellBack).hasValue(602);
@@ -106,7 +107,8 @@ final class RedisConnectorTest {
     store.put(ChainKey.response("resp_1"), RedisAffinityStoreTest.token("a"));
 
     server.stop();
-    assertThat(store.get(ChainKey.response("resp_1"))).as("no pin while down").isEmpty();
+    assertThat(store.get(ChainKey.response("resp_1"))).as("kept locally while down").isPresent();
+    assertThat(store.get(ChainKey.response("resp_3"))).isEmpty();
     assertThat(connector.isAvailable()).isFalse();
     String log = captureLog(() -> {
       server.start(); // empty: no snapshot
@@ -132,15 +134,16 @@ final class RedisConnectorTest {
     RedisServer server = RedisServer.launch();
     closeables.add(server);
     RedisConnector connector = connector(server.uri(), RedisConnector.builder().commandTimeout(Duration.ofMillis(200)));
+    assertThat(connector.awaitConnection(Duration.ofSeconds(20))).isTrue();
     RedisAffinityStore store = RedisAffinityStore.builder().connector(connector).build();
     store.put(ChainKey.response("resp_1"), RedisAffinityStoreTest.token("a"));
 
     assertThat(server.command("CLIENT", "PAUSE", "3000", "ALL")).isEqualTo("+OK");
     long start = System.nanoTime();
-    assertThat(store.get(ChainKey.response("resp_1"))).isEmpty();
+    assertThat(store.get(ChainKey.response("resp_2"))).isEmpty();
     long first = System.nanoTime() - start;
     for (int i = 0; i < 100; i++) {
-      assertThat(store.get(ChainKey.response("resp_1"))).isEmpty();
+      assertThat(store.get(ChainKey.response("resp_2"))).isEmpty();
     }
     long all = System.nanoTime() - start;
 
@@ -149,6 +152,34 @@ final class RedisConnectorTest {
     assertThat(events.causes).first().extracting(e -> e.getClass().getSimpleName())
         .isEqualTo("RedisCommandTimeoutException");
     server.command("CLIENT", "UNPAUSE");
+  }
+
+  @Test
+  void historyPageTimesOut_thatReadFallsBackAloneRedisStaysAvailableForEveryChain() throws Exception {
+    RedisServer server = RedisServer.launch();
+    closeables.add(server);
+    RedisConnector connector = connector(server.uri(), RedisConnector.builder().commandTimeout(Duration.ofMillis(200)));
+    assertThat(connector.awaitConnection(Duration.ofSeconds(20))).isTrue();
+    RedisAffinityStore store = RedisAffinityStore.builder().connector(connector).build();
+    RedisHistoryJournal journal = RedisHistoryJournal.builder().connector(connector)
+        .localFallbackMaximumEntries(0).build();
+    store.put(ChainKey.response("resp_1"), RedisAffinityStoreTest.token("a"));
+    journal.record(JournalTurn.builder().responseId("resp_1").input(new byte[] {'[', ']'})
+        .output(new byte[] {'[', ']'}).build());
+
+    // Redis holds every command for 700 ms: to this client, the history read is one slow command.
+    assertThat(server.command("CLIENT", "PAUSE", "700", "ALL")).isEqualTo("+OK");
+    ChainHistory slow = journal.history(ChainKey.response("resp_1"));
+    assertThat(server.command("PING")).as("waits out the pause").isEqualTo("+PONG");
+
+    assertThat(slow.status()).as("that read fell back").isEqualTo(ChainHistory.Status.UNAVAILABLE);
+    assertThat(events.fellBackCauses).singleElement().extracting(e -> e.getClass().getSimpleName())
+        .isEqualTo("RedisCommandTimeoutException");
+    assertThat(connector.isAvailable()).as("one slow command is not an outage").isTrue();
+    assertThat(events.unavailable).hasValue(0);
+    assertThat(store.get(ChainKey.response("resp_1"))).as("every other chain goes on with Redis").isPresent();
+    assertThat(journal.history(ChainKey.response("resp_1")).status()).isEqualTo(ChainHistory.Status.COMPLETE);
+    assertThat(events.fellBack).hasValue(1);
   }
 
   @Test
@@ -314,6 +345,7 @@ final class RedisConnectorTest {
     final AtomicInteger fellBack = new AtomicInteger();
     final AtomicInteger fellBackWithoutTrying = new AtomicInteger();
     final List<RuntimeException> causes = new CopyOnWriteArrayList<>();
+    final List<RuntimeException> fellBackCauses = new CopyOnWriteArrayList<>();
     final List<Duration> outages = new CopyOnWriteArrayList<>();
     final CountDownLatch available = new CountDownLatch(1);
 
@@ -328,6 +360,8 @@ final class RedisConnectorTest {
       fellBack.incrementAndGet();
       if (cause == null) {
         fellBackWithoutTrying.incrementAndGet();
+      } else {
+        fellBackCauses.add(cause);
       }
     }
 

@@ -117,16 +117,31 @@ final class RedisHistoryJournalTest {
   }
 
   @Test
-  void history_linkExpiredInTheMiddle_missingNotPartial() throws Exception {
+  void history_linkForgottenInTheMiddle_missingNotPartial() {
     journal.record(turn("resp_1", null, "[1]", "[1]"));
     journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
     journal.record(turn("resp_3", "resp_2", "[3]", "[3]"));
-    server.command("DEL", prefix + "turn:resp_2"); // expired, or evicted under maxmemory
+    journal.forget(ChainKey.response("resp_2")); // deleted through the API
 
     ChainHistory history = journal.history(ChainKey.response("resp_3"));
     assertThat(history.status()).isEqualTo(Status.MISSING_LINK);
     assertThat(history.link()).contains(ChainKey.response("resp_2"));
     assertThat(history.turns()).isEqualTo(1);
+    assertThat(journal.history(ChainKey.response("resp_1")).isComplete()).as("the turns before it stay").isTrue();
+  }
+
+  @Test
+  void history_itemsEvicted_missingNotPartial() throws Exception {
+    journal.record(turn("resp_1", null, "[1]", "[1]"));
+    journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+    for (String key : keys("seg:")) {
+      server.command("DEL", key); // expired, or evicted under maxmemory
+    }
+
+    ChainHistory history = journal.history(ChainKey.response("resp_2"));
+    assertThat(history.status()).isEqualTo(Status.MISSING_LINK);
+    assertThat(history.link()).contains(ChainKey.response("resp_2"));
+    assertThat(history.itemArrays()).isEmpty();
   }
 
   @Test
@@ -134,39 +149,115 @@ final class RedisHistoryJournalTest {
     journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
 
-    assertThat(server.command("TYPE", prefix + "turn:resp_1")).isEqualTo("+string");
-    assertThat(server.command("TYPE", prefix + "conv:conv_1")).isEqualTo("+hash");
-    assertThat(pttl(prefix + "turn:resp_1")).isBetween(7_190_000L, 7_200_000L);
-    assertThat(pttl(prefix + "conv:conv_1")).isBetween(7_190_000L, 7_200_000L);
+    assertThat(server.command("TYPE", prefix + "turn::resp_1")).as("no scope: an empty field").isEqualTo("+string");
+    assertThat(server.command("TYPE", prefix + "conv::conv_1")).isEqualTo("+hash");
+    assertThat(keys("seg:")).singleElement().satisfies(segment -> {
+      assertThat(segment).startsWith(prefix + "seg::");
+      assertThat(server.command("TYPE", segment)).isEqualTo("+hash");
+      assertThat(server.command("HEXISTS", segment, "resp_1")).isEqualTo(":1");
+      assertThat(pttl(segment)).isBetween(7_190_000L, 7_200_000L);
+    });
+    assertThat(pttl(prefix + "turn::resp_1")).isBetween(7_190_000L, 7_200_000L);
+    assertThat(pttl(prefix + "conv::conv_1")).isBetween(7_190_000L, 7_200_000L);
   }
 
   @Test
-  void record_chainInUse_restartsEveryAncestorsExpiry() throws Exception {
+  void record_chainInUse_keepsEveryLinkItNeedsAsLongAsItsNewestTurn() throws Exception {
     journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[0]"));
     journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[1]"));
     for (int i = 2; i <= 5; i++) {
       journal.record(turn("resp_" + i, "resp_" + (i - 1), "[" + i + "]", "[" + i + "]"));
     }
-    // As if 110 minutes had passed since the oldest links were last used.
-    for (String key : List.of("conv:conv_1", "turn:resp_1", "turn:resp_2", "turn:resp_3", "turn:resp_4")) {
-      server.command("PEXPIRE", prefix + key, "600000");
+    journal.record(turn("resp_2b", "resp_1", "[b]", "[b]")); // a branch
+    // As if 110 minutes had passed since anything was last used.
+    for (String key : keys("")) {
+      server.command("PEXPIRE", key, "600000");
     }
 
     journal.record(turn("resp_6", "resp_5", "[6]", "[6]"));
-
-    for (String key : List.of("conv:conv_1", "turn:resp_1", "turn:resp_2", "turn:resp_3", "turn:resp_4")) {
-      assertThat(pttl(prefix + key)).as("%s lives as long as the chain", key).isGreaterThan(7_100_000L);
+    // What would expire before the new turn does: gone.
+    for (String key : keys("")) {
+      if (pttl(key) < 7_100_000L) {
+        server.command("DEL", key);
+      }
     }
+
+    ChainHistory history = journal.history(ChainKey.response("resp_6"));
+    assertThat(history.status()).as("the chain in use kept its start").isEqualTo(Status.COMPLETE);
+    assertThat(texts(history)).hasSize(13).startsWith("[0]", "[1]", "[1]").endsWith("[6]", "[6]");
   }
 
   @Test
-  void history_read_restartsExpiryOfEveryLinkRead() throws Exception {
+  void record_chainAcrossManySegmentsInUse_keepsEveryLinkItNeedsAsLongAsItsNewestTurn() throws Exception {
+    journal = journal(RedisHistoryJournal.builder().segmentTurns(2));
+    journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[0]"));
+    journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[1]"));
+    for (int i = 2; i <= 9; i++) {
+      journal.record(turn("resp_" + i, "resp_" + (i - 1), "[" + i + "]", "[" + i + "]"));
+    }
+    journal.record(turn("resp_3b", "resp_3", "[b]", "[b]")); // a branch
+    assertThat(keys("seg:")).as("two turns a segment").hasSize(6);
+    for (String key : keys("")) {
+      server.command("PEXPIRE", key, "600000");
+    }
+
+    journal.record(turn("resp_10", "resp_9", "[10]", "[10]"));
+    for (String key : keys("")) {
+      if (pttl(key) < 7_100_000L) {
+        server.command("DEL", key);
+      }
+    }
+
+    ChainHistory history = journal.history(ChainKey.response("resp_10"));
+    assertThat(history.status()).as("every segment of the chain lives as long as its newest turn")
+        .isEqualTo(Status.COMPLETE);
+    assertThat(history.turns()).isEqualTo(10);
+    assertThat(texts(history)).startsWith("[0]", "[1]", "[1]", "[2]");
+    assertThat(journal.history(ChainKey.response("resp_3b")).status()).as("a branch nobody used: expired")
+        .isEqualTo(Status.MISSING_LINK);
+  }
+
+  @Test
+  void record_chainThroughMoreThan64Segments_tooLargeFromThereOlderTurnsKept() {
+    journal = journal(RedisHistoryJournal.builder().segmentTurns(1));
+    for (int i = 0; i < 70; i++) {
+      journal.record(turn("resp_" + i, i == 0 ? null : "resp_" + (i - 1), "[" + i + "]", "[]"));
+    }
+
+    assertThat(journal.history(ChainKey.response("resp_63")).turns()).as("64 segments").isEqualTo(64);
+    ChainHistory past = journal.history(ChainKey.response("resp_69"));
+    assertThat(past.status()).isEqualTo(Status.TOO_LARGE);
+    assertThat(past.link()).contains(ChainKey.response("resp_64"));
+  }
+
+  @Test
+  void record_sameResponseTwice_laterRecordKeptAndForgetFindsEveryCopy() {
+    journal.record(turn("resp_1", null, "[\"queued\"]", "[]"));
+    journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+    journal.record(turn("resp_1", null, "[\"completed\"]", "[\"done\"]")); // a background response
+
+    assertThat(texts(journal.history(ChainKey.response("resp_2"))))
+        .containsExactly("[\"completed\"]", "[\"done\"]", "[2]", "[2]");
+    journal.forget(ChainKey.response("resp_1"));
+    assertThat(journal.history(ChainKey.response("resp_2")).status()).as("no earlier copy replayed")
+        .isEqualTo(Status.MISSING_LINK);
+  }
+
+  @Test
+  void history_read_keepsEveryLinkItReadAsLongAsItsNewestTurn() throws Exception {
     journal.record(turn("resp_1", null, "[1]", "[1]"));
     journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
-    server.command("PEXPIRE", prefix + "turn:resp_1", "1000");
+    for (String key : keys("")) {
+      server.command("PEXPIRE", key, "1000");
+    }
 
     assertThat(journal.history(ChainKey.response("resp_2")).isComplete()).isTrue();
-    assertThat(pttl(prefix + "turn:resp_1")).isGreaterThan(7_100_000L);
+    for (String key : keys("")) {
+      if (pttl(key) < 7_100_000L) {
+        server.command("DEL", key);
+      }
+    }
+    assertThat(journal.history(ChainKey.response("resp_2")).isComplete()).isTrue();
   }
 
   @Test
@@ -184,8 +275,9 @@ final class RedisHistoryJournalTest {
     assertThat(past.link()).contains(ChainKey.response("resp_3"));
     assertThat(journal.history(ChainKey.response("resp_4")).link()).as("the first link past the bound")
         .contains(ChainKey.response("resp_3"));
-    assertThat(Long.parseLong(server.command("STRLEN", prefix + "turn:resp_3").substring(1)))
-        .as("a marker keeps no items").isLessThan(30);
+    for (String segment : keys("seg:")) {
+      assertThat(server.command("HEXISTS", segment, "resp_3")).as("a marker keeps no items").isEqualTo(":0");
+    }
     journal.record(turn("resp_2b", "resp_1", "[]", "[]"));
     assertThat(journal.history(ChainKey.response("resp_2b")).isComplete()).as("a branch under the bound").isTrue();
   }
@@ -257,13 +349,14 @@ final class RedisHistoryJournalTest {
 
   @Test
   void history_unreadableRecord_missingNotThrown() throws Exception {
-    server.command("SET", prefix + "turn:resp_1", "not a turn");
+    server.command("SET", prefix + "turn::resp_1", "not a turn");
 
     assertThat(journal.history(ChainKey.response("resp_1")).status()).isEqualTo(Status.MISSING_LINK);
   }
 
   @Test
-  void history_redisStoppedThenBackEmpty_unavailableWhileDownMissingOnceItAnswers() throws Exception {
+  void history_redisStoppedThenBackEmptyWithoutLocalFallback_unavailableWhileDownMissingOnceItAnswers()
+      throws Exception {
     try (RedisServer own = RedisServer.launch()) {
       CountDownLatch available = new CountDownLatch(1);
       RedisConnector connector = RedisConnector.builder().uri(own.uri()).keyPrefix(prefix)
@@ -276,7 +369,8 @@ final class RedisHistoryJournalTest {
           })
           .build();
       connectors.add(connector);
-      RedisHistoryJournal down = RedisHistoryJournal.builder().connector(connector).build();
+      RedisHistoryJournal down = RedisHistoryJournal.builder().connector(connector)
+          .localFallbackMaximumEntries(0).build();
       down.record(turn("resp_1", null, "[1]", "[1]"));
       down.record(turn("resp_2", "resp_1", "[2]", "[2]"));
       assertThat(down.history(ChainKey.response("resp_2")).isComplete()).isTrue();
@@ -303,13 +397,16 @@ final class RedisHistoryJournalTest {
   }
 
   @Test
-  void history_connectorClosed_unavailable() {
+  void history_connectorClosed_unavailableUnlessKeptLocally() {
     RedisConnector connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
     RedisHistoryJournal closed = RedisHistoryJournal.builder().connector(connector).build();
     closed.record(turn("resp_1", null, "[]", "[]"));
+    journal.record(turn("resp_9", null, "[]", "[]")); // by another instance
     connector.close();
 
-    assertThat(closed.history(ChainKey.response("resp_1")).status()).isEqualTo(Status.UNAVAILABLE);
+    assertThat(closed.history(ChainKey.response("resp_9")).status()).isEqualTo(Status.UNAVAILABLE);
+    assertThat(closed.history(ChainKey.response("resp_1")).status()).as("its own turn, kept locally")
+        .isEqualTo(Status.COMPLETE);
   }
 
   @Test
@@ -317,14 +414,15 @@ final class RedisHistoryJournalTest {
     journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(turn("resp_1", null, "[]", "[]"));
     journal.record(turn("resp_2", "resp_1", "[]", "[]"));
-    server.command("SET", prefix + "pin:r:resp_1", "x");
+    server.command("SET", prefix + "pin:r::resp_1", "x");
     assertThat(journal.estimatedSize()).isEqualTo(3);
 
     journal.clear();
 
     assertThat(journal.history(ChainKey.response("resp_1")).isComplete()).isFalse();
     assertThat(journal.estimatedSize()).isZero();
-    assertThat(server.command("EXISTS", prefix + "pin:r:resp_1")).as("pins are the store's").isEqualTo(":1");
+    assertThat(keys("seg:")).isEmpty();
+    assertThat(server.command("EXISTS", prefix + "pin:r::resp_1")).as("pins are the store's").isEqualTo(":1");
   }
 
   @Test
@@ -414,6 +512,10 @@ final class RedisHistoryJournalTest {
     assertThatThrownBy(() -> RedisHistoryJournal.builder().maximumBytesPerChain(0)).hasMessageContaining("4L << 20");
     assertThatThrownBy(() -> RedisHistoryJournal.builder().expireAfterAccess(Duration.ofNanos(1)))
         .hasMessageContaining("Duration.ofHours(2)");
+    assertThat(journal.localFallbackMaximumEntries()).isEqualTo(10_000);
+    assertThat(journal.localFallbackMaximumBytes()).isEqualTo(16L << 20);
+    assertThatThrownBy(() -> RedisHistoryJournal.builder().localFallbackMaximumEntries(-1)).hasMessageContaining("0 turns");
+    assertThatThrownBy(() -> RedisHistoryJournal.builder().localFallbackMaximumBytes(0)).hasMessageContaining("16L << 20");
   }
 
   private RedisHistoryJournal journal(RedisHistoryJournal.Builder builder) {
@@ -424,6 +526,11 @@ final class RedisHistoryJournalTest {
 
   private long pttl(String key) throws Exception {
     return Long.parseLong(server.command("PTTL", key).substring(1));
+  }
+
+  /** This test's keys in a section ("" for all), but the segment counter, which never expires. */
+  private List<String> keys(String section) throws Exception {
+    return server.keys(prefix + section + "*").stream().filter(key -> !key.equals(prefix + "segments")).toList();
   }
 
   private static JournalTurn turn(String id, String previous, String input, String output) {

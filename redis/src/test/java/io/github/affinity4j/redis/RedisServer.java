@@ -156,6 +156,76 @@ final class RedisServer implements AutoCloseable {
     }
   }
 
+  /** Returns the keys matching {@code pattern} ({@code KEYS}: fine for a test's own few keys). */
+  List<String> keys(String pattern) throws IOException {
+    List<String> keys = new ArrayList<>();
+    for (Object key : (List<?>) call("KEYS", pattern)) {
+      keys.add((String) key);
+    }
+    return keys;
+  }
+
+  /**
+   * Sends one command and returns the whole reply: a String for a simple or bulk string (null for
+   * a nil), a Long for an integer, a List for an array; an error reply throws.
+   */
+  Object call(String... words) throws IOException {
+    try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+      socket.setSoTimeout(30_000);
+      OutputStream out = socket.getOutputStream();
+      StringBuilder request = new StringBuilder("*").append(words.length).append("\r\n");
+      for (String word : words) {
+        byte[] bytes = word.getBytes(StandardCharsets.UTF_8);
+        request.append('$').append(bytes.length).append("\r\n").append(word).append("\r\n");
+      }
+      out.write(request.toString().getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      return reply(new java.io.BufferedInputStream(socket.getInputStream()));
+    }
+  }
+
+  private static Object reply(InputStream in) throws IOException {
+    int type = in.read();
+    String line = line(in);
+    switch (type) {
+      case '+':
+        return line;
+      case '-':
+        throw new IOException("Redis error: " + line);
+      case ':':
+        return Long.parseLong(line);
+      case '$': {
+        int length = Integer.parseInt(line);
+        if (length < 0) {
+          return null;
+        }
+        byte[] bytes = in.readNBytes(length + 2);
+        return new String(bytes, 0, length, StandardCharsets.UTF_8);
+      }
+      case '*': {
+        int count = Integer.parseInt(line);
+        List<Object> items = new ArrayList<>(Math.max(0, count));
+        for (int i = 0; i < count; i++) {
+          items.add(reply(in));
+        }
+        return items;
+      }
+      default:
+        throw new IOException("Unexpected reply type " + type);
+    }
+  }
+
+  private static String line(InputStream in) throws IOException {
+    StringBuilder line = new StringBuilder();
+    int c;
+    while ((c = in.read()) != -1 && c != '\n') {
+      if (c != '\r') {
+        line.append((char) c);
+      }
+    }
+    return line.toString();
+  }
+
   @Override
   public void close() throws IOException {
     try {

@@ -37,7 +37,9 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Two instances of an application, each its own OkHttp client with its own
  * {@link AffinityInterceptor}, sharing nothing but Redis, alternate the turns of the same
- * conversations on a 3-backend {@link ApimSimulator}: the issue's acceptance.
+ * conversations on a 3-backend {@link ApimSimulator}: the issue's acceptance. And Redis stopped mid-run
+ * (issue 14, row 10): one instance keeps its chains through the outage from its local fallback;
+ * without it, requests still flow and repairs fail saying why.
  */
 @RequiresRedisServer
 @Timeout(180)
@@ -122,9 +124,67 @@ final class SharedStateAcceptanceTest {
   }
 
   @Test
-  void redisStoppedMidRun_requestsFlowPinlessTurnsFailClearlyNewChainsWorkAfterItReturns() throws Exception {
-    Instance a = instance("a");
-    Instance b = instance("b");
+  void redisStoppedMidRun_oneInstanceKeepsItsChainsPinnedAndRepairsThemFromItsLocalFallback() throws Exception {
+    Instance a = instance("a", true);
+    int conversations = 30;
+    String[] last = new String[conversations];
+    String[] home = new String[conversations];
+    for (int turn = 1; turn <= 2; turn++) {
+      for (int c = 0; c < conversations; c++) {
+        Reply reply = send(a, "turn " + turn, last[c]);
+        assertThat(reply.status).isEqualTo(200);
+        home[c] = turn == 1 ? reply.answer().backend() : home[c];
+        last[c] = reply.id;
+      }
+    }
+
+    redis.stop();
+    long pinned = a.interceptor.stats().pinsApplied();
+    for (int c = 0; c < conversations; c++) {
+      Reply reply = send(a, "turn 3, Redis down", last[c]);
+      assertThat(reply.status).as("conversation %d: %s", c, reply.body).isEqualTo(200);
+      assertThat(reply.answer().backend()).as("conversation %d keeps its backend", c).isEqualTo(home[c]);
+      assertThat(reply.answer().userMessages()).isEqualTo(3);
+      last[c] = reply.id;
+    }
+    assertThat(a.interceptor.stats().pinsApplied() - pinned).as("every pinned turn found its pin locally")
+        .isEqualTo(conversations);
+    String killed = home[0];
+    apim.backend(killed).kill();
+    for (int c = 0; c < conversations; c++) {
+      Reply reply = send(a, "turn 4, Redis down, a backend lost", last[c]);
+      assertThat(reply.status).as("conversation %d: %s", c, reply.body).isEqualTo(200);
+      assertThat(reply.answer().userMessages()).as("conversation %d sees its whole history", c).isEqualTo(4);
+      if (!home[c].equals(killed)) {
+        assertThat(reply.answer().backend()).isEqualTo(home[c]);
+      }
+      last[c] = reply.id;
+    }
+    long onKilled = java.util.Arrays.stream(home).filter(killed::equals).count();
+    System.out.printf("Redis down: %d conversations kept their backends; the %d on %s were repaired from the"
+        + " local fallback%n", conversations, onKilled, killed);
+    assertThat(a.repairs.get()).as("each conversation on the lost backend repaired from the local fallback")
+        .isEqualTo(onKilled);
+    assertThat(a.failures).isEmpty();
+    assertThat(a.unavailable.get()).isEqualTo(1);
+
+    redis.start(); // empty: the test server keeps no snapshot
+    a.awaitAvailable();
+    Instance b = instance("b", true); // Redis is the source again: another instance finds a's pins
+    for (int c = 0; c < conversations; c++) {
+      Reply reply = send(b, "turn 5, Redis back, another instance", last[c]);
+      assertThat(reply.status).as("conversation %d: %s", c, reply.body).isEqualTo(200);
+      assertThat(reply.answer().userMessages()).isEqualTo(5);
+    }
+    assertThat(b.interceptor.stats().pinsApplied()).as("pins kept during the outage were sent to Redis")
+        .isEqualTo(conversations);
+  }
+
+  @Test
+  void redisStoppedMidRun_withoutLocalFallback_requestsFlowPinlessTurnsFailClearlyNewChainsWorkAfterItReturns()
+      throws Exception {
+    Instance a = instance("a", false);
+    Instance b = instance("b", false);
     int conversations = 30;
     String[] last = new String[conversations];
     for (int turn = 1; turn <= 2; turn++) {
@@ -203,7 +263,11 @@ final class SharedStateAcceptanceTest {
   }
 
   private Instance instance(String name) {
-    Instance instance = new Instance(name, redis.uri(), prefix);
+    return instance(name, true);
+  }
+
+  private Instance instance(String name, boolean localFallback) {
+    Instance instance = new Instance(name, redis.uri(), prefix, localFallback);
     instances.add(instance);
     return instance;
   }
@@ -241,7 +305,7 @@ final class SharedStateAcceptanceTest {
     final AtomicInteger unavailable = new AtomicInteger();
     final CountDownLatch available = new CountDownLatch(1);
 
-    Instance(String name, String uri, String prefix) {
+    Instance(String name, String uri, String prefix, boolean localFallback) {
       connector = RedisConnector.builder().uri(uri).keyPrefix(prefix).clientName("instance-" + name)
           .retryInterval(Duration.ofMillis(50))
           .listener(new RedisListener() {
@@ -258,8 +322,12 @@ final class SharedStateAcceptanceTest {
           .build();
       connector.awaitConnection(Duration.ofSeconds(10));
       interceptor = AffinityInterceptor.builder()
-          .store(RedisAffinityStore.builder().connector(connector).build())
-          .journal(RedisHistoryJournal.builder().connector(connector).build())
+          .store(RedisAffinityStore.builder().connector(connector)
+              .localFallbackMaximumSize(localFallback ? RedisAffinityStore.DEFAULT_LOCAL_FALLBACK_MAXIMUM_SIZE : 0)
+              .build())
+          .journal(RedisHistoryJournal.builder().connector(connector)
+              .localFallbackMaximumEntries(localFallback ? RedisHistoryJournal.DEFAULT_LOCAL_FALLBACK_MAXIMUM_ENTRIES : 0)
+              .build())
           .retryPause(Duration.ZERO)
           .listener(new AffinityListener() {
             @Override
