@@ -32,7 +32,7 @@ public final class ChainHistory {
     COMPLETE,
     /** A link is not in the journal: never recorded, evicted or expired. See {@link #link()}. */
     MISSING_LINK,
-    /** The chain grew past the journal's bytes-per-chain bound at {@link #link()}. */
+    /** The chain grew past one of the journal's per-chain bounds (bytes, turns) at {@link #link()}. */
     TOO_LARGE,
     /**
      * The journal could not be read: its store is down or failed (a Redis that does not answer,

@@ -410,10 +410,10 @@ public final class ChainTurn {
           + " so nothing is known of this chain's history; chains whose history it keeps can be repaired"
           + " again once it answers. Journal: ").append(describeJournal()).toString();
     } else if (history.status() == ChainHistory.Status.TOO_LARGE) {
-      why.append("its history passed the journal's bytes-per-chain bound at ")
+      why.append("its history passed the journal's per-chain bound at ")
           .append(history.link().map(ChainKey::toString).orElse("some turn"))
-          .append(", so it was not kept from there on; raise CaffeineHistoryJournal.Builder"
-              + ".maximumBytesPerChain if the model's context window allows a longer replay.");
+          .append(", so it was not kept from there on; raise the journal's maximumBytesPerChain if the"
+              + " model's context window allows a longer replay. Journal: ").append(describeJournal());
     } else {
       ChainKey link = history.link().orElse(chain);
       why.append("its history is incomplete: ");
