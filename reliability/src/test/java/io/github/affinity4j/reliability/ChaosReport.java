@@ -7,6 +7,7 @@ import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainTurn;
 import io.github.affinity4j.core.RepairStats;
+import io.github.affinity4j.reliability.ChaosRun.Attempt;
 import io.github.affinity4j.reliability.ChaosRun.RepairEvent;
 import io.github.affinity4j.reliability.ChaosRun.Style;
 import io.github.affinity4j.reliability.ChaosRun.Turn;
@@ -39,8 +40,8 @@ final class ChaosReport {
 
   /** Everything the run observed, captured before it released the clients and the pool. */
   record Observed(SuiteSize size, long seed, PinnedBackendMode mode, FaultPlan plan, List<LossEpisode> episodes,
-      List<Turn> turns, PinCheck.Result pins, List<RepairEvent> repairs, long repairsStarted,
-      long repairsFailed, RepairStats interceptorStats, RepairStats conversationStats, RepairStats layeredStats,
+      List<Turn> turns, PinCheck.Result pins, TenantCheck.Result tenants, List<Attempt> attempts,
+      List<RepairEvent> repairs, long repairsStarted, long repairsFailed, Map<String, RepairStats> repairStats,
       ResourceProbe.Pool pool, long peakHeapBytes, long elapsedNanos, boolean finishedInTime,
       List<Throwable> harnessErrors) {}
 
@@ -72,6 +73,12 @@ final class ChaosReport {
   final Verdict unnamedRepairFailures;
   final Verdict conversationState;
   final PinCheck.Result pins;
+  final TenantCheck.Result tenants;
+  /** Cross-tenant attempts made, and of those, resumes tried. */
+  final long attempts;
+  final long resumeAttempts;
+  /** Attempts that got anything of the victim's chain: a resumed conversation, a repair by replay. */
+  final Verdict attemptLeaks;
   final Verdict unattributedRepairs;
   final Verdict unjustifiedRepairs;
   final Verdict chainsOverRepaired;
@@ -106,6 +113,10 @@ final class ChaosReport {
     unnamedRepairFailures = Verdict.of(unnamedRepairFailuresOf());
     conversationState = Verdict.of(conversationStateViolations());
     pins = observed.pins();
+    tenants = observed.tenants();
+    attempts = observed.attempts().size();
+    resumeAttempts = observed.attempts().stream().filter(attempt -> attempt.style() != Style.INTERCEPTOR).count();
+    attemptLeaks = Verdict.of(attemptLeaksOf());
     unattributedRepairs = Verdict.of(unattributedRepairsOf());
     unjustifiedRepairs = Verdict.of(unjustifiedRepairsOf());
     chainsOverRepaired = Verdict.of(chainsRepairedMoreThanTheirLosses());
@@ -180,7 +191,8 @@ final class ChaosReport {
         continue;
       }
       Throwable error = turn.failure().error();
-      if (turn.previousResponseId() != null && !namesChain(error, ChainKey.response(turn.previousResponseId()))) {
+      if (turn.previousResponseId() != null
+          && !namesChain(error, ChainKey.response(turn.previousResponseId()).in(turn.scope()))) {
         problems.add(describe(turn) + ": does not name chain response:" + turn.previousResponseId() + ": "
             + summary(error));
       }
@@ -194,7 +206,11 @@ final class ChaosReport {
     return problems;
   }
 
-  /** Whether {@code error}, a cause of it, or a note on one of them names {@code chain}. */
+  /**
+   * Whether {@code error}, a cause of it, or a note on one of them names {@code chain}: a message by
+   * its kind and id, a note by the whole key, scope included (a note must name the caller's chain,
+   * not another tenant's of the same id).
+   */
   static boolean namesChain(Throwable error, ChainKey chain) {
     String named = "chain " + chain;
     int depth = 0;
@@ -287,20 +303,52 @@ final class ChaosReport {
   }
 
   static String cause(Turn turn) {
-    Throwable error = turn.failure().error();
+    return cause(turn.failure().error(), turn.mode());
+  }
+
+  /** The exception's type, its status, and whether a repair gave up or a stream broke. */
+  static String cause(Throwable error, ChaosRun.Mode mode) {
     StringBuilder cause = new StringBuilder(error.getClass().getSimpleName());
     if (error instanceof OpenAIServiceException service) {
       cause.append(' ').append(service.statusCode());
     }
-    if (turn.failure().message().contains(ChainTurn.REPAIR_FAILED_PREFIX)) {
+    if (String.valueOf(error.getMessage()).contains(ChainTurn.REPAIR_FAILED_PREFIX)) {
       cause.append(" (repair failed)");
-    } else if (turn.mode() == ChaosRun.Mode.STREAM && !(error instanceof OpenAIServiceException)) {
+    } else if (mode == ChaosRun.Mode.STREAM && !(error instanceof OpenAIServiceException)) {
       cause.append(" (stream)");
     }
     return cause.toString();
   }
 
-  // --- invariant 2: no pin, and no content, of another conversation ---
+  // --- invariant 2: no pin, and no content, of another conversation or tenant ---
+
+  /**
+   * Attempts that got anything of the victim's chain on the caller's side: a resumed conversation,
+   * or a repair by replay during the attempt (the journal knew the victim's history in the
+   * attacker's scope). What such a leak sent is judged from the request log by {@link TenantCheck}.
+   */
+  private List<String> attemptLeaksOf() {
+    List<String> problems = new ArrayList<>();
+    for (Attempt attempt : run.attempts()) {
+      if (attempt.leak() != null) {
+        problems.add("attempt " + attempt.number() + " (" + attempt.style() + "): " + attempt.leak());
+      }
+    }
+    for (RepairEvent repair : run.repairs()) {
+      if (repair.replayed() && turnOf(repair).isEmpty()) {
+        attemptOf(repair).ifPresent(attempt -> problems.add("attempt " + attempt.number() + " by tenant "
+            + attempt.attacker() + " on " + attempt.victimResponseId() + " (conversation " + attempt.victim()
+            + ") was repaired by a replay"));
+      }
+    }
+    return problems;
+  }
+
+  /** The attempts by outcome. */
+  private Map<String, Long> attemptsByOutcome() {
+    return run.attempts().stream().collect(Collectors.groupingBy(Attempt::outcome, TreeMap::new,
+        Collectors.counting()));
+  }
 
   // --- invariant 3: repairs follow losses ---
 
@@ -308,7 +356,7 @@ final class ChaosReport {
   private List<String> unattributedRepairsOf() {
     List<String> problems = new ArrayList<>();
     for (RepairEvent repair : run.repairs()) {
-      if (turnOf(repair).isEmpty()) {
+      if (turnOf(repair).isEmpty() && attemptOf(repair).isEmpty()) {
         problems.add("repair of response:" + repair.chainResponseId() + " (conversation "
             + owners.get(repair.chainResponseId()) + ") outside any of its owner's turns");
       }
@@ -375,14 +423,36 @@ final class ChaosReport {
     return counts;
   }
 
+  /**
+   * The turn of the chain's owner that the repair happened in. When the other tenant was trying
+   * the same response at that moment, the repair is the turn's only if it was made in the turn's
+   * scope.
+   */
   private Optional<Turn> turnOf(RepairEvent repair) {
     Integer owner = owners.get(repair.chainResponseId());
     if (owner == null) {
       return Optional.empty();
     }
-    return turnsByConversation.get(owner).stream()
-        .filter(turn -> repair.chainResponseId().equals(turn.previousResponseId())
-            && turn.startNanos() <= repair.nanos() && repair.nanos() <= turn.endNanos())
+    Optional<Turn> turn = turnsByConversation.get(owner).stream()
+        .filter(t -> repair.chainResponseId().equals(t.previousResponseId())
+            && t.startNanos() <= repair.nanos() && repair.nanos() <= t.endNanos())
+        .findFirst();
+    if (turn.isPresent() && attemptOf(repair).isPresent()
+        && !java.util.Objects.equals(repair.scope(), turn.get().scope())) {
+      return Optional.empty();
+    }
+    return turn;
+  }
+
+  /**
+   * The cross-tenant attempt that named the repaired response while the repair happened. None is
+   * expected: the attacker's scope holds no pin and no history of that response. Without scoping,
+   * the victim's chain is repaired (replayed) on the attacker's behalf.
+   */
+  private Optional<Attempt> attemptOf(RepairEvent repair) {
+    return run.attempts().stream()
+        .filter(attempt -> attempt.victimResponseId().equals(repair.chainResponseId())
+            && attempt.startNanos() <= repair.nanos() && repair.nanos() <= attempt.endNanos())
         .findFirst();
   }
 
@@ -420,7 +490,8 @@ final class ChaosReport {
     out.append(String.format("affinity4j chaos suite (%s, %s): seed=%d (replay with -D%s=%d)%n",
         size.label(), mode, seed, SuiteSize.SEED_PROPERTY, seed));
     out.append(String.format("  workload: %d conversations x %d turns on %d threads, 3 backends, styles"
-            + " interceptor/conversation/layered, turns sync/async/stream 50/20/30%%%n",
+            + " interceptor/conversation/layered, turns sync/async/stream 50/20/30%%, tenants A and B (two keys,"
+            + " B's conversation style on a second origin) on one interceptor, store and journal%n",
         size.conversations, size.turns, size.threads));
     out.append(String.format("  faults planned: %s; loss episodes: %d%n", run.plan().counts(), lossEpisodes));
     out.append(String.format("  turns=%d successes=%d typed failures=%d untyped failures=%d"
@@ -437,8 +508,18 @@ final class ChaosReport {
             + " replays=%d (replays %d); pin or content of another chain: %d%n",
         pins.requests(), pins.continued(), pins.pinned(), pins.unpinnedContinuations(), pins.fresh(),
         pins.replays(), pins.violations()));
-    out.append(String.format("  repair counters: interceptor %s; conversations %s; layered %s%n",
-        run.interceptorStats(), run.conversationStats(), run.layeredStats()));
+    out.append(String.format("  tenants: requests %s, replays %s; cross-tenant attempts=%d (resumes %d) %s,"
+            + " sent naming the other tenant's response=%d, replayed=%d, pinned=%d, with its content=%d;"
+            + " attempts that got any of the victim's chain=%d%n",
+        tenants.requestsByTenant(), tenants.replaysByTenant(), attempts, resumeAttempts, attemptsByOutcome(),
+        tenants.crossTenantRequests(), tenants.attackReplays(), tenants.pinnedAttacks(),
+        tenants.attacksWithForeignContent(), attemptLeaks.count()));
+    out.append(String.format("  requests with no tenant's key=%d, with the other tenant's content=%d, response id"
+            + " (outside attempts)=%d, pin=%d%n", tenants.unattributed(), tenants.foreignContent(),
+        tenants.foreignResponseIds(), tenants.foreignPins()));
+    out.append("  repair counters:");
+    run.repairStats().forEach((layer, stats) -> out.append(' ').append(layer).append(' ').append(stats).append(';'));
+    out.append(System.lineSeparator());
     out.append(String.format("  heap: peak %d MiB in use (not collected); elapsed %.1f s%s%n",
         mib(run.peakHeapBytes()), run.elapsedNanos() / 1e9, finishedInTime ? "" : " (DID NOT FINISH IN TIME)"));
     return out.toString();
@@ -467,8 +548,8 @@ final class ChaosReport {
   }
 
   private static String describe(Turn turn) {
-    return "conversation " + turn.conversation() + " turn " + turn.index() + " (" + turn.style() + ", "
-        + turn.mode() + ")";
+    return "conversation " + turn.conversation() + " turn " + turn.index() + " (tenant " + turn.tenant() + ", "
+        + turn.style() + ", " + turn.mode() + ")";
   }
 
   private static long mib(long bytes) {

@@ -10,22 +10,30 @@ import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainRepair;
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.RepairStats;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.openai.AffinityConversations;
 import io.github.affinity4j.openai.AffinityOpenAI;
 import io.github.affinity4j.openai.Conversation;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.CircuitBreakerRule;
+import io.github.affinity4j.testkit.LoggedRequest;
 import io.github.affinity4j.testkit.PinnedBackendMode;
 import io.github.affinity4j.testkit.SimulatedAnswer;
 import io.github.affinity4j.testkit.SimulatedBackend;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.Random;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -35,6 +43,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import okhttp3.ConnectionPool;
 import okhttp3.Dispatcher;
+import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
 
 /**
@@ -49,6 +58,15 @@ import okhttp3.OkHttpClient;
  *       client, sharing the interceptor's store and journal, as the README says to.
  * </ul>
  *
+ * <p>The conversations belong to two {@link Tenant}s with different API keys, alternating in blocks
+ * of the three styles, and share one interceptor, one store and one journal: the
+ * {@link AffinityConversations} over plain clients are given the interceptor's store and journal
+ * too. Tenant B's plain client talks to the same simulator under another host name (a second
+ * origin), so its {@link Style#CONVERSATION} chains also differ from A's by origin. Now and then,
+ * before a turn, a conversation's tenant tries the other tenant's latest response id, as an
+ * attacker with a leaked id would ({@link Attempt}): sent as {@code previous_response_id} through
+ * its interceptor client, or resumed through its conversation wrapper.
+ *
  * <p>Each turn is sync, async or streamed, at random (seeded). Conversations take turns in
  * rotation: a thread takes the next conversation from a queue, runs one turn, and puts it back, so
  * every conversation lives through most of the run and its pins age while faults come and go.
@@ -62,8 +80,33 @@ final class ChaosRun {
 
   enum Mode { SYNC, ASYNC, STREAM }
 
-  /** A repair the listeners reported, and when. */
-  record RepairEvent(String chainResponseId, boolean replayed, long nanos) {}
+  /** Before one turn in this many, the conversation's tenant makes a cross-tenant attempt. */
+  static final int ATTEMPT_ONE_IN = 8;
+
+  /** A repair the listeners reported: the chain's response id and scope, and when. */
+  record RepairEvent(String chainResponseId, ChainScope scope, boolean replayed, long nanos) {}
+
+  /**
+   * A deliberate cross-tenant attempt: the attacker names the victim's latest response id, as one
+   * holding a leaked id would. Through the interceptor ({@link Style#INTERCEPTOR}) it is sent as
+   * {@code previous_response_id}, with the text {@link Tenant#attackText}; through a conversation
+   * wrapper it is {@code resume}d.
+   *
+   * @param attacker the tenant trying
+   * @param style how: sent through the interceptor client, or resumed by the style's wrapper
+   * @param number the attempt's number, in its text
+   * @param victim the conversation whose response it names
+   * @param victimResponseId that response
+   * @param scope the attacker's scope, as its wrapper computes it
+   * @param startNanos when it began
+   * @param endNanos when it ended
+   * @param outcome how it ended, for the figures
+   * @param leak what the attacker got of the victim's chain, or null: a resumed conversation
+   *     (whose next turn, {@link Tenant#resumedText}, is then sent to show in the request log what
+   *     the leak carries)
+   */
+  record Attempt(Tenant attacker, Style style, long number, int victim, String victimResponseId, ChainScope scope,
+      long startNanos, long endNanos, String outcome, String leak) {}
 
   /** A turn that failed, as the caller saw it. */
   record Failure(Throwable error, String message) {}
@@ -72,9 +115,12 @@ final class ChaosRun {
    * One turn, as the caller saw it.
    *
    * @param conversation the conversation's number
+   * @param tenant whose conversation it is
    * @param index 1 for its first turn
    * @param style how the conversation talks to the pool
    * @param mode sync, async or streamed
+   * @param scope the conversation's scope, as its tenant's wrapper computes it; a failure's note
+   *     names the chain in it
    * @param startNanos when the turn began
    * @param endNanos when it ended
    * @param previousResponseId the response it continued; null for the first successful turn
@@ -85,7 +131,8 @@ final class ChaosRun {
    * @param failure what the caller caught, on failure
    * @param stateAfter for conversations, {@code Conversation.lastResponseId()} after the turn
    */
-  record Turn(int conversation, int index, Style style, Mode mode, long startNanos, long endNanos,
+  record Turn(int conversation, Tenant tenant, int index, Style style, Mode mode, ChainScope scope,
+      long startNanos, long endNanos,
       String previousResponseId, String homeBefore, int expectedUserMessages, String responseId,
       String answerText, Failure failure, String stateAfter) {
     boolean succeeded() {
@@ -147,13 +194,18 @@ final class ChaosRun {
     RecordingListener listener = new RecordingListener();
     Clients clients = new Clients(simulator.openAiBaseUrl(), listener);
     List<Chat> chats = new ArrayList<>();
+    Map<Tenant, List<Integer>> byTenant = new EnumMap<>(Tenant.class);
     for (int i = 0; i < size.conversations; i++) {
       Style style = Style.values()[i % Style.values().length];
-      chats.add(new Chat(i, style, new Random(seed * 31 + i), clients.start(style)));
+      Tenant tenant = Tenant.ofConversation(i);
+      chats.add(new Chat(i, style, tenant, new Random(seed * 31 + i), clients.of(tenant)));
+      byTenant.computeIfAbsent(tenant, t -> new ArrayList<>()).add(i);
     }
+    Victims victims = new Victims(byTenant);
 
     LinkedBlockingQueue<Chat> ready = new LinkedBlockingQueue<>(chats);
     Queue<Turn> turns = new ConcurrentLinkedQueue<>();
+    Queue<Attempt> attempts = new ConcurrentLinkedQueue<>();
     Queue<Throwable> harnessErrors = new ConcurrentLinkedQueue<>();
     AtomicLong completed = new AtomicLong();
     ExecutorService workers = Executors.newFixedThreadPool(size.threads);
@@ -162,7 +214,14 @@ final class ChaosRun {
       workers.execute(() -> {
         try {
           for (Chat chat; (chat = ready.poll()) != null; ) {
-            turns.add(turn(chat, clients.affinityClient));
+            if (chat.random.nextInt(ATTEMPT_ONE_IN) == 0) {
+              victims.attempt(chat).ifPresent(attempts::add);
+            }
+            Turn turn = turn(chat);
+            turns.add(turn);
+            if (turn.succeeded()) {
+              victims.latest.put(chat.id, turn.responseId());
+            }
             long done = completed.incrementAndGet();
             plan.onTurnCompleted(done);
             if (done % 100 == 0) {
@@ -185,13 +244,14 @@ final class ChaosRun {
 
     // What the log and the counters say, before anything is released.
     List<Turn> turnList = List.copyOf(turns);
-    PinCheck.Result pins = PinCheck.check(simulator.requestLog(), ChaosReport.owners(turnList));
+    List<LoggedRequest> log = simulator.requestLog();
+    PinCheck.Result pins = PinCheck.check(log, ChaosReport.owners(turnList));
+    TenantCheck.Result tenants = TenantCheck.check(log);
     ResourceProbe.Pool pool = ResourceProbe.pool(clients.http);
     ChaosReport.Observed observed = new ChaosReport.Observed(size, seed, pinnedMode, plan, plan.lossEpisodes(),
-        turnList, pins, List.copyOf(listener.repaired), listener.started.get(), listener.failed.get(),
-        clients.interceptor.repairStats(), clients.onPlain.repairStats(), clients.layered.repairStats(), pool,
-        heap.peakBytes(),
-        elapsedNanos, finished, List.copyOf(harnessErrors));
+        turnList, pins, tenants, List.copyOf(attempts), List.copyOf(listener.repaired), listener.started.get(),
+        listener.failed.get(), clients.repairStats(), pool, heap.peakBytes(), elapsedNanos, finished,
+        List.copyOf(harnessErrors));
 
     // Release everything, as an application shutting down would.
     clients.close();
@@ -200,53 +260,48 @@ final class ChaosRun {
   }
 
   /**
-   * Runs a few turns of every style and mode, a repair among them, and releases it all: the
-   * classes and static caches of the SDK and the library are loaded before the heap baseline, so
-   * what the run retains is what it leaked.
+   * Runs a few turns of every tenant, style and mode, a repair and a cross-tenant attempt among
+   * them, and releases it all: the classes and static caches of the SDK and the library are loaded
+   * before the heap baseline, so what the run retains is what it leaked.
    */
   private static void warmUp() {
     try (ApimSimulator simulator = ApimSimulator.builder().backends(3).start();
         Clients clients = new Clients(simulator.openAiBaseUrl(), new RecordingListener())) {
-      for (Style style : Style.values()) {
-        Chat chat = new Chat(-1, style, new Random(0), clients.start(style));
-        for (Mode mode : Mode.values()) {
-          String previous = style == Style.INTERCEPTOR ? chat.lastResponseId
-              : chat.conversation.lastResponseId().orElse(null);
-          Response response = style == Style.INTERCEPTOR
-              ? sendThroughInterceptor(clients.affinityClient, mode, "warm up", previous)
-              : sendThroughConversation(chat.conversation, mode, "warm up");
-          chat.lastResponseId = response.id();
-          chat.home = SimulatedAnswer.parse(textOf(response)).backend();
+      for (Tenant tenant : Tenant.values()) {
+        for (Style style : Style.values()) {
+          warmUp(simulator, clients, new Chat(-1, style, tenant, new Random(0), clients.of(tenant)));
         }
-        simulator.backend(chat.home).kill();
-        if (chat.conversation != null) {
-          sendThroughConversation(chat.conversation, Mode.SYNC, "warm up");
-        } else {
-          sendThroughInterceptor(clients.affinityClient, Mode.SYNC, "warm up", chat.lastResponseId);
-        }
-        simulator.backend(chat.home).revive();
-        // The failure paths too: their classes, and the SDK's reflection caches for them.
-        for (SimulatedBackend backend : simulator.backends()) {
-          backend.failNext(3, 429, Duration.ofMillis(1));
-        }
-        warmUpFailure(() -> sendThroughConversationOrClient(clients, chat, Mode.ASYNC));
-        for (SimulatedBackend backend : simulator.backends()) {
-          backend.failNext(3, 500, Duration.ofMillis(1));
-        }
-        warmUpFailure(() -> sendThroughConversationOrClient(clients, chat, Mode.SYNC));
-        for (SimulatedBackend backend : simulator.backends()) {
-          backend.clearFaults();
-          backend.cutNextStreamAfter(2);
-        }
-        warmUpFailure(() -> sendThroughConversationOrClient(clients, chat, Mode.STREAM));
-        simulator.backends().forEach(SimulatedBackend::clearFaults);
       }
     }
   }
 
-  private static Response sendThroughConversationOrClient(Clients clients, Chat chat, Mode mode) {
-    return chat.conversation != null ? sendThroughConversation(chat.conversation, mode, "warm up")
-        : sendThroughInterceptor(clients.affinityClient, mode, "warm up", chat.lastResponseId);
+  private static void warmUp(ApimSimulator simulator, Clients clients, Chat chat) {
+    for (Mode mode : Mode.values()) {
+      Response response = send(chat, mode, "warm up");
+      chat.lastResponseId = response.id();
+      chat.home = SimulatedAnswer.parse(textOf(response)).backend();
+    }
+    simulator.backend(chat.home).kill();
+    send(chat, Mode.SYNC, "warm up");
+    simulator.backend(chat.home).revive();
+    // The failure paths too: their classes, and the SDK's reflection caches for them.
+    for (SimulatedBackend backend : simulator.backends()) {
+      backend.failNext(3, 429, Duration.ofMillis(1));
+    }
+    warmUpFailure(() -> send(chat, Mode.ASYNC, "warm up"));
+    for (SimulatedBackend backend : simulator.backends()) {
+      backend.failNext(3, 500, Duration.ofMillis(1));
+    }
+    warmUpFailure(() -> send(chat, Mode.SYNC, "warm up"));
+    for (SimulatedBackend backend : simulator.backends()) {
+      backend.clearFaults();
+      backend.cutNextStreamAfter(2);
+    }
+    warmUpFailure(() -> send(chat, Mode.STREAM, "warm up"));
+    simulator.backends().forEach(SimulatedBackend::clearFaults);
+    // And the other tenant's attempt on this chain.
+    Chat other = new Chat(-1, chat.style, chat.tenant.other(), new Random(0), clients.of(chat.tenant.other()));
+    attempt(other, 0, 0, chat.previous());
   }
 
   private static void warmUpFailure(Runnable turn) {
@@ -257,39 +312,41 @@ final class ChaosRun {
     }
   }
 
-  /** The clients of a run: one OkHttp client under two SDK clients, and two conversation wrappers. */
-  private static final class Clients implements AutoCloseable {
-    final OkHttpClient http = new OkHttpClient.Builder().build();
-    final AffinityInterceptor interceptor;
+  /** The clients of one tenant: two SDK clients on the run's one OkHttp client, and two conversation wrappers. */
+  private static final class TenantClients {
     final OpenAIClient affinityClient;
     final OpenAIClient plainClient;
     final AffinityConversations onPlain;
     final AffinityConversations layered;
 
-    Clients(String baseUrl, AffinityListener listener) {
-      interceptor = AffinityInterceptor.builder()
-          .listener(listener)
-          .retryPause(Duration.ofMillis(50))
-          .build();
+    /**
+     * @param affinityUrl where the tenant's {@code AffinityOpenAI} client (the interceptor's) sends
+     * @param plainUrl where its plain client sends, for {@link Style#CONVERSATION}
+     */
+    TenantClients(Tenant tenant, String affinityUrl, String plainUrl, OkHttpClient http,
+        AffinityInterceptor interceptor, AffinityListener listener) {
       affinityClient = AffinityOpenAI.builder()
-          .baseUrl(baseUrl)
-          .apiKey("chaos-test-key")
+          .baseUrl(affinityUrl)
+          .apiKey(tenant.apiKey())
           .okHttpClient(http)
           .maxRetries(2)
           .timeout(TURN_TIMEOUT)
           .interceptor(interceptor)
           .build();
       plainClient = OpenAIOkHttpClient.builder()
-          .baseUrl(baseUrl)
-          .apiKey("chaos-test-key")
+          .baseUrl(plainUrl)
+          .apiKey(tenant.apiKey())
           .okHttpClient(http)
           .maxRetries(2)
           .timeout(TURN_TIMEOUT)
           .build();
       ResponseCreateParams defaults = ResponseCreateParams.builder().model(MODEL).build();
+      // One store and one journal for both tenants and every layer, as one Redis would be.
       onPlain = AffinityConversations.builder()
           .client(plainClient)
           .defaults(defaults)
+          .store(interceptor.store())
+          .journal(interceptor.journal())
           .listener(listener)
           .retryPause(Duration.ofMillis(50))
           .build();
@@ -303,20 +360,66 @@ final class ChaosRun {
           .build();
     }
 
-    /** A new conversation in this style; null for the interceptor style, whose caller threads ids. */
-    Conversation start(Style style) {
+    /** The wrapper a conversation of this style uses; null for the interceptor style, whose caller threads ids. */
+    AffinityConversations wrapper(Style style) {
       return switch (style) {
         case INTERCEPTOR -> null;
-        case CONVERSATION -> onPlain.start();
-        case LAYERED -> layered.start();
+        case CONVERSATION -> onPlain;
+        case LAYERED -> layered;
       };
+    }
+
+    /**
+     * The scope of a conversation of this style: its wrapper's; for the interceptor style, that of
+     * the wrapper on the same client, which the interceptor computes alike.
+     */
+    ChainScope scope(Style style) {
+      return style == Style.CONVERSATION ? onPlain.scope() : layered.scope();
+    }
+
+    void close() {
+      affinityClient.close();
+      plainClient.close();
+    }
+  }
+
+  /**
+   * The clients of a run: one OkHttp client (with the {@link Tenant#TAGGER}) and one interceptor,
+   * whose store and journal every tenant's clients and wrappers share.
+   */
+  private static final class Clients implements AutoCloseable {
+    final OkHttpClient http = new OkHttpClient.Builder().addNetworkInterceptor(Tenant.TAGGER).build();
+    final AffinityInterceptor interceptor;
+    private final Map<Tenant, TenantClients> tenants = new EnumMap<>(Tenant.class);
+
+    Clients(String baseUrl, AffinityListener listener) {
+      interceptor = AffinityInterceptor.builder()
+          .listener(listener)
+          .retryPause(Duration.ofMillis(50))
+          .build();
+      for (Tenant tenant : Tenant.values()) {
+        String plainUrl = tenant == Tenant.B ? otherOrigin(baseUrl) : baseUrl;
+        tenants.put(tenant, new TenantClients(tenant, baseUrl, plainUrl, http, interceptor, listener));
+      }
+    }
+
+    TenantClients of(Tenant tenant) {
+      return tenants.get(tenant);
+    }
+
+    /** The repair counters of every layer: the interceptor, then each tenant's wrappers. */
+    Map<String, RepairStats> repairStats() {
+      Map<String, RepairStats> stats = new LinkedHashMap<>();
+      stats.put("interceptor", interceptor.repairStats());
+      tenants.forEach((tenant, clients) -> stats.put("conversations " + tenant, clients.onPlain.repairStats()));
+      tenants.forEach((tenant, clients) -> stats.put("layered " + tenant, clients.layered.repairStats()));
+      return stats;
     }
 
     /** Releases what an application shutting down would: the SDK clients, then OkHttp's threads and sockets. */
     @Override
     public void close() {
-      affinityClient.close();
-      plainClient.close();
+      tenants.values().forEach(TenantClients::close);
       Dispatcher dispatcher = http.dispatcher();
       dispatcher.executorService().shutdown();
       ConnectionPool pool = http.connectionPool();
@@ -324,41 +427,123 @@ final class ChaosRun {
     }
   }
 
+  /** The same simulator under its other loopback name: another origin (host) to the library. */
+  static String otherOrigin(String baseUrl) {
+    HttpUrl url = HttpUrl.get(baseUrl);
+    return url.newBuilder().host(url.host().equals("localhost") ? "127.0.0.1" : "localhost").build().toString();
+  }
+
   /** One conversation's state; used by one thread at a time (it is in the queue or with one worker). */
   private static final class Chat {
     final int id;
     final Style style;
+    final Tenant tenant;
     final Random random;
+    final TenantClients clients;
     final Conversation conversation;
     String lastResponseId;
     String home;
     int successes;
     int turnsTaken;
 
-    Chat(int id, Style style, Random random, Conversation conversation) {
+    Chat(int id, Style style, Tenant tenant, Random random, TenantClients clients) {
       this.id = id;
       this.style = style;
+      this.tenant = tenant;
       this.random = random;
-      this.conversation = conversation;
+      this.clients = clients;
+      AffinityConversations wrapper = clients.wrapper(style);
+      this.conversation = wrapper == null ? null : wrapper.start();
+    }
+
+    String previous() {
+      return conversation == null ? lastResponseId : conversation.lastResponseId().orElse(null);
     }
   }
 
-  private Turn turn(Chat chat, OpenAIClient affinityClient) {
+  /**
+   * The latest response of every conversation, by tenant, for the other tenant's attempts to name;
+   * and the attempts' numbering.
+   */
+  private static final class Victims {
+    final Map<Integer, String> latest = new ConcurrentHashMap<>();
+    private final Map<Tenant, List<Integer>> byTenant;
+    private final AtomicLong numbers = new AtomicLong();
+
+    Victims(Map<Tenant, List<Integer>> byTenant) {
+      this.byTenant = byTenant;
+    }
+
+    /** One attempt by the chat's tenant on a conversation of the other, if that one has a response yet. */
+    Optional<Attempt> attempt(Chat chat) {
+      List<Integer> candidates = byTenant.get(chat.tenant.other());
+      int victim = candidates.get(chat.random.nextInt(candidates.size()));
+      String victimId = latest.get(victim);
+      if (victimId == null) {
+        return Optional.empty();
+      }
+      return Optional.of(ChaosRun.attempt(chat, victim, numbers.incrementAndGet(), victimId));
+    }
+  }
+
+  /**
+   * The chat's tenant names {@code victimId}: through its interceptor client as
+   * {@code previous_response_id} (the chat's style is {@link Style#INTERCEPTOR}), else by resuming
+   * it with the style's wrapper. A wrapper that resumes it has leaked the chain; the turn then sent
+   * on it shows in the request log what the leak would carry (the victim's pin, its history).
+   */
+  private static Attempt attempt(Chat chat, int victim, long number, String victimId) {
+    String text = chat.tenant.attackText(number);
+    ChainScope scope = chat.clients.scope(chat.style);
+    long start = System.nanoTime();
+    String outcome;
+    String leak = null;
+    if (chat.style == Style.INTERCEPTOR) {
+      int draw = chat.random.nextInt(10);
+      Mode mode = draw < 5 ? Mode.SYNC : draw < 7 ? Mode.ASYNC : Mode.STREAM;
+      try {
+        sendThroughInterceptor(chat.clients.affinityClient, mode, text, victimId);
+        outcome = "sent, answered (the simulator does not check keys)";
+      } catch (Throwable e) {
+        outcome = "sent, refused: " + ChaosReport.cause(unwrap(e), mode);
+      }
+    } else {
+      AffinityConversations wrapper = chat.clients.wrapper(chat.style);
+      Conversation resumed = null;
+      try {
+        resumed = wrapper.resume(victimId);
+        outcome = "resumed";
+      } catch (NoSuchElementException expected) {
+        outcome = "resume refused";
+      }
+      if (resumed != null) {
+        boolean history = Tenant.markedIn(String.valueOf(resumed.history())).contains(chat.tenant.other());
+        leak = "tenant " + chat.tenant + " resumed tenant " + chat.tenant.other() + "'s " + victimId
+            + (history ? ", its history holding tenant " + chat.tenant.other() + "'s content" : "");
+        try {
+          sendThroughConversation(resumed, Mode.SYNC, chat.tenant.resumedText(number));
+        } catch (RuntimeException e) {
+          // what it sent is in the request log
+        }
+      }
+    }
+    return new Attempt(chat.tenant, chat.style, number, victim, victimId, scope, start, System.nanoTime(),
+        outcome, leak);
+  }
+
+  private Turn turn(Chat chat) {
     int index = ++chat.turnsTaken;
     int draw = chat.random.nextInt(10);
     Mode mode = draw < 5 ? Mode.SYNC : draw < 7 ? Mode.ASYNC : Mode.STREAM;
     String text = marker(chat.id, index);
-    String previous = chat.style == Style.INTERCEPTOR ? chat.lastResponseId
-        : chat.conversation.lastResponseId().orElse(null);
+    String previous = chat.previous();
     String homeBefore = chat.home;
     int expected = chat.successes + 1;
     long start = System.nanoTime();
     Response response = null;
     Failure failure = null;
     try {
-      response = chat.style == Style.INTERCEPTOR
-          ? sendThroughInterceptor(affinityClient, mode, text, previous)
-          : sendThroughConversation(chat.conversation, mode, text);
+      response = send(chat, mode, text);
     } catch (Throwable e) {
       Throwable cause = unwrap(e);
       failure = new Failure(cause, String.valueOf(cause.getMessage()));
@@ -373,8 +558,14 @@ final class ChaosRun {
       chat.home = backend.orElse(chat.home);
     }
     String stateAfter = chat.conversation == null ? null : chat.conversation.lastResponseId().orElse(null);
-    return new Turn(chat.id, index, chat.style, mode, start, end, previous, homeBefore, expected,
-        response == null ? null : response.id(), answer, failure, stateAfter);
+    return new Turn(chat.id, chat.tenant, index, chat.style, mode, chat.clients.scope(chat.style), start, end,
+        previous, homeBefore, expected, response == null ? null : response.id(), answer, failure, stateAfter);
+  }
+
+  /** One turn of the chat, in its style; the interceptor style continues the chat's last response. */
+  private static Response send(Chat chat, Mode mode, String text) {
+    return chat.conversation != null ? sendThroughConversation(chat.conversation, mode, text)
+        : sendThroughInterceptor(chat.clients.affinityClient, mode, text, chat.lastResponseId);
   }
 
   private static Response sendThroughInterceptor(OpenAIClient client, Mode mode, String text, String previous) {
@@ -437,8 +628,9 @@ final class ChaosRun {
     }
   }
 
+  /** The text of a turn: its tenant's marker, then the conversation's and turn's numbers. */
   static String marker(int conversation, int turn) {
-    return "conversation " + conversation + ", turn " + turn;
+    return Tenant.ofConversation(conversation).marker() + " conversation " + conversation + ", turn " + turn;
   }
 
   static String textOf(Response response) {
@@ -471,7 +663,8 @@ final class ChaosRun {
 
     @Override
     public void repaired(ChainRepair repair) {
-      repaired.add(new RepairEvent(repair.chain() == null ? null : repair.chain().id(), repair.replayed(),
+      repaired.add(new RepairEvent(repair.chain() == null ? null : repair.chain().id(),
+          repair.chain() == null ? null : repair.chain().scope(), repair.replayed(),
           System.nanoTime()));
     }
 

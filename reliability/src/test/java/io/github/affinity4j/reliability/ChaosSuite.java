@@ -72,6 +72,33 @@ abstract class ChaosSuite {
   }
 
   @Test
+  void twoTenantsOnOneStore_noRequestCarriedTheOtherTenantsContentResponseIdOrPin() {
+    TenantCheck.Result tenants = report.tenants;
+    assertThat(tenants.violationExamples())
+        .as("%d requests with no tenant's key (%d), or with the other tenant's content (%d), response id (%d)"
+            + " or pin (%d)", tenants.violations(), tenants.unattributed(), tenants.foreignContent(),
+            tenants.foreignResponseIds(), tenants.foreignPins())
+        .isEmpty();
+    for (Tenant tenant : Tenant.values()) {
+      assertThat(tenants.requestsByTenant().get(tenant)).as("requests of tenant %s checked", tenant).isPositive();
+      assertThat(tenants.replaysByTenant().get(tenant)).as("replays of tenant %s checked", tenant).isPositive();
+    }
+  }
+
+  @Test
+  void crossTenantAttempts_neverReplayedNorPinned_resumesRefused() {
+    TenantCheck.Result tenants = report.tenants;
+    assertThat(report.attemptLeaks.examples())
+        .as("%d attempts that got any of the victim's chain", report.attemptLeaks.count()).isEmpty();
+    assertThat(tenants.pinnedAttacks()).as("attempts sent with the pin of the victim's chain").isZero();
+    assertThat(tenants.attacksWithForeignContent()).as("attempts sent or replayed with the victim's content")
+        .isZero();
+    assertThat(tenants.attackReplays()).as("attempts replayed").isZero();
+    assertThat(tenants.crossTenantRequests()).as("attempts sent naming the other tenant's response").isPositive();
+    assertThat(report.resumeAttempts).as("resumes of the other tenant's response tried").isPositive();
+  }
+
+  @Test
   void repairs_onlyForLostBackends_atMostOnePerTurn_andPerLossAChainMet() {
     assertThat(report.unattributedRepairs.examples()).as("%d", report.unattributedRepairs.count()).isEmpty();
     assertThat(report.unjustifiedRepairs.examples()).as("%d", report.unjustifiedRepairs.count()).isEmpty();

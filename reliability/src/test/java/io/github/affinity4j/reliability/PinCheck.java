@@ -15,7 +15,8 @@ import java.util.regex.Pattern;
  * content: a request that continues a response carries exactly the cookie that response is bound
  * to ({@link LoggedRequest#backendCookie()} of the request that created it); a request that starts a
  * chain or replays one carries none; and every conversation marker in a body belongs to the
- * conversation that owns the chain.
+ * conversation that owns the chain. Requests of a deliberate cross-tenant attempt are left to
+ * {@link TenantCheck}; a tagged path ({@link Tenant#TAGGER}) is read without its query.
  */
 final class PinCheck {
   private static final Pattern MARKER = Pattern.compile("conversation (\\d+), turn (\\d+)");
@@ -24,7 +25,7 @@ final class PinCheck {
   /**
    * What the log showed.
    *
-   * @param requests create-response requests in the log
+   * @param requests create-response requests in the log, cross-tenant attempts left out
    * @param continued of those, requests with a {@code previous_response_id}
    * @param pinned of those, requests that carried the chain's own pin
    * @param unpinnedContinuations continued requests that carried no pin though their response has one
@@ -56,7 +57,15 @@ final class PinCheck {
     long violations = 0;
     List<String> examples = new ArrayList<>();
     for (LoggedRequest request : log) {
-      if (!"POST".equals(request.method()) || !request.path().endsWith("/responses")) {
+      if (!"POST".equals(request.method()) || !Tenant.pathOf(request.path()).endsWith("/responses")) {
+        continue;
+      }
+      if (Tenant.attackerIn(request.body()).isPresent()) {
+        // A deliberate cross-tenant attempt names another conversation's response on purpose, and
+        // owns no chain: TenantCheck judges it.
+        if (request.responseId() != null) {
+          creators.put(request.responseId(), request);
+        }
         continue;
       }
       requests++;
@@ -127,7 +136,8 @@ final class PinCheck {
     return found;
   }
 
-  private static int countMarkers(String body) {
+  /** How many conversation markers the body holds: more than one in a replayed history. */
+  static int countMarkers(String body) {
     if (body == null) {
       return 0;
     }
