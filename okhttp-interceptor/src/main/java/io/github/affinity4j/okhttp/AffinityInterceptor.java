@@ -101,7 +101,7 @@ public final class AffinityInterceptor implements Interceptor {
   private final ChainRegistry registry;
   private final ChainRepairer repairer;
   private final long maxBodyBytes;
-  private final byte[] scopeSecret;
+  private final RequestScopes scopes;
   private final Function<Request, String> tenant;
   private volatile boolean warnedUnguardedRedirect;
 
@@ -109,7 +109,7 @@ public final class AffinityInterceptor implements Interceptor {
     this.registry = builder.registry.build();
     this.repairer = builder.repairer.listener(builder.listener).clock(registry.clock()).build();
     this.maxBodyBytes = builder.maxBodyBytes;
-    this.scopeSecret = builder.scopeSecret;
+    this.scopes = new RequestScopes(builder.scopeSecret);
     this.tenant = builder.tenant;
   }
 
@@ -376,7 +376,7 @@ public final class AffinityInterceptor implements Interceptor {
    * kept in the store and journal under keys {@link ChainKey#in in} this scope.
    */
   public ChainScope scopeOf(Request request) {
-    return RequestScopes.of(request, scopeSecret, tenant == null ? null : tenant.apply(request));
+    return scopes.of(request, tenant == null ? null : tenant.apply(request));
   }
 
   /** Whether a DELETE of this path deletes the chain itself, not an item in it. */

@@ -196,6 +196,7 @@ public final class RoutingLogInterceptor implements Interceptor {
   private final long maxBodyBytes;
   private final Ticker ticker;
   private final Cache<ChainKey, Backend> chains;
+  private final RequestScopes scopes = new RequestScopes(null);
 
   private volatile Level level;
   private volatile Set<String> redactedHeaders;
@@ -603,8 +604,8 @@ public final class RoutingLogInterceptor implements Interceptor {
    * The scope a chain's exchanges are remembered in, so that a host reusing another's response id
    * cannot make the log report a move that did not happen.
    */
-  private static ChainScope scopeOf(Request request) {
-    return RequestScopes.of(request, null, null);
+  private ChainScope scopeOf(Request request) {
+    return scopes.of(request, null);
   }
 
   /** Passes a stream through unchanged and remembers its response id as {@code response.created} goes by. */
