@@ -389,13 +389,25 @@ public final class AffinityInterceptor implements Interceptor {
    * and added headers may have reached the redirect's target.
    */
   private void checkRedirect(Request sent, Response response) {
-    if (response.priorResponse() != null && !AddedHeaders.guarded(sent) && !warnedUnguardedRedirect) {
+    if (response.priorResponse() != null && !warnedUnguardedRedirect && !AddedHeaders.guarded(sent)
+        && leftOrigin(sent.url(), response)) {
       warnedUnguardedRedirect = true;
       logger.warn("A request carrying an affinity pin to {} followed a redirect without"
           + " AffinityInterceptor.redirectGuard() installed as a network interceptor; the pin may have"
           + " reached another origin. Install the guard, or turn redirects off; see docs/security.md",
           AffinityCookies.redacted(sent.url()));
     }
+  }
+
+  /** Whether a hop of {@code response}'s redirects went to another scheme, host or port. */
+  private static boolean leftOrigin(HttpUrl origin, Response response) {
+    for (Response hop = response; hop != null; hop = hop.priorResponse()) {
+      HttpUrl url = hop.request().url();
+      if (!url.scheme().equals(origin.scheme()) || !url.host().equals(origin.host()) || url.port() != origin.port()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -661,7 +673,8 @@ public final class AffinityInterceptor implements Interceptor {
 
     /**
      * The largest request or response body read to find chain ids; larger requests, and requests
-     * whose body does not declare its length, pass through untouched with a WARN. Default {@value AffinityInterceptor#DEFAULT_MAX_BODY_BYTES} bytes.
+     * whose body does not declare its length, pass through untouched with a WARN. Default
+     * {@value AffinityInterceptor#DEFAULT_MAX_BODY_BYTES} bytes.
      *
      * @throws IllegalArgumentException if not positive
      */

@@ -81,6 +81,21 @@ final class RedirectGuardTest {
   }
 
   @Test
+  void pinnedTurn_redirectedWithinTheOriginWithoutTheGuard_noWarn() throws Exception {
+    OkHttpClient client = client().build();
+    gateway.enqueue(created("resp_1").addHeader("Set-Cookie", "APIM-Backend-Affinity=" + PIN + "; Path=/; Secure"));
+    gateway.enqueue(new MockResponse().setResponseCode(307).setHeader("Location", "/moved/v1/responses"));
+    gateway.enqueue(created("resp_2"));
+
+    try (LogCapture logs = LogCapture.start()) {
+      post(client, gateway.url("/openai/v1/responses").toString(), null);
+      post(client, gateway.url("/openai/v1/responses").toString(), "resp_1");
+
+      assertThat(logs.events()).filteredOn(e -> e.level() == Level.WARN).isEmpty();
+    }
+  }
+
+  @Test
   void pinnedTurn_redirectedWithoutTheGuard_oneWarnSaysToInstallIt() throws Exception {
     OkHttpClient client = client().build();
 
