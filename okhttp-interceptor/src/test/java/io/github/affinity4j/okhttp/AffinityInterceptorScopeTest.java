@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.LoggedRequest;
@@ -148,6 +151,32 @@ final class AffinityInterceptorScopeTest {
   }
 
   @Test
+  void conversationDeleted_itsPinAndHistoryForgotten_butNotForADeletedItem() throws IOException {
+    FakeGateway gateway = new FakeGateway();
+    OkHttpClient client = new OkHttpClient.Builder().addInterceptor(shared).addInterceptor(gateway).build();
+    String base = "https://apim.example.com/openai/v1";
+    gateway.answer = request -> new Response.Builder().code(200)
+        .header("Set-Cookie", "APIM-Backend-Affinity=pin-1; Path=/")
+        .body(ResponseBody.create("{\"id\":\"conv_1\",\"object\":\"conversation\"}", JSON));
+    call(client, new Request.Builder().url(base + "/conversations")
+        .post(RequestBody.create("{\"items\":[]}", JSON)).build());
+    gateway.answer = request -> new Response.Builder().code(200)
+        .body(ResponseBody.create("{\"id\":\"item_1\",\"object\":\"conversation.item\"}", JSON));
+
+    call(client, new Request.Builder().url(base + "/conversations/conv_1/items/item_1").delete().build());
+    call(client, new Request.Builder().url(base + "/conversations/conv_1/items").get().build());
+    call(client, new Request.Builder().url(base + "/conversations/conv_1").delete().build());
+    call(client, new Request.Builder().url(base + "/conversations/conv_1/items").get().build());
+
+    assertThat(gateway.received.get(2).cookie()).isEqualTo("APIM-Backend-Affinity=pin-1");
+    assertThat(gateway.received.get(3).cookie()).isEqualTo("APIM-Backend-Affinity=pin-1");
+    assertThat(gateway.received.get(4).cookie()).isNull();
+    ChainScope scope = shared.scopeOf(new Request.Builder().url(base + "/conversations").build());
+    assertThat(journal.history(ChainKey.conversation("conv_1").in(scope)).status())
+        .isEqualTo(ChainHistory.Status.MISSING_LINK);
+  }
+
+  @Test
   void sameHostTwoBasePaths_twoApis_keepTheirChainsApart() throws IOException {
     FakeGateway gateway = new FakeGateway();
     OkHttpClient client = new OkHttpClient.Builder().addInterceptor(shared).addInterceptor(gateway).build();
@@ -220,6 +249,12 @@ final class AffinityInterceptorScopeTest {
       Matcher id = ID.matcher(body);
       assertThat(id.find()).isTrue();
       return id.group(1);
+    }
+  }
+
+  private static void call(OkHttpClient client, Request request) throws IOException {
+    try (Response response = client.newCall(request).execute()) {
+      assertThat(response.code()).isEqualTo(200);
     }
   }
 
