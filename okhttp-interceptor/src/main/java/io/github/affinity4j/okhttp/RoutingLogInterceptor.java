@@ -2,38 +2,22 @@ package io.github.affinity4j.okhttp;
 
 import static java.util.Objects.requireNonNull;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Interner;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.affinity4j.core.AffinityToken;
-import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainKeys;
-import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.RoutingInfo;
-import io.github.affinity4j.core.SseResponseIdScanner;
+import io.github.affinity4j.okhttp.ChainBackends.Backend;
+import io.github.affinity4j.okhttp.RoutingBodies.Incoming;
+import io.github.affinity4j.okhttp.RoutingBodies.Outgoing;
 import java.io.IOException;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
-import okhttp3.Headers;
 import okhttp3.Interceptor;
 import okhttp3.Request;
-import okhttp3.RequestBody;
 import okhttp3.Response;
-import okhttp3.ResponseBody;
-import okio.Buffer;
-import okio.BufferedSource;
-import okio.ForwardingSource;
-import okio.Okio;
 import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
 
 /**
  * An OkHttp interceptor that logs one line per exchange with the routing facts a gateway reports:
@@ -130,14 +114,6 @@ public final class RoutingLogInterceptor implements Interceptor {
   private static final org.slf4j.Logger logger = LoggerFactory.getLogger(RoutingLogInterceptor.class);
 
   private static final String DEFAULT_COOKIE_NAME = "APIM-Backend-Affinity";
-  private static final List<String> DEFAULT_REDACTED_HEADERS = List.of(
-      "Authorization", "Proxy-Authorization", "api-key", "x-api-key", "Ocp-Apim-Subscription-Key");
-  // A Responses API object starts with "id" and "object"; 64 KiB is ample and bounds the peek.
-  private static final long RESPONSE_PEEK_BYTES = 64 * 1024;
-  private static final int MAX_FIELD_CHARS = 200;
-  // Weak, as AffinityToken's interner: a pool has a few backends, shared by every chain remembered,
-  // and one no chain uses any more can be collected.
-  private static final Interner<Backend> BACKENDS = Interner.newWeakInterner();
 
   /** How much each exchange logs. */
   public enum Level {
@@ -190,13 +166,11 @@ public final class RoutingLogInterceptor implements Interceptor {
     void log(String message);
   }
 
-  private final Logger sink;
-  private final org.slf4j.event.Level logLevel; // null with a custom sink
-  private final Set<String> cookieNames;
-  private final long maxBodyBytes;
+  private final RoutingLineSink sink;
+  private final RoutingLineFormat format;
   private final Ticker ticker;
-  private final Cache<ChainKey, Backend> chains;
-  private final RequestScopes scopes = new RequestScopes(null);
+  private final ChainBackends backends;
+  private final RoutingBodies bodies;
 
   private volatile Level level;
   private volatile Set<String> redactedHeaders;
@@ -207,18 +181,13 @@ public final class RoutingLogInterceptor implements Interceptor {
   }
 
   private RoutingLogInterceptor(Builder builder) {
-    this.logLevel = builder.logger == null ? builder.logLevel : null;
-    this.sink = builder.logger != null ? builder.logger : slf4jSink(builder.logLevel);
-    this.cookieNames = Set.copyOf(builder.cookieNames);
-    this.maxBodyBytes = builder.maxBodyBytes;
+    this.sink = new RoutingLineSink(builder.logger, builder.logLevel);
+    this.format = new RoutingLineFormat(builder.cookieNames);
     this.ticker = builder.ticker;
-    this.chains = Caffeine.newBuilder()
-        .maximumSize(builder.maximumChains)
-        .expireAfterAccess(builder.expireAfterAccess)
-        .ticker(builder.ticker)
-        .build();
+    this.backends = new ChainBackends(builder.maximumChains, builder.expireAfterAccess, builder.ticker);
+    this.bodies = new RoutingBodies(builder.maxBodyBytes, backends);
     this.level = builder.level;
-    this.redactedHeaders = builder.redactedHeaders();
+    this.redactedHeaders = RoutingLineFormat.redactedHeaders(builder.extraRedacted);
   }
 
   /** A builder with the defaults of {@link #RoutingLogInterceptor()}. */
@@ -245,10 +214,7 @@ public final class RoutingLogInterceptor implements Interceptor {
     // Copy on write: exchanges read the set without locking; the lock only keeps two writers
     // from losing each other's header.
     requireNonNull(name, "name");
-    Set<String> copy = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
-    copy.addAll(redactedHeaders);
-    copy.add(name);
-    redactedHeaders = Collections.unmodifiableSet(copy);
+    redactedHeaders = RoutingLineFormat.redactedHeaders(redactedHeaders, name);
     return this;
   }
 
@@ -256,64 +222,26 @@ public final class RoutingLogInterceptor implements Interceptor {
   @Override
   public String toString() {
     return "RoutingLogInterceptor[level=" + level
-        + ", logLevel=" + (logLevel == null ? "custom logger" : logLevel)
-        + ", cookieNames=" + new TreeSet<>(cookieNames)
+        + ", logLevel=" + sink
+        + ", cookieNames=" + new TreeSet<>(format.cookieNames())
         + ", redactedHeaders=" + redactedHeaders
-        + ", chainsTracked=" + chains.estimatedSize()
+        + ", chainsTracked=" + backends.size()
         + ']';
   }
 
   /** Every string the chain cache holds now (regions and cookie labels); for tests. */
   List<String> rememberedStrings() {
-    List<String> strings = new ArrayList<>();
-    for (Backend backend : chains.asMap().values()) {
-      if (backend.region != null) {
-        strings.add(backend.region);
-      }
-      if (backend.cookie != null) {
-        strings.add(backend.cookie);
-      }
-    }
-    return strings;
+    return backends.strings();
   }
 
   @Override
   public Response intercept(Chain chain) throws IOException {
     Level level = this.level;
-    if (level == Level.NONE || (logLevel != null && !logger.isEnabledForLevel(logLevel))) {
+    if (level == Level.NONE || !sink.enabled()) {
       return chain.proceed(chain.request());
     }
-    Request request = chain.request();
-    Request sent = request;
-    ChainKey key = null;
-    try {
-      String path = request.url().encodedPath();
-      if (ChainKeys.hasBodyKey(request.method(), path)) {
-        RequestBody body = request.body();
-        // Read only as BoundedBodies allows, so the body is sent whole; a body that fails to
-        // write fails the call here, as it would when sent.
-        String unreadable = body == null ? null : BoundedBodies.unreadable(body, maxBodyBytes);
-        byte[] bytes = body == null || unreadable != null ? null : BoundedBodies.read(body, maxBodyBytes);
-        if (bytes != null) {
-          // Send the bytes already read: the body may not write the same twice.
-          sent = request.newBuilder()
-              .method(request.method(), RequestBody.create(bytes, body.contentType()))
-              .build();
-          key = ChainKeys.fromRequestBody(bytes, 0, bytes.length).map(k -> k.in(scopeOf(request))).orElse(null);
-        } else if (body != null) {
-          logger.debug("Request body of {} {} not read: it {}; chain unknown",
-              request.method(), path, unreadable);
-        }
-      } else if (ChainKeys.isAffected(request.method(), path)) {
-        key = ChainKeys.fromPath(path).map(k -> k.in(scopeOf(request))).orElse(null);
-      }
-    } catch (RuntimeException e) {
-      // The routing log does without a chain; what is sent is the body whole, read or not.
-      logger.debug("Request body of {} {} not parsed ({}); chain unknown",
-          request.method(), request.url().encodedPath(), e.getClass().getSimpleName());
-      key = null;
-    }
-
+    Outgoing outgoing = bodies.outgoing(chain.request());
+    Request sent = outgoing.request();
     long start = ticker.read();
     Response response;
     try {
@@ -321,325 +249,46 @@ public final class RoutingLogInterceptor implements Interceptor {
     } catch (IOException e) {
       long took = ticker.read() - start;
       try {
-        logFailure(level, sent, key, took, e);
+        sink.log(format.failure(sent, took, e, outgoing.chain(), dump(level)), outgoing.chain(), null);
       } catch (RuntimeException bug) {
-        logger.error("Routing log skipped for {} {}: unexpected failure",
-            sent.method(), sent.url().encodedPath(), bug);
+        skipped(sent, bug);
       }
       throw e;
     }
     long took = ticker.read() - start;
     try {
-      return observe(level, sent, response, key, took);
+      return observe(level, outgoing, response, took);
     } catch (RuntimeException e) {
-      logger.error("Routing log skipped for {} {}: unexpected failure",
-          sent.method(), sent.url().encodedPath(), e);
+      skipped(sent, e);
       return response;
     }
   }
 
-  private Response observe(Level level, Request sent, Response response, ChainKey key, long took) {
+  /** Logs an exchange that got a response; returns the response to pass on. */
+  private Response observe(Level level, Outgoing outgoing, Response response, long took) {
+    Request sent = outgoing.request();
     RoutingInfo routing = RoutingInfo.from(response::header);
-    String cookieSent = affinityCookieSent(sent.headers());
-    String cookieSet = affinityCookieSet(response.headers());
+    String cookieSent = format.cookieSent(sent.headers());
+    String cookieSet = format.cookieSet(response.headers());
     Backend current = Backend.of(routing.region(), cookieSet != null ? cookieSet : cookieSent);
-    Backend previous = key == null ? null : chains.getIfPresent(key);
-    // Moved: unlike the chain's last exchange, or given another cookie than the one sent.
-    Backend before = null;
-    if ((previous != null && previous.differsFrom(current))
-        || (cookieSent != null && cookieSet != null && !cookieSent.equals(cookieSet))) {
-      before = new Backend(previous == null ? null : previous.region,
-          previous != null && previous.cookie != null ? previous.cookie : cookieSent);
-    }
-    if (key != null && current != null) {
-      chains.put(key, current);
-    }
+    Backend before = backends.track(outgoing.chain(), current, cookieSent, cookieSet);
+    Incoming incoming = bodies.incoming(sent, response, current);
 
-    ChainKey created = null;
-    Response result = response;
-    ResponseBody body = response.body();
-    if (current != null && body != null && response.isSuccessful()
-        && ChainKeys.isAffected(sent.method(), sent.url().encodedPath())) {
-      if (BoundedBodies.isEventStream(response)) {
-        // A compressed stream is passed on unread: its id would need a decoder beside the caller's.
-        if (BoundedBodies.isIdentityEncoded(response)) {
-          SseTee tee = new SseTee(body.source(), scopeOf(sent), current);
-          result = response.newBuilder()
-              .body(ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength()))
-              .build();
-        }
-      } else {
-        created = createdKey(response);
-        if (created != null) {
-          created = created.in(scopeOf(sent));
-          chains.put(created, current);
-        }
-      }
-    }
-
-    StringBuilder line = new StringBuilder(256)
-        .append(sent.method()).append(' ').append(clean(sent.url().encodedPath(), 1000))
-        .append(' ').append(response.code())
-        .append(' ').append(TimeUnit.NANOSECONDS.toMillis(took)).append("ms");
-    field(line, "region", routing.region());
-    field(line, "x-request-id", routing.requestId());
-    field(line, "apim-request-id", routing.apimRequestId());
-    field(line, "remaining-requests", routing.remainingRequests());
-    field(line, "remaining-tokens", routing.remainingTokens());
-    field(line, "retry-after", routing.retryAfter() == null ? null : routing.retryAfter().toMillis() + "ms");
-    field(line, "cookie-sent", cookieSent);
-    field(line, "cookie-set", cookieSet);
-    field(line, "chain", key);
-    field(line, "created", created);
-    if (before != null) {
-      line.append(" BACKEND CHANGED (was");
-      if (before.region != null) {
-        field(line, "region", before.region);
-      }
-      if (before.cookie != null) {
-        field(line, "cookie", before.cookie);
-      }
-      line.append(')');
-    }
-    if (level == Level.HEADERS) {
-      Set<String> redacted = redactedHeaders;
-      appendHeaders(line, "> ", sent.headers(), redacted);
-      appendHeaders(line, "< ", response.headers(), redacted);
-    }
-    emit(line.toString(), key, routing.region());
-    return result;
+    RoutingLineFormat.Facts facts = new RoutingLineFormat.Facts(
+        routing, cookieSent, cookieSet, outgoing.chain(), incoming.created(), before);
+    String line = format.exchange(sent, response, took, facts, dump(level));
+    sink.log(line, outgoing.chain(), routing.region());
+    return incoming.response();
   }
 
-  private void logFailure(Level level, Request sent, ChainKey key, long took, IOException e) {
-    StringBuilder line = new StringBuilder(128)
-        .append(sent.method()).append(' ').append(clean(sent.url().encodedPath(), 1000))
-        .append(" failed after ").append(TimeUnit.NANOSECONDS.toMillis(took)).append("ms: ")
-        // Only the type: messages may quote URLs with their query.
-        .append(e.getClass().getSimpleName());
-    field(line, "cookie-sent", affinityCookieSent(sent.headers()));
-    field(line, "chain", key);
-    if (level == Level.HEADERS) {
-      appendHeaders(line, "> ", sent.headers(), redactedHeaders);
-    }
-    emit(line.toString(), key, null);
+  /** The headers to redact in a header dump at {@code level}; null for no dump. */
+  private Set<String> dump(Level level) {
+    return level == Level.HEADERS ? redactedHeaders : null;
   }
 
-  /**
-   * The chain key a successful JSON answer creates, from a bounded peek, gzip decoded; null if
-   * none, or if the body is in another encoding.
-   */
-  private static ChainKey createdKey(Response response) {
-    try {
-      byte[] peeked = BoundedBodies.peekDecoded(response, RESPONSE_PEEK_BYTES, null);
-      return ChainKeys.fromResponseBody(peeked, 0, peeked.length).orElse(null);
-    } catch (IOException e) {
-      // The caller reads the body next and meets the same failure.
-      logger.debug("Response body unreadable ({}); no response id", e.getClass().getSimpleName());
-      return null;
-    }
-  }
-
-  private void emit(String message, ChainKey key, String region) {
-    String previousChain = MDC.get(MDC_CHAIN);
-    String previousRegion = MDC.get(MDC_REGION);
-    try {
-      if (key != null) {
-        MDC.put(MDC_CHAIN, key.toString());
-      }
-      if (region != null) {
-        MDC.put(MDC_REGION, clean(region, MAX_FIELD_CHARS));
-      }
-      sink.log(message);
-    } catch (RuntimeException e) {
-      logger.warn("The routing log's Logger threw {}; line dropped", e.getClass().getName());
-    } finally {
-      restore(MDC_CHAIN, previousChain);
-      restore(MDC_REGION, previousRegion);
-    }
-  }
-
-  private static void restore(String key, String value) {
-    if (value == null) {
-      MDC.remove(key);
-    } else {
-      MDC.put(key, value);
-    }
-  }
-
-  // --- cookies ---
-
-  /** The first affinity cookie in the request's Cookie headers, as {@code name:fingerprint}. */
-  private String affinityCookieSent(Headers headers) {
-    for (String header : headers.values("Cookie")) {
-      for (String pair : header.split(";")) {
-        int eq = pair.indexOf('=');
-        if (eq > 0 && cookieNames.contains(pair.substring(0, eq).trim())) {
-          return cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
-        }
-      }
-    }
-    return null;
-  }
-
-  /** The first affinity cookie the response sets, as {@code name:fingerprint}. */
-  private String affinityCookieSet(Headers headers) {
-    for (String header : headers.values("Set-Cookie")) {
-      int end = header.indexOf(';');
-      String pair = end < 0 ? header : header.substring(0, end);
-      int eq = pair.indexOf('=');
-      if (eq > 0 && cookieNames.contains(pair.substring(0, eq).trim())) {
-        return cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
-      }
-    }
-    return null;
-  }
-
-  /**
-   * {@code name:fingerprint}, the fingerprint as {@link AffinityToken#fingerprint()} computes it, so
-   * lines match {@link AffinityInterceptor}'s.
-   */
-  private static String cookieLabel(String name, String value) {
-    return clean(name, MAX_FIELD_CHARS) + ':' + AffinityToken.fingerprintOf(value);
-  }
-
-  // --- formatting ---
-
-  private static void appendHeaders(StringBuilder line, String prefix, Headers headers,
-      Set<String> redacted) {
-    for (int i = 0; i < headers.size(); i++) {
-      String name = headers.name(i);
-      line.append('\n').append(prefix).append(clean(name, MAX_FIELD_CHARS)).append(": ")
-          .append(headerValue(name, headers.value(i), redacted));
-    }
-  }
-
-  private static String headerValue(String name, String value, Set<String> redacted) {
-    if ("Cookie".equalsIgnoreCase(name)) {
-      StringBuilder out = new StringBuilder();
-      for (String pair : value.split(";")) {
-        if (pair.isBlank()) {
-          continue;
-        }
-        out.append(out.length() == 0 ? "" : "; ").append(pairLabel(pair.trim()));
-      }
-      return out.toString();
-    }
-    if ("Set-Cookie".equalsIgnoreCase(name)) {
-      int end = value.indexOf(';');
-      String pair = end < 0 ? value : value.substring(0, end);
-      // The attributes (Path, Domain, Expires, HttpOnly…) are not secret; the value is.
-      return pairLabel(pair.trim()) + (end < 0 ? "" : clean(value.substring(end), 1000));
-    }
-    if (redacted.contains(name)) {
-      return REDACTED;
-    }
-    return clean(value, 4000);
-  }
-
-  private static String pairLabel(String pair) {
-    int eq = pair.indexOf('=');
-    return eq <= 0 ? REDACTED : cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
-  }
-
-  private static void field(StringBuilder line, String name, Object value) {
-    if (value == null) {
-      return;
-    }
-    String text = clean(value.toString(), MAX_FIELD_CHARS);
-    line.append(' ').append(name).append('=');
-    if (text.isEmpty() || text.indexOf(' ') >= 0 || text.indexOf('"') >= 0 || text.indexOf('=') >= 0) {
-      line.append('"').append(text.replace("\"", "\\\"")).append('"');
-    } else {
-      line.append(text);
-    }
-  }
-
-  /** Control characters become {@code ?}, so a header cannot forge log lines; long text is cut. */
-  private static String clean(String text, int max) {
-    StringBuilder out = null;
-    int length = Math.min(text.length(), max);
-    for (int i = 0; i < length; i++) {
-      char c = text.charAt(i);
-      if (c < 0x20 || c == 0x7F) {
-        if (out == null) {
-          out = new StringBuilder(text.substring(0, i));
-        }
-        out.append('?');
-      } else if (out != null) {
-        out.append(c);
-      }
-    }
-    String result = out != null ? out.toString() : text.substring(0, length);
-    return text.length() > max ? result + "…" : result;
-  }
-
-  private static Logger slf4jSink(org.slf4j.event.Level level) {
-    return switch (level) {
-      case ERROR -> message -> logger.error("{}", message);
-      case WARN -> message -> logger.warn("{}", message);
-      case INFO -> message -> logger.info("{}", message);
-      case DEBUG -> message -> logger.debug("{}", message);
-      case TRACE -> message -> logger.trace("{}", message);
-    };
-  }
-
-  /**
-   * Where an exchange was served: its region and affinity cookie label, either may be null. Both
-   * are bounded whatever the gateway sends: the region by {@link RoutingInfo#MAX_REGION_LENGTH},
-   * the label ({@code name:fingerprint}) by a configured cookie name and 9 more characters.
-   */
-  private record Backend(String region, String cookie) {
-    static Backend of(String region, String cookie) {
-      return region == null && cookie == null ? null : BACKENDS.intern(new Backend(region, cookie));
-    }
-
-    boolean differsFrom(Backend other) {
-      return other != null
-          && ((region != null && other.region != null && !region.equals(other.region))
-              || (cookie != null && other.cookie != null && !cookie.equals(other.cookie)));
-    }
-  }
-
-  /**
-   * The scope a chain's exchanges are remembered in, so that a host reusing another's response id
-   * cannot make the log report a move that did not happen.
-   */
-  private ChainScope scopeOf(Request request) {
-    return scopes.of(request, null);
-  }
-
-  /** Passes a stream through unchanged and remembers its response id as {@code response.created} goes by. */
-  private final class SseTee extends ForwardingSource {
-    private final SseResponseIdScanner scanner = new SseResponseIdScanner();
-    private final ChainScope scope;
-    private final Backend backend;
-    private final Buffer copy = new Buffer();
-    private boolean finished;
-
-    SseTee(BufferedSource delegate, ChainScope scope, Backend backend) {
-      super(delegate);
-      this.scope = scope;
-      this.backend = backend;
-    }
-
-    @Override
-    public long read(Buffer sink, long byteCount) throws IOException {
-      long read = super.read(sink, byteCount);
-      if (finished || read == -1) {
-        finished = true;
-        return read;
-      }
-      try {
-        sink.copyTo(copy, sink.size() - read, read);
-        byte[] chunk = copy.readByteArray();
-        scanner.feed(chunk, 0, chunk.length).ifPresent(created -> chains.put(created.in(scope), backend));
-        finished = scanner.isDone();
-      } catch (RuntimeException e) {
-        finished = true;
-        logger.error("Routing log: response id of a stream not recorded: unexpected failure", e);
-      }
-      return read;
-    }
+  private static void skipped(Request sent, RuntimeException bug) {
+    logger.error("Routing log skipped for {} {}: unexpected failure",
+        sent.method(), sent.url().encodedPath(), bug);
   }
 
   /**
@@ -701,7 +350,7 @@ public final class RoutingLogInterceptor implements Interceptor {
       for (String name : cookieNames) {
         if (name == null || !isToken(name)) {
           throw new IllegalArgumentException("not a cookie name (letters, digits, !#$%&'*+-.^_`|~): "
-              + (name == null ? "null" : '"' + clean(name, MAX_FIELD_CHARS) + '"'));
+              + (name == null ? "null" : '"' + RoutingLineFormat.cleanField(name) + '"'));
         }
         names.add(name);
       }
@@ -779,13 +428,6 @@ public final class RoutingLogInterceptor implements Interceptor {
             + "a custom logger receives every line, so set one or the other");
       }
       return new RoutingLogInterceptor(this);
-    }
-
-    private Set<String> redactedHeaders() {
-      Set<String> names = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
-      names.addAll(DEFAULT_REDACTED_HEADERS);
-      names.addAll(extraRedacted);
-      return Collections.unmodifiableSet(names);
     }
 
     private static boolean isToken(String name) {

@@ -1,0 +1,94 @@
+package io.github.affinity4j.okhttp;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Interner;
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.RoutingInfo;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The routing log's memory of the last backend per chain and per response id created, bounded in
+ * entries and in time, and its rule for when an exchange moved to another backend. Thread-safe.
+ */
+final class ChainBackends {
+  // Weak, as AffinityToken's interner: a pool has a few backends, shared by every chain remembered,
+  // and one no chain uses any more can be collected.
+  private static final Interner<Backend> BACKENDS = Interner.newWeakInterner();
+
+  private final Cache<ChainKey, Backend> chains;
+
+  /** Remembers at most {@code maximum} chains, each until {@code expireAfterAccess} unused. */
+  ChainBackends(long maximum, Duration expireAfterAccess, Ticker ticker) {
+    this.chains = Caffeine.newBuilder()
+        .maximumSize(maximum)
+        .expireAfterAccess(expireAfterAccess)
+        .ticker(ticker)
+        .build();
+  }
+
+  /**
+   * Remembers {@code current} as the backend of {@code chain} (either may be null: then nothing is
+   * remembered) and returns the backend the exchange moved away from, or null if it did not move.
+   * It moved when it differs from the chain's last exchange, or when it was given another affinity
+   * cookie ({@code cookieSet}) than the one sent ({@code cookieSent}).
+   */
+  Backend track(ChainKey chain, Backend current, String cookieSent, String cookieSet) {
+    Backend previous = chain == null ? null : chains.getIfPresent(chain);
+    Backend before = null;
+    if ((previous != null && previous.differsFrom(current))
+        || (cookieSent != null && cookieSet != null && !cookieSent.equals(cookieSet))) {
+      before = new Backend(previous == null ? null : previous.region,
+          previous != null && previous.cookie != null ? previous.cookie : cookieSent);
+    }
+    if (chain != null && current != null) {
+      chains.put(chain, current);
+    }
+    return before;
+  }
+
+  /** Remembers that {@code backend} created the chain {@code created}. */
+  void created(ChainKey created, Backend backend) {
+    chains.put(created, backend);
+  }
+
+  /** About how many chains are remembered. */
+  long size() {
+    return chains.estimatedSize();
+  }
+
+  /** Every string remembered now (regions and cookie labels); for tests. */
+  List<String> strings() {
+    List<String> strings = new ArrayList<>();
+    for (Backend backend : chains.asMap().values()) {
+      if (backend.region != null) {
+        strings.add(backend.region);
+      }
+      if (backend.cookie != null) {
+        strings.add(backend.cookie);
+      }
+    }
+    return strings;
+  }
+
+  /**
+   * Where an exchange was served: its region and affinity cookie label, either may be null. Both
+   * are bounded whatever the gateway sends: the region by {@link RoutingInfo#MAX_REGION_LENGTH},
+   * the label ({@code name:fingerprint}) by a configured cookie name and 9 more characters.
+   */
+  record Backend(String region, String cookie) {
+    /** The shared backend of this region and cookie label; null if both are. */
+    static Backend of(String region, String cookie) {
+      return region == null && cookie == null ? null : BACKENDS.intern(new Backend(region, cookie));
+    }
+
+    boolean differsFrom(Backend other) {
+      return other != null
+          && ((region != null && other.region != null && !region.equals(other.region))
+              || (cookie != null && other.cookie != null && !cookie.equals(other.cookie)));
+    }
+  }
+}

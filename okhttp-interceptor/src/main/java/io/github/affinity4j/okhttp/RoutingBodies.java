@@ -1,0 +1,143 @@
+package io.github.affinity4j.okhttp;
+
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainKeys;
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.okhttp.ChainBackends.Backend;
+import java.io.IOException;
+import java.util.Optional;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+import okio.Okio;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads an exchange's bodies for the routing log: the chain a request continues (its body read
+ * within a bound, as {@link BoundedBodies} allows, and sent from that copy) and the chain its answer
+ * creates (a JSON answer peeked, a stream teed into {@link ChainBackends}). Thread-safe.
+ */
+final class RoutingBodies {
+  // Named after the interceptor: that is the logger users configure for the routing log.
+  private static final Logger logger = LoggerFactory.getLogger(RoutingLogInterceptor.class);
+  // A Responses API object starts with "id" and "object"; 64 KiB is ample and bounds the peek.
+  private static final long RESPONSE_PEEK_BYTES = 64 * 1024;
+
+  private final long maxBodyBytes;
+  private final ChainBackends backends;
+  private final RequestScopes scopes = new RequestScopes(null);
+
+  /** Reads request bodies up to {@code maxBodyBytes}; remembers created chains in {@code backends}. */
+  RoutingBodies(long maxBodyBytes, ChainBackends backends) {
+    this.maxBodyBytes = maxBodyBytes;
+    this.backends = backends;
+  }
+
+  /** The request to send in place of one, and the chain it continues (null if none or unknown). */
+  record Outgoing(Request request, ChainKey chain) {}
+
+  /** The response to pass on in place of one, and the chain it created (null if none, or later). */
+  record Incoming(Response response, ChainKey created) {}
+
+  /**
+   * The chain {@code request} continues, from its body or path. A body that is read is sent from
+   * the bytes read: it may not write the same twice.
+   *
+   * @throws IOException if the body fails to write, as it would fail when sent
+   */
+  Outgoing outgoing(Request request) throws IOException {
+    String path = request.url().encodedPath();
+    Request sent = request;
+    try {
+      if (ChainKeys.hasBodyKey(request.method(), path)) {
+        byte[] bytes = readBody(request, path);
+        if (bytes == null) {
+          return new Outgoing(request, null);
+        }
+        sent = request.newBuilder()
+            .method(request.method(), RequestBody.create(bytes, request.body().contentType()))
+            .build();
+        return new Outgoing(sent, inScope(ChainKeys.fromRequestBody(bytes, 0, bytes.length), request));
+      }
+      if (ChainKeys.isAffected(request.method(), path)) {
+        return new Outgoing(request, inScope(ChainKeys.fromPath(path), request));
+      }
+      return new Outgoing(request, null);
+    } catch (RuntimeException e) {
+      // The routing log does without a chain; what is sent is the body whole, read or not.
+      logger.debug("Request body of {} {} not parsed ({}); chain unknown",
+          request.method(), path, e.getClass().getSimpleName());
+      return new Outgoing(sent, null);
+    }
+  }
+
+  /**
+   * The chain a successful answer served by {@code current} creates, remembered as served there.
+   * A JSON answer is peeked now; a stream's chain is read as the caller reads it, from the response
+   * returned here. A compressed stream is passed on unread: its id would need a decoder beside the
+   * caller's.
+   */
+  Incoming incoming(Request sent, Response response, Backend current) {
+    ResponseBody body = response.body();
+    if (current == null || body == null || !response.isSuccessful()
+        || !ChainKeys.isAffected(sent.method(), sent.url().encodedPath())) {
+      return new Incoming(response, null);
+    }
+    if (!BoundedBodies.isEventStream(response)) {
+      ChainKey created = inScope(createdKey(response), sent);
+      if (created != null) {
+        backends.created(created, current);
+      }
+      return new Incoming(response, created);
+    }
+    if (!BoundedBodies.isIdentityEncoded(response)) {
+      return new Incoming(response, null);
+    }
+    ChainScope scope = scopes.of(sent, null);
+    RoutingSseTee tee = new RoutingSseTee(body.source(),
+        created -> backends.created(created.in(scope), current));
+    return new Incoming(response.newBuilder()
+        .body(ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength()))
+        .build(), null);
+  }
+
+  /** The body's bytes, read only as {@link BoundedBodies} allows, so it is sent whole; else null. */
+  private byte[] readBody(Request request, String path) throws IOException {
+    RequestBody body = request.body();
+    if (body == null) {
+      return null;
+    }
+    String unreadable = BoundedBodies.unreadable(body, maxBodyBytes);
+    if (unreadable != null) {
+      logger.debug("Request body of {} {} not read: it {}; chain unknown",
+          request.method(), path, unreadable);
+      return null;
+    }
+    return BoundedBodies.read(body, maxBodyBytes);
+  }
+
+  /**
+   * The key in the scope of {@code request}, so that a host reusing another's response id cannot
+   * make the log report a move that did not happen.
+   */
+  private ChainKey inScope(Optional<ChainKey> key, Request request) {
+    return key.map(k -> k.in(scopes.of(request, null))).orElse(null);
+  }
+
+  /**
+   * The chain key a successful JSON answer creates, from a bounded peek, gzip decoded; empty if
+   * none, or if the body is in another encoding.
+   */
+  private static Optional<ChainKey> createdKey(Response response) {
+    try {
+      byte[] peeked = BoundedBodies.peekDecoded(response, RESPONSE_PEEK_BYTES, null);
+      return ChainKeys.fromResponseBody(peeked, 0, peeked.length);
+    } catch (IOException e) {
+      // The caller reads the body next and meets the same failure.
+      logger.debug("Response body unreadable ({}); no response id", e.getClass().getSimpleName());
+      return Optional.empty();
+    }
+  }
+}
