@@ -3,7 +3,7 @@ package io.github.affinity4j.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.affinity4j.testkit.LogCapture;
+import io.github.affinity4j.testsupport.LogCapture;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;

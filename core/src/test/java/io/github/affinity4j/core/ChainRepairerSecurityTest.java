@@ -4,8 +4,8 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.affinity4j.testkit.BadInput;
-import io.github.affinity4j.testkit.LogCapture;
+import io.github.affinity4j.testsupport.BadInput;
+import io.github.affinity4j.testsupport.LogCapture;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.reflect.Modifier;

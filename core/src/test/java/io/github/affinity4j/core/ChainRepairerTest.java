@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.affinity4j.core.ChainBreak.Kind;
 import io.github.affinity4j.core.RepairDecision.Action;
-import io.github.affinity4j.testkit.LogCapture;
+import io.github.affinity4j.testsupport.LogCapture;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import io.github.affinity4j.testkit.BadInput;
-import io.github.affinity4j.testkit.FuzzSuite;
+import io.github.affinity4j.testsupport.BadInput;
+import io.github.affinity4j.testsupport.FuzzSuite;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;

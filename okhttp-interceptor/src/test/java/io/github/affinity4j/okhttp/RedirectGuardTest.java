@@ -2,7 +2,7 @@ package io.github.affinity4j.okhttp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.affinity4j.testkit.LogCapture;
+import io.github.affinity4j.testsupport.LogCapture;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.util.concurrent.TimeUnit;

@@ -8,9 +8,9 @@ import com.azure.core.credential.TokenCredential;
 import com.azure.core.credential.TokenRequestContext;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.testkit.ApimSimulator;
-import io.github.affinity4j.testkit.LogCapture;
-import io.github.affinity4j.testkit.LogCapture.CapturedLog;
 import io.github.affinity4j.testkit.PinnedBackendMode;
+import io.github.affinity4j.testsupport.LogCapture;
+import io.github.affinity4j.testsupport.LogCapture.CapturedLog;
 import java.io.IOException;
 import java.lang.reflect.Method;
 import java.net.InetAddress;
@@ -53,7 +53,8 @@ import reactor.core.publisher.Mono;
 /**
  * {@link RoutingLogInterceptor} through a real {@link OkHttpClient}: {@link ApimSimulator} where a
  * pool matters, MockWebServer where exact headers do. Lines go to a recording {@code Logger},
- * except where the SLF4J default is under test (then a testkit {@link LogCapture} records them).
+ * except where the SLF4J default is under test (then a test-support {@link LogCapture} records
+ * them).
  */
 @Timeout(60)
 final class RoutingLogInterceptorTest {

@@ -1,10 +1,10 @@
-package io.github.affinity4j.testkit;
+package io.github.affinity4j.testsupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.tuple;
 
-import io.github.affinity4j.testkit.LogCapture.CapturedLog;
+import io.github.affinity4j.testsupport.LogCapture.CapturedLog;
 import java.io.IOException;
 import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;

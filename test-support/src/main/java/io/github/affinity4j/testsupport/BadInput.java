@@ -1,4 +1,4 @@
-package io.github.affinity4j.testkit;
+package io.github.affinity4j.testsupport;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;

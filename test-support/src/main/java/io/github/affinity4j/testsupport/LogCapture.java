@@ -1,4 +1,4 @@
-package io.github.affinity4j.testkit;
+package io.github.affinity4j.testsupport;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -23,10 +23,10 @@ import org.slf4j.event.Level;
  * }</pre>
  *
  * <p>It needs {@link CapturingSlf4jProvider} as the SLF4J provider of the test JVM: run the tests
- * with {@code -Dslf4j.provider=io.github.affinity4j.testkit.CapturingSlf4jProvider} (Surefire's
- * {@code systemPropertyVariables}). That provider passes every event on to the SLF4J backend found
- * on the class path (slf4j-simple, logback), at the levels that backend is configured for, so other
- * tests see no difference; while a capture is open, every logger reports every level enabled, so
+ * with {@code -Dslf4j.provider=io.github.affinity4j.testsupport.CapturingSlf4jProvider}
+ * (Surefire's {@code systemPropertyVariables}). That provider passes every event on to the SLF4J
+ * backend found on the class path (slf4j-simple, logback), at the levels that backend is configured
+ * for, so other tests see no difference; while a capture is open, every logger reports every level enabled, so
  * code guarded by {@code isTraceEnabled()} runs too, and every event is recorded.
  *
  * <p>{@link #during} runs a piece of code with a capture open, for a test that wants the log of

@@ -1,4 +1,4 @@
-package io.github.affinity4j.testkit;
+package io.github.affinity4j.testsupport;
 
 import java.util.Iterator;
 import java.util.Map;
@@ -21,11 +21,11 @@ import org.slf4j.spi.SLF4JServiceProvider;
 
 /**
  * The SLF4J provider behind {@link LogCapture}. Select it explicitly, never through the service
- * loader: {@code -Dslf4j.provider=io.github.affinity4j.testkit.CapturingSlf4jProvider}. It passes
- * every event on to the first other provider on the class path (or to none), and records every
- * event, at every level, while a {@link LogCapture} is open (at the backend's levels only, for
- * {@link LogCapture#startAtConfiguredLevels()}). MDC is slf4j's map-backed adapter,
- * so captured events carry it. Thread-safe.
+ * loader: {@code -Dslf4j.provider=io.github.affinity4j.testsupport.CapturingSlf4jProvider}. It
+ * passes every event on to the first other provider on the class path (or to none), and records
+ * every event, at every level, while a {@link LogCapture} is open (at the backend's levels only,
+ * for {@link LogCapture#startAtConfiguredLevels()}). MDC is slf4j's map-backed adapter, so
+ * captured events carry it. Thread-safe.
  */
 public final class CapturingSlf4jProvider implements SLF4JServiceProvider {
 
