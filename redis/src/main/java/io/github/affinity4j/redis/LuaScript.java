@@ -50,16 +50,28 @@ final class LuaScript {
     }
   }
 
-  <T> T run(RedisCommands<String, byte[]> commands, ScriptOutputType type, byte[]... args) {
-    return run(commands, type, NO_KEYS, args);
-  }
-
   /**
    * Sends the script by its SHA-1 without waiting, for a pipeline; {@link #load} it first on that
    * connection, since a NOSCRIPT reply cannot be answered with the text there.
    */
   <T> RedisFuture<T> send(RedisAsyncCommands<String, byte[]> commands, ScriptOutputType type, byte[]... args) {
-    return commands.evalsha(sha, type, NO_KEYS, args);
+    return send(commands, type, NO_KEYS, args);
+  }
+
+  /** As {@link #send(RedisAsyncCommands, ScriptOutputType, byte[]...)}, with keys. */
+  <T> RedisFuture<T> send(RedisAsyncCommands<String, byte[]> commands, ScriptOutputType type, String[] keys,
+      byte[]... args) {
+    return commands.evalsha(sha, type, keys, args);
+  }
+
+  /** One call of this script, to run now or to send in a pipeline. */
+  Call call(ScriptOutputType type, String[] keys, byte[]... args) {
+    return new Call(this, type, keys, args);
+  }
+
+  /** One call of this script, without keys. */
+  Call call(ScriptOutputType type, byte[]... args) {
+    return call(type, NO_KEYS, args);
   }
 
   /** Makes sure the server has the script ({@code SCRIPT LOAD}), e.g. before a pipeline of {@link #send}. */
@@ -67,13 +79,41 @@ final class LuaScript {
     commands.scriptLoad(text);
   }
 
-  String sha() {
-    return sha;
-  }
-
   @Override
   public String toString() {
     return "LuaScript[" + name + ", sha=" + sha + ']';
+  }
+
+  /**
+   * A call of a script with its keys and arguments, described once and then run ({@link #run}) or
+   * pipelined ({@link #send}). It holds the caller's arrays, not copies. Thread-safe while they
+   * do not change.
+   */
+  static final class Call {
+    private final LuaScript script;
+    private final ScriptOutputType type;
+    private final String[] keys;
+    private final byte[][] args;
+
+    private Call(LuaScript script, ScriptOutputType type, String[] keys, byte[][] args) {
+      this.script = script;
+      this.type = type;
+      this.keys = keys;
+      this.args = args;
+    }
+
+    <T> T run(RedisCommands<String, byte[]> commands) {
+      return script.run(commands, type, keys, args);
+    }
+
+    <T> RedisFuture<T> send(RedisAsyncCommands<String, byte[]> commands) {
+      return script.send(commands, type, keys, args);
+    }
+
+    /** The arguments, not a copy: a history read sets where its next page starts in them. */
+    byte[][] args() {
+      return args;
+    }
   }
 
   private static String sha1(String text) {

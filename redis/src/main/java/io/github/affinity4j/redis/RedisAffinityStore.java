@@ -226,7 +226,7 @@ public final class RedisAffinityStore implements AffinityStore {
   @Override
   public long estimatedSize() {
     String pattern = RedisKeys.pattern(prefix, RedisKeys.PIN);
-    Long count = connector.execute("store size", commands -> RedisConnector.count(commands, pattern), null);
+    Long count = connector.execute("store size", commands -> KeyScan.count(commands, pattern), null);
     return count != null ? count : local == null ? 0 : local.size();
   }
 

@@ -4,16 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.lettuce.core.ClientOptions;
-import io.lettuce.core.KeyScanCursor;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisCommandExecutionException;
-import io.lettuce.core.RedisCommandInterruptedException;
-import io.lettuce.core.RedisCommandTimeoutException;
-import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisCredentials;
-import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisURI;
-import io.lettuce.core.ScanArgs;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.SslOptions;
 import io.lettuce.core.SslVerifyMode;
@@ -24,24 +16,13 @@ import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
-import io.lettuce.core.resource.ClientResources;
-import io.lettuce.core.resource.Delay;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One connection to the Redis that a {@link RedisAffinityStore} and a {@link RedisHistoryJournal}
@@ -88,9 +69,6 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe. {@link #toString()} and every log line show the address, never the password.
  */
 public final class RedisConnector implements AutoCloseable {
-  // The pause between connection attempts in awaitConnection.
-  private static final long AWAIT_PAUSE_MILLIS = 100;
-
   /** The prefix of every key written, unless another is set. */
   public static final String DEFAULT_KEY_PREFIX = "affinity4j:";
 
@@ -112,70 +90,26 @@ public final class RedisConnector implements AutoCloseable {
 
   static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
 
-  private static final Logger logger = LoggerFactory.getLogger(RedisConnector.class);
-
   private final String keyPrefix;
   private final Duration commandTimeout;
-  private final Duration retryInterval;
-  private final Duration warnInterval;
-  private final RedisListener listener;
-  private final boolean listening;
-  private final Ticker ticker;
   private final String address;
   private final boolean tls;
-  private final RedisURI uri;
-  private final ClientResources resources;
-  private final RedisClient client;
-
-  private final Object connectLock = new Object();
-  private volatile CompletableFuture<StatefulRedisConnection<String, byte[]>> connecting;
-  private volatile boolean closed;
-
-  // Outage state. available flips under outageLock; the rest is lock-free on the request path.
-  private final Object outageLock = new Object();
-  private volatile boolean available = true;
-  private volatile long downSince;
-  private volatile String lastFailure;
-  private final AtomicLong nextTry = new AtomicLong();
-  private final AtomicLong lastWarn = new AtomicLong();
-  private final AtomicLong lastRefusalWarn;
-  private final LongAdder fellBackSinceWarn = new LongAdder();
-  private final LongAdder fellBackTotal = new LongAdder();
-  // Run once Redis answers again, on the thread that saw it: the store and the journal send what
-  // they kept meanwhile.
-  private final List<Runnable> whenAvailable = new CopyOnWriteArrayList<>();
+  private final LettuceConnection connection;
+  private final OutageGate gate;
+  private final OperationWarnings warnings;
+  private final CommandRunner runner;
 
   private RedisConnector(Builder builder) {
     this.keyPrefix = builder.keyPrefix;
     this.commandTimeout = builder.commandTimeout;
-    this.retryInterval = builder.retryInterval;
-    this.warnInterval = builder.warnInterval;
-    this.listener = builder.listener;
-    this.listening = listener != RedisListener.NONE;
-    this.ticker = builder.ticker;
-    this.lastRefusalWarn = new AtomicLong(ticker.read() - warnInterval.toNanos());
-    this.uri = builder.redisUri();
+    RedisURI uri = builder.redisUri();
     this.tls = uri.isSsl();
-    this.address = describe(uri);
-    // Reconnect soon after Redis comes back: Lettuce's default backs off to 30 seconds.
-    this.resources = ClientResources.builder()
-        .ioThreadPoolSize(2)
-        .computationThreadPoolSize(2)
-        .reconnectDelay(Delay.exponential(Duration.ofMillis(10), retryInterval, 2, TimeUnit.MILLISECONDS))
-        .build();
-    this.client = RedisClient.create(resources);
-    ClientOptions.Builder options = ClientOptions.builder()
-        .autoReconnect(true)
-        // Fail at once while disconnected: a queued command would hold a request for the timeout.
-        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-        .socketOptions(SocketOptions.builder().connectTimeout(builder.connectTimeout).keepAlive(true).build())
-        .timeoutOptions(TimeoutOptions.enabled(commandTimeout));
-    if (builder.trustedCertificates != null) {
-      options.sslOptions(SslOptions.builder().jdkSslProvider()
-          .trustManager(builder.trustedCertificates.toFile()).build());
-    }
-    client.setOptions(options.build());
-    this.connecting = connect();
+    this.connection = new LettuceConnection(uri, builder.clientOptions(), builder.retryInterval);
+    this.address = connection.address();
+    this.gate = new OutageGate(address, builder.retryInterval, builder.warnInterval, builder.listener,
+        builder.ticker);
+    this.warnings = new OperationWarnings(address, commandTimeout, builder.warnInterval, builder.ticker);
+    this.runner = new CommandRunner(connection, gate, warnings, commandTimeout);
   }
 
   /** Returns a builder; {@code uri} is required. */
@@ -198,12 +132,12 @@ public final class RedisConnector implements AutoCloseable {
    * Starts true: a connector that never reached Redis learns it on its first operation.
    */
   public boolean isAvailable() {
-    return available;
+    return gate.isAvailable();
   }
 
   /** Returns how many operations fell back (failed, or skipped during an outage) since it was built. */
   public long fallbacks() {
-    return fellBackTotal.sum();
+    return gate.fallbacks();
   }
 
   /**
@@ -217,39 +151,13 @@ public final class RedisConnector implements AutoCloseable {
    * @throws NullPointerException if {@code timeout} is null
    */
   public boolean awaitConnection(Duration timeout) {
-    requireNonNull(timeout, "timeout");
-    long deadline = System.nanoTime() + timeout.toNanos();
-    try {
-      while (!closed) {
-        long left = deadline - System.nanoTime();
-        try {
-          attempt().get(Math.max(0, left), TimeUnit.NANOSECONDS);
-          return true;
-        } catch (ExecutionException e) {
-          long pause = Math.min(TimeUnit.MILLISECONDS.toNanos(AWAIT_PAUSE_MILLIS), deadline - System.nanoTime());
-          if (pause <= 0) {
-            return false;
-          }
-          TimeUnit.NANOSECONDS.sleep(pause);
-        }
-      }
-      return false;
-    } catch (TimeoutException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
+    return connection.await(requireNonNull(timeout, "timeout"));
   }
 
   /** Closes the connection and releases the client's threads. Operations after it fall back. */
   @Override
   public void close() {
-    closed = true;
-    CompletableFuture<StatefulRedisConnection<String, byte[]>> current = connecting;
-    current.thenAccept(StatefulRedisConnection::close);
-    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    resources.shutdown(0, 2, TimeUnit.SECONDS);
+    connection.close();
   }
 
   @Override
@@ -257,16 +165,10 @@ public final class RedisConnector implements AutoCloseable {
     StringBuilder s = new StringBuilder("RedisConnector[").append(address)
         .append(", tls=").append(tls)
         .append(", keyPrefix=").append(keyPrefix);
-    if (closed) {
+    if (connection.isClosed()) {
       s.append(", CLOSED");
-    } else if (!available) {
-      s.append(", UNAVAILABLE for ").append(seconds(ticker.read() - downSince)).append(" s");
-      String failure = lastFailure;
-      if (failure != null) {
-        s.append(" (").append(failure).append(')');
-      }
     } else {
-      s.append(", available");
+      gate.describe(s);
     }
     return s.append(']').toString();
   }
@@ -279,7 +181,7 @@ public final class RedisConnector implements AutoCloseable {
    * commands that take constant time: one that times out means Redis is not answering, an outage.
    */
   <T> T execute(String operation, Function<RedisCommands<String, byte[]>, T> command, T fallback) {
-    return run(operation, connection -> command.apply(connection.sync()), fallback, true);
+    return runner.run(operation, c -> command.apply(c.sync()), fallback, true);
   }
 
   /**
@@ -288,7 +190,7 @@ public final class RedisConnector implements AutoCloseable {
    * others. One slow command is not an outage; a connection failure still is.
    */
   <T> T executeSlow(String operation, Function<RedisCommands<String, byte[]>, T> command, T fallback) {
-    return run(operation, connection -> command.apply(connection.sync()), fallback, false);
+    return runner.run(operation, c -> command.apply(c.sync()), fallback, false);
   }
 
   /**
@@ -302,75 +204,7 @@ public final class RedisConnector implements AutoCloseable {
    */
   int executeBatch(String operation,
       Function<StatefulRedisConnection<String, byte[]>, List<? extends Future<?>>> batch) {
-    return run(operation, connection -> await(operation, batch.apply(connection)), -1, true);
-  }
-
-  private int await(String operation, List<? extends Future<?>> futures) {
-    long deadline = System.nanoTime() + commandTimeout.toNanos();
-    int refused = 0;
-    RedisCommandExecutionException first = null;
-    for (Future<?> future : futures) {
-      try {
-        future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-      } catch (ExecutionException e) {
-        if (e.getCause() instanceof RedisCommandExecutionException refusal) {
-          refused++;
-          first = first == null ? refusal : first;
-        } else if (e.getCause() instanceof RedisException failure) {
-          throw failure;
-        } else {
-          throw new RedisException("Pipelined command failed", e.getCause());
-        }
-      } catch (TimeoutException e) {
-        throw new RedisCommandTimeoutException("Pipeline of " + futures.size() + " commands not answered"
-            + " within " + commandTimeout.toMillis() + " ms");
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new RedisCommandInterruptedException(e);
-      }
-    }
-    if (first != null) {
-      refused(operation + " (" + refused + " of " + futures.size() + " commands)", first);
-    }
-    return refused;
-  }
-
-  private <T> T run(String operation, Function<StatefulRedisConnection<String, byte[]>, T> command,
-      T fallback, boolean timeoutIsOutage) {
-    if (closed) {
-      logger.debug("Redis connector closed; {} falls back", operation);
-      return fallback;
-    }
-    if (!available && !mayTry()) {
-      fellBack(operation, null);
-      return fallback;
-    }
-    T result;
-    try {
-      result = command.apply(connection());
-    } catch (StillConnecting e) {
-      // Not an outage yet: the first connection (a TLS handshake, say) is taking its time.
-      logger.debug("{} falls back: {}", operation, e.getMessage());
-      fellBack(operation, e);
-      return fallback;
-    } catch (RedisCommandExecutionException e) {
-      refused(operation, e);
-      return fallback;
-    } catch (RedisCommandTimeoutException e) {
-      if (timeoutIsOutage || !available) {
-        failed(operation, e);
-      } else {
-        slow(operation, e);
-      }
-      return fallback;
-    } catch (RedisException e) {
-      failed(operation, e);
-      return fallback;
-    }
-    if (!available) {
-      recovered();
-    }
-    return result;
+    return runner.runBatch(operation, batch);
   }
 
   /**
@@ -378,220 +212,12 @@ public final class RedisConnector implements AutoCloseable {
    * that found it back, on that operation's thread. A task that throws is logged at WARN.
    */
   void whenAvailable(Runnable task) {
-    whenAvailable.add(requireNonNull(task, "task"));
-  }
-
-  /** Counts the keys matching {@code pattern}, one SCAN page per round trip. */
-  static long count(RedisCommands<String, byte[]> commands, String pattern) {
-    ScanArgs args = ScanArgs.Builder.matches(pattern).limit(1000);
-    KeyScanCursor<String> cursor = commands.scan(args);
-    long count = cursor.getKeys().size();
-    while (!cursor.isFinished()) {
-      cursor = commands.scan(cursor, args);
-      count += cursor.getKeys().size();
-    }
-    return count;
-  }
-
-  /** Unlinks the keys matching {@code pattern}, one SCAN page per round trip; returns how many. */
-  static long unlink(RedisCommands<String, byte[]> commands, String pattern) {
-    ScanArgs args = ScanArgs.Builder.matches(pattern).limit(1000);
-    KeyScanCursor<String> cursor = null;
-    long count = 0;
-    do {
-      cursor = cursor == null ? commands.scan(args) : commands.scan(cursor, args);
-      if (!cursor.getKeys().isEmpty()) {
-        count += commands.unlink(cursor.getKeys().toArray(new String[0]));
-      }
-    } while (!cursor.isFinished());
-    return count;
+    gate.whenAvailable(task);
   }
 
   /** Logs a record that cannot be read (a newer format, or not ours), at most once per warnInterval. */
   void unreadable(String what, Object key, RuntimeException e) {
-    long now = ticker.read();
-    long last = lastRefusalWarn.get();
-    if (now - last >= warnInterval.toNanos() && lastRefusalWarn.compareAndSet(last, now)) {
-      logger.warn("Cannot read the {} of {} in Redis at {} ({}: {}); treated as absent (logged every {} s"
-          + " at most)", what, key, address, e.getClass().getSimpleName(), e.getMessage(),
-          seconds(warnInterval.toNanos()));
-    } else {
-      logger.debug("Cannot read the {} of {} ({})", what, key, e.getClass().getSimpleName());
-    }
-  }
-
-  /** The connection attempt under way or done; a new one if the last failed. */
-  private CompletableFuture<StatefulRedisConnection<String, byte[]>> attempt() {
-    CompletableFuture<StatefulRedisConnection<String, byte[]>> current = connecting;
-    if (current.isCompletedExceptionally()) {
-      synchronized (connectLock) {
-        if (connecting == current && !closed) {
-          connecting = connect();
-        }
-        current = connecting;
-      }
-    }
-    return current;
-  }
-
-  private StatefulRedisConnection<String, byte[]> connection() {
-    CompletableFuture<StatefulRedisConnection<String, byte[]>> current = attempt();
-    try {
-      return current.get(commandTimeout.toNanos(), TimeUnit.NANOSECONDS);
-    } catch (TimeoutException e) {
-      throw new StillConnecting("still connecting to " + address + " after " + commandTimeout.toMillis() + " ms");
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      throw cause instanceof RedisException redis ? redis
-          : new RedisConnectionException("Cannot connect to " + address, cause);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new RedisCommandInterruptedException(e);
-    }
-  }
-
-  private CompletableFuture<StatefulRedisConnection<String, byte[]>> connect() {
-    return client.connectAsync(CODEC, uri).toCompletableFuture();
-  }
-
-  /** During an outage: true for one caller per retry interval, which then tries Redis. */
-  private boolean mayTry() {
-    long now = ticker.read();
-    long next = nextTry.get();
-    return now - next >= 0 && nextTry.compareAndSet(next, now + retryInterval.toNanos());
-  }
-
-  private void failed(String operation, RedisException e) {
-    long now = ticker.read();
-    boolean started = false;
-    synchronized (outageLock) {
-      lastFailure = e.getClass().getSimpleName();
-      nextTry.set(now + retryInterval.toNanos());
-      if (available) {
-        available = false;
-        downSince = now;
-        started = true;
-      }
-    }
-    if (started) {
-      lastWarn.set(now);
-      fellBackSinceWarn.reset();
-      logger.warn("Redis at {} is unavailable ({} on {}: {}); going on without shared state until it"
-              + " answers again: pins and turns are kept in this instance's local fallback, if on, and sent"
-              + " to Redis once it answers (tried again every {} ms; next warning in {} s at most)", address,
-          e.getClass().getSimpleName(), operation, e.getMessage(), retryInterval.toMillis(),
-          seconds(warnInterval.toNanos()));
-      logger.debug("Redis failure on {}", operation, e);
-      if (listening) {
-        notify("unavailable", () -> listener.unavailable(operation, e));
-      }
-    }
-    fellBack(operation, e);
-  }
-
-  private void refused(String operation, RedisCommandExecutionException e) {
-    fellBack(operation, e);
-    long now = ticker.read();
-    long last = lastRefusalWarn.get();
-    if (now - last >= warnInterval.toNanos() && lastRefusalWarn.compareAndSet(last, now)) {
-      logger.warn("Redis at {} refused {}: {}; it fell back (refusals logged every {} s at most)",
-          address, operation, e.getMessage(), seconds(warnInterval.toNanos()));
-    }
-  }
-
-  private void slow(String operation, RedisCommandTimeoutException e) {
-    fellBack(operation, e);
-    long now = ticker.read();
-    long last = lastRefusalWarn.get();
-    if (now - last >= warnInterval.toNanos() && lastRefusalWarn.compareAndSet(last, now)) {
-      logger.warn("Redis at {} did not answer {} within {} ms; that operation fell back, the others go on"
-          + " (logged every {} s at most)", address, operation, commandTimeout.toMillis(),
-          seconds(warnInterval.toNanos()));
-    } else {
-      logger.debug("Redis did not answer {} within {} ms; it fell back", operation, commandTimeout.toMillis());
-    }
-  }
-
-  private void fellBack(String operation, RuntimeException cause) {
-    fellBackTotal.increment();
-    fellBackSinceWarn.increment();
-    if (listening) {
-      notify("fellBack", () -> listener.fellBack(operation, cause));
-    }
-    if (available) {
-      return;
-    }
-    long now = ticker.read();
-    long last = lastWarn.get();
-    if (now - last >= warnInterval.toNanos() && lastWarn.compareAndSet(last, now)) {
-      long count = fellBackSinceWarn.sumThenReset();
-      logger.warn("Redis at {} still unavailable after {} s ({}); {} operations went without it in the"
-          + " last {} s", address, seconds(now - downSince), lastFailure, count, seconds(now - last));
-    }
-  }
-
-  private void recovered() {
-    long now = ticker.read();
-    long outage;
-    synchronized (outageLock) {
-      if (available) {
-        return;
-      }
-      available = true;
-      outage = now - downSince;
-    }
-    logger.info("Redis at {} available again after {} s; {} operations went without it", address,
-        seconds(outage), fellBackSinceWarn.sumThenReset());
-    if (listening) {
-      Duration duration = Duration.ofNanos(Math.max(0, outage));
-      notify("available", () -> listener.available(duration));
-    }
-    for (Runnable task : whenAvailable) {
-      try {
-        task.run();
-      } catch (RuntimeException e) {
-        logger.warn("Sending what was kept while Redis was unavailable failed; it is tried again with the"
-            + " next operation", e);
-      }
-    }
-  }
-
-  private void notify(String event, Runnable call) {
-    try {
-      call.run();
-    } catch (RuntimeException e) {
-      logger.warn("RedisListener {} threw in {}; ignored", listener.getClass().getName(), event, e);
-    }
-  }
-
-  private static long seconds(long nanos) {
-    return TimeUnit.NANOSECONDS.toSeconds(Math.max(0, nanos));
-  }
-
-  /** The first connection is not open yet; not counted as an outage. */
-  private static final class StillConnecting extends RedisException {
-    private static final long serialVersionUID = 1L;
-
-    StillConnecting(String message) {
-      super(message);
-    }
-  }
-
-  /** The address without credentials: scheme, hosts, port, database. */
-  static String describe(RedisURI uri) {
-    if (uri.getSocket() != null) {
-      return "redis-socket://" + uri.getSocket();
-    }
-    if (!uri.getSentinels().isEmpty()) {
-      StringBuilder s = new StringBuilder(uri.isSsl() ? "rediss-sentinel://" : "redis-sentinel://");
-      for (int i = 0; i < uri.getSentinels().size(); i++) {
-        RedisURI sentinel = uri.getSentinels().get(i);
-        s.append(i == 0 ? "" : ",").append(sentinel.getHost()).append(':').append(sentinel.getPort());
-      }
-      return s.append('/').append(uri.getDatabase()).append('#').append(uri.getSentinelMasterId()).toString();
-    }
-    return (uri.isSsl() ? "rediss://" : "redis://") + uri.getHost() + ':' + uri.getPort() + '/'
-        + uri.getDatabase();
+    warnings.unreadable(what, key, e);
   }
 
   /** Builds a {@link RedisConnector}. Not thread-safe. */
@@ -809,6 +435,20 @@ public final class RedisConnector implements AutoCloseable {
         uri.setCredentialsProvider(new StaticCredentialsProvider(user, secret));
       }
       return uri;
+    }
+
+    private ClientOptions clientOptions() {
+      ClientOptions.Builder options = ClientOptions.builder()
+          .autoReconnect(true)
+          // Fail at once while disconnected: a queued command would hold a request for the timeout.
+          .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+          .socketOptions(SocketOptions.builder().connectTimeout(connectTimeout).keepAlive(true).build())
+          .timeoutOptions(TimeoutOptions.enabled(commandTimeout));
+      if (trustedCertificates != null) {
+        options.sslOptions(SslOptions.builder().jdkSslProvider()
+            .trustManager(trustedCertificates.toFile()).build());
+      }
+      return options.build();
     }
 
     private static Duration positive(Duration value, String name, String example) {

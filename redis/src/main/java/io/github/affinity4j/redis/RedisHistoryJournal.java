@@ -1,5 +1,6 @@
 package io.github.affinity4j.redis;
 
+import static io.github.affinity4j.redis.JournalScripts.text;
 import static java.util.Objects.requireNonNull;
 
 import io.github.affinity4j.core.CaffeineHistoryJournal;
@@ -8,20 +9,8 @@ import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.JournalTurn;
-import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.ConcurrentLinkedDeque;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -123,7 +112,6 @@ import org.slf4j.LoggerFactory;
  * Items are conversation content: never logged.
  */
 public final class RedisHistoryJournal implements HistoryJournal {
-
   /** The most turns one chain may hold and still be replayed. */
   static final int MAX_TURNS = 100_000;
 
@@ -145,63 +133,34 @@ public final class RedisHistoryJournal implements HistoryJournal {
   /** The default bound on the local fallback's memory: 16 MiB. */
   public static final long DEFAULT_LOCAL_FALLBACK_MAXIMUM_BYTES = 16L << 20;
 
-  // Operations sent to Redis per pipeline once it answers again.
-  private static final int SEND_BATCH = 256;
-
   private static final Logger logger = LoggerFactory.getLogger(RedisHistoryJournal.class);
-
-  private static final LuaScript RECORD = LuaScript.load("journal-record.lua");
-  private static final LuaScript HISTORY = LuaScript.load("journal-history.lua");
-  private static final LuaScript CONVERSATION = LuaScript.load("journal-conversation.lua");
-  private static final LuaScript FORGET = LuaScript.load("journal-forget.lua");
-
-  private static final byte[] EMPTY = new byte[0];
-  private static final byte[] RESPONSE = {'r'};
-  private static final byte[] CONVERSATION_KIND = {'c'};
 
   private final RedisConnector connector;
   private final String prefix;
-  private final byte[] prefixBytes;
   private final long maximumBytesPerChain;
   private final Duration expireAfterAccess;
-  private final byte[] maxChainArg;
-  private final byte[] ttlArg;
-  private final byte[] maxTurnsArg;
-  private final byte[] maxSegmentsArg;
-  private final byte[] segmentTurnsArg;
-  private final byte[] pageLinksArg;
-  private final byte[] pageBytesArg;
-
   private final long localFallbackMaximumEntries;
   private final long localFallbackMaximumBytes;
+  private final JournalScripts scripts;
+  private final HistoryPages pages;
   private final FallbackJournal local;
-  // What was written while Redis was unavailable, oldest first, to send once it answers. Only the
-  // thread holding `sending` takes from the head; any thread adds at the tail.
-  private final ConcurrentLinkedDeque<Pending> queue = new ConcurrentLinkedDeque<>();
-  private final AtomicLong queuedEntries = new AtomicLong();
-  private final AtomicLong queuedBytes = new AtomicLong();
-  private final ReentrantLock sending = new ReentrantLock();
-  private final AtomicBoolean overflowWarned = new AtomicBoolean();
+  // What was written while Redis was unavailable, to send once it answers.
+  private final JournalQueue queue;
 
   private RedisHistoryJournal(Builder builder) {
     this.connector = builder.connector;
     this.prefix = connector.keyPrefix();
-    this.prefixBytes = ascii(prefix);
     this.maximumBytesPerChain = builder.maximumBytesPerChain;
     this.expireAfterAccess = builder.expireAfterAccess;
-    this.maxChainArg = number(maximumBytesPerChain);
-    this.ttlArg = number(expireAfterAccess.toMillis());
-    this.maxTurnsArg = number(MAX_TURNS);
-    this.maxSegmentsArg = number(MAX_SEGMENTS);
-    this.segmentTurnsArg = number(builder.segmentTurns);
-    this.pageLinksArg = number(PAGE_LINKS);
-    this.pageBytesArg = number(PAGE_BYTES);
     this.localFallbackMaximumEntries = builder.localFallbackMaximumEntries;
     this.localFallbackMaximumBytes = builder.localFallbackMaximumBytes;
+    this.scripts = new JournalScripts(prefix, maximumBytesPerChain, expireAfterAccess, builder.segmentTurns);
+    this.pages = new HistoryPages(connector, scripts, maximumBytesPerChain);
     this.local = localFallbackMaximumEntries == 0 ? null : new FallbackJournal(localFallbackMaximumEntries,
         localFallbackMaximumBytes, maximumBytesPerChain, MAX_TURNS, expireAfterAccess);
+    this.queue = new JournalQueue(connector, scripts, localFallbackMaximumEntries, localFallbackMaximumBytes);
     if (local != null) {
-      connector.whenAvailable(this::send);
+      connector.whenAvailable(queue::send);
     }
   }
 
@@ -246,29 +205,31 @@ public final class RedisHistoryJournal implements HistoryJournal {
    */
   @Override
   public void record(JournalTurn turn) {
-    Turn pending = new Turn(requireNonNull(turn, "turn"));
-    if (send() == Send.DONE) {
-      List<Object> reply = connector.execute("journal record",
-          commands -> RECORD.<List<Object>>run(commands, ScriptOutputType.MULTI, recordArgs(pending)), null);
-      if (reply != null) {
-        boolean marker = (Long) reply.get(0) == 1L;
-        if (marker) {
-          logger.debug("Chain of {} is past a per-chain bound; journaled as a marker", pending.id);
-        }
-        if (local != null) {
-          local.record(pending.key(), parent(pending.scope, text(reply.get(1))), false, pending.input,
-              pending.output, marker);
-          send(); // Redis may have just come back
-        }
-        return;
-      }
-    }
-    if (local != null) {
+    PendingWrite.Turn pending = new PendingWrite.Turn(requireNonNull(turn, "turn"));
+    List<Object> reply = queue.send() == JournalQueue.Send.DONE
+        ? connector.execute("journal record", commands -> pending.call(scripts).<List<Object>>run(commands), null)
+        : null;
+    if (reply != null) {
+      recorded(pending, reply);
+    } else if (local != null) {
       ChainKey parent = pending.previous == null ? null : ChainKey.response(pending.previous).in(pending.scope);
       // A conversation's turn links to its latest turn, which only Redis knows.
       boolean unknown = parent == null && pending.conversation != null;
       local.record(pending.key(), parent, unknown, pending.input, pending.output, false);
-      enqueue(pending);
+      queue.add(pending);
+    }
+  }
+
+  /** Redis recorded the turn: keeps it locally with the link Redis gave it. */
+  private void recorded(PendingWrite.Turn pending, List<Object> reply) {
+    boolean marker = (Long) reply.get(0) == 1L;
+    if (marker) {
+      logger.debug("Chain of {} is past a per-chain bound; journaled as a marker", pending.id);
+    }
+    if (local != null) {
+      local.record(pending.key(), JournalScripts.parent(pending.scope, text(reply.get(1))), false,
+          pending.input, pending.output, marker);
+      queue.send(); // Redis may have just come back
     }
   }
 
@@ -287,20 +248,12 @@ public final class RedisHistoryJournal implements HistoryJournal {
     if (conversation.kind() != ChainKey.Kind.CONVERSATION) {
       throw new IllegalArgumentException("Not a conversation key: " + conversation);
     }
-    Conversation pending = new Conversation(conversation, requireNonNull(items, "items").clone());
+    PendingWrite.Conversation pending = new PendingWrite.Conversation(conversation,
+        requireNonNull(items, "items").clone());
     if (local != null) {
-      local.recordConversation(conversation, pending.items);
+      local.recordConversation(conversation, pending.items());
     }
-    if (send() == Send.DONE) {
-      String[] keys = {RedisKeys.conversation(prefix, conversation)};
-      Long done = connector.execute("journal recordConversation", commands -> CONVERSATION.<Long>run(commands,
-          ScriptOutputType.INTEGER, keys, pending.items, ttlArg), null);
-      if (done != null) {
-        send();
-        return;
-      }
-    }
-    enqueue(pending);
+    write("journal recordConversation", pending);
   }
 
   /**
@@ -321,8 +274,8 @@ public final class RedisHistoryJournal implements HistoryJournal {
     if (chain.kind() == ChainKey.Kind.THREAD) {
       return ChainHistory.missingLink(chain, chain, 0);
     }
-    Send sent = send();
-    ChainHistory history = sent == Send.UNAVAILABLE ? null : read(chain);
+    JournalQueue.Send sent = queue.send();
+    ChainHistory history = sent == JournalQueue.Send.UNAVAILABLE ? null : pages.read(chain);
     if (history == null || history.status() == ChainHistory.Status.MISSING_LINK && !queue.isEmpty()) {
       // Redis could not be read, or may lack a link this instance has not sent it yet.
       ChainHistory kept = local == null ? null : local.history(chain);
@@ -350,16 +303,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
     if (local != null) {
       local.forget(chain);
     }
-    Forget pending = new Forget(chain);
-    if (send() == Send.DONE) {
-      Long done = connector.execute("journal forget",
-          commands -> FORGET.<Long>run(commands, ScriptOutputType.INTEGER, pending.args(prefixBytes)), null);
-      if (done != null) {
-        send();
-        return;
-      }
-    }
-    enqueue(pending);
+    write("journal forget", new PendingWrite.Forget(chain));
   }
 
   /**
@@ -371,17 +315,10 @@ public final class RedisHistoryJournal implements HistoryJournal {
     if (local != null) {
       local.clear();
     }
-    sending.lock();
-    try {
-      queue.clear();
-      queuedEntries.set(0);
-      queuedBytes.set(0);
-    } finally {
-      sending.unlock();
-    }
-    connector.execute("journal clear", commands -> RedisConnector.unlink(commands,
-        RedisKeys.pattern(prefix, RedisKeys.TURN)) + RedisConnector.unlink(commands,
-        RedisKeys.pattern(prefix, RedisKeys.SEGMENT)) + RedisConnector.unlink(commands,
+    queue.clear();
+    connector.execute("journal clear", commands -> KeyScan.unlink(commands,
+        RedisKeys.pattern(prefix, RedisKeys.TURN)) + KeyScan.unlink(commands,
+        RedisKeys.pattern(prefix, RedisKeys.SEGMENT)) + KeyScan.unlink(commands,
         RedisKeys.pattern(prefix, RedisKeys.CONVERSATION)), 0L);
   }
 
@@ -394,8 +331,8 @@ public final class RedisHistoryJournal implements HistoryJournal {
    */
   @Override
   public long estimatedSize() {
-    Long count = connector.execute("journal size", commands -> RedisConnector.count(commands,
-        RedisKeys.pattern(prefix, RedisKeys.TURN)) + RedisConnector.count(commands,
+    Long count = connector.execute("journal size", commands -> KeyScan.count(commands,
+        RedisKeys.pattern(prefix, RedisKeys.TURN)) + KeyScan.count(commands,
         RedisKeys.pattern(prefix, RedisKeys.CONVERSATION)), null);
     return count != null ? count : local == null ? 0 : local.size();
   }
@@ -405,285 +342,28 @@ public final class RedisHistoryJournal implements HistoryJournal {
     return "RedisHistoryJournal[maximumBytesPerChain=" + maximumBytesPerChain + ", expireAfterAccess="
         + expireAfterAccess
         + (local == null ? ", localFallback=off" : ", localFallback=" + local.size() + " entries, "
-            + queuedEntries.get() + " waiting for Redis")
+            + queue.size() + " waiting for Redis")
         + ", " + connector + ']';
   }
 
   /** The arguments of the record script for {@code turn}; for tests that pipeline records. */
   byte[][] recordArgs(JournalTurn turn) {
-    return recordArgs(new Turn(turn));
-  }
-
-  private byte[][] recordArgs(Turn turn) {
-    return new byte[][] {prefixBytes, ascii(turn.scope.key()), ascii(turn.id),
-        turn.previous == null ? EMPTY : ascii(turn.previous),
-        turn.conversation == null ? EMPTY : ascii(turn.conversation),
-        turn.input, turn.output, maxChainArg, ttlArg, maxTurnsArg, maxSegmentsArg, segmentTurnsArg};
+    return scripts.record(new PendingWrite.Turn(turn)).args();
   }
 
   /** The record script; for tests that pipeline records. */
   static LuaScript recordScript() {
-    return RECORD;
+    return JournalScripts.RECORD;
   }
 
-  /** Reads a chain from Redis, page by page; null if Redis could not be read. */
-  private ChainHistory read(ChainKey chain) {
-    byte[][] args = {prefixBytes, ascii(chain.scope().key()),
-        chain.kind() == ChainKey.Kind.RESPONSE ? RESPONSE : CONVERSATION_KIND, ascii(chain.id()),
-        maxChainArg, ttlArg, maxTurnsArg, pageLinksArg, pageBytesArg, EMPTY, EMPTY};
-    List<byte[]> turns = new ArrayList<>(); // newest first, as stored
-    String last = null;
-    while (true) {
-      List<Object> reply = connector.executeSlow("journal history",
-          commands -> HISTORY.<List<Object>>run(commands, ScriptOutputType.MULTI, args), null);
-      if (reply == null) {
-        // The connector fell back: the script never ran or did not answer, so Redis said nothing
-        // about this chain.
-        return null;
-      }
-      try {
-        String status = text(reply.get(0));
-        String link = text(reply.get(1));
-        switch (status) {
-          case "M":
-            return ChainHistory.missingLink(chain, link.isEmpty() ? chain : ref(chain.scope(), link),
-                turns.size() + Math.toIntExact((Long) reply.get(4)));
-          case "T":
-            return ChainHistory.tooLarge(chain, link.isEmpty() ? chain : ref(chain.scope(), link));
-          case "P":
-          case "C":
-            break;
-          default:
-            throw new IllegalStateException("Unknown history status " + status);
-        }
-        if (args[9].length == 0) { // the first page names the chain's newest response
-          String newest = text(reply.get(3));
-          last = newest.isEmpty() ? null : newest;
-        }
-        for (int i = 6; i < reply.size(); i++) {
-          turns.add((byte[]) reply.get(i));
-        }
-        if (turns.size() > MAX_TURNS) {
-          // More links than the newest turn's depth said: a cycle, or links recorded out of order.
-          return ChainHistory.tooLarge(chain, chain);
-        }
-        if (status.equals("C")) {
-          return complete(chain, turns, (Long) reply.get(4) == 1L ? (byte[]) reply.get(5) : null, last);
-        }
-        args[9] = (byte[]) reply.get(1);
-        args[10] = (byte[]) reply.get(2);
-      } catch (RuntimeException e) {
-        connector.unreadable("history", chain, e);
-        return ChainHistory.missingLink(chain, chain, 0);
-      }
-    }
-  }
-
-  private ChainHistory complete(ChainKey chain, List<byte[]> turns, byte[] root, String last) {
-    List<byte[]> segments = new ArrayList<>(2 * turns.size() + 1);
-    long bytes = 0;
-    if (root != null) {
-      segments.add(root);
-      bytes += root.length;
-    }
-    for (int i = turns.size() - 1; i >= 0; i--) {
-      byte[] value = turns.get(i);
-      int newline = indexOf(value, (byte) '\n');
-      String[] header = new String(value, 0, newline, StandardCharsets.US_ASCII).split(" ");
-      int start = newline + 1;
-      int inputEnd = start + Integer.parseInt(header[1]);
-      segments.add(Arrays.copyOfRange(value, start, inputEnd));
-      segments.add(Arrays.copyOfRange(value, inputEnd, value.length));
-      bytes += value.length - start;
-    }
-    if (bytes > maximumBytesPerChain) {
-      // Links recorded out of order can pass the bound without being marked.
-      return ChainHistory.tooLarge(chain, chain);
-    }
-    // complete() copies the arrays once more; a history is read only to repair, so that is rare.
-    return ChainHistory.complete(chain, segments, last, turns.size());
-  }
-
-  /**
-   * Sends what was queued while Redis was unavailable, in order, if anything was and no other
-   * thread is sending it. Tries Redis as any operation does (at most once per retry interval during
-   * an outage).
-   */
-  private Send send() {
-    if (queue.isEmpty()) {
-      return Send.DONE;
-    }
-    // Held by this thread: the batch it is sending just found Redis back. Not twice.
-    if (sending.isHeldByCurrentThread() || !sending.tryLock()) {
-      return Send.BUSY;
-    }
-    try {
-      boolean loaded = false;
-      while (!queue.isEmpty()) {
-        List<Pending> batch = new ArrayList<>(SEND_BATCH);
-        for (Iterator<Pending> it = queue.iterator(); it.hasNext() && batch.size() < SEND_BATCH; ) {
-          batch.add(it.next());
-        }
-        boolean load = !loaded;
-        int refused = connector.executeBatch("journal send", connection -> sendBatch(connection, batch, load));
-        if (refused < 0) {
-          return Send.UNAVAILABLE;
-        }
-        loaded = true;
-        for (int i = 0; i < batch.size(); i++) {
-          Pending done = queue.poll();
-          queuedEntries.decrementAndGet();
-          queuedBytes.addAndGet(-done.bytes());
-        }
-      }
-      overflowWarned.set(false);
-      return Send.DONE;
-    } finally {
-      sending.unlock();
-    }
-  }
-
-  private List<Future<?>> sendBatch(StatefulRedisConnection<String, byte[]> connection, List<Pending> batch,
-      boolean load) {
-    if (load) {
-      // A Redis that comes back empty has no scripts, and a pipelined NOSCRIPT cannot be retried.
-      RECORD.load(connection.sync());
-      CONVERSATION.load(connection.sync());
-      FORGET.load(connection.sync());
-    }
-    RedisAsyncCommands<String, byte[]> commands = connection.async();
-    List<Future<?>> futures = new ArrayList<>(batch.size());
-    for (Pending pending : batch) {
-      futures.add(pending.send(this, commands));
-    }
-    return futures;
-  }
-
-  private void enqueue(Pending pending) {
-    if (local == null) {
+  /** Writes to Redis once what waits is sent, else queues the write (when the local fallback is on). */
+  private void write(String operation, PendingWrite pending) {
+    if (queue.send() == JournalQueue.Send.DONE
+        && connector.execute(operation, commands -> pending.call(scripts).<Long>run(commands), null) != null) {
+      queue.send();
       return;
     }
-    if (queuedEntries.get() >= localFallbackMaximumEntries
-        || queuedBytes.get() + pending.bytes() > localFallbackMaximumBytes) {
-      if (overflowWarned.compareAndSet(false, true)) {
-        logger.warn("RedisHistoryJournal's local fallback holds {} operations ({} bytes) waiting for Redis,"
-            + " its bound; later ones are kept here only, and Redis will not have them",
-            queuedEntries.get(), queuedBytes.get());
-      }
-      return;
-    }
-    queuedEntries.incrementAndGet();
-    queuedBytes.addAndGet(pending.bytes());
     queue.add(pending);
-  }
-
-  private static ChainKey parent(ChainScope scope, String link) {
-    return link.equals("-") ? null : ref(scope, link);
-  }
-
-  private static ChainKey ref(ChainScope scope, String link) {
-    String id = link.substring(2);
-    return (link.charAt(0) == 'r' ? ChainKey.response(id) : ChainKey.conversation(id)).in(scope);
-  }
-
-  private static int indexOf(byte[] bytes, byte b) {
-    for (int i = 0; i < bytes.length; i++) {
-      if (bytes[i] == b) {
-        return i;
-      }
-    }
-    throw new IllegalStateException("Turn record without a header");
-  }
-
-  private static String text(Object value) {
-    return value == null ? "" : new String((byte[]) value, StandardCharsets.US_ASCII);
-  }
-
-  private static byte[] ascii(String s) {
-    return s.getBytes(StandardCharsets.US_ASCII);
-  }
-
-  private static byte[] number(long n) {
-    return ascii(Long.toString(n));
-  }
-
-  private enum Send {
-    /** Nothing waits: go to Redis. */
-    DONE,
-    /** Another thread is sending: queue behind it. */
-    BUSY,
-    /** Redis is unavailable: it was just tried, or will be at the next retry. */
-    UNAVAILABLE
-  }
-
-  /** An operation that waits for Redis. */
-  private interface Pending {
-    long bytes();
-
-    Future<?> send(RedisHistoryJournal journal, RedisAsyncCommands<String, byte[]> commands);
-  }
-
-  /** A turn, its items copied once and shared with the local fallback. */
-  private static final class Turn implements Pending {
-    final ChainScope scope;
-    final String id;
-    final String previous;
-    final String conversation;
-    final byte[] input;
-    final byte[] output;
-
-    Turn(JournalTurn turn) {
-      this.scope = turn.scope();
-      this.id = turn.responseId();
-      this.previous = turn.previousResponseId().orElse(null);
-      this.conversation = turn.conversationId().orElse(null);
-      this.input = turn.input();
-      this.output = turn.output();
-    }
-
-    ChainKey key() {
-      return ChainKey.response(id).in(scope);
-    }
-
-    @Override
-    public long bytes() {
-      return (long) input.length + output.length;
-    }
-
-    @Override
-    public Future<?> send(RedisHistoryJournal journal, RedisAsyncCommands<String, byte[]> commands) {
-      return RECORD.send(commands, ScriptOutputType.MULTI, journal.recordArgs(this));
-    }
-  }
-
-  private record Conversation(ChainKey key, byte[] items) implements Pending {
-    @Override
-    public long bytes() {
-      return items.length;
-    }
-
-    @Override
-    public Future<?> send(RedisHistoryJournal journal, RedisAsyncCommands<String, byte[]> commands) {
-      return commands.evalsha(CONVERSATION.sha(), ScriptOutputType.INTEGER,
-          new String[] {RedisKeys.conversation(journal.prefix, key)}, items, journal.ttlArg);
-    }
-  }
-
-  private record Forget(ChainKey key) implements Pending {
-    byte[][] args(byte[] prefix) {
-      return new byte[][] {prefix, ascii(key.scope().key()),
-          key.kind() == ChainKey.Kind.RESPONSE ? RESPONSE : CONVERSATION_KIND, ascii(key.id())};
-    }
-
-    @Override
-    public long bytes() {
-      return 0;
-    }
-
-    @Override
-    public Future<?> send(RedisHistoryJournal journal, RedisAsyncCommands<String, byte[]> commands) {
-      return FORGET.send(commands, ScriptOutputType.INTEGER, args(journal.prefixBytes));
-    }
   }
 
   /** Builds a {@link RedisHistoryJournal}. Not thread-safe. */

@@ -1,0 +1,161 @@
+package io.github.affinity4j.redis;
+
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a {@link RedisHistoryJournal} wrote while Redis was unavailable, oldest first and bounded in
+ * entries and bytes, and the sending of it to Redis, pipelined and in order, once Redis answers.
+ * Off (it keeps nothing) when its bound in entries is 0.
+ *
+ * <p>Thread-safe: any thread adds at the tail; only the thread holding the send lock takes from
+ * the head.
+ */
+final class JournalQueue {
+
+  // Operations sent to Redis per pipeline once it answers again.
+  private static final int SEND_BATCH = 256;
+
+  // The journal's category, as before the split: what a user set for RedisHistoryJournal still holds.
+  private static final Logger logger = LoggerFactory.getLogger(RedisHistoryJournal.class);
+
+  /** What {@link #send} found. */
+  enum Send {
+    /** Nothing waits: go to Redis. */
+    DONE,
+    /** Another thread is sending: queue behind it. */
+    BUSY,
+    /** Redis is unavailable: it was just tried, or will be at the next retry. */
+    UNAVAILABLE
+  }
+
+  private final RedisConnector connector;
+  private final JournalScripts scripts;
+  private final long maximumEntries;
+  private final long maximumBytes;
+  private final ConcurrentLinkedDeque<PendingWrite> queue = new ConcurrentLinkedDeque<>();
+  private final AtomicLong entries = new AtomicLong();
+  private final AtomicLong bytes = new AtomicLong();
+  private final ReentrantLock sending = new ReentrantLock();
+  private final AtomicBoolean overflowWarned = new AtomicBoolean();
+
+  JournalQueue(RedisConnector connector, JournalScripts scripts, long maximumEntries, long maximumBytes) {
+    this.connector = connector;
+    this.scripts = scripts;
+    this.maximumEntries = maximumEntries;
+    this.maximumBytes = maximumBytes;
+  }
+
+  boolean isEmpty() {
+    return queue.isEmpty();
+  }
+
+  /** How many writes wait for Redis. */
+  long size() {
+    return entries.get();
+  }
+
+  /** Keeps a write for Redis, unless off or past the bounds (then WARNs once until all is sent). */
+  void add(PendingWrite pending) {
+    if (maximumEntries == 0) {
+      return;
+    }
+    if (entries.get() >= maximumEntries || bytes.get() + pending.bytes() > maximumBytes) {
+      if (overflowWarned.compareAndSet(false, true)) {
+        logger.warn("RedisHistoryJournal's local fallback holds {} operations ({} bytes) waiting for Redis,"
+            + " its bound; later ones are kept here only, and Redis will not have them",
+            entries.get(), bytes.get());
+      }
+      return;
+    }
+    entries.incrementAndGet();
+    bytes.addAndGet(pending.bytes());
+    queue.add(pending);
+  }
+
+  /**
+   * Sends what was queued, in order, if anything was and no other thread is sending it. Tries
+   * Redis as any operation does (at most once per retry interval during an outage).
+   */
+  Send send() {
+    if (queue.isEmpty()) {
+      return Send.DONE;
+    }
+    // Held by this thread: the batch it is sending just found Redis back. Not twice.
+    if (sending.isHeldByCurrentThread() || !sending.tryLock()) {
+      return Send.BUSY;
+    }
+    try {
+      return sendAll();
+    } finally {
+      sending.unlock();
+    }
+  }
+
+  /** Drops everything queued; waits for a send under way. */
+  void clear() {
+    sending.lock();
+    try {
+      queue.clear();
+      entries.set(0);
+      bytes.set(0);
+    } finally {
+      sending.unlock();
+    }
+  }
+
+  private Send sendAll() {
+    boolean loaded = false;
+    while (!queue.isEmpty()) {
+      List<PendingWrite> batch = nextBatch();
+      boolean load = !loaded;
+      if (connector.executeBatch("journal send", connection -> send(connection, batch, load)) < 0) {
+        return Send.UNAVAILABLE;
+      }
+      loaded = true;
+      removeFirst(batch.size());
+    }
+    overflowWarned.set(false);
+    return Send.DONE;
+  }
+
+  private List<PendingWrite> nextBatch() {
+    List<PendingWrite> batch = new ArrayList<>(SEND_BATCH);
+    for (Iterator<PendingWrite> it = queue.iterator(); it.hasNext() && batch.size() < SEND_BATCH; ) {
+      batch.add(it.next());
+    }
+    return batch;
+  }
+
+  private void removeFirst(int count) {
+    for (int i = 0; i < count; i++) {
+      PendingWrite done = queue.poll();
+      entries.decrementAndGet();
+      bytes.addAndGet(-done.bytes());
+    }
+  }
+
+  private List<Future<?>> send(StatefulRedisConnection<String, byte[]> connection, List<PendingWrite> batch,
+      boolean load) {
+    if (load) {
+      // A Redis that comes back empty has no scripts, and a pipelined NOSCRIPT cannot be retried.
+      JournalScripts.loadWrites(connection.sync());
+    }
+    RedisAsyncCommands<String, byte[]> commands = connection.async();
+    List<Future<?>> futures = new ArrayList<>(batch.size());
+    for (PendingWrite pending : batch) {
+      futures.add(pending.call(scripts).send(commands));
+    }
+    return futures;
+  }
+}

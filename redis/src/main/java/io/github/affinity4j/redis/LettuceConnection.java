@@ -1,0 +1,170 @@
+package io.github.affinity4j.redis;
+
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandInterruptedException;
+import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisException;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The one Lettuce connection of a {@link RedisConnector}, with the client and threads under it:
+ * opened in the background when made, opened again when asked for after an attempt failed, closed
+ * once.
+ *
+ * <p>Thread-safe: a new attempt starts under a lock; everything else reads volatile fields.
+ */
+final class LettuceConnection {
+
+  // The pause between connection attempts in await.
+  private static final long AWAIT_PAUSE_MILLIS = 100;
+
+  private final RedisURI uri;
+  private final String address;
+  private final Duration commandTimeout;
+  private final ClientResources resources;
+  private final RedisClient client;
+
+  private final Object connectLock = new Object();
+  private volatile CompletableFuture<StatefulRedisConnection<String, byte[]>> connecting;
+  private volatile boolean closed;
+
+  /**
+   * Starts connecting in the background.
+   *
+   * @param uri where, with the command timeout set on it
+   * @param maxReconnectDelay the longest pause between Lettuce's reconnect attempts
+   */
+  LettuceConnection(RedisURI uri, ClientOptions options, Duration maxReconnectDelay) {
+    this.uri = uri;
+    this.address = describe(uri);
+    this.commandTimeout = uri.getTimeout();
+    // Reconnect soon after Redis comes back: Lettuce's default backs off to 30 seconds.
+    this.resources = ClientResources.builder()
+        .ioThreadPoolSize(2)
+        .computationThreadPoolSize(2)
+        .reconnectDelay(Delay.exponential(Duration.ofMillis(10), maxReconnectDelay, 2, TimeUnit.MILLISECONDS))
+        .build();
+    this.client = RedisClient.create(resources);
+    client.setOptions(options);
+    this.connecting = connect();
+  }
+
+  /** The address without credentials, for messages. */
+  String address() {
+    return address;
+  }
+
+  boolean isClosed() {
+    return closed;
+  }
+
+  /**
+   * Returns the connection, waiting for it at most the command timeout.
+   *
+   * @throws StillConnecting if it is not open within the command timeout
+   * @throws RedisException if it cannot be opened
+   */
+  StatefulRedisConnection<String, byte[]> get() {
+    CompletableFuture<StatefulRedisConnection<String, byte[]>> current = attempt();
+    try {
+      return current.get(commandTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      throw new StillConnecting("still connecting to " + address + " after " + commandTimeout.toMillis() + " ms");
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      throw cause instanceof RedisException redis ? redis
+          : new RedisConnectionException("Cannot connect to " + address, cause);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new RedisCommandInterruptedException(e);
+    }
+  }
+
+  /** As {@link RedisConnector#awaitConnection}: tries every 100 ms until connected or the timeout. */
+  boolean await(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try {
+      while (!closed) {
+        long left = deadline - System.nanoTime();
+        try {
+          attempt().get(Math.max(0, left), TimeUnit.NANOSECONDS);
+          return true;
+        } catch (ExecutionException e) {
+          long pause = Math.min(TimeUnit.MILLISECONDS.toNanos(AWAIT_PAUSE_MILLIS), deadline - System.nanoTime());
+          if (pause <= 0) {
+            return false;
+          }
+          TimeUnit.NANOSECONDS.sleep(pause);
+        }
+      }
+      return false;
+    } catch (TimeoutException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** Closes the connection and releases the client's threads. */
+  void close() {
+    closed = true;
+    CompletableFuture<StatefulRedisConnection<String, byte[]>> current = connecting;
+    current.thenAccept(StatefulRedisConnection::close);
+    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    resources.shutdown(0, 2, TimeUnit.SECONDS);
+  }
+
+  /** The connection attempt under way or done; a new one if the last failed. */
+  private CompletableFuture<StatefulRedisConnection<String, byte[]>> attempt() {
+    CompletableFuture<StatefulRedisConnection<String, byte[]>> current = connecting;
+    if (current.isCompletedExceptionally()) {
+      synchronized (connectLock) {
+        if (connecting == current && !closed) {
+          connecting = connect();
+        }
+        current = connecting;
+      }
+    }
+    return current;
+  }
+
+  private CompletableFuture<StatefulRedisConnection<String, byte[]>> connect() {
+    return client.connectAsync(RedisConnector.CODEC, uri).toCompletableFuture();
+  }
+
+  /** The address without credentials: scheme, hosts, port, database. */
+  static String describe(RedisURI uri) {
+    if (uri.getSocket() != null) {
+      return "redis-socket://" + uri.getSocket();
+    }
+    if (!uri.getSentinels().isEmpty()) {
+      StringBuilder s = new StringBuilder(uri.isSsl() ? "rediss-sentinel://" : "redis-sentinel://");
+      for (int i = 0; i < uri.getSentinels().size(); i++) {
+        RedisURI sentinel = uri.getSentinels().get(i);
+        s.append(i == 0 ? "" : ",").append(sentinel.getHost()).append(':').append(sentinel.getPort());
+      }
+      return s.append('/').append(uri.getDatabase()).append('#').append(uri.getSentinelMasterId()).toString();
+    }
+    return (uri.isSsl() ? "rediss://" : "redis://") + uri.getHost() + ':' + uri.getPort() + '/'
+        + uri.getDatabase();
+  }
+
+  /** The first connection is not open yet; not counted as an outage. */
+  static final class StillConnecting extends RedisException {
+    private static final long serialVersionUID = 1L;
+
+    StillConnecting(String message) {
+      super(message);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+package io.github.affinity4j.redis;
+
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.JournalTurn;
+
+/**
+ * A write of a {@link RedisHistoryJournal}, as the script call it makes: run at once while Redis
+ * answers, else kept in the {@link JournalQueue} and sent later. Immutable; thread-safe.
+ */
+sealed interface PendingWrite {
+
+  /** The bytes of items it holds, for the queue's bound. */
+  long bytes();
+
+  /** The script call that makes this write in Redis. */
+  LuaScript.Call call(JournalScripts scripts);
+
+  /** A turn, its items copied once and shared with the local fallback. */
+  final class Turn implements PendingWrite {
+    final ChainScope scope;
+    final String id;
+    final String previous;
+    final String conversation;
+    final byte[] input;
+    final byte[] output;
+
+    Turn(JournalTurn turn) {
+      this.scope = turn.scope();
+      this.id = turn.responseId();
+      this.previous = turn.previousResponseId().orElse(null);
+      this.conversation = turn.conversationId().orElse(null);
+      this.input = turn.input();
+      this.output = turn.output();
+    }
+
+    ChainKey key() {
+      return ChainKey.response(id).in(scope);
+    }
+
+    @Override
+    public long bytes() {
+      return (long) input.length + output.length;
+    }
+
+    @Override
+    public LuaScript.Call call(JournalScripts scripts) {
+      return scripts.record(this);
+    }
+  }
+
+  /** The items a conversation was created with. */
+  record Conversation(ChainKey key, byte[] items) implements PendingWrite {
+    @Override
+    public long bytes() {
+      return items.length;
+    }
+
+    @Override
+    public LuaScript.Call call(JournalScripts scripts) {
+      return scripts.recordConversation(key, items);
+    }
+  }
+
+  /** A turn or conversation to forget. */
+  record Forget(ChainKey key) implements PendingWrite {
+    @Override
+    public long bytes() {
+      return 0;
+    }
+
+    @Override
+    public LuaScript.Call call(JournalScripts scripts) {
+      return scripts.forget(key);
+    }
+  }
+}
