@@ -41,6 +41,7 @@ final class RedisAffinityStoreTest {
   @BeforeEach
   void connect() {
     connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
+    assertThat(connector.awaitConnection(Duration.ofSeconds(20))).isTrue(); // not the local fallback
     store = RedisAffinityStore.builder().connector(connector).build();
   }
 

@@ -521,6 +521,9 @@ final class RedisHistoryJournalTest {
   private RedisHistoryJournal journal(RedisHistoryJournal.Builder builder) {
     RedisConnector connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
     connectors.add(connector);
+    // Connected before the test: a first command slower than the timeout on a loaded machine would
+    // be answered from the local fallback, not from Redis.
+    assertThat(connector.awaitConnection(Duration.ofSeconds(20))).isTrue();
     return builder.connector(connector).build();
   }
 

@@ -9,6 +9,7 @@ import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.JournalTurn;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -44,6 +45,7 @@ final class RedisScopeTest {
   void start() {
     server = RedisServer.launch();
     connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
+    assertThat(connector.awaitConnection(Duration.ofSeconds(20))).isTrue(); // not the local fallback
     store = RedisAffinityStore.builder().connector(connector).build();
     journal = RedisHistoryJournal.builder().connector(connector).build();
   }
