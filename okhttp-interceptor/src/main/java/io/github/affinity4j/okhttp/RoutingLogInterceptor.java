@@ -32,6 +32,7 @@ import okio.Buffer;
 import okio.BufferedSource;
 import okio.ForwardingSource;
 import okio.Okio;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
@@ -191,7 +192,7 @@ public final class RoutingLogInterceptor implements Interceptor {
   }
 
   private final Logger sink;
-  private final org.slf4j.event.Level logLevel; // null with a custom sink
+  private final org.slf4j.event.@Nullable Level logLevel; // null with a custom sink
   private final Set<String> cookieNames;
   private final long maxBodyBytes;
   private final Ticker ticker;
@@ -338,7 +339,7 @@ public final class RoutingLogInterceptor implements Interceptor {
     }
   }
 
-  private Response observe(Level level, Request sent, Response response, ChainKey key, long took) {
+  private Response observe(Level level, Request sent, Response response, @Nullable ChainKey key, long took) {
     RoutingInfo routing = RoutingInfo.from(response::header);
     String cookieSent = affinityCookieSent(sent.headers());
     String cookieSet = affinityCookieSet(response.headers());
@@ -410,7 +411,7 @@ public final class RoutingLogInterceptor implements Interceptor {
     return result;
   }
 
-  private void logFailure(Level level, Request sent, ChainKey key, long took, IOException e) {
+  private void logFailure(Level level, Request sent, @Nullable ChainKey key, long took, IOException e) {
     StringBuilder line = new StringBuilder(128)
         .append(sent.method()).append(' ').append(clean(sent.url().encodedPath(), 1000))
         .append(" failed after ").append(TimeUnit.NANOSECONDS.toMillis(took)).append("ms: ")
@@ -428,7 +429,7 @@ public final class RoutingLogInterceptor implements Interceptor {
    * The chain key a successful JSON answer creates, from a bounded peek, gzip decoded; null if
    * none, or if the body is in another encoding.
    */
-  private static ChainKey createdKey(Response response) {
+  private static @Nullable ChainKey createdKey(Response response) {
     try {
       byte[] peeked = BoundedBodies.peekDecoded(response, RESPONSE_PEEK_BYTES, null);
       return ChainKeys.fromResponseBody(peeked, 0, peeked.length).orElse(null);
@@ -439,7 +440,7 @@ public final class RoutingLogInterceptor implements Interceptor {
     }
   }
 
-  private void emit(String message, ChainKey key, String region) {
+  private void emit(String message, @Nullable ChainKey key, @Nullable String region) {
     String previousChain = MDC.get(MDC_CHAIN);
     String previousRegion = MDC.get(MDC_REGION);
     try {
@@ -458,7 +459,7 @@ public final class RoutingLogInterceptor implements Interceptor {
     }
   }
 
-  private static void restore(String key, String value) {
+  private static void restore(String key, @Nullable String value) {
     if (value == null) {
       MDC.remove(key);
     } else {
@@ -469,7 +470,7 @@ public final class RoutingLogInterceptor implements Interceptor {
   // --- cookies ---
 
   /** The first affinity cookie in the request's Cookie headers, as {@code name:fingerprint}. */
-  private String affinityCookieSent(Headers headers) {
+  private @Nullable String affinityCookieSent(Headers headers) {
     for (String header : headers.values("Cookie")) {
       for (String pair : header.split(";")) {
         int eq = pair.indexOf('=');
@@ -482,7 +483,7 @@ public final class RoutingLogInterceptor implements Interceptor {
   }
 
   /** The first affinity cookie the response sets, as {@code name:fingerprint}. */
-  private String affinityCookieSet(Headers headers) {
+  private @Nullable String affinityCookieSet(Headers headers) {
     for (String header : headers.values("Set-Cookie")) {
       int end = header.indexOf(';');
       String pair = end < 0 ? header : header.substring(0, end);
@@ -541,7 +542,7 @@ public final class RoutingLogInterceptor implements Interceptor {
     return eq <= 0 ? REDACTED : cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
   }
 
-  private static void field(StringBuilder line, String name, Object value) {
+  private static void field(StringBuilder line, String name, @Nullable Object value) {
     if (value == null) {
       return;
     }
@@ -588,12 +589,12 @@ public final class RoutingLogInterceptor implements Interceptor {
    * are bounded whatever the gateway sends: the region by {@link RoutingInfo#MAX_REGION_LENGTH},
    * the label ({@code name:fingerprint}) by a configured cookie name and 9 more characters.
    */
-  private record Backend(String region, String cookie) {
-    static Backend of(String region, String cookie) {
+  private record Backend(@Nullable String region, @Nullable String cookie) {
+    static @Nullable Backend of(@Nullable String region, @Nullable String cookie) {
       return region == null && cookie == null ? null : BACKENDS.intern(new Backend(region, cookie));
     }
 
-    boolean differsFrom(Backend other) {
+    boolean differsFrom(@Nullable Backend other) {
       return other != null
           && ((region != null && other.region != null && !region.equals(other.region))
               || (cookie != null && other.cookie != null && !cookie.equals(other.cookie)));
@@ -654,7 +655,7 @@ public final class RoutingLogInterceptor implements Interceptor {
     private Level level = Level.BASIC;
     private org.slf4j.event.Level logLevel = org.slf4j.event.Level.INFO;
     private boolean logLevelSet;
-    private Logger logger;
+    private @Nullable Logger logger;
     private Set<String> cookieNames = Set.of(DEFAULT_COOKIE_NAME);
     private final Set<String> extraRedacted = new LinkedHashSet<>();
     private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
