@@ -1,5 +1,7 @@
 package io.github.affinity4j.core;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Hears what the {@link ChainRegistry} does with pins, and what the {@link ChainRepairer} does with
  * broken chains: for metrics, audit logs and tests. Override the methods of interest; the others do
@@ -66,7 +68,7 @@ public abstract class AffinityListener {
    * @param chain the chain that broke; null if the request continued none (an unknown input item)
    * @param cause what broke
    */
-  public void repairStarted(ChainKey chain, ChainBreak cause) {}
+  public void repairStarted(@Nullable ChainKey chain, ChainBreak cause) {}
 
   /**
    * A repair worked: the retry or the replay got a successful response.
@@ -83,7 +85,7 @@ public abstract class AffinityListener {
    * @param cause what broke
    * @param reason the precise reason, as the caller's error message carries it
    */
-  public void repairFailed(ChainKey chain, ChainBreak cause, String reason) {}
+  public void repairFailed(@Nullable ChainKey chain, ChainBreak cause, String reason) {}
 
   /** Returns a factory that hands out this listener for every chain. */
   public final Factory asFactory() {

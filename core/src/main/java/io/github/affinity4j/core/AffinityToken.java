@@ -8,6 +8,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A gateway's affinity cookie, as received in one {@code Set-Cookie}, with the routing facts of the
@@ -66,7 +67,7 @@ public record AffinityToken(
     String domain,
     boolean hostOnly,
     String path,
-    Instant expiresAt,
+    @Nullable Instant expiresAt,
     boolean secure,
     Instant seenAt,
     RoutingInfo routing) {
@@ -319,14 +320,14 @@ public record AffinityToken(
    * expiry), not secure, {@link RoutingInfo#EMPTY}. Not thread-safe.
    */
   public static final class Builder {
-    private String name;
-    private String value;
-    private String domain;
+    private @Nullable String name;
+    private @Nullable String value;
+    private @Nullable String domain;
     private boolean hostOnly = true;
     private String path = "/";
-    private Instant expiresAt;
+    private @Nullable Instant expiresAt;
     private boolean secure;
-    private Instant seenAt;
+    private @Nullable Instant seenAt;
     private RoutingInfo routing = RoutingInfo.EMPTY;
 
     private Builder() {}
@@ -362,7 +363,7 @@ public record AffinityToken(
     }
 
     /** Sets the expiry; null (the default) for a session cookie. */
-    public Builder expiresAt(Instant expiresAt) {
+    public Builder expiresAt(@Nullable Instant expiresAt) {
       this.expiresAt = expiresAt;
       return this;
     }

@@ -8,6 +8,7 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Executor;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The default {@link AffinityStore}: an in-memory Caffeine cache bounded in size and expiring
@@ -126,7 +127,7 @@ public final class CaffeineAffinityStore implements AffinityStore {
   public static final class Builder {
     private long maximumSize = DEFAULT_MAXIMUM_SIZE;
     private Duration expireAfterAccess = DEFAULT_EXPIRE_AFTER_ACCESS;
-    private Ticker ticker;
+    private @Nullable Ticker ticker;
     private Executor executor = Runnable::run;
 
     private Builder() {}

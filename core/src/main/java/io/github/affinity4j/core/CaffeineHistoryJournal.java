@@ -14,6 +14,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Executor;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -259,12 +260,14 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
         break;
       }
       Link link = (Link) entry;
-      if (link.isMarker()) {
+      byte[] input = link.input;
+      byte[] output = link.output;
+      if (input == null || output == null) { // a marker: both are null
         return ChainHistory.tooLarge(chain, firstMarker(next, link, seen));
       }
-      segments.addFirst(link.output);
-      segments.addFirst(link.input);
-      bytes += link.input.length + link.output.length;
+      segments.addFirst(output);
+      segments.addFirst(input);
+      bytes += input.length + output.length;
       turns++;
       next = link.parent;
     }
@@ -328,8 +331,8 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
   }
 
   /** Makes {@code responseId} the conversation's latest turn; returns the one before, or null. */
-  private ChainKey advanceHead(ChainKey conversation, ChainKey responseId) {
-    ChainKey[] before = {null};
+  private @Nullable ChainKey advanceHead(ChainKey conversation, ChainKey responseId) {
+    @Nullable ChainKey[] before = {null};
     cache.asMap().compute(conversation, (key, old) -> {
       Root root = old instanceof Root r ? r : null;
       before[0] = root == null ? null : root.head;
@@ -360,13 +363,14 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     /** This turn's key, and its children's {@code parent}. */
     final ChainKey id;
     /** The parent's key: a response's, a conversation's, or null at a start. */
-    final ChainKey parent;
-    final byte[] input;
-    final byte[] output;
+    final @Nullable ChainKey parent;
+    final byte @Nullable [] input;
+    final byte @Nullable [] output;
     final long chainBytes;
     final int depth;
 
-    Link(ChainKey id, ChainKey parent, byte[] input, byte[] output, long chainBytes, int depth) {
+    Link(ChainKey id, @Nullable ChainKey parent, byte @Nullable [] input, byte @Nullable [] output,
+        long chainBytes, int depth) {
       this.id = id;
       this.parent = parent;
       this.input = input;
@@ -381,16 +385,16 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
 
     @Override
     long bytes() {
-      return isMarker() ? 0 : (long) input.length + output.length;
+      return input == null || output == null ? 0 : (long) input.length + output.length;
     }
   }
 
   /** One conversation: its initial items (null if its creation was not recorded) and latest turn. */
   private static final class Root extends Entry {
-    final byte[] items;
-    final ChainKey head;
+    final byte @Nullable [] items;
+    final @Nullable ChainKey head;
 
-    Root(byte[] items, ChainKey head) {
+    Root(byte @Nullable [] items, @Nullable ChainKey head) {
       this.items = items;
       this.head = head;
     }
@@ -407,7 +411,7 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     private long maximumBytes = DEFAULT_MAXIMUM_BYTES;
     private long maximumBytesPerChain = DEFAULT_MAXIMUM_BYTES_PER_CHAIN;
     private Duration expireAfterAccess = DEFAULT_EXPIRE_AFTER_ACCESS;
-    private Ticker ticker;
+    private @Nullable Ticker ticker;
     private Executor executor = Runnable::run;
 
     private Builder() {}

@@ -2,6 +2,8 @@ package io.github.affinity4j.core;
 
 import static java.util.Objects.requireNonNull;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Why a request that continued a chain failed in a way a replay of the chain's history can repair:
  * what {@link ChainBreaks} makes of an error response or a connection failure.
@@ -19,7 +21,7 @@ import static java.util.Objects.requireNonNull;
  * @param code the error's {@code code}, or null if it had none
  * @param id the id the error names (a response, conversation or item id), or null if it names none
  */
-public record ChainBreak(Kind kind, int status, String code, String id) {
+public record ChainBreak(Kind kind, int status, @Nullable String code, @Nullable String id) {
 
   /** What broke. */
   public enum Kind {

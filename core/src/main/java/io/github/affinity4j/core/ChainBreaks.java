@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -137,14 +138,15 @@ public final class ChainBreaks {
     return unavailable(0, null, requireNonNull(request, "request"), pinned);
   }
 
-  private static Optional<ChainBreak> unavailable(int status, String code, TurnInput request, boolean pinned) {
+  private static Optional<ChainBreak> unavailable(int status, @Nullable String code, TurnInput request,
+      boolean pinned) {
     if (!pinned || request.chain().isEmpty()) {
       return Optional.empty();
     }
     return Optional.of(new ChainBreak(Kind.BACKEND_UNAVAILABLE, status, code, null));
   }
 
-  private static Optional<ChainBreak> found(Kind kind, int status, ErrorBody error, String quoted) {
+  private static Optional<ChainBreak> found(Kind kind, int status, ErrorBody error, @Nullable String quoted) {
     logger.debug("HTTP {} with code {} and param {} is a chain break: {}", status, error.code, error.param, kind);
     return Optional.of(new ChainBreak(kind, status, error.code, quoted));
   }
@@ -163,7 +165,7 @@ public final class ChainBreaks {
     return true;
   }
 
-  private static boolean namesPrevious(String message, String previous, String quoted) {
+  private static boolean namesPrevious(String message, String previous, @Nullable String quoted) {
     boolean notFound = message.contains("not found");
     return (previous.equals(quoted) && (notFound || message.contains("invalid")))
         || (message.contains("previous response") && notFound)
@@ -173,7 +175,7 @@ public final class ChainBreaks {
   }
 
   /** The first single-quoted token of the message that is a valid id, e.g. {@code resp_1}. */
-  private static String quotedId(String message) {
+  private static @Nullable String quotedId(@Nullable String message) {
     if (message == null) {
       return null;
     }
@@ -194,10 +196,10 @@ public final class ChainBreaks {
 
   /** The fields of an OpenAI error body, {@code {"error":{"message","type","param","code"}}}. */
   private static final class ErrorBody {
-    String message;
-    String type;
-    String param;
-    String code;
+    @Nullable String message;
+    @Nullable String type;
+    @Nullable String param;
+    @Nullable String code;
 
     static ErrorBody parse(byte[] body, int offset, int length) {
       ErrorBody error = new ErrorBody();

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A chain's history as a {@link HistoryJournal} holds it, oldest first: every turn's input items
@@ -44,13 +45,13 @@ public final class ChainHistory {
   private final ChainKey chain;
   private final Status status;
   private final List<byte[]> segments;
-  private final ChainKey link;
-  private final String lastResponseId;
+  private final @Nullable ChainKey link;
+  private final @Nullable String lastResponseId;
   private final int turns;
   private final long bytes;
 
-  private ChainHistory(ChainKey chain, Status status, List<byte[]> segments, ChainKey link,
-      String lastResponseId, int turns) {
+  private ChainHistory(ChainKey chain, Status status, List<byte[]> segments, @Nullable ChainKey link,
+      @Nullable String lastResponseId, int turns) {
     this.chain = requireNonNull(chain, "chain");
     this.status = status;
     this.segments = segments;
@@ -76,8 +77,8 @@ public final class ChainHistory {
    * @throws NullPointerException if {@code chain} or {@code itemArrays} (or one of them) is null
    * @throws IllegalArgumentException if {@code turns} is negative
    */
-  public static ChainHistory complete(ChainKey chain, List<byte[]> itemArrays, String lastResponseId,
-      int turns) {
+  public static ChainHistory complete(ChainKey chain, List<byte[]> itemArrays,
+      @Nullable String lastResponseId, int turns) {
     List<byte[]> copies = new ArrayList<>(itemArrays.size());
     for (byte[] array : itemArrays) {
       copies.add(requireNonNull(array, "item array").clone());
@@ -86,7 +87,7 @@ public final class ChainHistory {
   }
 
   /** A complete history from arrays the journal will not modify, so not copied. */
-  static ChainHistory completeOwned(ChainKey chain, List<byte[]> segments, String lastResponseId,
+  static ChainHistory completeOwned(ChainKey chain, List<byte[]> segments, @Nullable String lastResponseId,
       int turns) {
     checkTurns(turns);
     return new ChainHistory(chain, Status.COMPLETE, Collections.unmodifiableList(segments), null,

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import java.util.Locale;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Names one link of a chain that lives on one backend: a response, a conversation or an
@@ -109,16 +110,16 @@ public record ChainKey(Kind kind, String id, ChainScope scope) {
    *
    * @throws NullPointerException if {@code kind} is null
    */
-  public static Optional<ChainKey> parse(Kind kind, String id) {
+  public static Optional<ChainKey> parse(Kind kind, @Nullable String id) {
     requireNonNull(kind, "kind");
-    return isValidId(id) ? Optional.of(new ChainKey(kind, id)) : Optional.empty();
+    return id != null && isValidId(id) ? Optional.of(new ChainKey(kind, id)) : Optional.empty();
   }
 
   /**
    * Returns true if {@code id} is 1 to {@value #MAX_ID_LENGTH} characters, each printable ASCII
    * other than space ({@code 0x21} to {@code 0x7E}).
    */
-  public static boolean isValidId(String id) {
+  public static boolean isValidId(@Nullable String id) {
     if (id == null || id.isEmpty() || id.length() > MAX_ID_LENGTH) {
       return false;
     }
@@ -138,7 +139,7 @@ public record ChainKey(Kind kind, String id, ChainScope scope) {
   }
 
   /** Describes an invalid id without echoing it: it may be huge or binary. */
-  static String describe(String id) {
+  static String describe(@Nullable String id) {
     return id == null ? "null" : "a string of length " + id.length();
   }
 }

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -96,7 +97,7 @@ public final class ChainKeys {
    *
    * @param encodedPath the request path without the query; null gives empty
    */
-  public static Optional<ChainKey> fromPath(String encodedPath) {
+  public static Optional<ChainKey> fromPath(@Nullable String encodedPath) {
     if (encodedPath == null) {
       return Optional.empty();
     }
@@ -133,7 +134,7 @@ public final class ChainKeys {
    *
    * @param encodedPath the request path without the query; null gives empty
    */
-  public static String basePath(String encodedPath) {
+  public static String basePath(@Nullable String encodedPath) {
     if (encodedPath == null) {
       return "";
     }
@@ -292,7 +293,7 @@ public final class ChainKeys {
   }
 
   /** Reads the rest of the object just entered and returns its string {@code id}, if any. */
-  private static String readId(JsonParser parser) throws IOException {
+  private static @Nullable String readId(JsonParser parser) throws IOException {
     String id = null;
     while (parser.nextToken() == JsonToken.FIELD_NAME) {
       String field = parser.currentName();
@@ -306,14 +307,15 @@ public final class ChainKeys {
   }
 
   /** Returns true once the fields read so far settle the key for this {@code object}. */
-  private static boolean decided(String object, String id, String threadId) {
+  private static boolean decided(String object, @Nullable String id, @Nullable String threadId) {
     return switch (object) {
       case "response", "conversation", "thread" -> id != null;
       default -> !object.startsWith("thread.") || threadId != null;
     };
   }
 
-  private static Optional<ChainKey> responseKey(String object, String id, String threadId) {
+  private static Optional<ChainKey> responseKey(@Nullable String object, @Nullable String id,
+      @Nullable String threadId) {
     if (object == null) {
       if (id == null) {
         logger.debug("Response body has no id; nothing to bind");

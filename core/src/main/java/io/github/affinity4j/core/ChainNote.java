@@ -2,6 +2,8 @@ package io.github.affinity4j.core;
 
 import static java.util.Objects.requireNonNull;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Names the chain of a turn that failed without a repair, on the failure the caller gets. The
  * failure keeps its type and its message (a {@code SocketTimeoutException} stays one, and the
@@ -84,7 +86,7 @@ public final class ChainNote extends Exception {
   }
 
   /** True if {@code message} is, or carries, affinity4j's words about {@code chain}. */
-  static boolean names(String message, ChainKey chain) {
+  static boolean names(@Nullable String message, ChainKey chain) {
     if (message == null) {
       return false;
     }

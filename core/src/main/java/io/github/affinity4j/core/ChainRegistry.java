@@ -10,6 +10,7 @@ import java.util.LinkedHashSet;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -144,7 +145,7 @@ public final class ChainRegistry {
     } else if (!token.appliesTo(scheme, host, encodedPath, now)) {
       missing = "the cookie does not apply to this host, path or scheme";
     }
-    if (missing != null) {
+    if (token == null || missing != null) {
       pinsMissing.increment();
       logger.debug("No pin for {}: {}", key, missing);
       return Optional.empty();
@@ -181,21 +182,23 @@ public final class ChainRegistry {
    * @param previous the chain the request continued; null if it started a new one
    * @param fresh the affinity cookie the response set; null if it set none
    */
-  public Optional<AffinityToken> bind(ChainKey key, ChainKey previous, AffinityToken fresh) {
-    boolean scope = previous != null && previous.kind() != Kind.RESPONSE;
-    if (key == null && !scope) {
+  public Optional<AffinityToken> bind(@Nullable ChainKey key, @Nullable ChainKey previous,
+      @Nullable AffinityToken fresh) {
+    // previous, if a conversation or thread: it follows the latest fresh token too.
+    ChainKey scope = previous != null && previous.kind() != Kind.RESPONSE ? previous : null;
+    ChainKey target = key != null ? key : scope;
+    if (target == null) {
       logger.debug("Nothing to bind: the response named no chain");
       return Optional.empty();
     }
-    ChainKey target = key != null ? key : previous;
     Instant now = clock.instant();
     if (fresh != null && fresh.isExpired(now)) {
       logger.debug("Gateway expired cookie {}; {} unpinned", fresh.name(), target);
       if (key != null) {
         delete(key);
       }
-      if (scope) {
-        delete(previous);
+      if (scope != null) {
+        delete(scope);
       }
       return Optional.empty();
     }
@@ -211,31 +214,33 @@ public final class ChainRegistry {
       }
       return Optional.empty();
     }
-    boolean changed = fresh != null && old != null && movedBackend(old, fresh);
-    if (changed) {
+    // The token the fresh one replaces, if the chain moved backend; then token == fresh.
+    AffinityToken moved = fresh != null && old != null && movedBackend(old, fresh) ? old : null;
+    if (moved != null) {
       backendChanges.increment();
       if (logger.isDebugEnabled()) {
         logger.debug("Backend changed for {}: pin {} (region {}) replaces {} (region {})", target,
-            fresh.fingerprint(), fresh.routing().region(), old.fingerprint(), old.routing().region());
+            token.fingerprint(), token.routing().region(), moved.fingerprint(), moved.routing().region());
       }
     }
-    boolean bindKey = key != null && (fresh != null || !key.equals(previous));
-    boolean bindScope = scope && fresh != null && !previous.equals(key);
+    // The keys to bind, else null; and the same once bound, null if the store failed.
+    ChainKey bindKey = key != null && (fresh != null || !key.equals(previous)) ? key : null;
+    ChainKey bindScope = scope != null && fresh != null && !scope.equals(key) ? scope : null;
     // bindScope implies fresh != null, so token == fresh: both keys share one stored token.
-    AffinityToken kept = bindKey || bindScope ? token.forStorage() : token;
-    boolean boundKey = bindKey && save(key, kept);
-    boolean boundScope = bindScope && save(previous, kept);
-    if (listening && (changed || boundKey || boundScope)) {
+    AffinityToken kept = bindKey != null || bindScope != null ? token.forStorage() : token;
+    ChainKey boundKey = bindKey != null && save(bindKey, kept) ? bindKey : null;
+    ChainKey boundScope = bindScope != null && save(bindScope, kept) ? bindScope : null;
+    if (listening && (moved != null || boundKey != null || boundScope != null)) {
       AffinityListener listener = listenerFor(target);
       if (listener != AffinityListener.NONE) {
-        if (changed) {
-          notify(listener, "backendChanged", () -> listener.backendChanged(target, old, fresh));
+        if (moved != null) {
+          notify(listener, "backendChanged", () -> listener.backendChanged(target, moved, token));
         }
-        if (boundKey) {
-          notify(listener, "tokenBound", () -> listener.tokenBound(key, token, fresh == null));
+        if (boundKey != null) {
+          notify(listener, "tokenBound", () -> listener.tokenBound(boundKey, token, fresh == null));
         }
-        if (boundScope) {
-          notify(listener, "tokenBound", () -> listener.tokenBound(previous, fresh, false));
+        if (boundScope != null) {
+          notify(listener, "tokenBound", () -> listener.tokenBound(boundScope, token, false));
         }
       }
     }
@@ -281,7 +286,7 @@ public final class ChainRegistry {
     return oldRegion != null && newRegion != null && !oldRegion.equalsIgnoreCase(newRegion);
   }
 
-  private AffinityToken load(ChainKey key) {
+  private @Nullable AffinityToken load(ChainKey key) {
     try {
       return store.get(key).orElse(null);
     } catch (Exception e) {
@@ -324,7 +329,7 @@ public final class ChainRegistry {
   }
 
   /** Any exception, not only unchecked ones: a store written in Kotlin may throw a checked one. */
-  private void storeFailed(String operation, ChainKey key, Exception e) {
+  private void storeFailed(String operation, @Nullable ChainKey key, Exception e) {
     logger.warn("AffinityStore {} threw on {} of {}; going on without it",
         store.getClass().getName(), operation, key, e);
   }
@@ -340,7 +345,7 @@ public final class ChainRegistry {
 
   /** Builds a {@link ChainRegistry}. Not thread-safe. */
   public static final class Builder {
-    private AffinityStore store;
+    private @Nullable AffinityStore store;
     private Set<String> cookieNames = Set.of(DEFAULT_COOKIE_NAME);
     private AffinityListener.Factory listenerFactory = AffinityListener.NONE_FACTORY;
     private Clock clock = Clock.systemUTC();

@@ -3,6 +3,7 @@ package io.github.affinity4j.core;
 import static java.util.Objects.requireNonNull;
 
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A repair that worked, as {@link AffinityListener#repaired} reports it: what broke, how it was
@@ -28,11 +29,11 @@ import java.time.Duration;
  * @param elapsed the time from the break to the repaired response
  */
 public record ChainRepair(
-    ChainKey chain,
+    @Nullable ChainKey chain,
     ChainBreak cause,
     boolean replayed,
-    AffinityToken previousPin,
-    AffinityToken newPin,
+    @Nullable AffinityToken previousPin,
+    @Nullable AffinityToken newPin,
     RoutingInfo routing,
     int itemsReplayed,
     long bytesReplayed,

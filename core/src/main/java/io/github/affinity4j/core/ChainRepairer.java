@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -144,7 +145,7 @@ public final class ChainRepairer {
    *     journaled, in this scope only
    * @throws NullPointerException if {@code requestBody} or {@code scope} is null
    */
-  public ChainTurn turn(byte[] requestBody, AffinityToken pin, ChainScope scope) {
+  public ChainTurn turn(byte[] requestBody, @Nullable AffinityToken pin, ChainScope scope) {
     requireNonNull(requestBody, "requestBody");
     requireNonNull(scope, "scope");
     TurnInput input = TurnInput.fromRequestBody(requestBody, 0, requestBody.length).orElse(null);
@@ -224,7 +225,8 @@ public final class ChainRepairer {
 
   void countBreak(Kind kind) {
     breaks.increment();
-    breaksByKind.get(kind).increment();
+    // The constructor puts every kind in the map.
+    requireNonNull(breaksByKind.get(kind)).increment();
   }
 
   void countStarted() {
@@ -270,7 +272,7 @@ public final class ChainRepairer {
   }
 
   /** The {@code items} array of a create-conversation request; {@code []} if absent, null if bad. */
-  private static byte[] conversationItems(byte[] body) {
+  private static byte @Nullable [] conversationItems(byte[] body) {
     try (JsonParser parser = Json.FACTORY.createParser(body)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
         logger.debug("Conversation request is not a JSON object; not journaled");
@@ -295,7 +297,7 @@ public final class ChainRepairer {
 
   /** Builds a {@link ChainRepairer}. Not thread-safe. */
   public static final class Builder {
-    private HistoryJournal journal;
+    private @Nullable HistoryJournal journal;
     private RepairPolicy policy = RepairPolicy.RETRY_THEN_REPLAY;
     private Duration retryPause = DEFAULT_RETRY_PAUSE;
     private AffinityListener listener = AffinityListener.NONE;

@@ -15,6 +15,7 @@ import java.util.TreeSet;
 import java.util.function.Function;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Whom a chain belongs to: the origin its ids were learned from (scheme, host, port and the API's
@@ -181,9 +182,9 @@ public final class ChainScope {
   /** Builds a {@link ChainScope}. Not thread-safe; cheap enough to build one per request. */
   public static final class Builder {
     private byte[] secret = DEFAULT_SECRET;
-    private String origin;
-    private String tenant;
-    private Function<String, String> headers;
+    private @Nullable String origin;
+    private @Nullable String tenant;
+    private @Nullable Function<String, @Nullable String> headers;
 
     private Builder() {}
 
@@ -213,7 +214,7 @@ public final class ChainScope {
      * @param basePath the path before {@code /responses} (see {@link ChainKeys#basePath}); empty
      *     or null for none
      */
-    public Builder origin(String scheme, String host, int port, String basePath) {
+    public Builder origin(String scheme, String host, int port, @Nullable String basePath) {
       requireNonNull(scheme, "scheme");
       requireNonNull(host, "host");
       String path = basePath == null || basePath.isEmpty() || "/".equals(basePath) ? "" : basePath;
@@ -225,7 +226,7 @@ public final class ChainScope {
      * Sets where to read the request's credentials: a function from header name to its value
      * (null if absent). Ignored when a {@link #tenant} is set.
      */
-    public Builder credentials(Function<String, String> headers) {
+    public Builder credentials(Function<String, @Nullable String> headers) {
       this.headers = headers;
       return this;
     }
@@ -235,7 +236,7 @@ public final class ChainScope {
      * credential serves several tenants, or credentials rotate in a way this class cannot follow.
      * Null for none.
      */
-    public Builder tenant(String tenant) {
+    public Builder tenant(@Nullable String tenant) {
       this.tenant = tenant;
       return this;
     }
@@ -266,7 +267,7 @@ public final class ChainScope {
       return SCOPES.intern(new ChainScope(key, shown));
     }
 
-    private static void addIfPresent(TreeSet<String> credentials, String value) {
+    private static void addIfPresent(TreeSet<String> credentials, @Nullable String value) {
       if (value != null && !value.isEmpty()) {
         credentials.add(value);
       }

@@ -11,6 +11,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -81,21 +82,23 @@ public final class ChainTurn {
 
   private final ChainRepairer repairer;
   private final byte[] body;
-  private final TurnInput input;
-  private AffinityToken pin;
-  private final ChainKey chain;
+  private final @Nullable TurnInput input;
+  private @Nullable AffinityToken pin;
+  private final @Nullable ChainKey chain;
   private final ChainScope scope;
 
   private State state = State.SENT;
-  private ChainBreak cause;
-  private Instant brokeAt;
+  // Set by broke(), which every retry, replay and failed repair follows.
+  private @Nullable ChainBreak cause;
+  private @Nullable Instant brokeAt;
   private boolean replayed;
   private int itemsReplayed;
   private long replayBytes;
   private boolean recorded;
   private boolean connectionRetried;
 
-  ChainTurn(ChainRepairer repairer, byte[] body, TurnInput input, AffinityToken pin, ChainScope scope) {
+  ChainTurn(ChainRepairer repairer, byte[] body, @Nullable TurnInput input, @Nullable AffinityToken pin,
+      ChainScope scope) {
     this.repairer = repairer;
     this.body = body;
     this.input = input;
@@ -108,7 +111,7 @@ public final class ChainTurn {
    * Sets the pin sent with this attempt, for an adapter that looks the pin up by {@link #chain()}
    * after making the turn (so the body is parsed once). Call it before the request is sent.
    */
-  public void pinSent(AffinityToken pin) {
+  public void pinSent(@Nullable AffinityToken pin) {
     this.pin = pin;
   }
 
@@ -231,7 +234,7 @@ public final class ChainTurn {
    * @param fresh the affinity cookie the response set, or null if it set none
    * @param routing the response's routing facts; null counts as {@link RoutingInfo#EMPTY}
    */
-  public void succeeded(AffinityToken fresh, RoutingInfo routing) {
+  public void succeeded(@Nullable AffinityToken fresh, @Nullable RoutingInfo routing) {
     succeeded(fresh, () -> routing);
   }
 
@@ -243,7 +246,7 @@ public final class ChainTurn {
    * @param routing gives the response's routing facts; a null result counts as {@link RoutingInfo#EMPTY}
    * @throws NullPointerException if {@code routing} is null
    */
-  public void succeeded(AffinityToken fresh, Supplier<RoutingInfo> routing) {
+  public void succeeded(@Nullable AffinityToken fresh, Supplier<@Nullable RoutingInfo> routing) {
     requireNonNull(routing, "routing");
     if (state != State.RETRYING && state != State.REPLAYING) {
       return;
@@ -253,8 +256,8 @@ public final class ChainTurn {
     repairer.countSucceeded();
     logger.debug("{} repaired by {}", describeChain(), byReplay ? "replay" : "retry");
     if (repairer.listening()) {
-      Duration elapsed = Duration.between(brokeAt, repairer.clock().instant());
-      ChainRepair repair = new ChainRepair(chain, cause, byReplay, pin, fresh, routing.get(),
+      Duration elapsed = Duration.between(requireNonNull(brokeAt), repairer.clock().instant());
+      ChainRepair repair = new ChainRepair(chain, breakUnderRepair(), byReplay, pin, fresh, routing.get(),
           byReplay ? itemsReplayed : 0, byReplay ? replayBytes : 0,
           elapsed.isNegative() ? Duration.ZERO : elapsed);
       repairer.notify("repaired", listener -> listener.repaired(repair));
@@ -307,7 +310,7 @@ public final class ChainTurn {
     return "ChainTurn[chain=" + chain + ", state=" + state + (cause == null ? "" : ", cause=" + cause) + ']';
   }
 
-  private RepairDecision broke(ChainBreak broke, byte[] errorBody, boolean rerouted) {
+  private RepairDecision broke(ChainBreak broke, byte @Nullable [] errorBody, boolean rerouted) {
     cause = broke;
     brokeAt = repairer.clock().instant();
     repairer.countBreak(broke.kind());
@@ -328,7 +331,7 @@ public final class ChainTurn {
     return replay(errorBody);
   }
 
-  private RepairDecision replay(byte[] errorBody) {
+  private RepairDecision replay(byte @Nullable [] errorBody) {
     List<byte[]> history = List.of();
     if (chain != null) {
       ChainHistory found;
@@ -339,12 +342,13 @@ public final class ChainTurn {
         return fail("the HistoryJournal failed (" + e.getClass().getName() + ")", errorBody);
       }
       if (found == null || !found.isComplete()) {
-        return fail(missing(found), errorBody);
+        return fail(missing(chain, found), errorBody);
       }
       history = found.segments();
     }
     ReplayPlanner.Plan plan = ReplayPlanner.plan(body, history);
-    if (!plan.ok()) {
+    byte[] replayBody = plan.body;
+    if (replayBody == null) { // no plan: its failure says why
       return fail("the replay cannot be built: " + plan.failure, errorBody);
     }
     if (state == State.SENT) {
@@ -353,50 +357,51 @@ public final class ChainTurn {
     state = State.REPLAYING;
     replayed = true;
     itemsReplayed = plan.itemsReplayed;
-    replayBytes = plan.body.length;
+    replayBytes = replayBody.length;
     repairer.countReplay();
     logger.debug("{}: replaying {} items of history ({} left out) in {} bytes, without the pin",
-        describeChain(), plan.itemsReplayed, plan.itemsDropped, plan.body.length);
-    return RepairDecision.replay(cause, plan.body, plan.itemsReplayed, plan.itemsDropped);
+        describeChain(), plan.itemsReplayed, plan.itemsDropped, replayBody.length);
+    return RepairDecision.replay(breakUnderRepair(), replayBody, plan.itemsReplayed, plan.itemsDropped);
   }
 
   private void started() {
     repairer.countStarted();
-    ChainBreak broke = cause;
+    ChainBreak broke = breakUnderRepair();
     repairer.notify("repairStarted", listener -> listener.repairStarted(chain, broke));
   }
 
-  private RepairDecision fail(String reason, byte[] errorBody) {
+  private RepairDecision fail(String reason, byte @Nullable [] errorBody) {
     String message = failed(reason);
-    return RepairDecision.fail(cause, message, amend(errorBody, message, null));
+    return RepairDecision.fail(breakUnderRepair(), message, amend(errorBody, message, null));
   }
 
   /**
    * Nothing to repair: the failure goes to the caller naming the chain, in the error body's
    * message unless a layer below named it there already, and as a note for an exception.
    */
-  private RepairDecision unrepaired(String reason, byte[] errorBody) {
+  private RepairDecision unrepaired(String reason, byte @Nullable [] errorBody) {
     if (chain == null) {
       return RepairDecision.NONE;
     }
     ChainNote note = new ChainNote(chain, reason);
-    return RepairDecision.unrepaired(note, amend(errorBody, note.getMessage(), chain));
+    // A note always has a message (its constructor makes one); Throwable's may be null.
+    return RepairDecision.unrepaired(note, amend(errorBody, requireNonNull(note.getMessage()), chain));
   }
 
   /** Ends the repair as failed; returns the message the caller's error carries. */
   private String failed(String reason) {
     state = State.FAILED;
     repairer.countFailed();
-    String message = REPAIR_FAILED_PREFIX + " " + describeChain() + " after " + cause.describe()
+    ChainBreak broke = breakUnderRepair();
+    String message = REPAIR_FAILED_PREFIX + " " + describeChain() + " after " + broke.describe()
         + ": " + reason;
     logger.debug("{}", message);
-    ChainBreak broke = cause;
     repairer.notify("repairFailed", listener -> listener.repairFailed(chain, broke, message));
     return message;
   }
 
-  /** Why a history cannot be replayed, and what to configure; ids and sizes only. */
-  private String missing(ChainHistory history) {
+  /** Why the history of {@code chain} cannot be replayed, and what to configure; ids and sizes only. */
+  private String missing(ChainKey chain, @Nullable ChainHistory history) {
     StringBuilder why = new StringBuilder();
     if (history == null) {
       why.append("the HistoryJournal returned no history for it.");
@@ -439,6 +444,11 @@ public final class ChainTurn {
     return why.toString();
   }
 
+  /** The break this turn is repairing: set by {@link #broke}, which every repair step follows. */
+  private ChainBreak breakUnderRepair() {
+    return requireNonNull(cause, "no chain break yet");
+  }
+
   private String describeJournal() {
     try {
       return String.valueOf(repairer.journal());
@@ -456,7 +466,8 @@ public final class ChainTurn {
    * field beside the others if it has none (the SDK then shows the error's JSON); null if it is
    * not a JSON object, or if {@code namedChain} is given and a layer below already named it there.
    */
-  private static byte[] amend(byte[] errorBody, String message, ChainKey namedChain) {
+  private static byte @Nullable [] amend(byte @Nullable [] errorBody, String message,
+      @Nullable ChainKey namedChain) {
     if (errorBody == null || errorBody.length == 0 || errorBody.length > MAX_AMENDED_BODY) {
       return null;
     }

@@ -3,6 +3,7 @@ package io.github.affinity4j.core;
 import static java.util.Objects.requireNonNull;
 
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One turn of a chain, as a {@link HistoryJournal} records it: the response id, the link to the
@@ -31,12 +32,13 @@ public final class JournalTurn {
 
   private final ChainScope scope;
   private final String responseId;
-  private final String previousResponseId;
-  private final String conversationId;
+  private final @Nullable String previousResponseId;
+  private final @Nullable String conversationId;
   private final byte[] input;
   private final byte[] output;
 
-  private JournalTurn(ChainScope scope, String responseId, String previousResponseId, String conversationId,
+  private JournalTurn(ChainScope scope, String responseId, @Nullable String previousResponseId,
+      @Nullable String conversationId,
       byte[] input, byte[] output) {
     this.scope = scope;
     this.responseId = responseId;
@@ -52,7 +54,8 @@ public final class JournalTurn {
   }
 
   /** A turn from arrays the engine made itself, so not copied. */
-  static JournalTurn of(ChainScope scope, String responseId, String previousResponseId, String conversationId,
+  static JournalTurn of(ChainScope scope, String responseId, @Nullable String previousResponseId,
+      @Nullable String conversationId,
       byte[] input, byte[] output) {
     return new JournalTurn(scope, responseId, previousResponseId, conversationId, input, output);
   }
@@ -114,11 +117,11 @@ public final class JournalTurn {
   /** Builds a {@link JournalTurn}. Not thread-safe. */
   public static final class Builder {
     private ChainScope scope = ChainScope.NONE;
-    private String responseId;
-    private String previousResponseId;
-    private String conversationId;
-    private byte[] input;
-    private byte[] output;
+    private @Nullable String responseId;
+    private @Nullable String previousResponseId;
+    private @Nullable String conversationId;
+    private byte @Nullable [] input;
+    private byte @Nullable [] output;
 
     private Builder() {}
 
@@ -143,7 +146,7 @@ public final class JournalTurn {
      *
      * @throws IllegalArgumentException if it is not null and not a valid id
      */
-    public Builder previousResponseId(String previousResponseId) {
+    public Builder previousResponseId(@Nullable String previousResponseId) {
       this.previousResponseId = previousResponseId == null ? null : validId(previousResponseId,
           "previousResponseId");
       return this;
@@ -154,7 +157,7 @@ public final class JournalTurn {
      *
      * @throws IllegalArgumentException if it is not null and not a valid id
      */
-    public Builder conversationId(String conversationId) {
+    public Builder conversationId(@Nullable String conversationId) {
       this.conversationId = conversationId == null ? null : validId(conversationId, "conversationId");
       return this;
     }

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import java.time.Duration;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What an adapter does with a failed request, as a {@link ChainTurn} decides it.
@@ -45,17 +46,18 @@ public final class RepairDecision {
       "not a chain break, or already repaired once", null, null);
 
   private final Action action;
-  private final ChainBreak cause;
+  private final @Nullable ChainBreak cause;
   private final Duration pause;
-  private final byte[] replayBody;
+  private final byte @Nullable [] replayBody;
   private final int itemsReplayed;
   private final int itemsDropped;
   private final String message;
-  private final byte[] errorBody;
-  private final ChainNote note;
+  private final byte @Nullable [] errorBody;
+  private final @Nullable ChainNote note;
 
-  private RepairDecision(Action action, ChainBreak cause, Duration pause, byte[] replayBody,
-      int itemsReplayed, int itemsDropped, String message, byte[] errorBody, ChainNote note) {
+  private RepairDecision(Action action, @Nullable ChainBreak cause, Duration pause,
+      byte @Nullable [] replayBody, int itemsReplayed, int itemsDropped, String message,
+      byte @Nullable [] errorBody, @Nullable ChainNote note) {
     this.action = action;
     this.cause = cause;
     this.pause = pause;
@@ -77,15 +79,16 @@ public final class RepairDecision {
         itemsDropped, "replay " + itemsReplayed + " items of history in " + body.length + " bytes", null, null);
   }
 
-  static RepairDecision fail(ChainBreak cause, String message, byte[] errorBody) {
+  static RepairDecision fail(ChainBreak cause, String message, byte @Nullable [] errorBody) {
     return new RepairDecision(Action.FAIL, requireNonNull(cause), Duration.ZERO, null, 0, 0, message,
         errorBody, null);
   }
 
   /** Nothing to repair on a turn that continued a chain: the failure goes on, naming it. */
-  static RepairDecision unrepaired(ChainNote note, byte[] errorBody) {
-    return new RepairDecision(Action.NONE, null, Duration.ZERO, null, 0, 0, note.getMessage(), errorBody,
-        requireNonNull(note));
+  static RepairDecision unrepaired(ChainNote note, byte @Nullable [] errorBody) {
+    // A note always has a message (its constructor makes one); Throwable's may be null.
+    return new RepairDecision(Action.NONE, null, Duration.ZERO, null, 0, 0, requireNonNull(note.getMessage()),
+        errorBody, requireNonNull(note));
   }
 
   /** Returns what to do. */

@@ -64,6 +64,8 @@ public record RepairStats(
 
   /** Returns the breaks of one kind. */
   public long breaks(Kind kind) {
-    return breaksByKind.get(requireNonNull(kind, "kind"));
+    requireNonNull(kind, "kind");
+    // The constructor puts every kind in the map.
+    return requireNonNull(breaksByKind.get(kind));
   }
 }

@@ -10,6 +10,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Builds the body of a replay: the original request without {@code previous_response_id} and
@@ -45,12 +46,14 @@ final class ReplayPlanner {
 
   /** A replay body, or why there is none. */
   static final class Plan {
-    final byte[] body;
+    /** The replay body; null when there is no plan. */
+    final byte @Nullable [] body;
     final int itemsReplayed;
     final int itemsDropped;
-    final String failure;
+    /** Why there is no plan; null when there is one. */
+    final @Nullable String failure;
 
-    private Plan(byte[] body, int itemsReplayed, int itemsDropped, String failure) {
+    private Plan(byte @Nullable [] body, int itemsReplayed, int itemsDropped, @Nullable String failure) {
       this.body = body;
       this.itemsReplayed = itemsReplayed;
       this.itemsDropped = itemsDropped;
@@ -196,7 +199,7 @@ final class ReplayPlanner {
     return item.has("id") ? "item_reference" : "";
   }
 
-  private static String text(ObjectNode item, String field) {
+  private static @Nullable String text(ObjectNode item, String field) {
     JsonNode value = item.get(field);
     return value != null && value.isTextual() && !value.asText().isEmpty() ? value.asText() : null;
   }

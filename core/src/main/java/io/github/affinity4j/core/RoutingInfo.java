@@ -2,6 +2,7 @@ package io.github.affinity4j.core;
 
 import java.time.Duration;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The routing facts a gateway reports in response headers: which region served the request, the
@@ -38,12 +39,12 @@ import java.util.function.Function;
  *     ignored because turning it into a wait needs a clock, and Azure OpenAI and APIM send seconds)
  */
 public record RoutingInfo(
-    String region,
-    String requestId,
-    String apimRequestId,
-    Long remainingRequests,
-    Long remainingTokens,
-    Duration retryAfter) {
+    @Nullable String region,
+    @Nullable String requestId,
+    @Nullable String apimRequestId,
+    @Nullable Long remainingRequests,
+    @Nullable Long remainingTokens,
+    @Nullable Duration retryAfter) {
 
   /**
    * The longest region kept, in characters: 64. Azure region display names have about 20
@@ -86,7 +87,7 @@ public record RoutingInfo(
    *
    * @throws NullPointerException if {@code headers} is null
    */
-  public static RoutingInfo from(Function<String, String> headers) {
+  public static RoutingInfo from(Function<String, @Nullable String> headers) {
     String region = capped(text(headers.apply("x-ms-region")), MAX_REGION_LENGTH);
     if (region == null) {
       region = capped(text(headers.apply("x-backend-region")), MAX_REGION_LENGTH);
@@ -115,11 +116,11 @@ public record RoutingInfo(
     return equals(EMPTY);
   }
 
-  private static String capped(String text, int max) {
+  private static @Nullable String capped(@Nullable String text, int max) {
     return text == null || text.length() <= max ? text : null;
   }
 
-  private static String text(String value) {
+  private static @Nullable String text(@Nullable String value) {
     if (value == null) {
       return null;
     }
@@ -128,7 +129,7 @@ public record RoutingInfo(
   }
 
   /** Milliseconds as digits with an optional fraction, which is dropped; anything else is null. */
-  private static Duration millis(String value) {
+  private static @Nullable Duration millis(@Nullable String value) {
     String text = text(value);
     if (text == null) {
       return null;
@@ -145,7 +146,7 @@ public record RoutingInfo(
   }
 
   /** A non-negative decimal integer of at most 18 digits, else null. */
-  private static Long wholeNumber(String value) {
+  private static @Nullable Long wholeNumber(@Nullable String value) {
     String text = text(value);
     if (text == null || text.length() > MAX_DIGITS) {
       return null;

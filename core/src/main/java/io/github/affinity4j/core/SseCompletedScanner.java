@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,7 +65,7 @@ public final class SseCompletedScanner {
 
   private final int maxEventBytes;
   private final SseParser sse;
-  private TurnOutput output;
+  private @Nullable TurnOutput output;
   // True once an event: line named response.failed or error: the stream ends with this event.
   private boolean ending;
 
@@ -136,7 +137,7 @@ public final class SseCompletedScanner {
     }
   }
 
-  private TurnOutput read() {
+  private @Nullable TurnOutput read() {
     try (JsonParser parser = Json.FACTORY.createParser(sse.data(), 0, sse.dataLength())) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
         return notRead("event data is not a JSON object");
@@ -177,7 +178,7 @@ public final class SseCompletedScanner {
   }
 
   /** An event that is not the terminal one; {@code response.failed} and {@code error} end the stream. */
-  private TurnOutput ended(String type) {
+  private @Nullable TurnOutput ended(String type) {
     if ("response.failed".equals(type) || "error".equals(type)) {
       sse.stop();
       logger.debug("Stream ended with {}; no output to record", type);
@@ -185,7 +186,7 @@ public final class SseCompletedScanner {
     return null;
   }
 
-  private TurnOutput notRead(String why) {
+  private @Nullable TurnOutput notRead(String why) {
     if (sse.isNamed()) {
       sse.stop(); // it was named terminal: there is no other
       logger.debug("Terminal SSE event not read: {}", why);

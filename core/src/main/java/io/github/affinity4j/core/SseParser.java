@@ -59,6 +59,8 @@ final class SseParser {
   private static final int INITIAL_BUFFER = 256;
   // A buffer grown past this by one event is dropped after it, so it is not held all stream.
   private static final int KEPT_BUFFER = 64 * 1024;
+  // What a stopped parser holds instead of its buffer.
+  private static final byte[] NO_DATA = {};
 
   private enum State { LINE_START, NAME, VALUE_START, VALUE, COMMENT }
 
@@ -162,7 +164,7 @@ final class SseParser {
   /** Stops the parser and frees its buffer; further bytes are ignored. */
   void stop() {
     stopped = true;
-    data = null;
+    data = NO_DATA;
   }
 
   boolean isStopped() {

@@ -9,6 +9,7 @@ import java.util.LinkedHashSet;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,12 +40,12 @@ public final class TurnInput {
   private final byte[] items;
   private final int itemCount;
   private final Set<String> itemIds;
-  private final String previousResponseId;
-  private final String conversationId;
+  private final @Nullable String previousResponseId;
+  private final @Nullable String conversationId;
   private final boolean store;
 
-  private TurnInput(byte[] items, int itemCount, Set<String> itemIds, String previousResponseId,
-      String conversationId, boolean store) {
+  private TurnInput(byte[] items, int itemCount, Set<String> itemIds, @Nullable String previousResponseId,
+      @Nullable String conversationId, boolean store) {
     this.items = items;
     this.itemCount = itemCount;
     this.itemIds = itemIds;
@@ -216,7 +217,7 @@ public final class TurnInput {
     return Arrays.copyOfRange(body, start, Json.end(parser, offset));
   }
 
-  private static String id(JsonParser parser, JsonToken value, String field) throws IOException {
+  private static @Nullable String id(JsonParser parser, JsonToken value, String field) throws IOException {
     if (value == JsonToken.VALUE_STRING) {
       String id = parser.getText();
       if (ChainKey.isValidId(id)) {
@@ -229,7 +230,7 @@ public final class TurnInput {
     return null;
   }
 
-  private static String objectId(JsonParser parser) throws IOException {
+  private static @Nullable String objectId(JsonParser parser) throws IOException {
     String id = null;
     while (parser.nextToken() == JsonToken.FIELD_NAME) {
       String field = parser.currentName();

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,10 +29,10 @@ public final class TurnOutput {
   private static final Logger logger = LoggerFactory.getLogger(TurnOutput.class);
 
   private final String responseId;
-  private final String status;
+  private final @Nullable String status;
   private final byte[] items;
 
-  private TurnOutput(String responseId, String status, byte[] items) {
+  private TurnOutput(String responseId, @Nullable String status, byte[] items) {
     this.responseId = responseId;
     this.status = status;
     this.items = items;
@@ -46,7 +47,7 @@ public final class TurnOutput {
    * @throws IllegalArgumentException if {@code responseId} is not a valid id
    * @throws NullPointerException if {@code items} is null
    */
-  public static TurnOutput of(String responseId, String status, byte[] items) {
+  public static TurnOutput of(String responseId, @Nullable String status, byte[] items) {
     if (!ChainKey.isValidId(responseId)) {
       throw new IllegalArgumentException("responseId must be a valid id, got " + ChainKey.describe(responseId));
     }
@@ -79,7 +80,7 @@ public final class TurnOutput {
    * Reads the rest of a response object the parser has just entered; null (with one DEBUG line)
    * if it is not a usable response. The parser reads {@code source} from {@code base}.
    */
-  static TurnOutput readResponse(JsonParser parser, byte[] source, int base) throws IOException {
+  static @Nullable TurnOutput readResponse(JsonParser parser, byte[] source, int base) throws IOException {
     String id = null;
     String object = null;
     String status = null;
@@ -103,7 +104,7 @@ public final class TurnOutput {
       logger.debug("Body is not a response object; no output to record");
       return null;
     }
-    if (!ChainKey.isValidId(id)) {
+    if (id == null || !ChainKey.isValidId(id)) {
       logger.debug("Response has no valid id ({}); no output to record", ChainKey.describe(id));
       return null;
     }

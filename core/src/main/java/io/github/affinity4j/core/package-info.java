@@ -21,5 +21,11 @@
  * chain's history elsewhere ({@link io.github.affinity4j.core.RepairPolicy},
  * {@link io.github.affinity4j.core.RepairDecision}). A failure it does not repair reaches the caller
  * naming the chain: in the error's message, or as a {@link io.github.affinity4j.core.ChainNote}.
+ *
+ * <p>Nothing here is null unless marked {@code @Nullable} (JSpecify), checked by NullAway at
+ * build time.
  */
+@NullMarked
 package io.github.affinity4j.core;
+
+import org.jspecify.annotations.NullMarked;

@@ -29,7 +29,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.Function;
-import java.util.function.Supplier;
 import okhttp3.HttpUrl;
 import okhttp3.Interceptor;
 import okhttp3.MediaType;
@@ -40,6 +39,7 @@ import okhttp3.ResponseBody;
 import okio.Buffer;
 import okio.BufferedSource;
 import okio.Okio;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -102,7 +102,7 @@ public final class AffinityInterceptor implements Interceptor {
   private final ChainRepairer repairer;
   private final long maxBodyBytes;
   private final RequestScopes scopes;
-  private final Function<Request, String> tenant;
+  private final @Nullable Function<Request, @Nullable String> tenant;
   private volatile boolean warnedUnguardedRedirect;
 
   private AffinityInterceptor(Builder builder) {
@@ -146,9 +146,9 @@ public final class AffinityInterceptor implements Interceptor {
     if (!ChainKeys.isAffected(method, url.encodedPath())) {
       return chain.proceed(request);
     }
-    Exchange exchange = new Exchange();
+    Exchange exchange;
     try {
-      exchange.scope = scopeOf(request);
+      exchange = new Exchange(scopeOf(request), request);
       RequestBody body = request.body();
       boolean responses = ChainKeys.hasBodyKey(method, url.encodedPath());
       boolean createsConversation = "POST".equals(method) && url.encodedPath().endsWith("/conversations");
@@ -192,14 +192,21 @@ public final class AffinityInterceptor implements Interceptor {
 
   /** What one call carries through its attempts. */
   private static final class Exchange {
-    ChainScope scope;
-    ChainKey key;
+    final ChainScope scope;
+    @Nullable ChainKey key;
     boolean deletes;
-    ChainTurn turn;
-    byte[] requestBody;
+    @Nullable ChainTurn turn;
+    byte @Nullable [] requestBody;
+    /** The request as sent without a pin, and as sent; both replaced before the first attempt. */
     Request unpinned;
     Request sent;
-    AffinityToken pin;
+    @Nullable AffinityToken pin;
+
+    Exchange(ChainScope scope, Request request) {
+      this.scope = scope;
+      this.unpinned = request;
+      this.sent = request;
+    }
   }
 
   /**
@@ -214,7 +221,7 @@ public final class AffinityInterceptor implements Interceptor {
       try {
         response = chain.proceed(attempt);
       } catch (IOException e) {
-        RepairDecision decision = decide(exchange, () -> exchange.turn.decideConnectionFailure());
+        RepairDecision decision = decide(exchange, ChainTurn::decideConnectionFailure);
         switch (decision.action()) {
           case RETRY:
             pause(decision);
@@ -240,7 +247,7 @@ public final class AffinityInterceptor implements Interceptor {
       // The gateway chose a backend anew when the error set another affinity cookie than the pin.
       boolean rerouted = fresh != null && (exchange.pin == null || !fresh.value().equals(exchange.pin.value()));
       RepairDecision decision =
-          decide(exchange, () -> exchange.turn.decide(response.code(), errorBody, rerouted));
+          decide(exchange, turn -> turn.decide(response.code(), errorBody, rerouted));
       switch (decision.action()) {
         case RETRY:
           response.close();
@@ -260,7 +267,7 @@ public final class AffinityInterceptor implements Interceptor {
   }
 
   /** The affinity cookie a response set, read once per response; null if none or unusable. */
-  private AffinityToken freshCookie(Response response) {
+  private @Nullable AffinityToken freshCookie(Response response) {
     try {
       return AffinityCookies.fromResponse(registry, response.request().url(), response.headers());
     } catch (RuntimeException e) {
@@ -270,12 +277,13 @@ public final class AffinityInterceptor implements Interceptor {
     }
   }
 
-  private static RepairDecision decide(Exchange exchange, Supplier<RepairDecision> decision) {
-    if (exchange.turn == null) {
+  private static RepairDecision decide(Exchange exchange, Function<ChainTurn, RepairDecision> decision) {
+    ChainTurn turn = exchange.turn;
+    if (turn == null) {
       return RepairDecision.NONE;
     }
     try {
-      return decision.get();
+      return decision.apply(turn);
     } catch (RuntimeException e) {
       logger.error("Repair skipped for {}: unexpected failure", chainName(exchange.key), e);
       return RepairDecision.NONE;
@@ -335,7 +343,7 @@ public final class AffinityInterceptor implements Interceptor {
    * The body's bytes, to be sent in its place; or null (with one WARN) when it is not read, and is
    * then sent untouched: see {@link BoundedBodies#unreadable}.
    */
-  private byte[] readBounded(Request request, RequestBody body) throws IOException {
+  private byte @Nullable [] readBounded(Request request, RequestBody body) throws IOException {
     String unreadable = BoundedBodies.unreadable(body, maxBodyBytes);
     if (unreadable != null) {
       logger.warn("Affinity skipped for {} {}: the request body {}; sent as it is, unpinned",
@@ -380,7 +388,7 @@ public final class AffinityInterceptor implements Interceptor {
   }
 
   /** Whether a DELETE of this path deletes the chain itself, not an item in it. */
-  private static boolean deletesChain(String encodedPath, ChainKey key) {
+  private static boolean deletesChain(String encodedPath, @Nullable ChainKey key) {
     return key != null && key.kind() != ChainKey.Kind.THREAD && encodedPath.endsWith("/" + key.id());
   }
 
@@ -433,7 +441,8 @@ public final class AffinityInterceptor implements Interceptor {
     return AddedHeaders.GUARD;
   }
 
-  private Response observe(Response response, Exchange exchange, AffinityToken fresh) throws IOException {
+  private Response observe(Response response, Exchange exchange, @Nullable AffinityToken fresh)
+      throws IOException {
     try {
       return bindAndRecord(response, exchange, fresh);
     } catch (RuntimeException e) {
@@ -442,7 +451,8 @@ public final class AffinityInterceptor implements Interceptor {
     }
   }
 
-  private Response bindAndRecord(Response response, Exchange exchange, AffinityToken fresh) throws IOException {
+  private Response bindAndRecord(Response response, Exchange exchange, @Nullable AffinityToken fresh)
+      throws IOException {
     ChainKey requestKey = exchange.key;
     if (!response.isSuccessful()) {
       if (fresh != null) {
@@ -451,7 +461,7 @@ public final class AffinityInterceptor implements Interceptor {
       }
       return response;
     }
-    if (exchange.deletes) {
+    if (exchange.deletes && requestKey != null) { // a DELETE of a chain has its key
       // The API deleted the chain: its pin and history go too, so continuing it fails as the API does.
       registry.forget(requestKey);
       repairer.forget(requestKey);
@@ -502,7 +512,7 @@ public final class AffinityInterceptor implements Interceptor {
   }
 
   /** The chain a request continued, for log lines; a request that starts one has no key. */
-  private static String chainName(ChainKey key) {
+  private static String chainName(@Nullable ChainKey key) {
     return key == null ? "a new chain" : key.toString();
   }
 
@@ -514,15 +524,16 @@ public final class AffinityInterceptor implements Interceptor {
    */
   private final class SseTee extends okio.ForwardingSource {
     private final ChainScope scope;
-    private final ChainKey previous;
-    private final AffinityToken fresh;
-    private final ChainTurn turn;
+    private final @Nullable ChainKey previous;
+    private final @Nullable AffinityToken fresh;
+    private final @Nullable ChainTurn turn;
     private final SseResponseIdScanner ids = new SseResponseIdScanner();
-    private final SseCompletedScanner completed;
+    private final @Nullable SseCompletedScanner completed;
     private final Buffer copy = new Buffer();
     private boolean finished;
 
-    SseTee(BufferedSource delegate, ChainScope scope, ChainKey previous, AffinityToken fresh, ChainTurn turn) {
+    SseTee(BufferedSource delegate, ChainScope scope, @Nullable ChainKey previous,
+        @Nullable AffinityToken fresh, @Nullable ChainTurn turn) {
       super(delegate);
       this.scope = scope;
       this.previous = previous;
@@ -564,7 +575,7 @@ public final class AffinityInterceptor implements Interceptor {
                 chainName(previous));
           }
         }
-        if (completed != null && !completed.isDone()) {
+        if (completed != null && turn != null && !completed.isDone()) { // completed is made for a turn only
           completed.feed(chunk, 0, chunk.length).ifPresent(turn::record);
         }
         finished = ids.isDone() && (completed == null || completed.isDone());
@@ -584,8 +595,8 @@ public final class AffinityInterceptor implements Interceptor {
     private final ChainRepairer.Builder repairer = ChainRepairer.builder();
     private AffinityListener listener = AffinityListener.NONE;
     private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
-    private byte[] scopeSecret;
-    private Function<Request, String> tenant;
+    private byte @Nullable [] scopeSecret;
+    private @Nullable Function<Request, @Nullable String> tenant;
 
     private Builder() {}
 
@@ -607,7 +618,7 @@ public final class AffinityInterceptor implements Interceptor {
      * scope: for one credential shared by several tenants, or credentials that rotate. Return null
      * to use the request's credentials. Called once per request; must not throw.
      */
-    public Builder tenant(Function<Request, String> tenant) {
+    public Builder tenant(Function<Request, @Nullable String> tenant) {
       this.tenant = requireNonNull(tenant, "tenant");
       return this;
     }

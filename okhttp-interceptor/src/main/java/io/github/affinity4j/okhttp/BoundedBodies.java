@@ -19,6 +19,7 @@ import okio.GzipSource;
 import okio.Okio;
 import okio.Sink;
 import okio.Source;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 
 /**
@@ -50,7 +51,7 @@ final class BoundedBodies {
    *
    * @throws IOException if the body fails to tell its length
    */
-  static String unreadable(RequestBody body, long limit) throws IOException {
+  static @Nullable String unreadable(RequestBody body, long limit) throws IOException {
     if (body.isOneShot() || body.isDuplex()) {
       return "can be written only once";
     }
@@ -75,7 +76,7 @@ final class BoundedBodies {
    * @throws IOException if writing the body fails, including with a runtime exception (the call
    *     fails, as it would when OkHttp writes the body)
    */
-  static byte[] read(RequestBody body, long limit) throws IOException {
+  static byte @Nullable [] read(RequestBody body, long limit) throws IOException {
     if (unreadable(body, limit) != null) {
       return null;
     }
@@ -128,7 +129,7 @@ final class BoundedBodies {
    * @throws IOException if reading ahead fails on the network (a body that does not decode is not
    *     a failure of the call: the caller gets it as sent)
    */
-  static byte[] peekDecoded(Response response, long limit, Logger warnTo) throws IOException {
+  static byte[] peekDecoded(Response response, long limit, @Nullable Logger warnTo) throws IOException {
     ResponseBody body = response.body();
     if (body == null) {
       return NOTHING;
@@ -211,7 +212,7 @@ final class BoundedBodies {
    * gzip alone ({@code x-gzip} is its old name), else all the codings as sent, comma-separated (a
    * body encoded twice is not decoded).
    */
-  private static String encoding(Response response) {
+  private static @Nullable String encoding(Response response) {
     String only = null;
     StringBuilder all = null;
     for (String header : response.headers("Content-Encoding")) {
@@ -233,7 +234,7 @@ final class BoundedBodies {
     return all != null ? all.toString() : only;
   }
 
-  private static void undecodable(Response response, Logger warnTo, String why) {
+  private static void undecodable(Response response, @Nullable Logger warnTo, String why) {
     if (warnTo == null) {
       return;
     }

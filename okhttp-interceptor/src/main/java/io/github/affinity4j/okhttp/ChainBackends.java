@@ -9,6 +9,7 @@ import io.github.affinity4j.core.RoutingInfo;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The routing log's memory of the last backend per chain and per response id created, bounded in
@@ -36,7 +37,8 @@ final class ChainBackends {
    * It moved when it differs from the chain's last exchange, or when it was given another affinity
    * cookie ({@code cookieSet}) than the one sent ({@code cookieSent}).
    */
-  Backend track(ChainKey chain, Backend current, String cookieSent, String cookieSet) {
+  @Nullable Backend track(@Nullable ChainKey chain, @Nullable Backend current, @Nullable String cookieSent,
+      @Nullable String cookieSet) {
     Backend previous = chain == null ? null : chains.getIfPresent(chain);
     Backend before = null;
     if ((previous != null && previous.differsFrom(current))
@@ -79,13 +81,13 @@ final class ChainBackends {
    * are bounded whatever the gateway sends: the region by {@link RoutingInfo#MAX_REGION_LENGTH},
    * the label ({@code name:fingerprint}) by a configured cookie name and 9 more characters.
    */
-  record Backend(String region, String cookie) {
+  record Backend(@Nullable String region, @Nullable String cookie) {
     /** The shared backend of this region and cookie label; null if both are. */
-    static Backend of(String region, String cookie) {
+    static @Nullable Backend of(@Nullable String region, @Nullable String cookie) {
       return region == null && cookie == null ? null : BACKENDS.intern(new Backend(region, cookie));
     }
 
-    boolean differsFrom(Backend other) {
+    boolean differsFrom(@Nullable Backend other) {
       return other != null
           && ((region != null && other.region != null && !region.equals(other.region))
               || (cookie != null && other.cookie != null && !cookie.equals(other.cookie)));

@@ -21,6 +21,7 @@ import java.util.Set;
 import okhttp3.Cookie;
 import okhttp3.CookieJar;
 import okhttp3.HttpUrl;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -93,7 +94,7 @@ public final class ConversationCookieJar implements CookieJar {
   private final int maxCookiesPerDomain;
   private final int maxCookies;
   private final int maxCookieHeaderBytes;
-  private final String tenant;
+  private final @Nullable String tenant;
 
   private final Object lock = new Object();
   /** The other cookies, least recently set first. Guarded by {@link #lock}. */
@@ -193,7 +194,7 @@ public final class ConversationCookieJar implements CookieJar {
    * header, with the pin, stays within {@link #maxCookieHeaderBytes}. The pin always fits: it is at
    * most {@link AffinityToken#MAX_COOKIE_SIZE} bytes and the builder allows no smaller limit.
    */
-  private List<Cookie> newestThatFit(List<Cookie> matching, Cookie pin, HttpUrl url) {
+  private List<Cookie> newestThatFit(List<Cookie> matching, @Nullable Cookie pin, HttpUrl url) {
     // A header of n cookies takes the sum of (entry + separator) bytes, less one separator.
     long budget = maxCookieHeaderBytes + SEPARATOR_BYTES
         - (pin == null ? 0 : headerBytes(pin) + SEPARATOR_BYTES);
@@ -247,7 +248,8 @@ public final class ConversationCookieJar implements CookieJar {
   }
 
   private void unindex(CookieKey key) {
-    Set<CookieKey> domain = byDomain.get(key.domain());
+    // Every cookie in others is indexed under its domain.
+    Set<CookieKey> domain = java.util.Objects.requireNonNull(byDomain.get(key.domain()));
     domain.remove(key);
     if (domain.isEmpty()) {
       byDomain.remove(key.domain());
@@ -313,8 +315,8 @@ public final class ConversationCookieJar implements CookieJar {
   /** Builds a {@link ConversationCookieJar}. Not thread-safe. */
   public static final class Builder {
     private final ChainRegistry.Builder registry = ChainRegistry.builder();
-    private ChainKey scope;
-    private String tenant;
+    private @Nullable ChainKey scope;
+    private @Nullable String tenant;
     private int maxCookiesPerDomain = DEFAULT_MAX_COOKIES_PER_DOMAIN;
     private int maxCookies = DEFAULT_MAX_COOKIES;
     private int maxCookieHeaderBytes = DEFAULT_MAX_COOKIE_HEADER_BYTES;

@@ -16,6 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import okhttp3.Interceptor;
 import okhttp3.Response;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -69,8 +70,8 @@ public final class EntraIdInterceptor implements Interceptor {
   private final Clock clock;
 
   private final Object lock = new Object();
-  private volatile Cached cached;
-  private CompletableFuture<Cached> refreshing; // guarded by lock
+  private volatile @Nullable Cached cached;
+  private @Nullable CompletableFuture<Cached> refreshing; // guarded by lock
 
   private EntraIdInterceptor(Builder builder) {
     this.credential = builder.credential;
@@ -144,13 +145,14 @@ public final class EntraIdInterceptor implements Interceptor {
     } catch (ExecutionException e) {
       // A new exception per caller, so each one's stack trace is its own; its cause is the
       // credential's exception, as the refresh's own IOException would have had.
-      Throwable failure = e.getCause();
+      // Never null: the refresh completes the future exceptionally with an IOException only.
+      Throwable failure = requireNonNull(e.getCause());
       throw new IOException(failure.getMessage(),
           failure.getCause() != null ? failure.getCause() : failure);
     }
   }
 
-  private void refresh(CompletableFuture<Cached> future, Cached current) {
+  private void refresh(CompletableFuture<Cached> future, @Nullable Cached current) {
     try {
       Cached fresh = fetch();
       cached = fresh;

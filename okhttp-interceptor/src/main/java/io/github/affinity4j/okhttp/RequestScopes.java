@@ -4,6 +4,7 @@ import io.github.affinity4j.core.ChainKeys;
 import io.github.affinity4j.core.ChainScope;
 import okhttp3.HttpUrl;
 import okhttp3.Request;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@link ChainScope} of OkHttp requests, the same for every interceptor of this module. Keeps
@@ -16,11 +17,11 @@ final class RequestScopes {
   private static final String SUBSCRIPTION_KEY = "Ocp-Apim-Subscription-Key";
   private static final String AUTHORIZATION = "Authorization";
 
-  private final byte[] secret;
-  private volatile Last last;
+  private final byte @Nullable [] secret;
+  private volatile @Nullable Last last;
 
   /** Scopes keyed with {@code secret}, or the default key if null. */
-  RequestScopes(byte[] secret) {
+  RequestScopes(byte @Nullable [] secret) {
     this.secret = secret;
   }
 
@@ -28,7 +29,7 @@ final class RequestScopes {
    * The scope of {@code request}: its origin and API base path, and its credential headers or
    * {@code tenant} if not null.
    */
-  ChainScope of(Request request, String tenant) {
+  ChainScope of(Request request, @Nullable String tenant) {
     HttpUrl url = request.url();
     String basePath = ChainKeys.basePath(url.encodedPath());
     String apiKey = request.header(API_KEY);
@@ -57,11 +58,12 @@ final class RequestScopes {
    * objects the request carries, never a copy, so nothing more of a secret is held than the
    * client itself holds.
    */
-  private record Last(String scheme, String host, int port, String basePath, String apiKey,
-      String subscriptionKey, String authorization, String tenant, ChainScope scope) {
+  private record Last(String scheme, String host, int port, String basePath, @Nullable String apiKey,
+      @Nullable String subscriptionKey, @Nullable String authorization, @Nullable String tenant,
+      ChainScope scope) {
 
-    boolean matches(HttpUrl url, String basePath, String apiKey, String subscriptionKey,
-        String authorization, String tenant) {
+    boolean matches(HttpUrl url, String basePath, @Nullable String apiKey, @Nullable String subscriptionKey,
+        @Nullable String authorization, @Nullable String tenant) {
       return this.apiKey == apiKey && this.subscriptionKey == subscriptionKey
           && this.authorization == authorization && this.tenant == tenant
           && port == url.port() && host.equals(url.host()) && scheme.equals(url.scheme())

@@ -1,5 +1,7 @@
 package io.github.affinity4j.okhttp;
 
+import static java.util.Objects.requireNonNull;
+
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainKeys;
 import io.github.affinity4j.core.ChainScope;
@@ -13,6 +15,7 @@ import okhttp3.ResponseBody;
 import okio.Okio;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads an exchange's bodies for the routing log: the chain a request continues (its body read
@@ -36,10 +39,10 @@ final class RoutingBodies {
   }
 
   /** The request to send in place of one, and the chain it continues (null if none or unknown). */
-  record Outgoing(Request request, ChainKey chain) {}
+  record Outgoing(Request request, @Nullable ChainKey chain) {}
 
   /** The response to pass on in place of one, and the chain it created (null if none, or later). */
-  record Incoming(Response response, ChainKey created) {}
+  record Incoming(Response response, @Nullable ChainKey created) {}
 
   /**
    * The chain {@code request} continues, from its body or path. A body that is read is sent from
@@ -57,7 +60,7 @@ final class RoutingBodies {
           return new Outgoing(request, null);
         }
         sent = request.newBuilder()
-            .method(request.method(), RequestBody.create(bytes, request.body().contentType()))
+            .method(request.method(), RequestBody.create(bytes, requireNonNull(request.body(), "read, so present").contentType()))
             .build();
         return new Outgoing(sent, inScope(ChainKeys.fromRequestBody(bytes, 0, bytes.length), request));
       }
@@ -79,7 +82,7 @@ final class RoutingBodies {
    * returned here. A compressed stream is passed on unread: its id would need a decoder beside the
    * caller's.
    */
-  Incoming incoming(Request sent, Response response, Backend current) {
+  Incoming incoming(Request sent, Response response, @Nullable Backend current) {
     ResponseBody body = response.body();
     if (current == null || body == null || !response.isSuccessful()
         || !ChainKeys.isAffected(sent.method(), sent.url().encodedPath())) {
@@ -104,7 +107,7 @@ final class RoutingBodies {
   }
 
   /** The body's bytes, read only as {@link BoundedBodies} allows, so it is sent whole; else null. */
-  private byte[] readBody(Request request, String path) throws IOException {
+  private byte @Nullable [] readBody(Request request, String path) throws IOException {
     RequestBody body = request.body();
     if (body == null) {
       return null;
@@ -122,7 +125,7 @@ final class RoutingBodies {
    * The key in the scope of {@code request}, so that a host reusing another's response id cannot
    * make the log report a move that did not happen.
    */
-  private ChainKey inScope(Optional<ChainKey> key, Request request) {
+  private @Nullable ChainKey inScope(Optional<ChainKey> key, Request request) {
     return key.map(k -> k.in(scopes.of(request, null))).orElse(null);
   }
 

@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import okhttp3.Headers;
 import okhttp3.Request;
 import okhttp3.Response;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The text of {@link RoutingLogInterceptor}'s lines and its redaction rules: which fields a line
@@ -43,14 +44,14 @@ final class RoutingLineFormat {
    * cookie sent and set (labels), the chain continued and created, and the backend it moved away
    * from; all but {@code routing} may be null.
    */
-  record Facts(RoutingInfo routing, String cookieSent, String cookieSet, ChainKey chain,
-      ChainKey created, Backend before) {}
+  record Facts(RoutingInfo routing, @Nullable String cookieSent, @Nullable String cookieSet,
+      @Nullable ChainKey chain, @Nullable ChainKey created, @Nullable Backend before) {}
 
   /**
    * The line of an exchange that got a response, followed by its headers when {@code dump} (the
    * headers to redact) is not null.
    */
-  String exchange(Request sent, Response response, long tookNanos, Facts facts, Set<String> dump) {
+  String exchange(Request sent, Response response, long tookNanos, Facts facts, @Nullable Set<String> dump) {
     RoutingInfo routing = facts.routing();
     StringBuilder line = start(sent, 256)
         .append(' ').append(response.code())
@@ -77,7 +78,8 @@ final class RoutingLineFormat {
    * The line of an exchange that failed with {@code e}, followed by the request headers when
    * {@code dump} (the headers to redact) is not null.
    */
-  String failure(Request sent, long tookNanos, IOException e, ChainKey chain, Set<String> dump) {
+  String failure(Request sent, long tookNanos, IOException e, @Nullable ChainKey chain,
+      @Nullable Set<String> dump) {
     StringBuilder line = start(sent, 128)
         .append(" failed after ").append(TimeUnit.NANOSECONDS.toMillis(tookNanos)).append("ms: ")
         // Only the type: messages may quote URLs with their query.
@@ -91,7 +93,7 @@ final class RoutingLineFormat {
   }
 
   /** The first affinity cookie in the request's Cookie headers, as {@code name:fingerprint}. */
-  String cookieSent(Headers headers) {
+  @Nullable String cookieSent(Headers headers) {
     for (String header : headers.values("Cookie")) {
       for (String pair : header.split(";")) {
         String label = affinityLabel(pair);
@@ -104,7 +106,7 @@ final class RoutingLineFormat {
   }
 
   /** The first affinity cookie the response sets, as {@code name:fingerprint}. */
-  String cookieSet(Headers headers) {
+  @Nullable String cookieSet(Headers headers) {
     for (String header : headers.values("Set-Cookie")) {
       int end = header.indexOf(';');
       String label = affinityLabel(end < 0 ? header : header.substring(0, end));
@@ -156,7 +158,7 @@ final class RoutingLineFormat {
         .append(sent.method()).append(' ').append(clean(sent.url().encodedPath(), 1000));
   }
 
-  private static void backendChanged(StringBuilder line, Backend before) {
+  private static void backendChanged(StringBuilder line, @Nullable Backend before) {
     if (before == null) {
       return;
     }
@@ -167,7 +169,7 @@ final class RoutingLineFormat {
   }
 
   /** The label of a {@code name=value} pair if it is an affinity cookie, else null. */
-  private String affinityLabel(String pair) {
+  private @Nullable String affinityLabel(String pair) {
     int eq = pair.indexOf('=');
     if (eq > 0 && cookieNames.contains(pair.substring(0, eq).trim())) {
       return cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
@@ -221,7 +223,7 @@ final class RoutingLineFormat {
         : cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
   }
 
-  private static void field(StringBuilder line, String name, Object value) {
+  private static void field(StringBuilder line, String name, @Nullable Object value) {
     if (value == null) {
       return;
     }

@@ -8,6 +8,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 import org.slf4j.event.Level;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where the routing log's lines go: a caller's {@link RoutingLogInterceptor.Logger}, or the SLF4J
@@ -20,10 +21,10 @@ final class RoutingLineSink {
   private static final Logger logger = LoggerFactory.getLogger(RoutingLogInterceptor.class);
 
   private final RoutingLogInterceptor.Logger sink;
-  private final Level logLevel; // null with a caller's logger
+  private final @Nullable Level logLevel; // null with a caller's logger
 
   /** Lines to {@code custom} if not null, else to SLF4J at {@code logLevel}. */
-  RoutingLineSink(RoutingLogInterceptor.Logger custom, Level logLevel) {
+  RoutingLineSink(RoutingLogInterceptor.@Nullable Logger custom, Level logLevel) {
     this.logLevel = custom == null ? logLevel : null;
     this.sink = custom != null ? custom : slf4j(logLevel);
   }
@@ -34,7 +35,7 @@ final class RoutingLineSink {
   }
 
   /** Logs {@code message} with {@code chain} and {@code region}, when not null, in MDC. */
-  void log(String message, ChainKey chain, String region) {
+  void log(String message, @Nullable ChainKey chain, @Nullable String region) {
     String previousChain = MDC.get(MDC_CHAIN);
     String previousRegion = MDC.get(MDC_REGION);
     try {

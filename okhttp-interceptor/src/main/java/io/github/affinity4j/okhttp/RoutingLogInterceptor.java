@@ -18,6 +18,7 @@ import okhttp3.Interceptor;
 import okhttp3.Request;
 import okhttp3.Response;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An OkHttp interceptor that logs one line per exchange with the routing facts a gateway reports:
@@ -282,7 +283,7 @@ public final class RoutingLogInterceptor implements Interceptor {
   }
 
   /** The headers to redact in a header dump at {@code level}; null for no dump. */
-  private Set<String> dump(Level level) {
+  private @Nullable Set<String> dump(Level level) {
     return level == Level.HEADERS ? redactedHeaders : null;
   }
 
@@ -303,7 +304,7 @@ public final class RoutingLogInterceptor implements Interceptor {
     private Level level = Level.BASIC;
     private org.slf4j.event.Level logLevel = org.slf4j.event.Level.INFO;
     private boolean logLevelSet;
-    private Logger logger;
+    private @Nullable Logger logger;
     private Set<String> cookieNames = Set.of(DEFAULT_COOKIE_NAME);
     private final Set<String> extraRedacted = new LinkedHashSet<>();
     private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;

@@ -122,6 +122,8 @@ final class TurnExchange {
 
   // --- sync ---
 
+  // The raw response is closed by parse(), which reads its body whole.
+  @SuppressWarnings("MustBeClosedChecker")
   Outcome execute() {
     return withMdc(() -> {
       ResponseCreateParams attempt = sent;
@@ -145,6 +147,8 @@ final class TurnExchange {
 
   // --- streaming ---
 
+  // The raw response's stream goes to the caller, who closes it (Conversation.stream's contract).
+  @SuppressWarnings("MustBeClosedChecker")
   Streamed stream() {
     return withMdc(() -> {
       ResponseCreateParams attempt = sent;

@@ -8,6 +8,7 @@ import okhttp3.HttpUrl;
 import okhttp3.Interceptor;
 import okhttp3.Request;
 import okhttp3.Response;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,7 +68,8 @@ public final class AddedHeaders {
     return added == null || added.guarded.get();
   }
 
-  private static Request tagged(Request request, AddedHeaders old, List<String> pairs, List<String> names) {
+  private static Request tagged(Request request, @Nullable AddedHeaders old, List<String> pairs,
+      List<String> names) {
     AtomicBoolean guarded = old == null ? new AtomicBoolean() : old.guarded;
     return request.newBuilder()
         .tag(AddedHeaders.class, new AddedHeaders(request.url(), pairs, names, guarded))

@@ -9,6 +9,7 @@ import java.util.List;
 import okhttp3.Cookie;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,7 +28,7 @@ public final class AffinityCookies {
    * domain, a bad path), so no response can make us send a pin elsewhere. A {@code Secure} cookie
    * that came over plain http is ignored, as RFC 6265bis asks: it could later be sent over https.
    */
-  public static AffinityToken first(ChainRegistry registry, HttpUrl url, List<Cookie> cookies,
+  public static @Nullable AffinityToken first(ChainRegistry registry, HttpUrl url, List<Cookie> cookies,
       RoutingInfo routing) {
     for (Cookie cookie : cookies) {
       if (registry.isAffinityCookie(cookie.name())) {
@@ -43,7 +44,7 @@ public final class AffinityCookies {
   }
 
   /** The affinity cookie a response set, or null; unusable cookies are skipped with a DEBUG line. */
-  public static AffinityToken fromResponse(ChainRegistry registry, HttpUrl url, Headers headers) {
+  public static @Nullable AffinityToken fromResponse(ChainRegistry registry, HttpUrl url, Headers headers) {
     List<String> setCookies = headers.values("Set-Cookie");
     return setCookies.isEmpty() ? null
         : fromSetCookies(registry, url, setCookies, RoutingInfo.from(headers::get));
@@ -54,7 +55,7 @@ public final class AffinityCookies {
    * parse, or that the response may not set for {@code url}, are skipped with one DEBUG line that
    * never quotes them (they hold the value).
    */
-  public static AffinityToken fromSetCookies(ChainRegistry registry, HttpUrl url,
+  public static @Nullable AffinityToken fromSetCookies(ChainRegistry registry, HttpUrl url,
       List<String> setCookies, RoutingInfo routing) {
     List<Cookie> cookies = new ArrayList<>(setCookies.size());
     for (String header : setCookies) {
@@ -70,7 +71,7 @@ public final class AffinityCookies {
     return first(registry, url, cookies, routing);
   }
 
-  private static AffinityToken toToken(Cookie cookie, Instant now, RoutingInfo routing) {
+  private static @Nullable AffinityToken toToken(Cookie cookie, Instant now, RoutingInfo routing) {
     try {
       return AffinityToken.builder()
           .name(cookie.name())
@@ -94,17 +95,18 @@ public final class AffinityCookies {
    * The request's Cookie headers as one value, or null if it has none. A caller may add several
    * with {@code addHeader}; the single header that carries the pin must keep them all.
    */
-  public static String cookieHeader(Headers headers) {
+  public static @Nullable String cookieHeader(Headers headers) {
     return join(headers.values("Cookie"));
   }
 
   /** The request's Cookie header with {@code pair} added, keeping the caller's cookies. */
-  public static String merge(String existing, String pair) {
+  public static String merge(@Nullable String existing, String pair) {
     return existing == null || existing.isBlank() ? pair : existing + "; " + pair;
   }
 
   /** The Cookie header without its affinity cookies, or null if nothing else is left. */
-  public static String withoutAffinityCookies(ChainRegistry registry, String cookieHeader) {
+  public static @Nullable String withoutAffinityCookies(ChainRegistry registry,
+      @Nullable String cookieHeader) {
     if (cookieHeader == null) {
       return null;
     }
@@ -120,12 +122,12 @@ public final class AffinityCookies {
   }
 
   /** Several {@code Cookie} header values as one, or null if there are none. */
-  public static String join(List<String> values) {
+  public static @Nullable String join(List<String> values) {
     return values.isEmpty() ? null : String.join("; ", values);
   }
 
   /** Whether a Cookie header already carries one of the affinity cookies. */
-  public static boolean carriesAffinityCookie(ChainRegistry registry, String cookieHeader) {
+  public static boolean carriesAffinityCookie(ChainRegistry registry, @Nullable String cookieHeader) {
     if (cookieHeader == null) {
       return false;
     }
