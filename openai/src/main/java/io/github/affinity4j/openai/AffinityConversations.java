@@ -31,6 +31,7 @@ import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.function.Function;
 import okhttp3.HttpUrl;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -77,14 +78,15 @@ public final class AffinityConversations {
 
   private final OpenAIClient client;
   private final HttpUrl responsesUrl;
-  private final String clientCookies;
+  private final @Nullable String clientCookies;
   private final ResponseCreateParams defaults;
   private final ChainRegistry registry;
   private final ChainRepairer repairer;
   private final ChainScope scope;
 
-  private AffinityConversations(Builder builder, HttpUrl responsesUrl, String clientCookies, ChainScope scope) {
-    this.client = builder.client;
+  private AffinityConversations(
+      Builder builder, OpenAIClient client, HttpUrl responsesUrl, @Nullable String clientCookies, ChainScope scope) {
+    this.client = client;
     this.responsesUrl = responsesUrl;
     this.clientCookies = clientCookies;
     this.scope = scope;
@@ -212,7 +214,7 @@ public final class AffinityConversations {
   }
 
   /** The client's own default {@code Cookie} header, or null. */
-  String clientCookies() {
+  @Nullable String clientCookies() {
     return clientCookies;
   }
 
@@ -226,7 +228,7 @@ public final class AffinityConversations {
   }
 
   /** The chain's history, or null if the journal failed (logged). */
-  ChainHistory history(String responseId) {
+  @Nullable ChainHistory history(String responseId) {
     ChainKey key = ChainKey.response(responseId).in(scope);
     try {
       return repairer.journal().history(key);
@@ -283,11 +285,11 @@ public final class AffinityConversations {
     private final ChainRegistry.Builder registry = ChainRegistry.builder();
     private final ChainRepairer.Builder repairer = ChainRepairer.builder();
     private AffinityListener listener = AffinityListener.NONE;
-    private OpenAIClient client;
+    private @Nullable OpenAIClient client;
     private ResponseCreateParams defaults = ResponseCreateParams.none();
-    private String baseUrl;
-    private byte[] scopeSecret;
-    private String tenant;
+    private @Nullable String baseUrl;
+    private byte @Nullable [] scopeSecret;
+    private @Nullable String tenant;
 
     private Builder() {}
 
@@ -418,7 +420,7 @@ public final class AffinityConversations {
      * @throws IllegalArgumentException if the client's base URL cannot be read and none was set
      */
     public AffinityConversations build() {
-      requireNonNull(client, "client is required; pass the OpenAIClient to wrap");
+      OpenAIClient client = requireNonNull(this.client, "client is required; pass the OpenAIClient to wrap");
       String url = baseUrl;
       String cookies = null;
       ClientOptions options = options(client);
@@ -441,7 +443,7 @@ public final class AffinityConversations {
       if (options != null) {
         scope.credentials(credentials(options));
       }
-      return new AffinityConversations(this, responses, cookies, scope.build());
+      return new AffinityConversations(this, client, responses, cookies, scope.build());
     }
 
     /**
@@ -449,7 +451,7 @@ public final class AffinityConversations {
      * headers, else what its credential adds ({@code api-key} for an Azure key, a bearer token
      * asked of its supplier once, here). A supplier that fails gives none.
      */
-    private static Function<String, String> credentials(ClientOptions options) {
+    private static Function<String, @Nullable String> credentials(ClientOptions options) {
       Headers headers = options.headers();
       Credential credential = options.credential();
       String apiKey = credential instanceof AzureApiKeyCredential azure ? azure.apiKey() : null;
@@ -477,8 +479,8 @@ public final class AffinityConversations {
      * The client's options, read through the SDK's public {@code withOptions}: the modifier is
      * handed the client's own options builder. Null if the client does not do that.
      */
-    private static ClientOptions options(OpenAIClient client) {
-      ClientOptions[] seen = new ClientOptions[1];
+    private static @Nullable ClientOptions options(OpenAIClient client) {
+      @Nullable ClientOptions[] seen = new ClientOptions[1];
       try {
         client.withOptions(builder -> seen[0] = builder.build());
       } catch (RuntimeException e) {

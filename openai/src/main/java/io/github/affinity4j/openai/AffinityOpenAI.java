@@ -17,6 +17,7 @@ import java.util.Objects;
 import java.util.function.Consumer;
 import okhttp3.Interceptor;
 import okhttp3.Response;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The one-line way in: an {@link OpenAIClient} whose every Responses API chain keeps its gateway
@@ -51,17 +52,17 @@ public final class AffinityOpenAI {
 
   /** Builds an {@link OpenAIClient} with affinity. Not thread-safe; the client it builds is. */
   public static final class Builder {
-    private String baseUrl;
-    private String apiKey;
-    private String subscriptionKey;
+    private @Nullable String baseUrl;
+    private @Nullable String apiKey;
+    private @Nullable String subscriptionKey;
     // The EntraIdInterceptor, typed as an Interceptor so that nothing but azureCredential(...)
     // touches an Azure type: without azure-identity on the classpath this class still works.
-    private Interceptor entraId;
-    private AzureOpenAIServiceVersion azureServiceVersion;
-    private Duration timeout;
-    private Integer maxRetries;
-    private okhttp3.OkHttpClient okHttpClient;
-    private AffinityInterceptor interceptor;
+    private @Nullable Interceptor entraId;
+    private @Nullable AzureOpenAIServiceVersion azureServiceVersion;
+    private @Nullable Duration timeout;
+    private @Nullable Integer maxRetries;
+    private okhttp3.@Nullable OkHttpClient okHttpClient;
+    private @Nullable AffinityInterceptor interceptor;
     private final List<Consumer<OpenAIOkHttpClient.Builder>> customizers = new ArrayList<>();
 
     private Builder() {}

@@ -19,6 +19,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One multi-turn Responses API conversation through a wrapped {@code OpenAIClient}: each turn
@@ -68,7 +69,7 @@ import java.util.function.Function;
 public final class Conversation {
 
   /** What the latest finished turn left; immutable, replaced whole. */
-  record State(String lastResponseId, ResponseCreateParams template, RoutingInfo routing,
+  record State(@Nullable String lastResponseId, ResponseCreateParams template, RoutingInfo routing,
       List<ResponseFunctionToolCall> pendingToolCalls) {
 
     static State start(ResponseCreateParams defaults) {

@@ -10,6 +10,7 @@ import java.util.Spliterators;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,7 +54,7 @@ final class ObservedStream implements StreamResponse<ResponseStreamEvent> {
   private final class Observed extends Spliterators.AbstractSpliterator<ResponseStreamEvent>
       implements Consumer<ResponseStreamEvent> {
     private final Spliterator<ResponseStreamEvent> events;
-    private ResponseStreamEvent next;
+    private @Nullable ResponseStreamEvent next;
 
     Observed(Spliterator<ResponseStreamEvent> events) {
       super(Long.MAX_VALUE, Spliterator.ORDERED);
@@ -77,7 +78,7 @@ final class ObservedStream implements StreamResponse<ResponseStreamEvent> {
     }
 
     @Override
-    public void accept(ResponseStreamEvent event) {
+    public void accept(@Nullable ResponseStreamEvent event) {
       next = event;
     }
   }
@@ -91,7 +92,7 @@ final class ObservedStream implements StreamResponse<ResponseStreamEvent> {
     }
   }
 
-  private void observe(ResponseStreamEvent event) {
+  private void observe(@Nullable ResponseStreamEvent event) {
     if (event == null) {
       return; // the SDK reads an event whose data is the JSON null as null: nothing to record
     }

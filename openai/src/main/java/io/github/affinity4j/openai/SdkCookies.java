@@ -7,6 +7,7 @@ import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.util.List;
 import okhttp3.HttpUrl;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads the SDK's response headers for the engine: the affinity cookie (parsed by the OkHttp
@@ -19,7 +20,7 @@ final class SdkCookies {
    * The first affinity cookie the response set, as a token, or null; parsed exactly as the
    * interceptor parses it ({@link AffinityCookies#fromSetCookies}).
    */
-  static AffinityToken fromResponse(ChainRegistry registry, HttpUrl url, Headers headers) {
+  static @Nullable AffinityToken fromResponse(ChainRegistry registry, HttpUrl url, Headers headers) {
     List<String> setCookies = headers.values("Set-Cookie");
     return setCookies.isEmpty() ? null
         : AffinityCookies.fromSetCookies(registry, url, setCookies, routing(headers));

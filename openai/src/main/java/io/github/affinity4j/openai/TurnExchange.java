@@ -28,6 +28,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import okhttp3.HttpUrl;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -48,14 +49,14 @@ final class TurnExchange {
   private static final Logger logger = LoggerFactory.getLogger(TurnExchange.class);
 
   private final AffinityConversations engine;
-  private final ChainKey key;
+  private final @Nullable ChainKey key;
   private final ChainTurn turn;
   private final ResponseCreateParams sent;
   private final ResponseCreateParams unpinned;
-  private final AffinityToken pin;
+  private final @Nullable AffinityToken pin;
 
-  private TurnExchange(AffinityConversations engine, ChainKey key, ChainTurn turn, ResponseCreateParams sent,
-      ResponseCreateParams unpinned, AffinityToken pin) {
+  private TurnExchange(AffinityConversations engine, @Nullable ChainKey key, ChainTurn turn, ResponseCreateParams sent,
+      ResponseCreateParams unpinned, @Nullable AffinityToken pin) {
     this.engine = engine;
     this.key = key;
     this.turn = turn;
@@ -69,7 +70,8 @@ final class TurnExchange {
    * first turn of a chain): the request with {@code previous_response_id} and the pin, the engine's
    * turn, and the request as a replay would carry its headers.
    */
-  static TurnExchange prepare(AffinityConversations engine, ResponseCreateParams params, String previousResponseId) {
+  static TurnExchange prepare(AffinityConversations engine, ResponseCreateParams params,
+      @Nullable String previousResponseId) {
     // The server issued the id, whatever it looks like; one that no chain key can hold (a gateway's
     // garbage) is still sent, but gets no pin and no repair.
     ChainKey key = previousResponseId == null ? null
@@ -304,12 +306,12 @@ final class TurnExchange {
 
   /** Binds and journals a successful turn once its response id and output are known. */
   final class Success {
-    private final ChainKey previous;
-    private final AffinityToken fresh;
+    private final @Nullable ChainKey previous;
+    private final @Nullable AffinityToken fresh;
     final RoutingInfo routing;
     private boolean bound;
 
-    private Success(ChainKey previous, AffinityToken fresh, RoutingInfo routing) {
+    private Success(@Nullable ChainKey previous, @Nullable AffinityToken fresh, RoutingInfo routing) {
       this.previous = previous;
       this.fresh = fresh;
       this.routing = routing;
@@ -405,7 +407,7 @@ final class TurnExchange {
     return current;
   }
 
-  private static String describe(ChainKey key) {
+  private static String describe(@Nullable ChainKey key) {
     return key == null ? "a new chain" : key.toString();
   }
 }

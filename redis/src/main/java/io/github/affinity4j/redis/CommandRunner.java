@@ -1,5 +1,7 @@
 package io.github.affinity4j.redis;
 
+import static java.util.Objects.requireNonNull;
+
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisCommandInterruptedException;
 import io.lettuce.core.RedisCommandTimeoutException;
@@ -12,6 +14,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,8 +51,8 @@ final class CommandRunner {
    * @param timeoutIsOutage true for a command that takes constant time, whose timeout means Redis
    *     is not answering; false for one that may be slow alone (a page of a history)
    */
-  <T> T run(String operation, Function<StatefulRedisConnection<String, byte[]>, T> command, T fallback,
-      boolean timeoutIsOutage) {
+  <T> @Nullable T run(String operation, Function<StatefulRedisConnection<String, byte[]>, T> command,
+      @Nullable T fallback, boolean timeoutIsOutage) {
     if (connection.isClosed()) {
       logger.debug("Redis connector closed; {} falls back", operation);
       return fallback;
@@ -75,7 +78,8 @@ final class CommandRunner {
    */
   int runBatch(String operation,
       Function<StatefulRedisConnection<String, byte[]>, List<? extends Future<?>>> batch) {
-    return run(operation, c -> await(operation, batch.apply(c)), -1, true);
+    // Never null: await returns an int, and the fallback is -1.
+    return requireNonNull(run(operation, c -> await(operation, batch.apply(c)), -1, true));
   }
 
   private void failed(String operation, RedisException e, boolean timeoutIsOutage) {
@@ -117,7 +121,7 @@ final class CommandRunner {
   }
 
   /** Waits for one reply of a batch of {@code size}; returns Redis' refusal, or null if it answered. */
-  private RedisCommandExecutionException await(Future<?> future, long deadline, int size) {
+  private @Nullable RedisCommandExecutionException await(Future<?> future, long deadline, int size) {
     try {
       future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
       return null;

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashSet;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The turns a {@link RedisHistoryJournal} keeps in this process, to replay a chain while Redis is
@@ -56,7 +57,7 @@ final class FallbackJournal {
    *     Redis was unavailable): its chain is never replayed from here
    * @param marker true if it is past a per-chain bound (Redis said so): kept without its items
    */
-  void record(ChainKey key, ChainKey parent, boolean parentUnknown, byte[] input, byte[] output,
+  void record(ChainKey key, @Nullable ChainKey parent, boolean parentUnknown, byte[] input, byte[] output,
       boolean marker) {
     long parentBytes = 0;
     boolean tooLarge = marker;
@@ -87,7 +88,7 @@ final class FallbackJournal {
    * Returns the whole history of a response chain as kept here, or null if this process cannot
    * vouch for it (see the class comment).
    */
-  ChainHistory history(ChainKey chain) {
+  @Nullable ChainHistory history(ChainKey chain) {
     if (chain.kind() != ChainKey.Kind.RESPONSE) {
       return null;
     }
@@ -106,7 +107,8 @@ final class FallbackJournal {
         bytes += root.items.length;
         break;
       }
-      if (!(entry instanceof Turn turn) || turn.isMarker() || turn.parentUnknown) {
+      // A marker has neither input nor output.
+      if (!(entry instanceof Turn turn) || turn.input == null || turn.output == null || turn.parentUnknown) {
         return null;
       }
       segments.addFirst(turn.output);
@@ -134,7 +136,8 @@ final class FallbackJournal {
   }
 
   /** One turn; input and output are null in a marker. */
-  private record Turn(ChainKey parent, boolean parentUnknown, byte[] input, byte[] output, long chainBytes)
+  private record Turn(@Nullable ChainKey parent, boolean parentUnknown, byte @Nullable [] input,
+      byte @Nullable [] output, long chainBytes)
       implements Entry {
     boolean isMarker() {
       return input == null;
@@ -142,7 +145,7 @@ final class FallbackJournal {
 
     @Override
     public long bytes() {
-      return isMarker() ? 0 : (long) input.length + output.length;
+      return input == null || output == null ? 0 : (long) input.length + output.length;
     }
   }
 

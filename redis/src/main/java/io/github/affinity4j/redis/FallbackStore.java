@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The pins a {@link RedisAffinityStore} keeps in this process, to answer while Redis is
@@ -39,12 +40,12 @@ final class FallbackStore {
   }
 
   /** Returns the pin kept under {@code key}, or null; an access for expiry. */
-  byte[] get(String key) {
+  byte @Nullable [] get(String key) {
     return pins.getIfPresent(key);
   }
 
   /** Mirrors what Redis holds now: {@code value}, or nothing if null. Supersedes a pending change. */
-  void mirror(String key, byte[] value) {
+  void mirror(String key, byte @Nullable [] value) {
     if (value == null) {
       pins.invalidate(key);
     } else {
@@ -58,7 +59,7 @@ final class FallbackStore {
    *
    * @return false if too many changes wait already: this one stays local
    */
-  boolean keep(String key, byte[] value) {
+  boolean keep(String key, byte @Nullable [] value) {
     if (value == null) {
       pins.invalidate(key);
     } else {
@@ -97,7 +98,7 @@ final class FallbackStore {
   }
 
   /** The value to send for a waiting bind, without counting as an access; null if evicted since. */
-  byte[] peek(String key) {
+  byte @Nullable [] peek(String key) {
     return pins.policy().getIfPresentQuietly(key);
   }
 

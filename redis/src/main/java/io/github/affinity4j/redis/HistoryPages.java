@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads a chain's history from Redis for a {@link RedisHistoryJournal}: page by page with the
@@ -29,7 +30,7 @@ final class HistoryPages {
   }
 
   /** Reads a chain from Redis, page by page; null if Redis could not be read. */
-  ChainHistory read(ChainKey chain) {
+  @Nullable ChainHistory read(ChainKey chain) {
     Read read = new Read(chain, scripts.history(chain));
     while (true) {
       List<Object> reply = connector.executeSlow("journal history",
@@ -53,7 +54,7 @@ final class HistoryPages {
     // The last two name where the next page starts; empty for the first.
     final byte[][] args;
     final List<byte[]> turns = new ArrayList<>(); // newest first, as stored
-    String last;
+    @Nullable String last;
 
     Read(ChainKey chain, LuaScript.Call call) {
       this.chain = chain;
@@ -62,7 +63,7 @@ final class HistoryPages {
     }
 
     /** Takes one page; returns the history, or null if another page follows. */
-    ChainHistory page(List<Object> reply) {
+    @Nullable ChainHistory page(List<Object> reply) {
       try {
         return take(reply);
       } catch (RuntimeException e) {
@@ -71,7 +72,7 @@ final class HistoryPages {
       }
     }
 
-    private ChainHistory take(List<Object> reply) {
+    private @Nullable ChainHistory take(List<Object> reply) {
       String status = text(reply.get(0));
       String link = text(reply.get(1));
       switch (status) {
@@ -109,7 +110,7 @@ final class HistoryPages {
       return link.isEmpty() ? chain : JournalScripts.link(chain.scope(), link);
     }
 
-    private ChainHistory complete(byte[] root) {
+    private ChainHistory complete(byte @Nullable [] root) {
       List<byte[]> segments = new ArrayList<>(2 * turns.size() + 1);
       long bytes = 0;
       if (root != null) {

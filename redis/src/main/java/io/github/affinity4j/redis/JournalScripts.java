@@ -6,6 +6,7 @@ import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The Lua scripts of a {@link RedisHistoryJournal} and what it exchanges with them: each
@@ -91,12 +92,12 @@ final class JournalScripts {
   }
 
   /** As {@link #link}, null for {@code -}: the start of a chain. */
-  static ChainKey parent(ChainScope scope, String link) {
+  static @Nullable ChainKey parent(ChainScope scope, String link) {
     return link.equals("-") ? null : link(scope, link);
   }
 
   /** A bulk string of a reply as text; empty for nil. */
-  static String text(Object value) {
+  static String text(@Nullable Object value) {
     return value == null ? "" : new String((byte[]) value, StandardCharsets.US_ASCII);
   }
 

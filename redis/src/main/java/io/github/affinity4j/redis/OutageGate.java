@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,7 +38,7 @@ final class OutageGate {
   private final Object lock = new Object();
   private volatile boolean available = true;
   private volatile long downSince;
-  private volatile String lastFailure;
+  private volatile @Nullable String lastFailure;
   private final LongAdder fellBackSinceWarn = new LongAdder();
   private final LongAdder fellBackTotal = new LongAdder();
   // Run once Redis answers again, on the thread that saw it: the store and the journal send what
@@ -98,7 +99,7 @@ final class OutageGate {
    *
    * @param cause the failure, or null if Redis was not tried
    */
-  void fellBack(String operation, RuntimeException cause) {
+  void fellBack(String operation, @Nullable RuntimeException cause) {
     fellBackTotal.increment();
     fellBackSinceWarn.increment();
     if (listening) {

@@ -3,6 +3,7 @@ package io.github.affinity4j.redis;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.JournalTurn;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A write of a {@link RedisHistoryJournal}, as the script call it makes: run at once while Redis
@@ -20,8 +21,8 @@ sealed interface PendingWrite {
   final class Turn implements PendingWrite {
     final ChainScope scope;
     final String id;
-    final String previous;
-    final String conversation;
+    final @Nullable String previous;
+    final @Nullable String conversation;
     final byte[] input;
     final byte[] output;
 

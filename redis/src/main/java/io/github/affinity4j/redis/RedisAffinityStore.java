@@ -21,6 +21,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -109,12 +110,12 @@ public final class RedisAffinityStore implements AffinityStore {
   private final long expireMillis;
   private final long localFallbackMaximumSize;
   private final long localFallbackMaximumBytes;
-  private final FallbackStore local;
+  private final @Nullable FallbackStore local;
   private final ReentrantLock sending = new ReentrantLock();
   private final AtomicBoolean overflowWarned = new AtomicBoolean();
 
-  private RedisAffinityStore(Builder builder) {
-    this.connector = builder.connector;
+  private RedisAffinityStore(Builder builder, RedisConnector connector) {
+    this.connector = connector;
     this.prefix = connector.keyPrefix();
     this.expireAfterAccess = builder.expireAfterAccess;
     this.expireMillis = expireAfterAccess.toMillis();
@@ -238,10 +239,11 @@ public final class RedisAffinityStore implements AffinityStore {
         + ", " + connector + ']';
   }
 
-  private void change(String redisKey, byte[] value, String operation,
+  private void change(String redisKey, byte @Nullable [] value, String operation,
       Function<RedisCommands<String, byte[]>, Boolean> command) {
     sendPending();
-    boolean done = connector.execute(operation, command, Boolean.FALSE);
+    // Never null: the command answers whether Redis replied, and the fallback is FALSE.
+    boolean done = requireNonNull(connector.execute(operation, command, Boolean.FALSE));
     if (local == null) {
       return;
     }
@@ -260,6 +262,7 @@ public final class RedisAffinityStore implements AffinityStore {
    * others go on.
    */
   private void sendPending() {
+    FallbackStore local = this.local;
     if (local == null || !local.hasPending() || !connector.isAvailable()
         || sending.isHeldByCurrentThread() || !sending.tryLock()) {
       return;
@@ -267,7 +270,7 @@ public final class RedisAffinityStore implements AffinityStore {
     try {
       while (local.hasPending()) {
         List<Map.Entry<String, FallbackStore.Change>> batch = local.pending(SEND_BATCH);
-        if (connector.executeBatch("store send", connection -> send(connection.async(), batch)) < 0) {
+        if (connector.executeBatch("store send", connection -> send(connection.async(), batch, local)) < 0) {
           return; // still unavailable: kept for the next operation
         }
         for (Map.Entry<String, FallbackStore.Change> change : batch) {
@@ -281,7 +284,7 @@ public final class RedisAffinityStore implements AffinityStore {
   }
 
   private List<Future<?>> send(RedisAsyncCommands<String, byte[]> commands,
-      List<Map.Entry<String, FallbackStore.Change>> batch) {
+      List<Map.Entry<String, FallbackStore.Change>> batch, FallbackStore local) {
     List<Future<?>> futures = new ArrayList<>(batch.size());
     for (Map.Entry<String, FallbackStore.Change> change : batch) {
       String key = change.getKey();
@@ -299,7 +302,7 @@ public final class RedisAffinityStore implements AffinityStore {
 
   /** Builds a {@link RedisAffinityStore}. Not thread-safe. */
   public static final class Builder {
-    private RedisConnector connector;
+    private @Nullable RedisConnector connector;
     private Duration expireAfterAccess = CaffeineAffinityStore.DEFAULT_EXPIRE_AFTER_ACCESS;
     private long localFallbackMaximumSize = DEFAULT_LOCAL_FALLBACK_MAXIMUM_SIZE;
     private long localFallbackMaximumBytes = DEFAULT_LOCAL_FALLBACK_MAXIMUM_BYTES;
@@ -364,8 +367,9 @@ public final class RedisAffinityStore implements AffinityStore {
      * @throws NullPointerException if {@code connector} was not set
      */
     public RedisAffinityStore build() {
-      requireNonNull(connector, "connector is required; build one with RedisConnector.builder().uri(...)");
-      return new RedisAffinityStore(this);
+      RedisConnector connector =
+          requireNonNull(this.connector, "connector is required; build one with RedisConnector.builder().uri(...)");
+      return new RedisAffinityStore(this, connector);
     }
   }
 }

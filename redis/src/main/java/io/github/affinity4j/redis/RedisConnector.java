@@ -23,6 +23,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Future;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One connection to the Redis that a {@link RedisAffinityStore} and a {@link RedisHistoryJournal}
@@ -180,7 +181,8 @@ public final class RedisConnector implements AutoCloseable {
    * it is not time to try again, or if the operation fails. Never throws a Lettuce exception. For
    * commands that take constant time: one that times out means Redis is not answering, an outage.
    */
-  <T> T execute(String operation, Function<RedisCommands<String, byte[]>, T> command, T fallback) {
+  <T> @Nullable T execute(String operation, Function<RedisCommands<String, byte[]>, T> command,
+      @Nullable T fallback) {
     return runner.run(operation, c -> command.apply(c.sync()), fallback, true);
   }
 
@@ -189,7 +191,8 @@ public final class RedisConnector implements AutoCloseable {
    * history): if it times out, that operation falls back alone, and Redis stays available for the
    * others. One slow command is not an outage; a connection failure still is.
    */
-  <T> T executeSlow(String operation, Function<RedisCommands<String, byte[]>, T> command, T fallback) {
+  <T> @Nullable T executeSlow(String operation, Function<RedisCommands<String, byte[]>, T> command,
+      @Nullable T fallback) {
     return runner.run(operation, c -> command.apply(c.sync()), fallback, false);
   }
 
@@ -222,13 +225,13 @@ public final class RedisConnector implements AutoCloseable {
 
   /** Builds a {@link RedisConnector}. Not thread-safe. */
   public static final class Builder {
-    private String uriText;
-    private String username;
-    private char[] password;
-    private Boolean tlsSetting;
+    private @Nullable String uriText;
+    private @Nullable String username;
+    private char @Nullable [] password;
+    private @Nullable Boolean tlsSetting;
     private boolean verifyPeer = true;
-    private Path trustedCertificates;
-    private Integer database;
+    private @Nullable Path trustedCertificates;
+    private @Nullable Integer database;
     private String clientName = "affinity4j";
     private String keyPrefix = DEFAULT_KEY_PREFIX;
     private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;

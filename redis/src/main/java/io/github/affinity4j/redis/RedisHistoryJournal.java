@@ -11,6 +11,7 @@ import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.JournalTurn;
 import java.time.Duration;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -143,12 +144,12 @@ public final class RedisHistoryJournal implements HistoryJournal {
   private final long localFallbackMaximumBytes;
   private final JournalScripts scripts;
   private final HistoryPages pages;
-  private final FallbackJournal local;
+  private final @Nullable FallbackJournal local;
   // What was written while Redis was unavailable, to send once it answers.
   private final JournalQueue queue;
 
-  private RedisHistoryJournal(Builder builder) {
-    this.connector = builder.connector;
+  private RedisHistoryJournal(Builder builder, RedisConnector connector) {
+    this.connector = connector;
     this.prefix = connector.keyPrefix();
     this.maximumBytesPerChain = builder.maximumBytesPerChain;
     this.expireAfterAccess = builder.expireAfterAccess;
@@ -368,7 +369,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
 
   /** Builds a {@link RedisHistoryJournal}. Not thread-safe. */
   public static final class Builder {
-    private RedisConnector connector;
+    private @Nullable RedisConnector connector;
     private long maximumBytesPerChain = CaffeineHistoryJournal.DEFAULT_MAXIMUM_BYTES_PER_CHAIN;
     private Duration expireAfterAccess = CaffeineHistoryJournal.DEFAULT_EXPIRE_AFTER_ACCESS;
     private long localFallbackMaximumEntries = DEFAULT_LOCAL_FALLBACK_MAXIMUM_ENTRIES;
@@ -458,8 +459,9 @@ public final class RedisHistoryJournal implements HistoryJournal {
      * @throws NullPointerException if {@code connector} was not set
      */
     public RedisHistoryJournal build() {
-      requireNonNull(connector, "connector is required; build one with RedisConnector.builder().uri(...)");
-      return new RedisHistoryJournal(this);
+      RedisConnector connector =
+          requireNonNull(this.connector, "connector is required; build one with RedisConnector.builder().uri(...)");
+      return new RedisHistoryJournal(this, connector);
     }
   }
 }

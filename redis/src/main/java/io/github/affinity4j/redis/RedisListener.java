@@ -1,6 +1,7 @@
 package io.github.affinity4j.redis;
 
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Hears when the Redis behind a {@link RedisConnector} goes away and comes back: for alerts,
@@ -55,7 +56,7 @@ public abstract class RedisListener {
    * @param operation what fell back, e.g. {@code "store get"}
    * @param cause the failure, or null if the operation was skipped without trying Redis
    */
-  public void fellBack(String operation, RuntimeException cause) {}
+  public void fellBack(String operation, @Nullable RuntimeException cause) {}
 
   /**
    * Redis answered again after being unavailable. Called once per outage.
