@@ -116,7 +116,7 @@ public final class ChainScope {
   @Override
   public String toString() {
     return this == NONE || key.isEmpty() ? "ChainScope[none]"
-        : "ChainScope[" + origin + ", " + key.substring(0, 8) + "…]";
+        : "ChainScope[" + origin + ", " + key.substring(0, 8) + "...]"; // ASCII: logs may not be UTF-8
   }
 
   private static boolean isBase64Url(String s) {
@@ -263,7 +263,8 @@ public final class ChainScope {
         credentials.forEach(credential -> material.append(credential).append('\n'));
       }
       String key = hmac(secret, material);
-      String shown = origin.length() <= MAX_ORIGIN_SHOWN ? origin : origin.substring(0, MAX_ORIGIN_SHOWN - 1) + '…';
+      String shown = origin.length() <= MAX_ORIGIN_SHOWN ? origin
+          : origin.substring(0, MAX_ORIGIN_SHOWN - 3) + "...";
       return SCOPES.intern(new ChainScope(key, shown));
     }
 

@@ -98,6 +98,7 @@ final class ChainScopeTest {
     assertThat(scope.toString()).doesNotContain("s3cr3t").contains("https://apim.example.com:443");
     assertThat(scope.key()).doesNotContain("s3cr3t");
     assertThat(scope.origin()).hasSizeLessThanOrEqualTo(ChainScope.MAX_ORIGIN_SHOWN);
+    assertThat(scope.toString()).matches("\\p{ASCII}*"); // readable in a log that is not UTF-8
   }
 
   @Test
