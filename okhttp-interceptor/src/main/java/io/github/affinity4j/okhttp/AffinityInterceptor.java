@@ -306,11 +306,7 @@ public final class AffinityInterceptor implements Interceptor {
         .method(unpinned.method(), RequestBody.create(decision.replayBody(), unpinned.body().contentType()));
     String cookies = AffinityCookies.withoutAffinityCookies(registry,
         AffinityCookies.cookieHeader(unpinned.headers()));
-    if (cookies == null) {
-      replay.removeHeader("Cookie");
-    } else {
-      replay.header("Cookie", cookies);
-    }
+    AffinityCookies.setCookieHeader(replay, cookies);
     return replay.build();
   }
 
@@ -397,25 +393,14 @@ public final class AffinityInterceptor implements Interceptor {
    * and added headers may have reached the redirect's target.
    */
   private void checkRedirect(Request sent, Response response) {
-    if (response.priorResponse() != null && !warnedUnguardedRedirect && !AddedHeaders.guarded(sent)
-        && leftOrigin(sent.url(), response)) {
+    if (response.priorResponse() != null && !warnedUnguardedRedirect
+        && AddedHeaders.leftOriginUnguarded(sent, response)) {
       warnedUnguardedRedirect = true;
       logger.warn("A request carrying an affinity pin to {} followed a redirect without"
           + " AffinityInterceptor.redirectGuard() installed as a network interceptor; the pin may have"
           + " reached another origin. Install the guard, or turn redirects off; see docs/security.md",
           AffinityCookies.redacted(sent.url()));
     }
-  }
-
-  /** Whether a hop of {@code response}'s redirects went to another scheme, host or port. */
-  private static boolean leftOrigin(HttpUrl origin, Response response) {
-    for (Response hop = response; hop != null; hop = hop.priorResponse()) {
-      HttpUrl url = hop.request().url();
-      if (!url.scheme().equals(origin.scheme()) || !url.host().equals(origin.host()) || url.port() != origin.port()) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /**

@@ -62,10 +62,21 @@ public final class AddedHeaders {
     return tagged(request, old, pairs, old == null ? List.of() : old.headerNames);
   }
 
-  /** Whether the guard ran for any hop of a request that carried this tag. */
-  public static boolean guarded(Request request) {
-    AddedHeaders added = request.tag(AddedHeaders.class);
-    return added == null || added.guarded.get();
+  /**
+   * Whether {@code sent} carried added headers that a redirect took to another origin without the
+   * guard on the way: no hop passed through the guard, and a hop of {@code response} went elsewhere.
+   */
+  public static boolean leftOriginUnguarded(Request sent, Response response) {
+    AddedHeaders added = sent.tag(AddedHeaders.class);
+    if (added == null || added.guarded.get()) {
+      return false;
+    }
+    for (Response hop = response; hop != null; hop = hop.priorResponse()) {
+      if (!added.sameOrigin(hop.request().url())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static Request tagged(Request request, @Nullable AddedHeaders old, List<String> pairs,
@@ -86,18 +97,7 @@ public final class AddedHeaders {
     headerNames.forEach(builder::removeHeader);
     String cookies = AffinityCookies.cookieHeader(request.headers());
     if (cookies != null) {
-      StringBuilder kept = new StringBuilder();
-      for (String pair : cookies.split(";")) {
-        String trimmed = pair.trim();
-        if (!trimmed.isEmpty() && !cookiePairs.contains(trimmed)) {
-          kept.append(kept.length() == 0 ? "" : "; ").append(trimmed);
-        }
-      }
-      if (kept.length() == 0) {
-        builder.removeHeader("Cookie");
-      } else {
-        builder.header("Cookie", kept.toString());
-      }
+      AffinityCookies.setCookieHeader(builder, AffinityCookies.withoutPairs(cookies, cookiePairs::contains));
     }
     return builder.build();
   }

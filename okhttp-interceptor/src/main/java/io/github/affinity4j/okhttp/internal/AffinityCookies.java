@@ -6,9 +6,11 @@ import io.github.affinity4j.core.RoutingInfo;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 import okhttp3.Cookie;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
+import okhttp3.Request;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -107,18 +109,34 @@ public final class AffinityCookies {
   /** The Cookie header without its affinity cookies, or null if nothing else is left. */
   public static @Nullable String withoutAffinityCookies(ChainRegistry registry,
       @Nullable String cookieHeader) {
+    return withoutPairs(cookieHeader, pair -> {
+      int eq = pair.indexOf('=');
+      String name = (eq < 0 ? pair : pair.substring(0, eq)).trim();
+      return name.isEmpty() || registry.isAffinityCookie(name);
+    });
+  }
+
+  /**
+   * The Cookie header without the pairs {@code drop} accepts (each given trimmed) and without empty
+   * ones, or null if nothing is left.
+   */
+  public static @Nullable String withoutPairs(@Nullable String cookieHeader, Predicate<String> drop) {
     if (cookieHeader == null) {
       return null;
     }
     StringBuilder kept = new StringBuilder();
     for (String pair : cookieHeader.split(";")) {
-      int eq = pair.indexOf('=');
-      String name = (eq < 0 ? pair : pair.substring(0, eq)).trim();
-      if (!name.isEmpty() && !registry.isAffinityCookie(name)) {
-        kept.append(kept.length() == 0 ? "" : "; ").append(pair.trim());
+      String trimmed = pair.trim();
+      if (!trimmed.isEmpty() && !drop.test(trimmed)) {
+        kept.append(kept.length() == 0 ? "" : "; ").append(trimmed);
       }
     }
     return kept.length() == 0 ? null : kept.toString();
+  }
+
+  /** Sets the request's single Cookie header to {@code value}, or removes it if null. */
+  public static Request.Builder setCookieHeader(Request.Builder request, @Nullable String value) {
+    return value == null ? request.removeHeader("Cookie") : request.header("Cookie", value);
   }
 
   /** Several {@code Cookie} header values as one, or null if there are none. */
