@@ -75,24 +75,6 @@ public final class ChainScope {
     return new Builder();
   }
 
-  /**
-   * Returns the scope whose {@link #key()} is {@code key}, as a store reads it back. The origin is
-   * not kept in stores, so it shows as unknown.
-   *
-   * @throws IllegalArgumentException if {@code key} is not a key this class makes
-   */
-  public static ChainScope ofKey(String key) {
-    requireNonNull(key, "key");
-    if (key.isEmpty()) {
-      return NONE;
-    }
-    if (key.length() != KEY_LENGTH || !isBase64Url(key)) {
-      throw new IllegalArgumentException("A scope key is " + KEY_LENGTH + " base64url characters, got "
-          + ChainKey.describe(key));
-    }
-    return SCOPES.intern(new ChainScope(key, "(origin not kept)"));
-  }
-
   /** Returns the fingerprint that stores key chains by; empty for {@link #NONE}. */
   public String key() {
     return key;
@@ -117,16 +99,6 @@ public final class ChainScope {
   public String toString() {
     return this == NONE || key.isEmpty() ? "ChainScope[none]"
         : "ChainScope[" + origin + ", " + key.substring(0, 8) + "...]"; // ASCII: logs may not be UTF-8
-  }
-
-  private static boolean isBase64Url(String s) {
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (!(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_')) {
-        return false;
-      }
-    }
-    return true;
   }
 
   /**
