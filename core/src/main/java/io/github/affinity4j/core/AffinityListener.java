@@ -1,5 +1,7 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.ChainRegistry;
+import io.github.affinity4j.core.internal.ChainRepairer;
 import org.jspecify.annotations.Nullable;
 
 /**

@@ -1,5 +1,6 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.ChainRegistry;
 /**
  * A snapshot of what a {@link ChainRegistry} has done since it was built, like Caffeine's
  * {@code CacheStats}.

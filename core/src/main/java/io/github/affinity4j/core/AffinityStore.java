@@ -1,5 +1,6 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.ChainRegistry;
 import java.util.Optional;
 
 /**

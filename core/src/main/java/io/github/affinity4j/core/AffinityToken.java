@@ -1,5 +1,7 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.Names;
+import io.github.affinity4j.core.internal.ChainRegistry;
 import static java.util.Objects.requireNonNull;
 
 import com.github.benmanes.caffeine.cache.Interner;
@@ -118,10 +120,10 @@ public record AffinityToken(
     requireNonNull(value, "value");
     requireNonNull(domain, "domain");
     requireNonNull(seenAt, "seenAt");
-    if (!isCookieName(name)) {
+    if (!Names.isCookieName(name)) {
       throw new IllegalArgumentException(
           "Cookie name must be an RFC 6265 token (letters, digits, and !#$%&'*+-.^_`|~), got "
-              + ChainKey.describe(name));
+              + Names.describe(name));
     }
     if (name.length() + value.length() > MAX_COOKIE_SIZE) {
       throw new IllegalArgumentException("Cookie " + name + " is " + (name.length() + value.length())
@@ -146,7 +148,7 @@ public record AffinityToken(
       path = "/";
     } else if (!path.startsWith("/")) {
       throw new IllegalArgumentException(
-          "Cookie path must start with '/', got " + ChainKey.describe(path) + "; pass \"/\" or null");
+          "Cookie path must start with '/', got " + Names.describe(path) + "; pass \"/\" or null");
     } else if (path.length() > MAX_PATH_LENGTH) {
       throw new IllegalArgumentException("Cookie " + name + " has a path of " + path.length()
           + " characters, over the " + MAX_PATH_LENGTH + " kept; do not bind it");
@@ -291,20 +293,6 @@ public record AffinityToken(
     return true;
   }
 
-  static boolean isCookieName(String name) {
-    if (name.isEmpty()) {
-      return false;
-    }
-    for (int i = 0; i < name.length(); i++) {
-      char c = name.charAt(i);
-      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-          || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
-      if (!ok) {
-        return false;
-      }
-    }
-    return true;
-  }
 
   private static byte[] sha256(byte[] input) {
     try {

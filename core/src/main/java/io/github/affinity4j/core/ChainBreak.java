@@ -1,5 +1,6 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.ChainBreaks;
 import static java.util.Objects.requireNonNull;
 
 import org.jspecify.annotations.Nullable;

@@ -181,7 +181,7 @@ public final class ChainHistory {
   }
 
   /** The items without copying; the engine never modifies them. */
-  List<byte[]> segments() {
+  public List<byte[]> segments() {
     return segments;
   }
 

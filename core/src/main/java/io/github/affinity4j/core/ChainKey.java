@@ -1,5 +1,6 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.Names;
 import static java.util.Objects.requireNonNull;
 
 import java.util.Locale;
@@ -58,7 +59,7 @@ public record ChainKey(Kind kind, String id, ChainScope scope) {
     if (!isValidId(id)) {
       throw new IllegalArgumentException(
           "A chain id must be 1 to " + MAX_ID_LENGTH + " printable ASCII characters without spaces, "
-              + "got " + describe(id) + "; use ChainKey.parse(...) for untrusted input");
+              + "got " + Names.describe(id) + "; use ChainKey.parse(...) for untrusted input");
     }
   }
 
@@ -138,8 +139,4 @@ public record ChainKey(Kind kind, String id, ChainScope scope) {
     return kind.name().toLowerCase(Locale.ROOT) + ':' + id;
   }
 
-  /** Describes an invalid id without echoing it: it may be huge or binary. */
-  static String describe(@Nullable String id) {
-    return id == null ? "null" : "a string of length " + id.length();
-  }
 }

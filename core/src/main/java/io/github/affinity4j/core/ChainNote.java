@@ -2,44 +2,89 @@ package io.github.affinity4j.core;
 
 import static java.util.Objects.requireNonNull;
 
+import java.util.Locale;
+import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
 /**
  * Names the chain of a turn that failed without a repair, on the failure the caller gets. The
- * failure keeps its type and its message (a {@code SocketTimeoutException} stays one, and the
- * SDK's {@code OpenAIIoException} still wraps it); the note rides along as a suppressed exception,
- * so a logged stack trace shows which chain the turn continued and why nothing was repaired:
+ * failure keeps its type and message (a {@code SocketTimeoutException} stays one); the note rides
+ * along as a suppressed exception, so a logged stack trace says which chain the turn continued
+ * and why nothing was repaired:
  *
  * <pre>{@code
  * com.openai.errors.OpenAIIoException: Stream failed
  * Caused by: java.io.IOException: unexpected end of stream
- *     Suppressed: io.github.affinity4j.core.ChainNote: affinity4j: turn on chain response:resp_1
- *         broke off after its response began; a response is not repaired once the caller has its
- *         first bytes
+ *     Suppressed: io.github.affinity4j.core.ChainNote: affinity4j: chain response:resp_1 BROKE_OFF
+ *         (see docs/repair.md#broke-off)
  * }</pre>
  *
- * <p>An error response that reaches the caller says the same in its message instead (see
- * {@link RepairDecision#errorBody()}). Adapters get notes from {@link RepairDecision#note()} and
- * {@link ChainTurn#brokeOff()} and add them with {@link #attachTo}.
+ * <p>Read it as a value: {@link #find(Throwable)} returns the note on a failure or its causes, and
+ * {@link #chain()}, {@link #reason()} and {@link #brokenBy()} say what happened. An error
+ * <em>response</em> that reaches the caller carries the same as header {@value #HEADER}
+ * ({@code REASON chain}, for example {@code REPAIR_FAILED response:resp_1}), and its message
+ * says it too. The message is for people, short and stable in form, but only these values are a
+ * contract.
  *
- * <p>The message holds the chain's id and the reason, never content, headers or cookie values.
- * A note has no stack trace and takes no suppressed exceptions of its own, so it is immutable
- * and thread-safe.
+ * <p>The message holds the chain's id, the reason and a short detail, never content, headers or
+ * cookie values. A note has no stack trace and takes no suppressed exceptions of its own, so it
+ * is immutable and thread-safe.
  */
 public final class ChainNote extends Exception {
   private static final long serialVersionUID = 1L;
 
-  /** How every note's message begins, and what an error body amended with one carries. */
-  public static final String PREFIX = "affinity4j: turn on chain ";
+  /**
+   * The response header on an error that affinity4j passed on without repair, naming the reason
+   * and the chain; a layer above (another interceptor, the SDK wrapper) knows from it that the
+   * failure was judged already.
+   */
+  public static final String HEADER = "Affinity4j-Note";
 
-  // Cause chains are short; a longer one is not searched further for an earlier note.
+  // Cause chains are short; a longer one is not searched further.
   private static final int MAX_DEPTH = 16;
 
-  private final transient ChainKey chain;
+  /** Why a turn on a chain failed without a repair. */
+  public enum Reason {
+    /** The failure is not a chain break (a rate limit, a bad request): nothing to repair. */
+    NOT_A_BREAK,
+    /** The request had its one repair already; a later failure passes on. */
+    ALREADY_REPAIRED,
+    /** The chain broke and could not be repaired: repair off, history missing, or the replay failed. */
+    REPAIR_FAILED,
+    /** The response failed after its first bytes reached the caller; such a failure is not repaired. */
+    BROKE_OFF;
 
-  ChainNote(ChainKey chain, String reason) {
-    super(PREFIX + requireNonNull(chain, "chain") + ' ' + requireNonNull(reason, "reason"), null, false, false);
+    /** The anchor of this reason in {@code docs/repair.md}. */
+    String anchor() {
+      return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+  }
+
+  private final transient ChainKey chain;
+  private final Reason reason;
+  private final ChainBreak.@Nullable Kind brokenBy;
+  private final String detail;
+
+  private ChainNote(ChainKey chain, Reason reason, ChainBreak.@Nullable Kind brokenBy, String detail) {
+    super(message(chain, reason, brokenBy, detail), null, false, false);
     this.chain = chain;
+    this.reason = reason;
+    this.brokenBy = brokenBy;
+    this.detail = detail;
+  }
+
+  /**
+   * Returns a note; for adapters and tests.
+   *
+   * @param chain the chain the turn continued
+   * @param reason why it was not repaired
+   * @param brokenBy the kind of break, if the chain broke
+   * @param detail a short phrase for people, without content or secrets; may be empty
+   * @throws NullPointerException if {@code chain}, {@code reason} or {@code detail} is null
+   */
+  public static ChainNote of(ChainKey chain, Reason reason, ChainBreak.@Nullable Kind brokenBy, String detail) {
+    return new ChainNote(requireNonNull(chain, "chain"), requireNonNull(reason, "reason"), brokenBy,
+        requireNonNull(detail, "detail"));
   }
 
   /** Returns the chain the failed turn continued. */
@@ -47,64 +92,71 @@ public final class ChainNote extends Exception {
     return chain;
   }
 
+  /** Returns why the turn was not repaired. */
+  public Reason reason() {
+    return reason;
+  }
+
+  /** Returns the kind of break, if the chain broke ({@link Reason#REPAIR_FAILED}). */
+  public Optional<ChainBreak.Kind> brokenBy() {
+    return Optional.ofNullable(brokenBy);
+  }
+
+  /** Returns the short detail: which step failed, for people. Not a contract. */
+  public String detail() {
+    return detail;
+  }
+
+  /** Returns the value of header {@value #HEADER} for this note: the reason and the chain. */
+  public String headerValue() {
+    return reason.name() + ' ' + chain;
+  }
+
+  /**
+   * Returns the first note on {@code failure} or one of its causes, searched to a bounded depth;
+   * empty if affinity4j named no chain there.
+   *
+   * @throws NullPointerException if {@code failure} is null
+   */
+  public static Optional<ChainNote> find(Throwable failure) {
+    Throwable current = requireNonNull(failure, "failure");
+    // The depth bound also ends a cause cycle.
+    for (int depth = 0; current != null && depth < MAX_DEPTH; depth++) {
+      if (current instanceof ChainNote note) {
+        return Optional.of(note);
+      }
+      for (Throwable suppressed : current.getSuppressed()) {
+        if (suppressed instanceof ChainNote note) {
+          return Optional.of(note);
+        }
+      }
+      current = current.getCause();
+    }
+    return Optional.empty();
+  }
+
   /**
    * Adds this note to {@code failure} as a suppressed exception, unless {@code failure} or one of
-   * its causes already names this chain (a note, or a message from affinity4j: a layer below
-   * named it first).
+   * its causes carries a note already (a layer below named the chain first).
    *
    * @return {@code failure}, for {@code throw note.attachTo(e)}
    * @throws NullPointerException if {@code failure} is null
    */
   public <T extends Throwable> T attachTo(T failure) {
-    requireNonNull(failure, "failure");
-    if (!namedIn(failure, chain)) {
+    if (find(failure).isEmpty()) {
       failure.addSuppressed(this);
     }
     return failure;
   }
 
-  /**
-   * Returns true if {@code failure}, one of its causes, or a note on one of them names
-   * {@code chain} as affinity4j does: a {@link ChainNote}, or a message with this prefix or
-   * {@link ChainTurn#REPAIR_FAILED_PREFIX} and the chain.
-   */
-  static boolean namedIn(Throwable failure, ChainKey chain) {
-    Throwable current = failure;
-    // The depth bound also ends a cause cycle.
-    for (int depth = 0; current != null && depth < MAX_DEPTH; depth++) {
-      if (names(current.getMessage(), chain)) {
-        return true;
-      }
-      for (Throwable suppressed : current.getSuppressed()) {
-        if (suppressed instanceof ChainNote note && note.chain.equals(chain)) {
-          return true;
-        }
-      }
-      current = current.getCause();
+  private static String message(ChainKey chain, Reason reason, ChainBreak.@Nullable Kind brokenBy, String detail) {
+    StringBuilder message = new StringBuilder("affinity4j: chain ").append(chain).append(' ').append(reason);
+    if (brokenBy != null) {
+      message.append(" after ").append(brokenBy);
     }
-    return false;
-  }
-
-  /** True if {@code message} is, or carries, affinity4j's words about {@code chain}. */
-  static boolean names(@Nullable String message, ChainKey chain) {
-    if (message == null) {
-      return false;
+    if (!detail.isEmpty()) {
+      message.append(": ").append(detail);
     }
-    String named = chain.toString();
-    return contains(message, PREFIX + named) || contains(message, ChainTurn.REPAIR_FAILED_PREFIX + " chain " + named);
-  }
-
-  /**
-   * True if {@code text} holds {@code words} where they end (affinity4j puts a space after a
-   * chain's name): {@code response:resp_1} is not named by {@code response:resp_10}.
-   */
-  private static boolean contains(String text, String words) {
-    for (int at = text.indexOf(words); at >= 0; at = text.indexOf(words, at + 1)) {
-      int end = at + words.length();
-      if (end == text.length() || text.charAt(end) == ' ') {
-        return true;
-      }
-    }
-    return false;
+    return message.append(" (see docs/repair.md#").append(reason.anchor()).append(')').toString();
   }
 }

@@ -1,5 +1,7 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.ChainKeys;
+import io.github.affinity4j.core.internal.Json;
 import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.core.JsonParser;

@@ -1,5 +1,6 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.ChainRepairer;
 /**
  * Where the repair engine keeps every turn of every chain, so that a chain whose backend is lost
  * can be replayed elsewhere. Share one journal between clients (and, with a shared implementation

@@ -1,5 +1,8 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.Names;
+import io.github.affinity4j.core.internal.TurnInput;
+import io.github.affinity4j.core.internal.TurnOutput;
 import static java.util.Objects.requireNonNull;
 
 import java.util.Optional;
@@ -54,7 +57,7 @@ public final class JournalTurn {
   }
 
   /** A turn from arrays the engine made itself, so not copied. */
-  static JournalTurn of(ChainScope scope, String responseId, @Nullable String previousResponseId,
+  public static JournalTurn of(ChainScope scope, String responseId, @Nullable String previousResponseId,
       @Nullable String conversationId,
       byte[] input, byte[] output) {
     return new JournalTurn(scope, responseId, previousResponseId, conversationId, input, output);
@@ -189,7 +192,7 @@ public final class JournalTurn {
     private static String validId(String id, String what) {
       if (!ChainKey.isValidId(id)) {
         throw new IllegalArgumentException(what + " must be 1 to " + ChainKey.MAX_ID_LENGTH
-            + " printable ASCII characters without spaces, got " + ChainKey.describe(id));
+            + " printable ASCII characters without spaces, got " + Names.describe(id));
       }
       return id;
     }

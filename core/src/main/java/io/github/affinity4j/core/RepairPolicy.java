@@ -1,5 +1,6 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.ChainRepairer;
 /**
  * What the {@link ChainRepairer} does when a chain breaks.
  *

@@ -1,5 +1,6 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.ChainRepairer;
 import static java.util.Objects.requireNonNull;
 
 import io.github.affinity4j.core.ChainBreak.Kind;

@@ -1,10 +1,15 @@
 package io.github.affinity4j.core;
 
+import io.github.affinity4j.core.internal.ChainKeys;
+import io.github.affinity4j.core.internal.ChainRepairer;
+import io.github.affinity4j.core.internal.ChainTurn;
+import io.github.affinity4j.core.internal.TurnOutput;
+import io.github.affinity4j.core.internal.RepairDecision;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.affinity4j.core.ChainHistory.Status;
-import io.github.affinity4j.core.RepairDecision.Action;
+import io.github.affinity4j.core.internal.RepairDecision.Action;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;

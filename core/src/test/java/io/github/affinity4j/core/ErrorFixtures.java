@@ -10,18 +10,18 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /** The shared error fixtures, read from {@code ../fixtures/errors/} (Surefire runs in {@code core/}). */
-final class ErrorFixtures {
+public final class ErrorFixtures {
 
-  static final Path DIRECTORY = Path.of("..", "fixtures", "errors");
+  public static final Path DIRECTORY = Path.of("..", "fixtures", "errors");
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
   private ErrorFixtures() {}
 
   /** One fixture: its HTTP status and its body as the server would send it. */
-  record Fixture(String name, int status, byte[] body) {}
+  public record Fixture(String name, int status, byte[] body) {}
 
-  static Fixture load(String name) {
+  public static Fixture load(String name) {
     try {
       JsonNode root = MAPPER.readTree(DIRECTORY.resolve(name).toFile());
       return new Fixture(name, root.get("status").asInt(), MAPPER.writeValueAsBytes(root.get("body")));
@@ -31,7 +31,7 @@ final class ErrorFixtures {
   }
 
   /** Every {@code .json} fixture file name, sorted. */
-  static List<String> names() {
+  public static List<String> names() {
     try (Stream<Path> files = Files.list(DIRECTORY)) {
       return files.map(path -> path.getFileName().toString())
           .filter(name -> name.endsWith(".json"))

@@ -17,7 +17,7 @@ import java.util.Set;
  * issued no ids, holds no previous response and no conversation. The core module cannot depend on
  * the test kit, so these rules are mirrored here; keep them in step.
  */
-final class FreshBackendRules {
+public final class FreshBackendRules {
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
@@ -34,7 +34,7 @@ final class FreshBackendRules {
   private FreshBackendRules() {}
 
   /** Fails the test with the simulator's reason if a fresh backend would answer 400. */
-  static void assertAccepted(byte[] body) {
+  public static void assertAccepted(byte[] body) {
     JsonNode root;
     try {
       root = MAPPER.readTree(body);

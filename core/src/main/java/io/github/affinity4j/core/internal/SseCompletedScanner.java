@@ -1,4 +1,4 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
@@ -153,7 +153,7 @@ public final class SseCompletedScanner {
             return ended(type); // an unnamed event of another type: no need to read on
           }
         } else if ("response".equals(fieldName) && value == JsonToken.START_OBJECT) {
-          response = TurnOutput.readResponse(parser, sse.data(), 0);
+          response = TurnOutput.readObject(parser, sse.data(), 0, true).output();
         } else {
           parser.skipChildren();
         }

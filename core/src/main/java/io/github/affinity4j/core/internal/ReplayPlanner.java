@@ -1,5 +1,7 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.ChainKey;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -212,6 +214,6 @@ final class ReplayPlanner {
 
   /** An id for a message: itself if it looks like one, else a description. */
   private static String safe(String id) {
-    return ChainKey.isValidId(id) ? id : ChainKey.describe(id);
+    return ChainKey.isValidId(id) ? id : Names.describe(id);
   }
 }

@@ -1,4 +1,4 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
@@ -8,14 +8,14 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /** Jackson plumbing shared by the journal and repair classes. Stateless and thread-safe. */
-final class Json {
+public final class Json {
 
   /** Thread-safe once configured; its factory serves the streaming parsers too. */
-  static final ObjectMapper MAPPER = new ObjectMapper();
+  public static final ObjectMapper MAPPER = new ObjectMapper();
 
-  static final JsonFactory FACTORY = MAPPER.getFactory();
+  public static final JsonFactory FACTORY = MAPPER.getFactory();
 
-  static final byte[] EMPTY_ARRAY = {'[', ']'};
+  public static final byte[] EMPTY_ARRAY = {'[', ']'};
 
   private Json() {}
 
@@ -33,7 +33,7 @@ final class Json {
    *     whitespace and comma between them
    * @throws IOException if no closing quote is found there
    */
-  static byte[] userMessage(byte[] source, int start, int next) throws IOException {
+  public static byte[] userMessage(byte[] source, int start, int next) throws IOException {
     int end = next;
     while (end > start + 1 && (isWhitespace(source[end - 1]) || source[end - 1] == ',')) {
       end--;
@@ -57,19 +57,19 @@ final class Json {
    * @param source the bytes the parser reads, {@code base} being where its input starts
    * @throws IOException if the JSON is malformed
    */
-  static byte[] rawValue(JsonParser parser, byte[] source, int base) throws IOException {
+  public static byte[] rawValue(JsonParser parser, byte[] source, int base) throws IOException {
     int start = start(parser, base);
     parser.skipChildren();
     return Arrays.copyOfRange(source, start, end(parser, base));
   }
 
   /** Where the token the parser is on starts in {@code source}. */
-  static int start(JsonParser parser, int base) {
+  public static int start(JsonParser parser, int base) {
     return base + (int) parser.currentTokenLocation().getByteOffset();
   }
 
   /** Where the token the parser has just read ends in {@code source}: after a closing bracket. */
-  static int end(JsonParser parser, int base) {
+  public static int end(JsonParser parser, int base) {
     return base + (int) parser.currentLocation().getByteOffset();
   }
 

@@ -1,10 +1,20 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.HistoryJournal;
+import io.github.affinity4j.core.JournalTurn;
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ErrorFixtures;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.github.affinity4j.core.RepairDecision.Action;
+import io.github.affinity4j.core.internal.RepairDecision.Action;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;

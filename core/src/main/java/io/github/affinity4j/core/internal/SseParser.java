@@ -1,4 +1,4 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
 import java.util.Arrays;
 

@@ -1,5 +1,11 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.AffinityStats;
+import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.AffinityStore;
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.CaffeineAffinityStore;
+import io.github.affinity4j.core.ChainKey;
 import static java.util.Objects.requireNonNull;
 
 import io.github.affinity4j.core.ChainKey.Kind;
@@ -74,7 +80,7 @@ public final class ChainRegistry {
     this.store = builder.store != null ? builder.store : CaffeineAffinityStore.builder().build();
     this.cookieNames = builder.cookieNames;
     this.listenerFactory = builder.listenerFactory;
-    this.listening = listenerFactory != AffinityListener.NONE_FACTORY;
+    this.listening = listenerFactory != AffinityListener.NONE.asFactory();
     this.clock = builder.clock;
   }
 
@@ -347,7 +353,7 @@ public final class ChainRegistry {
   public static final class Builder {
     private @Nullable AffinityStore store;
     private Set<String> cookieNames = Set.of(DEFAULT_COOKIE_NAME);
-    private AffinityListener.Factory listenerFactory = AffinityListener.NONE_FACTORY;
+    private AffinityListener.Factory listenerFactory = AffinityListener.NONE.asFactory();
     private Clock clock = Clock.systemUTC();
 
     private Builder() {}
@@ -373,8 +379,8 @@ public final class ChainRegistry {
       }
       Set<String> set = new LinkedHashSet<>();
       for (String name : names) {
-        if (name == null || !AffinityToken.isCookieName(name)) {
-          throw new IllegalArgumentException("Not a cookie name: " + ChainKey.describe(name)
+        if (name == null || !Names.isCookieName(name)) {
+          throw new IllegalArgumentException("Not a cookie name: " + Names.describe(name)
               + "; use letters, digits and !#$%&'*+-.^_`|~ as the gateway does");
         }
         set.add(name);

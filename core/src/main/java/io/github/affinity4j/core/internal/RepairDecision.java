@@ -1,5 +1,7 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainNote;
 import static java.util.Objects.requireNonNull;
 
 import java.time.Duration;
@@ -79,16 +81,21 @@ public final class RepairDecision {
         itemsDropped, "replay " + itemsReplayed + " items of history in " + body.length + " bytes", null, null);
   }
 
-  static RepairDecision fail(ChainBreak cause, String message, byte @Nullable [] errorBody) {
+  /** The repair failed: the caller gets the error, naming the chain ({@code note}) and why. */
+  static RepairDecision fail(ChainBreak cause, @Nullable ChainNote note, byte @Nullable [] errorBody) {
+    String message = note != null ? messageOf(note) : "affinity4j: repair failed after " + cause.kind();
     return new RepairDecision(Action.FAIL, requireNonNull(cause), Duration.ZERO, null, 0, 0, message,
-        errorBody, null);
+        errorBody, note);
   }
 
   /** Nothing to repair on a turn that continued a chain: the failure goes on, naming it. */
   static RepairDecision unrepaired(ChainNote note, byte @Nullable [] errorBody) {
-    // A note always has a message (its constructor makes one); Throwable's may be null.
-    return new RepairDecision(Action.NONE, null, Duration.ZERO, null, 0, 0, requireNonNull(note.getMessage()),
-        errorBody, requireNonNull(note));
+    return new RepairDecision(Action.NONE, null, Duration.ZERO, null, 0, 0, messageOf(note), errorBody, note);
+  }
+
+  private static String messageOf(ChainNote note) {
+    // A note always has a message (it makes one); Throwable's may be null.
+    return requireNonNull(note.getMessage());
   }
 
   /** Returns what to do. */
@@ -138,8 +145,8 @@ public final class RepairDecision {
   }
 
   /**
-   * Returns what the decision means. For {@link Action#FAIL}, the precise reason, for an exception
-   * or log: which chain, what broke, what was missing and what to configure. Holds ids, never
+   * Returns what the decision means, in one line: for {@link Action#FAIL} and a named
+   * {@link Action#NONE}, the note's message (the chain, the reason, a docs anchor). Ids, never
    * content.
    */
   public String message() {
@@ -151,17 +158,17 @@ public final class RepairDecision {
    * {@link #message()} appended, in parentheses, to its message (for an error with no message,
    * in an {@code affinity4j} field beside the others). Present for a {@link Action#FAIL}, and
    * for a {@link Action#NONE} on a turn that continued a chain, unless there was no body (a
-   * connection failure), it was not a JSON object, or it already named the chain (a layer below
-   * amended it). A fresh copy on each call.
+   * connection failure) or it was not a JSON object. A fresh copy on each call.
    */
   public Optional<byte[]> errorBody() {
     return errorBody == null ? Optional.empty() : Optional.of(errorBody.clone());
   }
 
   /**
-   * Returns, for a {@link Action#NONE} on a turn that continued a chain, the note that names the
-   * chain and why nothing was repaired: attach it ({@link ChainNote#attachTo}) to the exception
-   * the caller gets, or use it when the error body cannot carry the words. Empty otherwise.
+   * Returns, for a {@link Action#FAIL} or a {@link Action#NONE} on a turn that continued a chain,
+   * the note that names the chain and why nothing was repaired: attach it
+   * ({@link ChainNote#attachTo}) to the exception the caller gets, and set its
+   * {@link ChainNote#HEADER header} on the error response. Empty otherwise.
    */
   public Optional<ChainNote> note() {
     return Optional.ofNullable(note);

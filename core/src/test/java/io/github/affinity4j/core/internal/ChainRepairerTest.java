@@ -1,12 +1,28 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.HistoryJournal;
+import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
+import io.github.affinity4j.core.ChainRepair;
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.ErrorFixtures;
+import io.github.affinity4j.core.FreshBackendRules;
+import io.github.affinity4j.core.JournalTurn;
+import io.github.affinity4j.core.RepairPolicy;
+import io.github.affinity4j.core.RepairStats;
+import io.github.affinity4j.core.RoutingInfo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.affinity4j.core.ChainBreak.Kind;
-import io.github.affinity4j.core.RepairDecision.Action;
+import io.github.affinity4j.core.internal.RepairDecision.Action;
 import io.github.affinity4j.testsupport.LogCapture;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,15 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.RepairStats;
+import io.github.affinity4j.core.RoutingInfo;
+import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.HistoryJournal;
+import io.github.affinity4j.core.RepairPolicy;
 import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.core.JsonParser;
@@ -175,32 +185,30 @@ public final class ChainRepairer {
    * data.
    *
    * @param requestBody the request body, whose {@code items} the conversation starts with
-   * @param responseBody the response body, whose {@code id} names the conversation
+   * @param created the chain the response named: a conversation key, or null if none
    * @param scope whom the conversation belongs to
-   * @throws NullPointerException if an argument is null
+   * @throws NullPointerException if {@code requestBody} or {@code scope} is null
    */
-  public void recordConversation(byte[] requestBody, byte[] responseBody, ChainScope scope) {
+  public void recordConversation(byte[] requestBody, @Nullable ChainKey created, ChainScope scope) {
     requireNonNull(requestBody, "requestBody");
-    requireNonNull(responseBody, "responseBody");
     requireNonNull(scope, "scope");
     if (!journals()) {
       return;
     }
-    Optional<ChainKey> key = ChainKeys.fromResponseBody(responseBody, 0, responseBody.length)
-        .filter(k -> k.kind() == ChainKey.Kind.CONVERSATION).map(k -> k.in(scope));
-    if (key.isEmpty()) {
+    if (created == null || created.kind() != ChainKey.Kind.CONVERSATION) {
       logger.debug("Response names no conversation; nothing to record");
       return;
     }
+    ChainKey key = created.in(scope);
     byte[] items = conversationItems(requestBody);
     if (items == null) {
       return;
     }
     try {
-      journal.recordConversation(key.get(), items);
-      logger.debug("Conversation {} journaled ({} bytes of initial items)", key.get(), items.length);
+      journal.recordConversation(key, items);
+      logger.debug("Conversation {} journaled ({} bytes of initial items)", key, items.length);
     } catch (Exception e) {
-      journalFailed("recordConversation", key.get(), e);
+      journalFailed("recordConversation", key, e);
     }
   }
 
@@ -266,7 +274,7 @@ public final class ChainRepairer {
   }
 
   /** Any exception, not only unchecked ones: a journal written in Kotlin may throw a checked one. */
-  void journalFailed(String operation, ChainKey key, Exception e) {
+  public void journalFailed(String operation, ChainKey key, Exception e) {
     logger.warn("HistoryJournal {} threw on {} of {}; going on without it", journal.getClass().getName(),
         operation, key, e);
   }

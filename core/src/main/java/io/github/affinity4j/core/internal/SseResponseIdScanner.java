@@ -1,5 +1,6 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.ChainKey;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.Optional;

@@ -1,5 +1,6 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.ChainKey;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
@@ -223,7 +224,7 @@ public final class TurnInput {
       if (ChainKey.isValidId(id)) {
         return id;
       }
-      logger.debug("Ignored {}: not a valid id ({})", field, ChainKey.describe(id));
+      logger.debug("Ignored {}: not a valid id ({})", field, Names.describe(id));
     } else {
       parser.skipChildren();
     }

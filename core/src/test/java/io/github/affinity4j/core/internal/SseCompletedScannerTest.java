@@ -1,4 +1,4 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

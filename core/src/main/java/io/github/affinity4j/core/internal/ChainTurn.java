@@ -1,10 +1,23 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
+import io.github.affinity4j.core.ChainRepair;
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.HistoryJournal;
+import io.github.affinity4j.core.JournalTurn;
+import io.github.affinity4j.core.RepairPolicy;
+import io.github.affinity4j.core.RoutingInfo;
+import io.github.affinity4j.core.ChainBreak;
 import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.affinity4j.core.ChainBreak.Kind;
+import io.github.affinity4j.core.ChainNote.Reason;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -65,15 +78,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ChainTurn {
 
-  /**
-   * How every message of a repair that failed begins (in {@link RepairDecision#message()} and in
-   * the amended error), so that an outer layer can tell an error it must not repair again.
-   */
-  public static final String REPAIR_FAILED_PREFIX = "affinity4j could not repair";
-
   private static final Logger logger = LoggerFactory.getLogger(ChainTurn.class);
 
-  private static final String ALREADY_REPAIRED = "not repaired: this request had its one repair already";
 
   // Error bodies are small; a larger one is passed on as it is rather than rewritten.
   private static final int MAX_AMENDED_BODY = 64 * 1024;
@@ -163,15 +169,14 @@ public final class ChainTurn {
       case SENT: {
         Optional<ChainBreak> broke = ChainBreaks.classify(status, errorBody, 0, errorBody.length, input,
             pin != null);
-        return broke.isEmpty() ? unrepaired("not repaired: HTTP " + status + " is not a chain break", errorBody)
+        return broke.isEmpty() ? unrepaired(Reason.NOT_A_BREAK, "HTTP " + status, errorBody)
             : broke(broke.get(), errorBody, rerouted);
       }
       case RETRYING: {
         Optional<ChainBreak> broke = ChainBreaks.classify(status, errorBody, 0, errorBody.length, input,
             pin != null);
         if (broke.isEmpty()) {
-          return fail("the retry on the same pin answered HTTP " + status + ", which is not a chain break",
-              errorBody);
+          return fail("the retry answered HTTP " + status, errorBody);
         }
         return replay(errorBody);
       }
@@ -179,7 +184,7 @@ public final class ChainTurn {
         return fail("the replay answered HTTP " + status, errorBody);
       default:
         logger.debug("{} already had its repair; HTTP {} passed on", describeChain(), status);
-        return unrepaired(ALREADY_REPAIRED, errorBody);
+        return unrepaired(Reason.ALREADY_REPAIRED, "HTTP " + status, errorBody);
     }
   }
 
@@ -195,8 +200,7 @@ public final class ChainTurn {
       case SENT: {
         Optional<ChainBreak> broke = ChainBreaks.classifyConnectionFailure(input, pin != null);
         if (broke.isEmpty()) {
-          return unrepaired("not repaired: a connection failure is a chain break only for a request that"
-              + " carried the chain's pin, and this one carried none", null);
+          return unrepaired(Reason.NOT_A_BREAK, "connection failed, no pin sent", null);
         }
         if (repairer.policy() == RepairPolicy.RETRY_THEN_REPLAY && !connectionRetried) {
           // The pooled connection may have been closed under the request (the SDK turns OkHttp's
@@ -213,7 +217,7 @@ public final class ChainTurn {
       case REPLAYING:
         return fail("the replay's connection failed", null);
       default:
-        return unrepaired(ALREADY_REPAIRED, null);
+        return unrepaired(Reason.ALREADY_REPAIRED, "connection failed", null);
     }
   }
 
@@ -223,8 +227,7 @@ public final class ChainTurn {
    * continued no chain. Attach it ({@link ChainNote#attachTo}) to the exception the caller gets.
    */
   public Optional<ChainNote> brokeOff() {
-    return chain == null ? Optional.empty() : Optional.of(new ChainNote(chain, "broke off after its response"
-        + " began; a response is not repaired once the caller has its first bytes"));
+    return chain == null ? Optional.empty() : Optional.of(ChainNote.of(chain, Reason.BROKE_OFF, null, ""));
   }
 
   /**
@@ -317,7 +320,7 @@ public final class ChainTurn {
     logger.debug("{} broke: {}", describeChain(), broke.describe());
     RepairPolicy policy = repairer.policy();
     if (policy == RepairPolicy.FAIL) {
-      return fail("repair is off (RepairPolicy.FAIL)", errorBody);
+      return fail("repair is off", errorBody);
     }
     if (policy == RepairPolicy.RETRY_THEN_REPLAY && !rerouted
         && (broke.kind() == Kind.PREVIOUS_RESPONSE_NOT_FOUND || broke.kind() == Kind.CONVERSATION_NOT_FOUND)) {
@@ -339,7 +342,7 @@ public final class ChainTurn {
         found = repairer.journal().history(chain);
       } catch (Exception e) {
         repairer.journalFailed("history", chain, e);
-        return fail("the HistoryJournal failed (" + e.getClass().getName() + ")", errorBody);
+        return fail("the journal threw " + e.getClass().getSimpleName(), errorBody);
       }
       if (found == null || !found.isComplete()) {
         return fail(missing(chain, found), errorBody);
@@ -349,7 +352,7 @@ public final class ChainTurn {
     ReplayPlanner.Plan plan = ReplayPlanner.plan(body, history);
     byte[] replayBody = plan.body;
     if (replayBody == null) { // no plan: its failure says why
-      return fail("the replay cannot be built: " + plan.failure, errorBody);
+      return fail("no replay: " + plan.failure, errorBody);
     }
     if (state == State.SENT) {
       started();
@@ -370,78 +373,43 @@ public final class ChainTurn {
     repairer.notify("repairStarted", listener -> listener.repairStarted(chain, broke));
   }
 
-  private RepairDecision fail(String reason, byte @Nullable [] errorBody) {
-    String message = failed(reason);
-    return RepairDecision.fail(breakUnderRepair(), message, amend(errorBody, message, null));
-  }
-
-  /**
-   * Nothing to repair: the failure goes to the caller naming the chain, in the error body's
-   * message unless a layer below named it there already, and as a note for an exception.
-   */
-  private RepairDecision unrepaired(String reason, byte @Nullable [] errorBody) {
-    if (chain == null) {
-      return RepairDecision.NONE;
-    }
-    ChainNote note = new ChainNote(chain, reason);
-    // A note always has a message (its constructor makes one); Throwable's may be null.
-    return RepairDecision.unrepaired(note, amend(errorBody, requireNonNull(note.getMessage()), chain));
-  }
-
-  /** Ends the repair as failed; returns the message the caller's error carries. */
-  private String failed(String reason) {
+  private RepairDecision fail(String detail, byte @Nullable [] errorBody) {
     state = State.FAILED;
     repairer.countFailed();
     ChainBreak broke = breakUnderRepair();
-    String message = REPAIR_FAILED_PREFIX + " " + describeChain() + " after " + broke.describe()
-        + ": " + reason;
+    ChainNote note = chain == null ? null : ChainNote.of(chain, Reason.REPAIR_FAILED, broke.kind(), detail);
+    RepairDecision decision = RepairDecision.fail(broke, note, null);
+    String message = decision.message();
     logger.debug("{}", message);
     repairer.notify("repairFailed", listener -> listener.repairFailed(chain, broke, message));
-    return message;
+    return RepairDecision.fail(broke, note, amend(errorBody, message));
   }
 
-  /** Why the history of {@code chain} cannot be replayed, and what to configure; ids and sizes only. */
-  private String missing(ChainKey chain, @Nullable ChainHistory history) {
-    StringBuilder why = new StringBuilder();
-    if (history == null) {
-      why.append("the HistoryJournal returned no history for it.");
-    } else if (chain.kind() == ChainKey.Kind.THREAD) {
-      why.append("Assistants threads are not journaled, so a thread cannot be replayed.");
-      return why.toString();
-    } else if (history.status() == ChainHistory.Status.UNAVAILABLE) {
-      // Say so first: the advice for lost histories (bigger bounds, one shared journal) would send
-      // the reader the wrong way while the store is down; the journal's toString names its state.
-      return why.append("the HistoryJournal could not be read: its store is unavailable (down or failing),"
-          + " so nothing is known of this chain's history; chains whose history it keeps can be repaired"
-          + " again once it answers. Journal: ").append(describeJournal()).toString();
-    } else if (history.status() == ChainHistory.Status.TOO_LARGE) {
-      why.append("its history passed the journal's per-chain bound at ")
-          .append(history.link().map(ChainKey::toString).orElse("some turn"))
-          .append(", so it was not kept from there on; raise the journal's maximumBytesPerChain if the"
-              + " model's context window allows a longer replay. Journal: ").append(describeJournal());
-    } else {
-      ChainKey link = history.link().orElse(chain);
-      why.append("its history is incomplete: ");
-      if (link.kind() == ChainKey.Kind.CONVERSATION) {
-        why.append("the journal does not know how ").append(link)
-            .append(" started (its creation was not recorded with ChainRepairer.recordConversation,"
-                + " or it was evicted or expired)");
-      } else {
-        why.append(link).append(" is not in the journal (never recorded by it, evicted, or expired)");
-      }
-      why.append('.');
-      if (history.turns() > 0) {
-        why.append(' ').append(history.turns()).append(history.turns() == 1 ? " turn" : " turns")
-            .append(" after it were found.");
-      }
+  /** Nothing to repair: the failure goes to the caller naming the chain, in its body and a note. */
+  private RepairDecision unrepaired(Reason reason, String detail, byte @Nullable [] errorBody) {
+    if (chain == null) {
+      return RepairDecision.NONE;
     }
-    why.append(" To repair chains, record every turn through the ChainRepairer, and share one"
-        + " HistoryJournal (the journal setting of the AffinityInterceptor or ChainRepairer builder)"
-        + " between all clients and processes that continue the same chains (for"
-        + " example a Redis-backed HistoryJournal); if chains outlive it, raise"
-        + " CaffeineHistoryJournal's maximumEntries, maximumBytes or expireAfterAccess. Journal: ")
-        .append(describeJournal());
-    return why.toString();
+    RepairDecision named = RepairDecision.unrepaired(ChainNote.of(chain, reason, null, detail), null);
+    return RepairDecision.unrepaired(named.note().orElseThrow(), amend(errorBody, named.message()));
+  }
+
+  /** Why the history of {@code chain} cannot be replayed, in a few words; ids and counts only. */
+  private static String missing(ChainKey chain, @Nullable ChainHistory history) {
+    if (history == null) {
+      return "no history";
+    }
+    if (chain.kind() == ChainKey.Kind.THREAD) {
+      return "threads are not journaled";
+    }
+    switch (history.status()) {
+      case UNAVAILABLE:
+        return "journal unavailable";
+      case TOO_LARGE:
+        return "history over the journal's bound at " + history.link().map(ChainKey::toString).orElse("a turn");
+      default:
+        return "history incomplete at " + history.link().orElse(chain) + " (" + history.turns() + " turns found)";
+    }
   }
 
   /** The break this turn is repairing: set by {@link #broke}, which every repair step follows. */
@@ -449,13 +417,6 @@ public final class ChainTurn {
     return requireNonNull(cause, "no chain break yet");
   }
 
-  private String describeJournal() {
-    try {
-      return String.valueOf(repairer.journal());
-    } catch (RuntimeException e) {
-      return repairer.journal().getClass().getName();
-    }
-  }
 
   private String describeChain() {
     return chain == null ? "the request" : "chain " + chain;
@@ -464,10 +425,9 @@ public final class ChainTurn {
   /**
    * The error body with {@code message} appended to its message, or set as an {@code affinity4j}
    * field beside the others if it has none (the SDK then shows the error's JSON); null if it is
-   * not a JSON object, or if {@code namedChain} is given and a layer below already named it there.
+   * not a JSON object.
    */
-  private static byte @Nullable [] amend(byte @Nullable [] errorBody, String message,
-      @Nullable ChainKey namedChain) {
+  private static byte @Nullable [] amend(byte @Nullable [] errorBody, String message) {
     if (errorBody == null || errorBody.length == 0 || errorBody.length > MAX_AMENDED_BODY) {
       return null;
     }
@@ -477,12 +437,7 @@ public final class ChainTurn {
       }
       ObjectNode target = root.get("error") instanceof ObjectNode error ? error : root;
       JsonNode original = target.get("message");
-      boolean hasMessage = original != null && original.isTextual();
-      if (namedChain != null && ChainNote.names((hasMessage ? original : target.path("affinity4j")).asText(null),
-          namedChain)) {
-        return null;
-      }
-      if (hasMessage) {
+      if (original != null && original.isTextual()) {
         target.put("message", original.asText() + " (" + message + ")");
       } else {
         target.put("affinity4j", message);

@@ -1,5 +1,19 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.AffinityStore;
+import io.github.affinity4j.core.CaffeineAffinityStore;
+import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.ErrorFixtures;
+import io.github.affinity4j.core.HistoryJournal;
+import io.github.affinity4j.core.JournalTurn;
+import io.github.affinity4j.core.RoutingInfo;
+import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainRepair;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

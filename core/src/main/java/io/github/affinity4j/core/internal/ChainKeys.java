@@ -1,5 +1,7 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.ChainKey;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
@@ -155,97 +157,6 @@ public final class ChainKeys {
   }
 
   /**
-   * Returns the chain a {@code POST …/responses} body continues: {@code previous_response_id}
-   * (a response key), else {@code conversation}, given as a string or as an object with an
-   * {@code id} (a conversation key). Empty for a new chain, and for bad data: not a JSON object,
-   * a field of the wrong type, an invalid id. If both fields are present (the API rejects that),
-   * {@code previous_response_id} wins.
-   *
-   * @throws IndexOutOfBoundsException if {@code offset} and {@code length} are outside {@code body}
-   */
-  public static Optional<ChainKey> fromRequestBody(byte[] body, int offset, int length) {
-    Objects.checkFromIndexSize(offset, length, body.length);
-    try (JsonParser parser = JSON.createParser(body, offset, length)) {
-      if (parser.nextToken() != JsonToken.START_OBJECT) {
-        logger.debug("Request body is not a JSON object; no chain key");
-        return Optional.empty();
-      }
-      String conversation = null;
-      while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        String field = parser.currentName();
-        JsonToken value = parser.nextToken();
-        if ("previous_response_id".equals(field) && value == JsonToken.VALUE_STRING) {
-          Optional<ChainKey> key = valid(Kind.RESPONSE, parser.getText(), field);
-          if (key.isPresent()) {
-            return key; // it wins, so the rest of the body does not matter
-          }
-        } else if ("conversation".equals(field) && value == JsonToken.VALUE_STRING) {
-          conversation = parser.getText();
-        } else if ("conversation".equals(field) && value == JsonToken.START_OBJECT) {
-          conversation = readId(parser);
-        } else {
-          parser.skipChildren();
-        }
-      }
-      return conversation == null ? Optional.empty() : valid(Kind.CONVERSATION, conversation, "conversation");
-    } catch (IOException e) {
-      logger.debug("Request body is not valid JSON ({}); no chain key", e.getClass().getSimpleName());
-      return Optional.empty();
-    }
-  }
-
-  /**
-   * Returns the chain a successful JSON response creates or extends, from its top-level
-   * {@code id}, {@code object} and {@code thread_id}:
-   *
-   * <ul>
-   *   <li>{@code object} {@code response}, {@code conversation} or {@code thread}: that kind of key
-   *       for {@code id};
-   *   <li>another {@code thread.*} object (a run, a message): a thread key for {@code thread_id};
-   *   <li>no {@code object}: the kind the {@code id} prefix names ({@code resp_}, {@code conv_},
-   *       {@code thread_});
-   *   <li>anything else (a list, a deleted marker, an error): empty.
-   * </ul>
-   *
-   * Reading stops as soon as the answer is known; for a response object that is after its first
-   * two fields.
-   *
-   * @throws IndexOutOfBoundsException if {@code offset} and {@code length} are outside {@code body}
-   */
-  public static Optional<ChainKey> fromResponseBody(byte[] body, int offset, int length) {
-    Objects.checkFromIndexSize(offset, length, body.length);
-    try (JsonParser parser = JSON.createParser(body, offset, length)) {
-      if (parser.nextToken() != JsonToken.START_OBJECT) {
-        logger.debug("Response body is not a JSON object; nothing to bind");
-        return Optional.empty();
-      }
-      String id = null;
-      String object = null;
-      String threadId = null;
-      while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        String field = parser.currentName();
-        if (parser.nextToken() != JsonToken.VALUE_STRING) {
-          parser.skipChildren();
-          continue;
-        }
-        switch (field) {
-          case "id" -> id = parser.getText();
-          case "object" -> object = parser.getText();
-          case "thread_id" -> threadId = parser.getText();
-          default -> { }
-        }
-        if (object != null && decided(object, id, threadId)) {
-          break;
-        }
-      }
-      return responseKey(object, id, threadId);
-    } catch (IOException e) {
-      logger.debug("Response body is not valid JSON ({}); nothing to bind", e.getClass().getSimpleName());
-      return Optional.empty();
-    }
-  }
-
-  /**
    * Reads the data of one SSE event: {@code {"type":"response.created","response":{"id":…}}}.
    * Without a {@code type}, the event's name decides.
    */
@@ -256,7 +167,8 @@ public final class ChainKeys {
         return Optional.empty();
       }
       String type = null;
-      String id = null;
+      ChainKey created = null;
+      boolean hasResponse = false;
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
         String field = parser.currentName();
         JsonToken value = parser.nextToken();
@@ -264,15 +176,16 @@ public final class ChainKeys {
           type = parser.getText();
           if (!SseResponseIdScanner.RESPONSE_CREATED.equals(type)) {
             logger.debug("First SSE event is {}, not response.created; no response id",
-                ChainKey.isValidId(type) ? type : ChainKey.describe(type));
+                ChainKey.isValidId(type) ? type : Names.describe(type));
             return Optional.empty();
           }
         } else if ("response".equals(field) && value == JsonToken.START_OBJECT) {
-          id = readId(parser);
+          hasResponse = true;
+          created = TurnOutput.readObject(parser, data, offset, false).chain();
         } else {
           parser.skipChildren();
         }
-        if (type != null && id != null) {
+        if (type != null && hasResponse) {
           break;
         }
       }
@@ -280,83 +193,16 @@ public final class ChainKeys {
         logger.debug("First SSE event has no type; no response id");
         return Optional.empty();
       }
-      if (id == null) {
-        logger.debug("response.created event has no response.id; nothing to bind");
+      if (created == null || created.kind() != Kind.RESPONSE) {
+        logger.debug("response.created event has no response id; nothing to bind");
         return Optional.empty();
       }
-      return valid(Kind.RESPONSE, id, "response.id");
+      return Optional.of(created);
     } catch (IOException e) {
       logger.debug("First SSE event data is not valid JSON ({}); no response id",
           e.getClass().getSimpleName());
       return Optional.empty();
     }
-  }
-
-  /** Reads the rest of the object just entered and returns its string {@code id}, if any. */
-  private static @Nullable String readId(JsonParser parser) throws IOException {
-    String id = null;
-    while (parser.nextToken() == JsonToken.FIELD_NAME) {
-      String field = parser.currentName();
-      if (parser.nextToken() == JsonToken.VALUE_STRING && "id".equals(field)) {
-        id = parser.getText();
-      } else {
-        parser.skipChildren();
-      }
-    }
-    return id;
-  }
-
-  /** Returns true once the fields read so far settle the key for this {@code object}. */
-  private static boolean decided(String object, @Nullable String id, @Nullable String threadId) {
-    return switch (object) {
-      case "response", "conversation", "thread" -> id != null;
-      default -> !object.startsWith("thread.") || threadId != null;
-    };
-  }
-
-  private static Optional<ChainKey> responseKey(@Nullable String object, @Nullable String id,
-      @Nullable String threadId) {
-    if (object == null) {
-      if (id == null) {
-        logger.debug("Response body has no id; nothing to bind");
-        return Optional.empty();
-      }
-      Kind kind = id.startsWith("resp_") ? Kind.RESPONSE
-          : id.startsWith("conv_") ? Kind.CONVERSATION
-          : id.startsWith("thread_") ? Kind.THREAD
-          : null;
-      if (kind == null) {
-        logger.debug("Response body has no object and an id of unknown kind; nothing to bind");
-        return Optional.empty();
-      }
-      return valid(kind, id, "id");
-    }
-    switch (object) {
-      case "response":
-        return id == null ? missing("id") : valid(Kind.RESPONSE, id, "id");
-      case "conversation":
-        return id == null ? missing("id") : valid(Kind.CONVERSATION, id, "id");
-      case "thread":
-        return id == null ? missing("id") : valid(Kind.THREAD, id, "id");
-      default:
-        if (object.startsWith("thread.")) {
-          return threadId == null ? missing("thread_id") : valid(Kind.THREAD, threadId, "thread_id");
-        }
-        return Optional.empty();
-    }
-  }
-
-  private static Optional<ChainKey> missing(String field) {
-    logger.debug("Response body has no string {}; nothing to bind", field);
-    return Optional.empty();
-  }
-
-  private static Optional<ChainKey> valid(Kind kind, String id, String field) {
-    Optional<ChainKey> key = ChainKey.parse(kind, id);
-    if (key.isEmpty()) {
-      logger.debug("Ignored {}: not a valid id ({})", field, ChainKey.describe(id));
-    }
-    return key;
   }
 
   /** {@code path} ends with {@code segment}, optionally followed by one slash. */

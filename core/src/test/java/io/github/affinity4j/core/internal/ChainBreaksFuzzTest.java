@@ -1,5 +1,11 @@
-package io.github.affinity4j.core;
+package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.RepairPolicy;
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ErrorFixtures;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
