@@ -4,6 +4,7 @@ import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.LogLevel;
 import io.github.affinity4j.okhttp.RoutingLogInterceptor;
 import java.util.Collection;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What {@code --debug} turns on: DEBUG for affinity4j's SLF4J loggers (slf4j-simple reads a
@@ -22,7 +23,8 @@ final class DebugLogging implements AutoCloseable {
   static final String PROPERTY = "org.slf4j.simpleLogger.log.io.github.affinity4j";
 
   private final boolean enabled;
-  private final String previous;
+  /** The property's value before, restored by {@link #close()}; null if it was not set. */
+  private final @Nullable String previous;
 
   private DebugLogging(boolean enabled) {
     this.enabled = enabled;

@@ -21,6 +21,7 @@ import java.util.concurrent.Callable;
 import java.util.function.Function;
 import okhttp3.JavaNetCookieJar;
 import okhttp3.OkHttpClient;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -208,8 +209,8 @@ final class DemoCommand implements Callable<Integer> {
    * {@code kill}, conversation after conversation; with it, turns 1 to {@link #KILL_AFTER_TURN} of
    * every conversation, then {@code kill}, then the remaining turns of every conversation.
    */
-  private void run(Scenario scenario, OpenAIOkHttpClient.Builder sdk, DebugLogging logging,
-      Runnable kill) {
+  private void run(Scenario scenario, OpenAIOkHttpClient.@Nullable Builder sdk,
+      DebugLogging logging, @Nullable Runnable kill) {
     ApimSimulator apim = scenario.apim;
     Set<String> cookies = Set.of(apim.cookieName());
     TurnRecorder recorder = new TurnRecorder(cookies);
@@ -234,7 +235,7 @@ final class DemoCommand implements Callable<Integer> {
     }
     try {
       TurnRunner runner = new TurnRunner(client, recorder, MODEL, false, Redactor.none());
-      String[] previous = new String[CONVERSATIONS + 1];
+      @Nullable String[] previous = new @Nullable String[CONVERSATIONS + 1];
       for (int c = 1; c <= CONVERSATIONS; c++) {
         scenario.conversations.add(new ArrayList<>());
       }
@@ -259,8 +260,8 @@ final class DemoCommand implements Callable<Integer> {
     scenario.finish();
   }
 
-  private static void turns(Scenario scenario, TurnRunner runner, String[] previous, int c,
-      int from, int to) {
+  private static void turns(Scenario scenario, TurnRunner runner, @Nullable String[] previous,
+      int c, int from, int to) {
     List<TurnRecord> conversation = scenario.conversations.get(c - 1);
     for (int t = from; t <= to; t++) {
       if (!conversation.isEmpty() && !conversation.get(conversation.size() - 1).ok()) {

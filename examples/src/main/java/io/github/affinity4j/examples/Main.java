@@ -2,6 +2,8 @@ package io.github.affinity4j.examples;
 
 import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -50,14 +52,16 @@ public final class Main {
           + "a demo on the embedded APIM simulator, and a probe for real gateways.",
       footer = {"", "Run a command with --help for its options."})
   static final class Root implements Runnable {
+    /** Injected by picocli when the command line is built; null before. */
     @Spec
-    private CommandSpec spec;
+    private @Nullable CommandSpec spec;
 
     @picocli.CommandLine.Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help.")
     private boolean help;
 
     @Override
     public void run() {
+      CommandSpec spec = Objects.requireNonNull(this.spec, "picocli injects the @Spec");
       throw new ParameterException(spec.commandLine(), "Missing command: demo or probe");
     }
   }

@@ -16,12 +16,14 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -61,26 +63,28 @@ import picocli.CommandLine.Spec;
         "Exit code 0 if every conversation survived, 1 if not, 2 for a usage error."})
 final class ProbeCommand implements Callable<Integer> {
   static final String DEFAULT_COOKIE_NAME = "APIM-Backend-Affinity";
+  static final String DEFAULT_MODEL = "gpt-4.1";
   private static final Pattern TOKEN = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
 
+  /** Injected by picocli when the command line is built; null before. */
   @Spec
-  private CommandSpec spec;
+  private @Nullable CommandSpec spec;
 
   @Option(names = "--base-url", required = true, paramLabel = "URL", order = 1,
       description = "The gateway's OpenAI base URL, e.g. https://my-apim.azure-api.net/inference/openai/v1")
-  private String baseUrl;
+  private @Nullable String baseUrl; // required: picocli sets it before call()
 
   @Option(names = "--api-key", arity = "0..1", interactive = true, prompt = "API key: ",
       paramLabel = "KEY", order = 2,
       description = "API key, sent as Authorization: Bearer. Without a value it is asked for, "
           + "unechoed.")
-  private String apiKey;
+  private @Nullable String apiKey;
 
   @Option(names = "--subscription-key", arity = "0..1", interactive = true,
       prompt = "APIM subscription key: ", paramLabel = "KEY", order = 3,
       description = "APIM subscription key, sent as Ocp-Apim-Subscription-Key (and as api-key "
           + "without --api-key or --entra). Without a value it is asked for, unechoed.")
-  private String subscriptionKey;
+  private @Nullable String subscriptionKey;
 
   @Option(names = "--entra", order = 4,
       description = "Authenticate with Microsoft Entra ID (DefaultAzureCredential: environment, "
@@ -89,11 +93,11 @@ final class ProbeCommand implements Callable<Integer> {
 
   @Option(names = "--header", paramLabel = "'Name: value'", order = 5,
       description = "An extra request header; repeatable. Values are never printed.")
-  private List<String> headers;
+  private @Nullable List<String> headers;
 
-  @Option(names = "--model", defaultValue = "gpt-4.1", paramLabel = "MODEL", order = 6,
+  @Option(names = "--model", defaultValue = DEFAULT_MODEL, paramLabel = "MODEL", order = 6,
       description = "Model or deployment name; default ${DEFAULT-VALUE}.")
-  private String model;
+  private String model = DEFAULT_MODEL;
 
   @Option(names = "--conversations", defaultValue = "6", paramLabel = "N", order = 7,
       description = "Conversations to run, one after another; default ${DEFAULT-VALUE}.")
@@ -109,7 +113,7 @@ final class ProbeCommand implements Callable<Integer> {
   @Option(names = "--cookie-name", paramLabel = "NAME", order = 10,
       description = "The pool's affinity cookie name; repeatable; default " + DEFAULT_COOKIE_NAME
           + ".")
-  private List<String> cookieNames;
+  private @Nullable List<String> cookieNames;
 
   @Option(names = "--no-affinity4j", order = 11,
       description = "Use the plain OpenAI SDK, without affinity4j, for comparison.")
@@ -118,7 +122,7 @@ final class ProbeCommand implements Callable<Integer> {
   @Option(names = "--report", paramLabel = "FILE.html", order = 12,
       description = "Also write a self-contained HTML report with the per-region distribution "
           + "and per-turn latency charts.")
-  private Path report;
+  private @Nullable Path report;
 
   @Option(names = "--debug", order = 13,
       description = "DEBUG logging on standard error: affinity4j's, the routing log's (headers "
@@ -148,7 +152,7 @@ final class ProbeCommand implements Callable<Integer> {
           url.queryParameterValue(i)));
     }
     HttpUrl sdkUrl = url.newBuilder().query(null).fragment(null).username("").password("").build();
-    List<String> secrets = new ArrayList<>(List.of(url.password()));
+    List<@Nullable String> secrets = new ArrayList<>(List.of(url.password()));
     secrets.add(apiKey);
     secrets.add(subscriptionKey);
     extraHeaders.forEach(header -> secrets.add(header.getValue()));
@@ -237,7 +241,7 @@ final class ProbeCommand implements Callable<Integer> {
   }
 
   private HttpUrl validate() {
-    HttpUrl url = HttpUrl.parse(baseUrl);
+    HttpUrl url = HttpUrl.parse(Objects.requireNonNull(baseUrl, "picocli requires --base-url"));
     if (url == null) {
       throw usage("--base-url must be an http or https URL, e.g. "
           + "https://my-apim.azure-api.net/inference/openai/v1");
@@ -289,6 +293,7 @@ final class ProbeCommand implements Callable<Integer> {
   }
 
   private ParameterException usage(String message) {
+    CommandSpec spec = Objects.requireNonNull(this.spec, "picocli injects the @Spec");
     return new ParameterException(spec.commandLine(), message);
   }
 
@@ -425,7 +430,7 @@ final class ProbeCommand implements Callable<Integer> {
   }
 
   /** A field value: {@code -} if absent, quoted if it holds a space or a quote. */
-  static String value(String text) {
+  static String value(@Nullable String text) {
     if (text == null || text.isEmpty()) {
       return "-";
     }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The probe's {@code --report} page: one self-contained HTML file (inline CSS and SVG, no script,
@@ -259,7 +260,7 @@ final class ProbeReport {
     return table.append("</table>\n").toString();
   }
 
-  private static String dash(String text) {
+  private static String dash(@Nullable String text) {
     return text == null ? "-" : text;
   }
 

@@ -3,6 +3,7 @@ package io.github.affinity4j.examples;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Replaces known secrets (API key, subscription key, header values) with {@code ██} in text that
@@ -18,7 +19,11 @@ final class Redactor {
 
   private final List<String> secrets;
 
-  Redactor(List<String> secrets) {
+  /**
+   * @param secrets the values to mask; nulls, and values shorter than {@link #MIN_SECRET_LENGTH},
+   *     are skipped
+   */
+  Redactor(List<? extends @Nullable String> secrets) {
     List<String> kept = new ArrayList<>();
     for (String secret : secrets) {
       if (secret != null && secret.length() >= MIN_SECRET_LENGTH && !kept.contains(secret)) {
@@ -36,7 +41,7 @@ final class Redactor {
   }
 
   /** Returns {@code text} with every known secret masked; null stays null. */
-  String apply(String text) {
+  @Nullable String apply(@Nullable String text) {
     if (text == null) {
       return null;
     }

@@ -2,6 +2,7 @@ package io.github.affinity4j.examples;
 
 import io.github.affinity4j.core.RoutingInfo;
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What one turn of a conversation did, as the demo and the probe print it. Holds no secret: pins
@@ -29,13 +30,13 @@ record TurnRecord(
     int turn,
     boolean ok,
     int status,
-    String error,
-    String detail,
-    String responseId,
+    @Nullable String error,
+    @Nullable String detail,
+    @Nullable String responseId,
     String text,
     RoutingInfo routing,
-    String pinSent,
-    String pinSet,
+    @Nullable String pinSent,
+    @Nullable String pinSet,
     boolean repaired,
     int itemsReplayed,
     int attempts,
@@ -47,7 +48,7 @@ record TurnRecord(
   }
 
   /** The chain's pin after this turn: the cookie set, else the cookie sent; null if neither. */
-  String pin() {
+  @Nullable String pin() {
     return pinSet != null ? pinSet : pinSent;
   }
 }

@@ -12,6 +12,7 @@ import okhttp3.Cookie;
 import okhttp3.Interceptor;
 import okhttp3.Request;
 import okhttp3.Response;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Watches the HTTP exchanges and the affinity4j events of one turn at a time, so that a turn can
@@ -33,14 +34,17 @@ final class TurnRecorder {
   }
 
   /** One HTTP attempt: its status (0 for an I/O failure), routing headers and pins. */
-  record Exchange(int status, RoutingInfo routing, String pinSent, String pinSet) {}
+  record Exchange(
+      int status, RoutingInfo routing, @Nullable String pinSent, @Nullable String pinSet) {}
 
   /** What one turn's SDK call did. */
   static final class Observed {
     final List<Exchange> exchanges = new ArrayList<>();
-    ChainRepair repair;
+    /** The repair affinity4j made during the turn; null if none. */
+    @Nullable ChainRepair repair;
 
-    Exchange last() {
+    /** The turn's last HTTP attempt; null if it made none. */
+    @Nullable Exchange last() {
       return exchanges.isEmpty() ? null : exchanges.get(exchanges.size() - 1);
     }
   }
@@ -103,7 +107,7 @@ final class TurnRecorder {
   }
 
   /** The fingerprint of the affinity cookie in the request's Cookie headers, or null. */
-  private String pinSent(Request request) {
+  private @Nullable String pinSent(Request request) {
     for (String header : request.headers("Cookie")) {
       for (String pair : header.split(";")) {
         int eq = pair.indexOf('=');

@@ -11,6 +11,8 @@ import com.openai.models.responses.ResponseStreamEvent;
 import io.github.affinity4j.core.RoutingInfo;
 import java.time.Duration;
 import java.util.Iterator;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Sends one turn of a conversation through an {@link OpenAIClient}, as a plain or a streamed
@@ -37,7 +39,7 @@ final class TurnRunner {
   }
 
   /** Sends {@code input}, continuing {@code previousResponseId} unless it is null. */
-  TurnRecord run(int conversation, int turn, String input, String previousResponseId) {
+  TurnRecord run(int conversation, int turn, String input, @Nullable String previousResponseId) {
     ResponseCreateParams.Builder params = ResponseCreateParams.builder().model(model).input(input);
     if (previousResponseId != null) {
       params.previousResponseId(previousResponseId);
@@ -125,7 +127,9 @@ final class TurnRunner {
   }
 
   private String detail(String message) {
-    String oneLine = redactor.apply(message).replaceAll("\\s+", " ").trim();
+    // A text given to the redactor comes back as text: only null stays null.
+    String redacted = Objects.requireNonNull(redactor.apply(message), "redacted message");
+    String oneLine = redacted.replaceAll("\\s+", " ").trim();
     return oneLine.length() <= MAX_DETAIL_CHARS ? oneLine : oneLine.substring(0, MAX_DETAIL_CHARS) + "…";
   }
 
@@ -133,13 +137,13 @@ final class TurnRunner {
   private static final class Outcome {
     final boolean ok;
     final int status;
-    final String error;
-    final String detail;
-    final String responseId;
+    final @Nullable String error;
+    final @Nullable String detail;
+    final @Nullable String responseId;
     final String text;
 
-    private Outcome(boolean ok, int status, String error, String detail, String responseId,
-        String text) {
+    private Outcome(boolean ok, int status, @Nullable String error, @Nullable String detail,
+        @Nullable String responseId, String text) {
       this.ok = ok;
       this.status = status;
       this.error = error;
@@ -152,7 +156,7 @@ final class TurnRunner {
       return new Outcome(true, status, null, null, responseId, text);
     }
 
-    static Outcome failed(int status, String error, String detail) {
+    static Outcome failed(int status, String error, @Nullable String detail) {
       return new Outcome(false, status, error, detail, null, "");
     }
   }

@@ -1,5 +1,7 @@
 package io.github.affinity4j.testkit;
 
+import org.jspecify.annotations.Nullable;
+
 /** An error answer a backend returns instead of a response; carries the JSON body to send. */
 final class ApiException extends Exception {
   private static final long serialVersionUID = 1L;
@@ -16,12 +18,14 @@ final class ApiException extends Exception {
   }
 
   /** An error in the OpenAI shape: {@code {"error":{"message","type","param","code"}}}. */
-  static ApiException openAi(int status, String message, String param, String code) {
+  static ApiException openAi(int status, String message, @Nullable String param,
+      @Nullable String code) {
     return new ApiException(status, Json.errorBody(message, "invalid_request_error", param, code), false);
   }
 
   /** An OpenAI-shaped error that reports an unknown response, conversation or item. */
-  static ApiException notFound(int status, String message, String param, String code) {
+  static ApiException notFound(int status, String message, @Nullable String param,
+      @Nullable String code) {
     return new ApiException(status, Json.errorBody(message, "invalid_request_error", param, code), true);
   }
 

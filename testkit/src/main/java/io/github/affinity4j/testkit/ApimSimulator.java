@@ -19,6 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An Azure API Management-like gateway on a loopback port, fronting a pool of stateful Responses
@@ -181,7 +182,7 @@ public final class ApimSimulator implements AutoCloseable {
     private boolean sessionAffinity = true;
     private String cookieName = DEFAULT_COOKIE_NAME;
     private PinnedBackendMode pinnedBackendMode = PinnedBackendMode.REROUTE;
-    private CircuitBreakerRule circuitBreaker;
+    private @Nullable CircuitBreakerRule circuitBreaker;
     private Clock clock = Clock.systemUTC();
     private Random random = new Random();
     private boolean recordRequestBodies;

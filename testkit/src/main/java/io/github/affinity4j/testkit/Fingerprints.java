@@ -3,6 +3,7 @@ package io.github.affinity4j.testkit;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import org.jspecify.annotations.Nullable;
 
 /** Short, non-reversible stand-ins for secret values in {@code toString()} output. */
 final class Fingerprints {
@@ -10,7 +11,7 @@ final class Fingerprints {
 
   private Fingerprints() {}
 
-  static String of(String secret) {
+  static String of(@Nullable String secret) {
     if (secret == null) {
       return "none";
     }

@@ -13,10 +13,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The gateway: routes each request to a backend of the pool (priority groups, then smooth
@@ -131,7 +133,7 @@ final class Gateway implements HttpHandler {
    * available backend, then smooth weighted round-robin within it (equal weights give plain
    * round-robin). Returns null when no backend is available.
    */
-  private SimulatedBackend choose() {
+  private @Nullable SimulatedBackend choose() {
     synchronized (routingLock) {
       int bestPriority = Integer.MAX_VALUE;
       List<SimulatedBackend> group = new ArrayList<>();
@@ -164,12 +166,12 @@ final class Gateway implements HttpHandler {
     }
   }
 
-  private static void write(HttpExchange exchange, SimResponse response, SimulatedBackend target)
-      throws IOException {
+  private static void write(HttpExchange exchange, SimResponse response,
+      @Nullable SimulatedBackend target) throws IOException {
     Headers headers = exchange.getResponseHeaders();
     response.headers.forEach(headers::set);
     if (!response.isStream()) {
-      byte[] body = response.body;
+      byte[] body = Objects.requireNonNull(response.body, "a non-stream response has a body");
       exchange.sendResponseHeaders(response.status, body.length == 0 ? -1 : body.length);
       try (OutputStream out = exchange.getResponseBody()) {
         out.write(body);
@@ -177,22 +179,23 @@ final class Gateway implements HttpHandler {
       return;
     }
     int cutAfter = target == null ? -1 : target.takeStreamCut();
+    List<String> events = Objects.requireNonNull(response.events, "a stream has events");
     exchange.sendResponseHeaders(response.status, 0);
     OutputStream out = exchange.getResponseBody();
-    for (int i = 0; i < response.events.size(); i++) {
+    for (int i = 0; i < events.size(); i++) {
       if (i == cutAfter) {
         // Leaving the handler by an exception makes the server drop the connection without the
         // last chunk: the client sees a stream cut mid-way, not a clean end.
         throw new StreamCutException(cutAfter);
       }
-      out.write(response.events.get(i).getBytes(StandardCharsets.UTF_8));
+      out.write(events.get(i).getBytes(StandardCharsets.UTF_8));
       out.flush();
     }
     out.close();
   }
 
   /** The value of cookie {@code name} in the request's Cookie headers, or null. */
-  static String cookieValue(Headers requestHeaders, String name) {
+  static @Nullable String cookieValue(Headers requestHeaders, String name) {
     List<String> cookieHeaders = requestHeaders.get("Cookie");
     if (cookieHeaders == null) {
       return null;
@@ -212,7 +215,7 @@ final class Gateway implements HttpHandler {
    * The top-level {@code previous_response_id} of a create-response body, or null when it has none
    * or is not a JSON object. Streams over the body without building a tree.
    */
-  static String previousResponseId(byte[] body) {
+  static @Nullable String previousResponseId(byte[] body) {
     try (JsonParser parser = Json.MAPPER.getFactory().createParser(body)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
         return null;
@@ -232,7 +235,7 @@ final class Gateway implements HttpHandler {
   }
 
   /** The whole body, or null when it is larger than {@link #MAX_BODY_BYTES}. */
-  private static byte[] readBody(InputStream in) throws IOException {
+  private static byte @Nullable [] readBody(InputStream in) throws IOException {
     try (in) {
       byte[] body = in.readNBytes(MAX_BODY_BYTES + 1);
       if (body.length > MAX_BODY_BYTES) {
@@ -261,7 +264,7 @@ final class Gateway implements HttpHandler {
     logSize.set(0);
   }
 
-  SimulatedBackend pinnedBackend(String cookieValue) {
+  @Nullable SimulatedBackend pinnedBackend(String cookieValue) {
     return sessions.get(cookieValue);
   }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.jspecify.annotations.Nullable;
 
 /** JSON helpers shared by the gateway and the backends. */
 final class Json {
@@ -24,7 +25,8 @@ final class Json {
   }
 
   /** The OpenAI error shape. */
-  static String errorBody(String message, String type, String param, String code) {
+  static String errorBody(String message, String type, @Nullable String param,
+      @Nullable String code) {
     ObjectNode error = object();
     error.put("message", message);
     error.put("type", type);
@@ -44,7 +46,7 @@ final class Json {
   }
 
   /** How OpenAI's validation errors name a JSON type: "a string", "an integer", ... */
-  static String typeName(JsonNode node) {
+  static String typeName(@Nullable JsonNode node) {
     if (node == null || node.isNull() || node.isMissingNode()) {
       return "null";
     }

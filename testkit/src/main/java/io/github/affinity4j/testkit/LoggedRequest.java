@@ -1,5 +1,7 @@
 package io.github.affinity4j.testkit;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * One request as the simulated gateway saw and routed it, for tests to assert on.
  *
@@ -43,20 +45,20 @@ public record LoggedRequest(
     long sequence,
     String method,
     String path,
-    String affinityCookie,
-    String backend,
+    @Nullable String affinityCookie,
+    @Nullable String backend,
     int status,
-    String issuedCookie,
-    String body,
-    String previousResponseId,
-    String responseId) {
+    @Nullable String issuedCookie,
+    @Nullable String body,
+    @Nullable String previousResponseId,
+    @Nullable String responseId) {
 
   /**
    * A request without chain facts: {@link #previousResponseId()} and {@link #responseId()} null.
    * Kept for code written against the first form of this record.
    */
-  public LoggedRequest(long sequence, String method, String path, String affinityCookie,
-      String backend, int status, String issuedCookie, String body) {
+  public LoggedRequest(long sequence, String method, String path, @Nullable String affinityCookie,
+      @Nullable String backend, int status, @Nullable String issuedCookie, @Nullable String body) {
     this(sequence, method, path, affinityCookie, backend, status, issuedCookie, body, null, null);
   }
 
@@ -76,7 +78,7 @@ public record LoggedRequest(
    * the gateway answered itself or session affinity is off. A response this request created is
    * bound to this cookie by a client that keeps affinity per chain.
    */
-  public String backendCookie() {
+  public @Nullable String backendCookie() {
     if (backend == null) {
       return null;
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads what the simulated model answers from: user messages among a turn's items, their text, and
@@ -63,7 +64,7 @@ final class MessageItems {
    * The first function tool whose name appears in the text of the last user message of this
    * turn's input; that is the documented trigger for a {@code function_call} answer.
    */
-  static String triggeredTool(ArrayNode tools, List<JsonNode> input) {
+  static @Nullable String triggeredTool(@Nullable ArrayNode tools, List<JsonNode> input) {
     if (tools == null || input.isEmpty() || !isUserMessage(input.get(input.size() - 1))) {
       return null;
     }

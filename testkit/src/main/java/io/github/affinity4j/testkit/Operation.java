@@ -1,5 +1,7 @@
 package io.github.affinity4j.testkit;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * A recognised API operation: the resource path after one of the accepted prefixes
  * ({@code /openai/v1/}, {@code /v1/}, or {@code /openai/} with an {@code api-version} query).
@@ -7,14 +9,14 @@ package io.github.affinity4j.testkit;
  * @param kind what is asked for
  * @param id the response or conversation id in the path, or {@code null}
  */
-record Operation(Kind kind, String id) {
+record Operation(Kind kind, @Nullable String id) {
   enum Kind {
     CREATE_RESPONSE, GET_RESPONSE, DELETE_RESPONSE,
     CREATE_CONVERSATION, GET_CONVERSATION, DELETE_CONVERSATION
   }
 
   /** The operation a request asks for, or {@code null} when the gateway does not know it. */
-  static Operation parse(String method, String path, String query) {
+  static @Nullable Operation parse(String method, String path, @Nullable String query) {
     String rest;
     if (path.startsWith("/openai/v1/")) {
       rest = path.substring("/openai/v1/".length());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads the fields of a request body as the Responses API validates them, with its error answers
@@ -40,7 +41,7 @@ final class RequestFields {
     }
   }
 
-  static String conversationId(JsonNode conversation) throws ApiException {
+  static @Nullable String conversationId(@Nullable JsonNode conversation) throws ApiException {
     if (conversation == null || conversation.isNull()) {
       return null;
     }
@@ -71,7 +72,7 @@ final class RequestFields {
     return value.asText();
   }
 
-  static String optionalString(ObjectNode node, String field) throws ApiException {
+  static @Nullable String optionalString(ObjectNode node, String field) throws ApiException {
     JsonNode value = node.get(field);
     if (value == null || value.isNull()) {
       return null;
@@ -94,7 +95,7 @@ final class RequestFields {
     return value.asBoolean();
   }
 
-  static ArrayNode optionalArray(ObjectNode node, String field) throws ApiException {
+  static @Nullable ArrayNode optionalArray(ObjectNode node, String field) throws ApiException {
     JsonNode value = node.get(field);
     if (value == null || value.isNull()) {
       return null;
@@ -105,7 +106,7 @@ final class RequestFields {
     return (ArrayNode) value;
   }
 
-  static boolean contains(ArrayNode array, String text) {
+  static boolean contains(@Nullable ArrayNode array, String text) {
     if (array != null) {
       for (JsonNode element : array) {
         if (text.equals(element.asText())) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Clock;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Writes the JSON of a completed response and of the output items a backend issues (message,
@@ -21,7 +22,7 @@ final class ResponseJson {
 
   /** The response {@code id} answering {@code request}, with {@code output}, completed now. */
   ObjectNode response(String id, String model, ObjectNode request, List<JsonNode> output,
-      String conversationId, List<JsonNode> context) {
+      @Nullable String conversationId, List<JsonNode> context) {
     long now = clock.instant().getEpochSecond();
     ObjectNode response = Json.object();
     response.put("id", id);

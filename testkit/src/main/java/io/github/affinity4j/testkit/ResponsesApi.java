@@ -10,9 +10,11 @@ import java.util.Deque;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The stateful Responses and Conversations API of one simulated backend. Responses, the items
@@ -61,19 +63,23 @@ final class ResponsesApi {
         case CREATE_RESPONSE:
           return createResponse(RequestFields.parseObject(body));
         case GET_RESPONSE:
-          return SimResponse.json(200, Json.write(storedResponse(operation.id()).json));
-        case DELETE_RESPONSE:
-          storedResponse(operation.id());
-          responses.remove(operation.id());
-          return SimResponse.json(200, deleted(operation.id(), "response"));
+          return SimResponse.json(200, Json.write(storedResponse(pathId(operation)).json));
+        case DELETE_RESPONSE: {
+          String id = pathId(operation);
+          storedResponse(id);
+          responses.remove(id);
+          return SimResponse.json(200, deleted(id, "response"));
+        }
         case CREATE_CONVERSATION:
           return createConversation(RequestFields.parseObject(body));
         case GET_CONVERSATION:
-          return SimResponse.json(200, Json.write(conversation(operation.id()).json()));
-        case DELETE_CONVERSATION:
-          conversation(operation.id());
-          conversations.remove(operation.id());
-          return SimResponse.json(200, deleted(operation.id(), "conversation.deleted"));
+          return SimResponse.json(200, Json.write(conversation(pathId(operation)).json()));
+        case DELETE_CONVERSATION: {
+          String id = pathId(operation);
+          conversation(id);
+          conversations.remove(id);
+          return SimResponse.json(200, deleted(id, "conversation.deleted"));
+        }
         default:
           throw new AssertionError("unrouted operation " + operation);
       }
@@ -83,6 +89,11 @@ final class ResponsesApi {
       }
       throw e;
     }
+  }
+
+  /** The response or conversation id of a GET or DELETE, which {@link Operation#parse} always sets. */
+  private static String pathId(Operation operation) {
+    return Objects.requireNonNull(operation.id(), "a GET or DELETE operation has an id");
   }
 
   private SimResponse createResponse(ObjectNode request) throws ApiException {
@@ -185,7 +196,7 @@ final class ResponsesApi {
    * Normalises {@code input} to a list of items: a string becomes one user message. Rejects items
    * that carry ids this backend never issued, and tool outputs whose call is not in context.
    */
-  private List<JsonNode> inputItems(JsonNode input, List<JsonNode> context, String param)
+  private List<JsonNode> inputItems(@Nullable JsonNode input, List<JsonNode> context, String param)
       throws ApiException {
     List<JsonNode> items = new ArrayList<>();
     if (input == null || input.isNull()) {
@@ -320,11 +331,12 @@ final class ResponsesApi {
 
   private static final class StoredResponse {
     final ObjectNode json;
-    final String previousId;
+    final @Nullable String previousId;
     final List<JsonNode> input;
     final List<JsonNode> output;
 
-    StoredResponse(ObjectNode json, String previousId, List<JsonNode> input, List<JsonNode> output) {
+    StoredResponse(ObjectNode json, @Nullable String previousId, List<JsonNode> input,
+        List<JsonNode> output) {
       this.json = json;
       this.previousId = previousId;
       this.input = List.copyOf(input);

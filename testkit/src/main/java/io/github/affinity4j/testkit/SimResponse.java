@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a backend or the gateway answers: a status, headers, and either a whole body or a list of
@@ -12,13 +13,14 @@ import java.util.Map;
 final class SimResponse {
   final int status;
   final Map<String, String> headers = new LinkedHashMap<>();
-  final byte[] body;
+  /** The whole body; non-null unless this is a stream. */
+  final byte @Nullable [] body;
   /** Complete SSE frames ({@code event: …\ndata: …\n\n}); non-null for a stream. */
-  final List<String> events;
+  final @Nullable List<String> events;
   /** Id of the response a backend created while answering, or null; for the request log. */
-  String createdResponseId;
+  @Nullable String createdResponseId;
 
-  private SimResponse(int status, byte[] body, List<String> events) {
+  private SimResponse(int status, byte @Nullable [] body, @Nullable List<String> events) {
     this.status = status;
     this.body = body;
     this.events = events;

@@ -7,6 +7,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One backend of an {@link ApimSimulator} pool: a stateful Responses API deployment in a region,
@@ -32,7 +33,7 @@ public final class SimulatedBackend {
   private final BackendSpec spec;
   private final ResponsesApi api;
   private final Clock clock;
-  private final CircuitBreakerRule breakerRule;
+  private final @Nullable CircuitBreakerRule breakerRule;
   private final AtomicLong requests = new AtomicLong();
 
   private volatile boolean alive = true;
@@ -41,7 +42,7 @@ public final class SimulatedBackend {
   // Guarded by this.
   private int failuresToInject;
   private int injectedStatus;
-  private Duration injectedRetryAfter;
+  private @Nullable Duration injectedRetryAfter;
   private int cutNextStreamAfter = -1;
   private final Deque<Instant> recentFailures = new ArrayDeque<>();
   private Instant breakerOpenUntil = Instant.MIN;
@@ -52,7 +53,8 @@ public final class SimulatedBackend {
   // Smooth weighted round-robin state, guarded by the gateway's routing lock.
   int currentWeight;
 
-  SimulatedBackend(BackendSpec spec, IdGenerator ids, Clock clock, CircuitBreakerRule breakerRule) {
+  SimulatedBackend(BackendSpec spec, IdGenerator ids, Clock clock,
+      @Nullable CircuitBreakerRule breakerRule) {
     this.spec = spec;
     this.api = new ResponsesApi(spec.name(), spec.region(), ids, clock);
     this.clock = clock;
@@ -109,7 +111,7 @@ public final class SimulatedBackend {
    * (and {@code retry-after-ms}) header when {@code retryAfter} is not null. A 429 gets Azure's
    * rate-limit body; other statuses a {@code server_error} body.
    */
-  public synchronized void failNext(int requests, int status, Duration retryAfter) {
+  public synchronized void failNext(int requests, int status, @Nullable Duration retryAfter) {
     if (requests < 0) {
       throw new IllegalArgumentException("requests must be 0 or more, was " + requests);
     }
@@ -185,13 +187,14 @@ public final class SimulatedBackend {
     return response;
   }
 
-  private synchronized SimResponse injectedFailure() {
+  private synchronized @Nullable SimResponse injectedFailure() {
     if (failuresToInject == 0) {
       return null;
     }
     failuresToInject--;
     SimResponse response;
-    long retrySeconds = injectedRetryAfter == null ? 0 : (injectedRetryAfter.toMillis() + 999) / 1000;
+    Duration retryAfter = injectedRetryAfter;
+    long retrySeconds = retryAfter == null ? 0 : (retryAfter.toMillis() + 999) / 1000;
     if (injectedStatus == 429) {
       response = SimResponse.json(429, Json.write(Json.object().set("error", Json.object()
           .put("code", "429")
@@ -204,9 +207,9 @@ public final class SimulatedBackend {
       response = SimResponse.json(injectedStatus, Json.errorBody("Simulated failure: backend "
           + spec.name() + " answered " + injectedStatus + ".", "server_error", null, null));
     }
-    if (injectedRetryAfter != null) {
+    if (retryAfter != null) {
       response.header("Retry-After", Long.toString(retrySeconds));
-      response.header("retry-after-ms", Long.toString(injectedRetryAfter.toMillis()));
+      response.header("retry-after-ms", Long.toString(retryAfter.toMillis()));
     }
     return response;
   }
@@ -234,7 +237,7 @@ public final class SimulatedBackend {
   }
 
   /** Feeds the circuit breaker with the status the backend answered. */
-  synchronized void recordOutcome(int status, String retryAfterSeconds) {
+  synchronized void recordOutcome(int status, @Nullable String retryAfterSeconds) {
     if (breakerRule == null || !breakerRule.isFailure(status)) {
       return;
     }
