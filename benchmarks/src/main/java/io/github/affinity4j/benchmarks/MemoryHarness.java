@@ -4,7 +4,7 @@ import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainRegistry;
+import io.github.affinity4j.core.internal.ChainRegistry;
 import io.github.affinity4j.core.JournalTurn;
 import io.github.affinity4j.core.RoutingInfo;
 import java.lang.management.ManagementFactory;

@@ -113,6 +113,33 @@ public final class ChainNote extends Exception {
   }
 
   /**
+   * Returns the reason a {@value #HEADER} header value names, or null if it names none (absent, or
+   * not written by affinity4j).
+   */
+  public static @Nullable Reason reasonIn(@Nullable String headerValue) {
+    if (headerValue == null) {
+      return null;
+    }
+    int space = headerValue.indexOf(' ');
+    String name = space < 0 ? headerValue : headerValue.substring(0, space);
+    for (Reason reason : Reason.values()) {
+      if (reason.name().equals(name)) {
+        return reason;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Returns whether a failure with this reason was judged for good: the layer that named it
+   * tried, or had, its one repair, so no layer above repairs it again. A failure that was
+   * {@link Reason#NOT_A_BREAK not a break} below may be one above (the layer above sent the pin).
+   */
+  public boolean isFinal() {
+    return reason != Reason.NOT_A_BREAK;
+  }
+
+  /**
    * Returns the first note on {@code failure} or one of its causes, searched to a bounded depth;
    * empty if affinity4j named no chain there.
    *
@@ -137,15 +164,22 @@ public final class ChainNote extends Exception {
 
   /**
    * Adds this note to {@code failure} as a suppressed exception, unless {@code failure} or one of
-   * its causes carries a note already (a layer below named the chain first).
+   * its causes carries the same note already (a layer below named the chain, for the same reason).
    *
    * @return {@code failure}, for {@code throw note.attachTo(e)}
    * @throws NullPointerException if {@code failure} is null
    */
   public <T extends Throwable> T attachTo(T failure) {
-    if (find(failure).isEmpty()) {
-      failure.addSuppressed(this);
+    Throwable current = requireNonNull(failure, "failure");
+    for (int depth = 0; current != null && depth < MAX_DEPTH; depth++) {
+      for (Throwable suppressed : current.getSuppressed()) {
+        if (suppressed instanceof ChainNote note && note.chain.equals(chain) && note.reason == reason) {
+          return failure;
+        }
+      }
+      current = current.getCause();
     }
+    failure.addSuppressed(this);
     return failure;
   }
 

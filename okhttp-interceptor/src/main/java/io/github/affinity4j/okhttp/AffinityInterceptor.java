@@ -7,24 +7,20 @@ import io.github.affinity4j.core.AffinityStats;
 import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainKeys;
 import io.github.affinity4j.core.ChainNote;
-import io.github.affinity4j.core.ChainRegistry;
-import io.github.affinity4j.core.ChainRepairer;
 import io.github.affinity4j.core.ChainScope;
-import io.github.affinity4j.core.ChainTurn;
 import io.github.affinity4j.core.HistoryJournal;
-import io.github.affinity4j.core.RepairDecision;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RepairStats;
 import io.github.affinity4j.core.RoutingInfo;
-import io.github.affinity4j.core.SseCompletedScanner;
-import io.github.affinity4j.core.SseResponseIdScanner;
-import io.github.affinity4j.core.TurnOutput;
+import io.github.affinity4j.core.internal.ChainRepairer;
+import io.github.affinity4j.core.internal.Engine;
+import io.github.affinity4j.core.internal.RepairDecision;
+import io.github.affinity4j.core.internal.StreamWatch;
+import io.github.affinity4j.core.internal.Turn;
 import io.github.affinity4j.okhttp.internal.AddedHeaders;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
@@ -38,11 +34,12 @@ import okhttp3.Response;
 import okhttp3.ResponseBody;
 import okio.Buffer;
 import okio.BufferedSource;
+import okio.ForwardingSource;
 import okio.Okio;
+import okio.Source;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
 
 /**
  * An OkHttp application interceptor that keeps a gateway's affinity cookie per Responses API
@@ -89,7 +86,7 @@ import org.slf4j.MDC;
  */
 public final class AffinityInterceptor implements Interceptor {
   /** MDC key set to the chain key (for example {@code response:resp_…}) while a request runs. */
-  public static final String MDC_CHAIN = "affinity4j.chain";
+  public static final String MDC_CHAIN = Turn.MDC_CHAIN;
   /** Default bound on request and response bodies read to find chain ids: 8 MiB. */
   public static final long DEFAULT_MAX_BODY_BYTES = 8L * 1024 * 1024;
 
@@ -98,16 +95,14 @@ public final class AffinityInterceptor implements Interceptor {
   /** Error bodies are small; this much is enough to classify one. */
   private static final long MAX_ERROR_BODY_BYTES = 64 * 1024;
 
-  private final ChainRegistry registry;
-  private final ChainRepairer repairer;
+  private final Engine engine;
   private final long maxBodyBytes;
   private final RequestScopes scopes;
   private final @Nullable Function<Request, @Nullable String> tenant;
   private volatile boolean warnedUnguardedRedirect;
 
   private AffinityInterceptor(Builder builder) {
-    this.registry = builder.registry.build();
-    this.repairer = builder.repairer.listener(builder.listener).clock(registry.clock()).build();
+    this.engine = builder.engine.build();
     this.maxBodyBytes = builder.maxBodyBytes;
     this.scopes = new RequestScopes(builder.scopeSecret);
     this.tenant = builder.tenant;
@@ -120,22 +115,22 @@ public final class AffinityInterceptor implements Interceptor {
 
   /** A snapshot of this interceptor's counters. */
   public AffinityStats stats() {
-    return registry.stats();
+    return engine.stats();
   }
 
   /** A snapshot of this interceptor's repair counters. */
   public RepairStats repairStats() {
-    return repairer.stats();
+    return engine.repairStats();
   }
 
   /** The store holding this interceptor's chains. */
   public AffinityStore store() {
-    return registry.store();
+    return engine.store();
   }
 
   /** The journal holding this interceptor's chain histories. */
   public HistoryJournal journal() {
-    return repairer.journal();
+    return engine.journal();
   }
 
   @Override
@@ -143,133 +138,126 @@ public final class AffinityInterceptor implements Interceptor {
     Request request = chain.request();
     HttpUrl url = request.url();
     String method = request.method();
-    if (!ChainKeys.isAffected(method, url.encodedPath())) {
+    if (!Engine.affects(method, url.encodedPath())) {
       return chain.proceed(request);
     }
-    Exchange exchange;
+    Turn turn;
     try {
-      exchange = new Exchange(scopeOf(request), request);
+      byte[] bytes = null;
       RequestBody body = request.body();
-      boolean responses = ChainKeys.hasBodyKey(method, url.encodedPath());
-      boolean createsConversation = "POST".equals(method) && url.encodedPath().endsWith("/conversations");
-      if ((responses || createsConversation) && body != null) {
-        byte[] bytes = readBounded(request, body);
+      if (body != null && Engine.readsBody(method, url.encodedPath())) {
+        bytes = readBounded(request, body);
         if (bytes == null) {
           return chain.proceed(request);
         }
         // Send the bytes already read rather than serialising the body a second time.
         request = request.newBuilder().method(method, RequestBody.create(bytes, body.contentType())).build();
-        exchange.requestBody = bytes;
-        if (responses) {
-          exchange.turn = repairer.turn(bytes, null, exchange.scope);
-          exchange.key = exchange.turn.chain().orElse(null);
-        }
-      } else {
-        exchange.key = ChainKeys.fromPath(url.encodedPath()).map(key -> key.in(exchange.scope)).orElse(null);
-        exchange.deletes = "DELETE".equals(method) && deletesChain(url.encodedPath(), exchange.key);
       }
-      exchange.unpinned = request;
-      exchange.sent = withPin(request, exchange);
+      boolean callerPinned = AffinityCookies.carriesAffinityCookie(engine.registry(),
+          AffinityCookies.cookieHeader(request.headers()));
+      turn = engine.turn(scopeOf(request), method, url.scheme(), url.host(), url.encodedPath(), bytes,
+          callerPinned);
     } catch (RuntimeException e) {
       logger.error("Affinity skipped for {} {}: unexpected failure", method, AffinityCookies.redacted(url), e);
       return chain.proceed(chain.request());
     }
-    if (exchange.key == null) {
-      return proceed(chain, exchange);
+    if (turn == null) {
+      return chain.proceed(request);
     }
-    String outer = MDC.get(MDC_CHAIN);
-    MDC.put(MDC_CHAIN, exchange.key.toString());
+    Turn.MdcScope mdc = turn.inMdc();
     try {
-      return proceed(chain, exchange);
+      Attempt attempt = turn.run(new Sender(chain, request, turn));
+      IOException failure = attempt.failure;
+      if (failure != null) {
+        throw failure;
+      }
+      return observe(requireNonNull(attempt.response), turn);
     } finally {
-      if (outer == null) {
-        MDC.remove(MDC_CHAIN);
-      } else {
-        MDC.put(MDC_CHAIN, outer);
-      }
+      mdc.close();
     }
   }
 
-  /** What one call carries through its attempts. */
-  private static final class Exchange {
-    final ChainScope scope;
-    @Nullable ChainKey key;
-    boolean deletes;
-    @Nullable ChainTurn turn;
-    byte @Nullable [] requestBody;
-    /** The request as sent without a pin, and as sent; both replaced before the first attempt. */
-    Request unpinned;
-    Request sent;
-    @Nullable AffinityToken pin;
+  /** One attempt's result: a response, or the connection failure in its place. */
+  private static final class Attempt {
+    final @Nullable Response response;
+    final @Nullable IOException failure;
 
-    Exchange(ChainScope scope, Request request) {
-      this.scope = scope;
-      this.unpinned = request;
-      this.sent = request;
+    Attempt(@Nullable Response response, @Nullable IOException failure) {
+      this.response = response;
+      this.failure = failure;
     }
   }
 
-  /**
-   * Sends the request, and repairs a broken chain at most once: a retry on the same pin, then a
-   * replay of the journaled history without it, as the repairer decides. A break arrives as an
-   * error before any byte of a stream, so nothing has reached the caller when a repair starts.
-   */
-  private Response proceed(Chain chain, Exchange exchange) throws IOException {
-    Request attempt = exchange.sent;
-    while (true) {
-      Response response;
+  /** Sends a turn's attempts down the chain: the I/O, while the turn decides. */
+  private final class Sender implements Turn.Transport<Attempt> {
+    private final Chain chain;
+    private final Request request;
+    private final Turn turn;
+
+    Sender(Chain chain, Request request, Turn turn) {
+      this.chain = chain;
+      this.request = request;
+      this.turn = turn;
+    }
+
+    @Override
+    public Attempt send(byte @Nullable [] replayBody) {
+      Request attempt = replayBody == null ? withPin(request, turn.pin()) : replay(request, replayBody);
       try {
-        response = chain.proceed(attempt);
-      } catch (IOException e) {
-        RepairDecision decision = decide(exchange, ChainTurn::decideConnectionFailure);
-        switch (decision.action()) {
-          case RETRY:
-            pause(decision);
-            attempt = exchange.sent;
-            continue;
-          case REPLAY:
-            attempt = replay(exchange, decision);
-            continue;
-          case FAIL:
-            throw new IOException(decision.message(), e);
-          default:
-            throw named(e, decision.note());
+        Response response = chain.proceed(attempt);
+        if (turn.pin() != null && replayBody == null) {
+          checkRedirect(attempt, response);
         }
+        return new Attempt(response, null);
+      } catch (IOException e) {
+        return new Attempt(null, e);
       }
-      if (exchange.pin != null) {
-        checkRedirect(attempt, response);
+    }
+
+    @Override
+    public Turn.Outcome judge(Attempt attempt) {
+      Response response = attempt.response;
+      if (response == null) {
+        return Turn.Outcome.connectionFailed(requireNonNull(attempt.failure));
       }
       AffinityToken fresh = freshCookie(response);
-      if (response.isSuccessful() || exchange.turn == null) {
-        return observe(response, exchange, fresh);
+      if (response.isSuccessful()) {
+        return Turn.Outcome.succeeded(fresh, () -> RoutingInfo.from(response::header));
       }
-      byte[] errorBody = BoundedBodies.peekDecoded(response, MAX_ERROR_BODY_BYTES, logger);
-      // The gateway chose a backend anew when the error set another affinity cookie than the pin.
-      boolean rerouted = fresh != null && (exchange.pin == null || !fresh.value().equals(exchange.pin.value()));
-      RepairDecision decision =
-          decide(exchange, turn -> turn.decide(response.code(), errorBody, rerouted));
-      switch (decision.action()) {
-        case RETRY:
-          response.close();
-          pause(decision);
-          attempt = exchange.sent;
-          continue;
-        case REPLAY:
-          response.close();
-          attempt = replay(exchange, decision);
-          continue;
-        case FAIL:
-          return amended(response, decision);
-        default:
-          return observe(amended(response, decision), exchange, fresh);
+      byte[] errorBody;
+      try {
+        errorBody = BoundedBodies.peekDecoded(response, MAX_ERROR_BODY_BYTES, logger);
+      } catch (IOException e) {
+        errorBody = new byte[0];
       }
+      return Turn.Outcome.error(response.code(), errorBody, fresh, response.header(ChainNote.HEADER));
+    }
+
+    @Override
+    public void discard(Attempt attempt) {
+      if (attempt.response != null) {
+        attempt.response.close();
+      }
+    }
+
+    @Override
+    public Attempt deliver(Attempt attempt, RepairDecision decision) {
+      Optional<ChainNote> note = decision.note();
+      IOException failure = attempt.failure;
+      if (failure != null) {
+        IOException given = decision.action() == RepairDecision.Action.FAIL
+            ? new IOException(decision.message(), failure) : failure;
+        note.ifPresent(n -> n.attachTo(given));
+        return new Attempt(null, given);
+      }
+      return new Attempt(amended(requireNonNull(attempt.response), decision), null);
     }
   }
 
   /** The affinity cookie a response set, read once per response; null if none or unusable. */
   private @Nullable AffinityToken freshCookie(Response response) {
     try {
-      return AffinityCookies.fromResponse(registry, response.request().url(), response.headers());
+      return AffinityCookies.fromResponse(engine.registry(), response.request().url(), response.headers());
     } catch (RuntimeException e) {
       logger.error("Affinity cookie of {} not read: unexpected failure",
           AffinityCookies.redacted(response.request().url()), e);
@@ -277,62 +265,39 @@ public final class AffinityInterceptor implements Interceptor {
     }
   }
 
-  private static RepairDecision decide(Exchange exchange, Function<ChainTurn, RepairDecision> decision) {
-    ChainTurn turn = exchange.turn;
-    if (turn == null) {
-      return RepairDecision.NONE;
-    }
-    try {
-      return decision.apply(turn);
-    } catch (RuntimeException e) {
-      logger.error("Repair skipped for {}: unexpected failure", chainName(exchange.key), e);
-      return RepairDecision.NONE;
-    }
-  }
-
-  private static void pause(RepairDecision decision) throws IOException {
-    try {
-      Thread.sleep(decision.pause().toMillis());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted while pausing before the retry of a broken chain");
-    }
-  }
-
   /** The replay request: the replay body, and the caller's cookies without any affinity cookie. */
-  private Request replay(Exchange exchange, RepairDecision decision) {
-    Request unpinned = exchange.unpinned;
-    Request.Builder replay = unpinned.newBuilder()
-        .method(unpinned.method(), RequestBody.create(decision.replayBody(), unpinned.body().contentType()));
-    String cookies = AffinityCookies.withoutAffinityCookies(registry,
-        AffinityCookies.cookieHeader(unpinned.headers()));
+  private Request replay(Request request, byte[] replayBody) {
+    RequestBody body = requireNonNull(request.body());
+    Request.Builder replay = request.newBuilder().method(request.method(),
+        RequestBody.create(replayBody, body.contentType()));
+    String cookies = AffinityCookies.withoutAffinityCookies(engine.registry(),
+        AffinityCookies.cookieHeader(request.headers()));
     AffinityCookies.setCookieHeader(replay, cookies);
     return replay.build();
   }
 
   /**
-   * The error response with the repairer's amended body, if it made one: the original error, and
-   * which chain it failed and why.
+   * The error response as the caller gets it: with the decision's amended body, if it made one,
+   * and its note as header {@link ChainNote#HEADER}, so a layer above knows it was judged.
    */
   private static Response amended(Response response, RepairDecision decision) {
+    Optional<ChainNote> note = decision.note();
     Optional<byte[]> amended = decision.errorBody();
-    if (amended.isEmpty()) {
+    if (note.isEmpty() && amended.isEmpty()) {
       return response;
     }
-    byte[] body = BoundedBodies.encodedLike(response, amended.get());
-    MediaType type = response.body() == null ? null : response.body().contentType();
-    response.close();
-    Response.Builder builder = response.newBuilder().body(ResponseBody.create(body, type));
-    if (response.header("Content-Length") != null) {
-      builder.header("Content-Length", Integer.toString(body.length));
+    Response.Builder builder = response.newBuilder();
+    note.ifPresent(n -> builder.header(ChainNote.HEADER, n.headerValue()));
+    if (amended.isPresent()) {
+      byte[] body = BoundedBodies.encodedLike(response, amended.get());
+      MediaType type = response.body() == null ? null : response.body().contentType();
+      response.close();
+      builder.body(ResponseBody.create(body, type));
+      if (response.header("Content-Length") != null) {
+        builder.header("Content-Length", Integer.toString(body.length));
+      }
     }
     return builder.build();
-  }
-
-  /** {@code failure} with the chain's note on it, if the turn continued a chain. */
-  private static IOException named(IOException failure, Optional<ChainNote> note) {
-    note.ifPresent(n -> n.attachTo(failure));
-    return failure;
   }
 
   /**
@@ -349,29 +314,14 @@ public final class AffinityInterceptor implements Interceptor {
     return BoundedBodies.read(body, maxBodyBytes);
   }
 
-  private Request withPin(Request request, Exchange exchange) {
-    ChainKey key = exchange.key;
-    if (key == null) {
+  private static Request withPin(Request request, @Nullable AffinityToken pin) {
+    if (pin == null) {
       return request;
-    }
-    String cookies = AffinityCookies.cookieHeader(request.headers());
-    if (AffinityCookies.carriesAffinityCookie(registry, cookies)) {
-      logger.debug("Request for {} already carries an affinity cookie; left as the caller set it", key);
-      return request;
-    }
-    HttpUrl url = request.url();
-    Optional<AffinityToken> pin = registry.pinFor(key, url.scheme(), url.host(), url.encodedPath());
-    if (pin.isEmpty()) {
-      return request;
-    }
-    exchange.pin = pin.get();
-    if (exchange.turn != null) {
-      exchange.turn.pinSent(pin.get());
     }
     Request pinned = request.newBuilder()
-        .header("Cookie", AffinityCookies.merge(cookies, pin.get().cookiePair()))
+        .header("Cookie", AffinityCookies.merge(AffinityCookies.cookieHeader(request.headers()), pin.cookiePair()))
         .build();
-    return AddedHeaders.cookie(pinned, pin.get().cookiePair());
+    return AddedHeaders.cookie(pinned, pin.cookiePair());
   }
 
   /**
@@ -381,11 +331,6 @@ public final class AffinityInterceptor implements Interceptor {
    */
   public ChainScope scopeOf(Request request) {
     return scopes.of(request, tenant == null ? null : tenant.apply(request));
-  }
-
-  /** Whether a DELETE of this path deletes the chain itself, not an item in it. */
-  private static boolean deletesChain(String encodedPath, @Nullable ChainKey key) {
-    return key != null && key.kind() != ChainKey.Kind.THREAD && encodedPath.endsWith("/" + key.id());
   }
 
   /**
@@ -426,46 +371,18 @@ public final class AffinityInterceptor implements Interceptor {
     return AddedHeaders.GUARD;
   }
 
-  private Response observe(Response response, Exchange exchange, @Nullable AffinityToken fresh)
-      throws IOException {
-    try {
-      return bindAndRecord(response, exchange, fresh);
-    } catch (RuntimeException e) {
-      logger.error("Affinity not recorded for {}: unexpected failure", chainName(exchange.key), e);
-      return response;
-    }
-  }
-
-  private Response bindAndRecord(Response response, Exchange exchange, @Nullable AffinityToken fresh)
-      throws IOException {
-    ChainKey requestKey = exchange.key;
+  /** A successful response, watched for its chain: bound and journaled as its body goes by. */
+  private Response observe(Response response, Turn turn) throws IOException {
     if (!response.isSuccessful()) {
-      if (fresh != null) {
-        logger.debug("HTTP {} for {} set an affinity cookie; not bound, an error names no chain",
-            response.code(), chainName(requestKey));
-      }
       return response;
     }
-    if (exchange.deletes && requestKey != null) { // a DELETE of a chain has its key
-      // The API deleted the chain: its pin and history go too, so continuing it fails as the API does.
-      registry.forget(requestKey);
-      repairer.forget(requestKey);
-      return response;
-    }
-    ChainTurn turn = exchange.turn;
-    if (turn != null) {
-      turn.succeeded(fresh, () -> RoutingInfo.from(response::header));
-    }
-    // After a replay the chain lives where the replay went: the stale pin must not be inherited.
-    ChainKey previous = turn != null && turn.isReplay() && requestKey != null
-        && requestKey.kind() == ChainKey.Kind.RESPONSE ? null : requestKey;
     ResponseBody body = response.body();
     if (body == null) {
-      registry.bind(null, previous, fresh);
+      turn.responseBody(null);
       return response;
     }
     if (BoundedBodies.isEventStream(response) && BoundedBodies.isIdentityEncoded(response)) {
-      SseTee tee = new SseTee(body.source(), exchange.scope, previous, fresh, turn);
+      Source tee = new SseTee(body.source(), turn);
       ResponseBody teed = ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength());
       return response.newBuilder().body(teed).build();
     }
@@ -475,56 +392,24 @@ public final class AffinityInterceptor implements Interceptor {
     } catch (IOException e) {
       // The body broke off: the call failed here, nothing to bind. Said now, naming the chain,
       // rather than when the caller reads the body and meets the same failure without its name.
-      logger.debug("Response body for {} unreadable: {}", chainName(requestKey), e.toString());
+      logger.debug("Response body for {} unreadable: {}", turn.chain(), e.toString());
       response.close();
-      throw named(e, turn == null ? Optional.empty() : turn.brokeOff());
+      throw turn.brokeOff(e);
     }
-    ChainKey created;
-    if (turn != null && repairer.journals()) {
-      Optional<TurnOutput> output = TurnOutput.fromResponseBody(peeked, 0, peeked.length);
-      output.ifPresent(turn::record);
-      created = output.flatMap(o -> ChainKey.parse(ChainKey.Kind.RESPONSE, o.responseId()))
-          .map(key -> key.in(exchange.scope)).orElse(null);
-    } else {
-      created = ChainKeys.fromResponseBody(peeked, 0, peeked.length).map(key -> key.in(exchange.scope))
-          .orElse(null);
-      if (turn == null && exchange.requestBody != null) { // a POST …/conversations
-        repairer.recordConversation(exchange.requestBody, peeked, exchange.scope);
-      }
-    }
-    registry.bind(created, previous, fresh);
+    turn.responseBody(peeked);
     return response;
   }
 
-  /** The chain a request continued, for log lines; a request that starts one has no key. */
-  private static String chainName(@Nullable ChainKey key) {
-    return key == null ? "a new chain" : key.toString();
-  }
-
-
-  /**
-   * Passes a stream through unchanged, binds its id when {@code response.created} goes by, and
-   * journals its output when {@code response.completed} does. Holds one event at most, never the
-   * stream.
-   */
-  private final class SseTee extends okio.ForwardingSource {
-    private final ChainScope scope;
-    private final @Nullable ChainKey previous;
-    private final @Nullable AffinityToken fresh;
-    private final @Nullable ChainTurn turn;
-    private final SseResponseIdScanner ids = new SseResponseIdScanner();
-    private final @Nullable SseCompletedScanner completed;
+  /** Passes a stream through unchanged, showing its bytes to the turn's {@link StreamWatch}. */
+  private static final class SseTee extends ForwardingSource {
+    private final Turn turn;
+    private final StreamWatch watch;
     private final Buffer copy = new Buffer();
-    private boolean finished;
 
-    SseTee(BufferedSource delegate, ChainScope scope, @Nullable ChainKey previous,
-        @Nullable AffinityToken fresh, @Nullable ChainTurn turn) {
+    SseTee(BufferedSource delegate, Turn turn) {
       super(delegate);
-      this.scope = scope;
-      this.previous = previous;
-      this.fresh = fresh;
       this.turn = turn;
-      this.completed = turn == null || !repairer.journals() ? null : new SseCompletedScanner();
+      this.watch = turn.stream();
     }
 
     @Override
@@ -533,41 +418,18 @@ public final class AffinityInterceptor implements Interceptor {
       try {
         read = super.read(sink, byteCount);
       } catch (IOException e) {
-        throw named(e, turn == null ? Optional.empty() : turn.brokeOff());
+        throw turn.brokeOff(e);
       }
-      if (finished) {
+      if (watch.isDone()) {
         return read;
       }
       if (read == -1) {
-        finished = true;
-        if (!ids.isDone()) {
-          logger.debug("Stream for {} ended before response.created; nothing bound", chainName(previous));
-        } else if (completed != null && !completed.isDone()) {
-          logger.debug("Stream for {} ended before response.completed; turn not journaled",
-              chainName(previous));
-        }
+        watch.end();
         return read;
       }
-      try {
-        sink.copyTo(copy, sink.size() - read, read);
-        byte[] chunk = copy.readByteArray();
-        if (!ids.isDone()) {
-          Optional<ChainKey> created = ids.feed(chunk, 0, chunk.length);
-          if (created.isPresent()) {
-            registry.bind(created.get().in(scope), previous, fresh);
-          } else if (ids.isDone()) {
-            logger.debug("Stream for {} did not start with response.created; nothing bound",
-                chainName(previous));
-          }
-        }
-        if (completed != null && turn != null && !completed.isDone()) { // completed is made for a turn only
-          completed.feed(chunk, 0, chunk.length).ifPresent(turn::record);
-        }
-        finished = ids.isDone() && (completed == null || completed.isDone());
-      } catch (RuntimeException e) {
-        finished = true;
-        logger.error("Affinity not recorded for stream of {}: unexpected failure", chainName(previous), e);
-      }
+      sink.copyTo(copy, sink.size() - read, read);
+      byte[] chunk = copy.readByteArray();
+      watch.feed(chunk, 0, chunk.length);
       return read;
     }
   }
@@ -576,9 +438,7 @@ public final class AffinityInterceptor implements Interceptor {
    * Builds an {@link AffinityInterceptor}. Not thread-safe.
    */
   public static final class Builder {
-    private final ChainRegistry.Builder registry = ChainRegistry.builder();
-    private final ChainRepairer.Builder repairer = ChainRepairer.builder();
-    private AffinityListener listener = AffinityListener.NONE;
+    private final Engine.Builder engine = Engine.builder();
     private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
     private byte @Nullable [] scopeSecret;
     private @Nullable Function<Request, @Nullable String> tenant;
@@ -614,7 +474,7 @@ public final class AffinityInterceptor implements Interceptor {
      * {@link io.github.affinity4j.core.CaffeineAffinityStore} with its defaults.
      */
     public Builder store(AffinityStore store) {
-      registry.store(store);
+      engine.store(store);
       return this;
     }
 
@@ -625,14 +485,13 @@ public final class AffinityInterceptor implements Interceptor {
      * @throws IllegalArgumentException if none is given or one is not a cookie name
      */
     public Builder cookieNames(String... cookieNames) {
-      registry.cookieNames(cookieNames);
+      engine.cookieNames(cookieNames);
       return this;
     }
 
     /** Receives affinity and repair events; default {@link AffinityListener#NONE}. */
     public Builder listener(AffinityListener listener) {
-      registry.listener(listener);
-      this.listener = listener;
+      engine.listener(listener);
       return this;
     }
 
@@ -642,28 +501,28 @@ public final class AffinityInterceptor implements Interceptor {
      * {@link io.github.affinity4j.core.CaffeineHistoryJournal} with its defaults.
      */
     public Builder journal(HistoryJournal journal) {
-      repairer.journal(journal);
+      engine.journal(journal);
       return this;
     }
 
     /** What to do when a chain breaks; default {@link RepairPolicy#RETRY_THEN_REPLAY}. */
     public Builder repairPolicy(RepairPolicy policy) {
-      repairer.policy(policy);
+      engine.repairPolicy(policy);
       return this;
     }
 
     /**
      * The pause before {@link RepairPolicy#RETRY_THEN_REPLAY}'s one retry on the same pin; default
-     * {@link ChainRepairer#DEFAULT_RETRY_PAUSE}.
+     * 500 ms.
      */
     public Builder retryPause(Duration retryPause) {
-      repairer.retryPause(retryPause);
+      engine.retryPause(retryPause);
       return this;
     }
 
     /** The clock for cookie expiry; for tests. Default {@link Clock#systemUTC()}. */
     public Builder clock(Clock clock) {
-      registry.clock(clock);
+      engine.clock(clock);
       return this;
     }
 

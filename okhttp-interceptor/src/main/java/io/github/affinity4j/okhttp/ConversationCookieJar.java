@@ -5,7 +5,7 @@ import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
-import io.github.affinity4j.core.ChainRegistry;
+import io.github.affinity4j.core.internal.ChainRegistry;
 import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.time.Clock;

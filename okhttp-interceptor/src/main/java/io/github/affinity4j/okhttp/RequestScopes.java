@@ -1,6 +1,6 @@
 package io.github.affinity4j.okhttp;
 
-import io.github.affinity4j.core.ChainKeys;
+import io.github.affinity4j.core.internal.ChainKeys;
 import io.github.affinity4j.core.ChainScope;
 import okhttp3.HttpUrl;
 import okhttp3.Request;

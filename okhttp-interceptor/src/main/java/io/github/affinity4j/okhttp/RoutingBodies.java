@@ -3,7 +3,9 @@ package io.github.affinity4j.okhttp;
 import static java.util.Objects.requireNonNull;
 
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainKeys;
+import io.github.affinity4j.core.internal.ChainKeys;
+import io.github.affinity4j.core.internal.TurnInput;
+import io.github.affinity4j.core.internal.TurnOutput;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.okhttp.ChainBackends.Backend;
 import java.io.IOException;
@@ -62,7 +64,7 @@ final class RoutingBodies {
         sent = request.newBuilder()
             .method(request.method(), RequestBody.create(bytes, requireNonNull(request.body(), "read, so present").contentType()))
             .build();
-        return new Outgoing(sent, inScope(ChainKeys.fromRequestBody(bytes, 0, bytes.length), request));
+        return new Outgoing(sent, inScope(TurnInput.fromRequestBody(bytes, 0, bytes.length).flatMap(TurnInput::chain), request));
       }
       if (ChainKeys.isAffected(request.method(), path)) {
         return new Outgoing(request, inScope(ChainKeys.fromPath(path), request));
@@ -136,7 +138,7 @@ final class RoutingBodies {
   private static Optional<ChainKey> createdKey(Response response) {
     try {
       byte[] peeked = BoundedBodies.peekDecoded(response, RESPONSE_PEEK_BYTES, null);
-      return ChainKeys.fromResponseBody(peeked, 0, peeked.length);
+      return TurnOutput.chainOf(peeked, 0, peeked.length);
     } catch (IOException e) {
       // The caller reads the body next and meets the same failure.
       logger.debug("Response body unreadable ({}); no response id", e.getClass().getSimpleName());

@@ -1,7 +1,7 @@
 package io.github.affinity4j.okhttp;
 
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.SseResponseIdScanner;
+import io.github.affinity4j.core.internal.SseResponseIdScanner;
 import java.io.IOException;
 import java.util.function.Consumer;
 import okio.Buffer;

@@ -15,9 +15,9 @@ import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainRegistry;
-import io.github.affinity4j.core.ChainKeys;
-import io.github.affinity4j.core.ChainRepairer;
+import io.github.affinity4j.core.internal.ChainRegistry;
+import io.github.affinity4j.core.internal.ChainKeys;
+import io.github.affinity4j.core.internal.Engine;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.RepairPolicy;
@@ -52,8 +52,8 @@ import org.slf4j.LoggerFactory;
  * Response second = chat.send("Summarize that for a college freshman");  // same backend
  * }</pre>
  *
- * <p>The decisions are the engine's ({@link ChainRegistry} for pins, {@link ChainRepairer} for
- * journaling and repair), exactly as in {@link AffinityInterceptor}; this class only translates
+ * <p>The decisions are the engine's (pins, journaling and repair, in {@code core}),
+ * exactly as in {@link AffinityInterceptor}; this class only translates
  * them to SDK calls. Pins live in the {@link AffinityStore}, turns in the {@link HistoryJournal}:
  * share them with other instances (or an interceptor) to share chains.
  *
@@ -80,8 +80,7 @@ public final class AffinityConversations {
   private final HttpUrl responsesUrl;
   private final @Nullable String clientCookies;
   private final ResponseCreateParams defaults;
-  private final ChainRegistry registry;
-  private final ChainRepairer repairer;
+  private final Engine engine;
   private final ChainScope scope;
 
   private AffinityConversations(
@@ -91,8 +90,7 @@ public final class AffinityConversations {
     this.clientCookies = clientCookies;
     this.scope = scope;
     this.defaults = builder.defaults;
-    this.registry = builder.registry.build();
-    this.repairer = builder.repairer.listener(builder.listener).clock(registry.clock()).build();
+    this.engine = builder.engine.build();
   }
 
   /**
@@ -169,29 +167,28 @@ public final class AffinityConversations {
 
   /** Returns a snapshot of the pin counters. */
   public AffinityStats stats() {
-    return registry.stats();
+    return engine.stats();
   }
 
   /** Returns a snapshot of the repair counters: breaks, retries, replays, healed, failed. */
   public RepairStats repairStats() {
-    return repairer.stats();
+    return engine.repairStats();
   }
 
   /** Returns the store holding the chains' pins. */
   public AffinityStore store() {
-    return registry.store();
+    return engine.store();
   }
 
   /** Returns the journal holding the chains' turns. */
   public HistoryJournal journal() {
-    return repairer.journal();
+    return engine.journal();
   }
 
   /** Shows the settings; no secrets. */
   @Override
   public String toString() {
-    return "AffinityConversations[url=" + AffinityCookies.redacted(responsesUrl) + ", registry=" + registry
-        + ", repairer=" + repairer + ']';
+    return "AffinityConversations[url=" + AffinityCookies.redacted(responsesUrl) + ", engine=" + engine + ']';
   }
 
   // --- for Conversation and TurnExchange ---
@@ -200,12 +197,12 @@ public final class AffinityConversations {
     return client;
   }
 
-  ChainRegistry registry() {
-    return registry;
+  Engine engine() {
+    return engine;
   }
 
-  ChainRepairer repairer() {
-    return repairer;
+  ChainRegistry registry() {
+    return engine.registry();
   }
 
   /** The URL the SDK posts responses to, for cookie scope. */
@@ -231,9 +228,9 @@ public final class AffinityConversations {
   @Nullable ChainHistory history(String responseId) {
     ChainKey key = ChainKey.response(responseId).in(scope);
     try {
-      return repairer.journal().history(key);
+      return engine.journal().history(key);
     } catch (Exception e) { // not only unchecked: a journal written in Kotlin may throw a checked one
-      logger.warn("HistoryJournal {} threw on history of {}", repairer.journal().getClass().getName(), key, e);
+      logger.warn("HistoryJournal {} threw on history of {}", engine.journal().getClass().getName(), key, e);
       return null;
     }
   }
@@ -242,13 +239,13 @@ public final class AffinityConversations {
   Optional<String> pinFingerprint(String responseId) {
     Optional<AffinityToken> token;
     try {
-      token = registry.store().get(ChainKey.response(responseId).in(scope));
+      token = engine.store().get(ChainKey.response(responseId).in(scope));
     } catch (Exception e) { // not only unchecked: a store written in Kotlin may throw a checked one
-      logger.warn("AffinityStore {} threw on get of response:{}", registry.store().getClass().getName(),
+      logger.warn("AffinityStore {} threw on get of response:{}", engine.store().getClass().getName(),
           responseId, e);
       return Optional.empty();
     }
-    return token.filter(t -> !t.isExpired(registry.clock().instant())).map(AffinityToken::fingerprint);
+    return token.filter(t -> !t.isExpired(engine.clock().instant())).map(AffinityToken::fingerprint);
   }
 
   /**
@@ -282,9 +279,7 @@ public final class AffinityConversations {
    * {@link AffinityConversations#wrap(OpenAIClient)}.
    */
   public static final class Builder {
-    private final ChainRegistry.Builder registry = ChainRegistry.builder();
-    private final ChainRepairer.Builder repairer = ChainRepairer.builder();
-    private AffinityListener listener = AffinityListener.NONE;
+    private final Engine.Builder engine = Engine.builder();
     private @Nullable OpenAIClient client;
     private ResponseCreateParams defaults = ResponseCreateParams.none();
     private @Nullable String baseUrl;
@@ -342,7 +337,7 @@ public final class AffinityConversations {
      * {@link io.github.affinity4j.core.CaffeineAffinityStore}.
      */
     public Builder store(AffinityStore store) {
-      registry.store(store);
+      engine.store(store);
       return this;
     }
 
@@ -351,7 +346,7 @@ public final class AffinityConversations {
      * Default: a new {@link io.github.affinity4j.core.CaffeineHistoryJournal}.
      */
     public Builder journal(HistoryJournal journal) {
-      repairer.journal(journal);
+      engine.journal(journal);
       return this;
     }
 
@@ -362,37 +357,36 @@ public final class AffinityConversations {
      * @throws IllegalArgumentException if none is given or one is not a cookie name
      */
     public Builder cookieNames(String... cookieNames) {
-      registry.cookieNames(cookieNames);
+      engine.cookieNames(cookieNames);
       return this;
     }
 
     /** What to do when a chain breaks; default {@link RepairPolicy#RETRY_THEN_REPLAY}. */
     public Builder repairPolicy(RepairPolicy policy) {
-      repairer.policy(policy);
+      engine.repairPolicy(policy);
       return this;
     }
 
     /**
      * The pause before {@link RepairPolicy#RETRY_THEN_REPLAY}'s one retry on the same pin; default
-     * {@link ChainRepairer#DEFAULT_RETRY_PAUSE}. Async turns wait without holding a thread.
+     * 500 ms. Async turns wait without holding a thread.
      *
      * @throws IllegalArgumentException if negative or over a minute
      */
     public Builder retryPause(Duration retryPause) {
-      repairer.retryPause(retryPause);
+      engine.retryPause(retryPause);
       return this;
     }
 
     /** Receives pin and repair events; default {@link AffinityListener#NONE}. */
     public Builder listener(AffinityListener listener) {
-      registry.listener(requireNonNull(listener, "listener"));
-      this.listener = listener;
+      engine.listener(requireNonNull(listener, "listener"));
       return this;
     }
 
     /** The clock for cookie expiry and repair timing; for tests. Default {@link Clock#systemUTC()}. */
     public Builder clock(Clock clock) {
-      registry.clock(clock);
+      engine.clock(clock);
       return this;
     }
 

@@ -2,7 +2,7 @@ package io.github.affinity4j.openai;
 
 import com.openai.core.http.Headers;
 import io.github.affinity4j.core.AffinityToken;
-import io.github.affinity4j.core.ChainRegistry;
+import io.github.affinity4j.core.internal.ChainRegistry;
 import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.util.List;

@@ -20,8 +20,7 @@ import com.openai.models.responses.ResponseCreateParams;
 import com.openai.models.responses.ResponseFunctionToolCall;
 import com.openai.models.responses.ResponseInputItem;
 import com.openai.models.responses.ResponseOutputItem;
-import io.github.affinity4j.core.ChainTurn;
-import io.github.affinity4j.core.TurnOutput;
+import io.github.affinity4j.core.internal.TurnOutput;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,13 +36,6 @@ import org.slf4j.LoggerFactory;
  */
 final class SdkJson {
   private static final Logger logger = LoggerFactory.getLogger(SdkJson.class);
-
-  /**
-   * How the engine's {@code ChainTurn} begins the message of a repair it gave up on. An error that
-   * already carries it was judged by an {@code AffinityInterceptor} on the client: that was this
-   * request's one repair, and it is not repaired a second time.
-   */
-  static final String REPAIR_FAILED = ChainTurn.REPAIR_FAILED_PREFIX;
 
   private static final JsonMapper MAPPER = ObjectMappers.jsonMapper();
 
@@ -99,12 +91,6 @@ final class SdkJson {
           failure.getClass().getSimpleName());
       return new byte[0];
     }
-  }
-
-  /** True if an interceptor below already tried, and failed, to repair this request. */
-  static boolean repairFailedBelow(OpenAIServiceException e) {
-    String message = e.getMessage();
-    return message != null && message.contains(REPAIR_FAILED);
   }
 
   /**

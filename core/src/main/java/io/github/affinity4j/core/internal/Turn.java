@@ -111,17 +111,18 @@ public final class Turn {
     final int status;
     final byte[] errorBody;
     final @Nullable AffinityToken fresh;
-    final boolean noted;
+    final ChainNote.@Nullable Reason below;
     final @Nullable Throwable failure;
     final @Nullable Supplier<@Nullable RoutingInfo> routing;
 
     private Outcome(boolean succeeded, int status, byte[] errorBody, @Nullable AffinityToken fresh,
-        boolean noted, @Nullable Throwable failure, @Nullable Supplier<@Nullable RoutingInfo> routing) {
+        ChainNote.@Nullable Reason below, @Nullable Throwable failure,
+        @Nullable Supplier<@Nullable RoutingInfo> routing) {
       this.succeeded = succeeded;
       this.status = status;
       this.errorBody = errorBody;
       this.fresh = fresh;
-      this.noted = noted;
+      this.below = below;
       this.failure = failure;
       this.routing = routing;
     }
@@ -133,7 +134,7 @@ public final class Turn {
      * @param routing its routing facts, read only if a repair completes
      */
     public static Outcome succeeded(@Nullable AffinityToken fresh, Supplier<@Nullable RoutingInfo> routing) {
-      return new Outcome(true, 0, NO_BYTES, fresh, false, null, requireNonNull(routing, "routing"));
+      return new Outcome(true, 0, NO_BYTES, fresh, null, null, requireNonNull(routing, "routing"));
     }
 
     /**
@@ -142,15 +143,23 @@ public final class Turn {
      * @param status its HTTP status
      * @param errorBody its body, read to a bound (error bodies are small); empty if none
      * @param fresh the affinity cookie it set, or null
-     * @param noted whether it carries {@link ChainNote#HEADER}: a layer below judged it already
+     * @param noteHeader its {@link ChainNote#HEADER} header, if a layer below named the chain
      */
-    public static Outcome error(int status, byte[] errorBody, @Nullable AffinityToken fresh, boolean noted) {
-      return new Outcome(false, status, requireNonNull(errorBody, "errorBody"), fresh, noted, null, null);
+    public static Outcome error(int status, byte[] errorBody, @Nullable AffinityToken fresh,
+        @Nullable String noteHeader) {
+      return new Outcome(false, status, requireNonNull(errorBody, "errorBody"), fresh,
+          ChainNote.reasonIn(noteHeader), null, null);
+    }
+
+    /** A failure the turn does not judge (not HTTP, not I/O): given to the caller as it is. */
+    public static Outcome notJudged() {
+      return new Outcome(false, 0, NO_BYTES, null, ChainNote.Reason.ALREADY_REPAIRED, null, null);
     }
 
     /** No response: the connection failed. */
     public static Outcome connectionFailed(Throwable failure) {
-      return new Outcome(false, 0, NO_BYTES, null, false, requireNonNull(failure, "failure"), null);
+      return new Outcome(false, 0, NO_BYTES, null, ChainNote.find(failure).map(ChainNote::reason).orElse(null),
+          failure, null);
     }
   }
 
@@ -249,19 +258,24 @@ public final class Turn {
       succeeded(outcome.fresh, requireNonNull(outcome.routing));
       return null;
     }
-    if (repair == null || outcome.noted) {
+    ChainNote.Reason below = outcome.below;
+    // A layer below (an interceptor under the SDK) had this request's one repair, or judged it
+    // so: its verdict stands. One that found no break may be overruled: it sent no pin.
+    if (repair == null || (below != null && below != ChainNote.Reason.NOT_A_BREAK)) {
       return RepairDecision.NONE;
     }
     try {
-      Throwable failure = outcome.failure;
-      if (failure != null) {
-        // A note below: an interceptor under this layer judged the failure already.
-        return ChainNote.find(failure).isPresent() ? RepairDecision.NONE : repair.decideConnectionFailure();
+      RepairDecision decision;
+      if (outcome.failure != null) {
+        decision = repair.decideConnectionFailure();
+      } else {
+        AffinityToken set = outcome.fresh;
+        // The gateway chose a backend anew when the error set another affinity cookie than the pin.
+        boolean rerouted = set != null && (pin == null || !set.value().equals(pin.value()));
+        decision = repair.decide(outcome.status, outcome.errorBody, rerouted);
       }
-      AffinityToken set = outcome.fresh;
-      // The gateway chose a backend anew when the error set another affinity cookie than the pin.
-      boolean rerouted = set != null && (pin == null || !set.value().equals(pin.value()));
-      return repair.decide(outcome.status, outcome.errorBody, rerouted);
+      // Named below already, for the same reason: not named twice.
+      return below != null && decision.action() == RepairDecision.Action.NONE ? RepairDecision.NONE : decision;
     } catch (RuntimeException e) {
       logger.error("Repair skipped for {}: unexpected failure", describe(chain), e);
       return RepairDecision.NONE;

@@ -1,7 +1,7 @@
 package io.github.affinity4j.okhttp.internal;
 
 import io.github.affinity4j.core.AffinityToken;
-import io.github.affinity4j.core.ChainRegistry;
+import io.github.affinity4j.core.internal.ChainRegistry;
 import io.github.affinity4j.core.RoutingInfo;
 import java.time.Instant;
 import java.util.ArrayList;
