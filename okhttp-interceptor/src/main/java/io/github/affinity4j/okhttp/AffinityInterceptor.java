@@ -5,36 +5,26 @@ import static java.util.Objects.requireNonNull;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityStats;
 import io.github.affinity4j.core.AffinityStore;
-import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RepairStats;
-import io.github.affinity4j.core.RoutingInfo;
-import io.github.affinity4j.core.internal.ChainRepairer;
 import io.github.affinity4j.core.internal.Engine;
-import io.github.affinity4j.core.internal.RepairDecision;
-import io.github.affinity4j.core.internal.StreamWatch;
 import io.github.affinity4j.core.internal.Turn;
 import io.github.affinity4j.okhttp.internal.AddedHeaders;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import okhttp3.HttpUrl;
 import okhttp3.Interceptor;
-import okhttp3.MediaType;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
-import okio.Buffer;
-import okio.BufferedSource;
-import okio.ForwardingSource;
 import okio.Okio;
 import okio.Source;
 import org.jspecify.annotations.Nullable;
@@ -92,14 +82,11 @@ public final class AffinityInterceptor implements Interceptor {
 
   private static final Logger logger = LoggerFactory.getLogger(AffinityInterceptor.class);
 
-  /** Error bodies are small; this much is enough to classify one. */
-  private static final long MAX_ERROR_BODY_BYTES = 64 * 1024;
-
   private final Engine engine;
   private final long maxBodyBytes;
   private final RequestScopes scopes;
   private final @Nullable Function<Request, @Nullable String> tenant;
-  private volatile boolean warnedUnguardedRedirect;
+  private final AtomicBoolean warnedUnguardedRedirect = new AtomicBoolean();
 
   private AffinityInterceptor(Builder builder) {
     this.engine = builder.engine.build();
@@ -166,139 +153,16 @@ public final class AffinityInterceptor implements Interceptor {
     }
     Turn.MdcScope mdc = turn.inMdc();
     try {
-      Attempt attempt = turn.run(new Sender(chain, request, turn));
-      IOException failure = attempt.failure;
-      if (failure != null) {
-        throw failure;
-      }
-      return observe(requireNonNull(attempt.response), turn);
+      return observe(new ChainCall(engine, chain, request, turn, warnedUnguardedRedirect).run(), turn);
     } finally {
       mdc.close();
     }
   }
 
-  /** One attempt's result: a response, or the connection failure in its place. */
-  private static final class Attempt {
-    final @Nullable Response response;
-    final @Nullable IOException failure;
 
-    Attempt(@Nullable Response response, @Nullable IOException failure) {
-      this.response = response;
-      this.failure = failure;
-    }
-  }
 
-  /** Sends a turn's attempts down the chain: the I/O, while the turn decides. */
-  private final class Sender implements Turn.Transport<Attempt> {
-    private final Chain chain;
-    private final Request request;
-    private final Turn turn;
 
-    Sender(Chain chain, Request request, Turn turn) {
-      this.chain = chain;
-      this.request = request;
-      this.turn = turn;
-    }
 
-    @Override
-    public Attempt send(byte @Nullable [] replayBody) {
-      Request attempt = replayBody == null ? withPin(request, turn.pin()) : replay(request, replayBody);
-      try {
-        Response response = chain.proceed(attempt);
-        if (turn.pin() != null && replayBody == null) {
-          checkRedirect(attempt, response);
-        }
-        return new Attempt(response, null);
-      } catch (IOException e) {
-        return new Attempt(null, e);
-      }
-    }
-
-    @Override
-    public Turn.Outcome judge(Attempt attempt) {
-      Response response = attempt.response;
-      if (response == null) {
-        return Turn.Outcome.connectionFailed(requireNonNull(attempt.failure));
-      }
-      AffinityToken fresh = freshCookie(response);
-      if (response.isSuccessful()) {
-        return Turn.Outcome.succeeded(fresh, () -> RoutingInfo.from(response::header));
-      }
-      byte[] errorBody;
-      try {
-        errorBody = BoundedBodies.peekDecoded(response, MAX_ERROR_BODY_BYTES, logger);
-      } catch (IOException e) {
-        errorBody = new byte[0];
-      }
-      return Turn.Outcome.error(response.code(), errorBody, fresh, response.header(ChainNote.HEADER));
-    }
-
-    @Override
-    public void discard(Attempt attempt) {
-      if (attempt.response != null) {
-        attempt.response.close();
-      }
-    }
-
-    @Override
-    public Attempt deliver(Attempt attempt, RepairDecision decision) {
-      Optional<ChainNote> note = decision.note();
-      IOException failure = attempt.failure;
-      if (failure != null) {
-        IOException given = decision.action() == RepairDecision.Action.FAIL
-            ? new IOException(decision.message(), failure) : failure;
-        note.ifPresent(n -> n.attachTo(given));
-        return new Attempt(null, given);
-      }
-      return new Attempt(amended(requireNonNull(attempt.response), decision), null);
-    }
-  }
-
-  /** The affinity cookie a response set, read once per response; null if none or unusable. */
-  private @Nullable AffinityToken freshCookie(Response response) {
-    try {
-      return AffinityCookies.fromResponse(engine.registry(), response.request().url(), response.headers());
-    } catch (RuntimeException e) {
-      logger.error("Affinity cookie of {} not read: unexpected failure",
-          AffinityCookies.redacted(response.request().url()), e);
-      return null;
-    }
-  }
-
-  /** The replay request: the replay body, and the caller's cookies without any affinity cookie. */
-  private Request replay(Request request, byte[] replayBody) {
-    RequestBody body = requireNonNull(request.body());
-    Request.Builder replay = request.newBuilder().method(request.method(),
-        RequestBody.create(replayBody, body.contentType()));
-    String cookies = AffinityCookies.withoutAffinityCookies(engine.registry(),
-        AffinityCookies.cookieHeader(request.headers()));
-    AffinityCookies.setCookieHeader(replay, cookies);
-    return replay.build();
-  }
-
-  /**
-   * The error response as the caller gets it: with the decision's amended body, if it made one,
-   * and its note as header {@link ChainNote#HEADER}, so a layer above knows it was judged.
-   */
-  private static Response amended(Response response, RepairDecision decision) {
-    Optional<ChainNote> note = decision.note();
-    Optional<byte[]> amended = decision.errorBody();
-    if (note.isEmpty() && amended.isEmpty()) {
-      return response;
-    }
-    Response.Builder builder = response.newBuilder();
-    note.ifPresent(n -> builder.header(ChainNote.HEADER, n.headerValue()));
-    if (amended.isPresent()) {
-      byte[] body = BoundedBodies.encodedLike(response, amended.get());
-      MediaType type = response.body() == null ? null : response.body().contentType();
-      response.close();
-      builder.body(ResponseBody.create(body, type));
-      if (response.header("Content-Length") != null) {
-        builder.header("Content-Length", Integer.toString(body.length));
-      }
-    }
-    return builder.build();
-  }
 
   /**
    * The body's bytes, to be sent in its place; or null (with one WARN) when it is not read, and is
@@ -314,15 +178,6 @@ public final class AffinityInterceptor implements Interceptor {
     return BoundedBodies.read(body, maxBodyBytes);
   }
 
-  private static Request withPin(Request request, @Nullable AffinityToken pin) {
-    if (pin == null) {
-      return request;
-    }
-    Request pinned = request.newBuilder()
-        .header("Cookie", AffinityCookies.merge(AffinityCookies.cookieHeader(request.headers()), pin.cookiePair()))
-        .build();
-    return AddedHeaders.cookie(pinned, pin.cookiePair());
-  }
 
   /**
    * Returns whom the chains of {@code request} belong to: its origin and base path, and its
@@ -333,20 +188,6 @@ public final class AffinityInterceptor implements Interceptor {
     return scopes.of(request, tenant == null ? null : tenant.apply(request));
   }
 
-  /**
-   * Says once, at WARN, that a request with a pin followed a redirect without the guard: the pin
-   * and added headers may have reached the redirect's target.
-   */
-  private void checkRedirect(Request sent, Response response) {
-    if (response.priorResponse() != null && !warnedUnguardedRedirect
-        && AddedHeaders.leftOriginUnguarded(sent, response)) {
-      warnedUnguardedRedirect = true;
-      logger.warn("A request carrying an affinity pin to {} followed a redirect without"
-          + " AffinityInterceptor.redirectGuard() installed as a network interceptor; the pin may have"
-          + " reached another origin. Install the guard, or turn redirects off; see docs/security.md",
-          AffinityCookies.redacted(sent.url()));
-    }
-  }
 
   /**
    * Returns the network interceptor that keeps the pin, and every header affinity4j added, on the
@@ -382,7 +223,7 @@ public final class AffinityInterceptor implements Interceptor {
       return response;
     }
     if (BoundedBodies.isEventStream(response) && BoundedBodies.isIdentityEncoded(response)) {
-      Source tee = new SseTee(body.source(), turn);
+      Source tee = new ChainCall.SseTee(body.source(), turn);
       ResponseBody teed = ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength());
       return response.newBuilder().body(teed).build();
     }
@@ -400,39 +241,6 @@ public final class AffinityInterceptor implements Interceptor {
     return response;
   }
 
-  /** Passes a stream through unchanged, showing its bytes to the turn's {@link StreamWatch}. */
-  private static final class SseTee extends ForwardingSource {
-    private final Turn turn;
-    private final StreamWatch watch;
-    private final Buffer copy = new Buffer();
-
-    SseTee(BufferedSource delegate, Turn turn) {
-      super(delegate);
-      this.turn = turn;
-      this.watch = turn.stream();
-    }
-
-    @Override
-    public long read(Buffer sink, long byteCount) throws IOException {
-      long read;
-      try {
-        read = super.read(sink, byteCount);
-      } catch (IOException e) {
-        throw turn.brokeOff(e);
-      }
-      if (watch.isDone()) {
-        return read;
-      }
-      if (read == -1) {
-        watch.end();
-        return read;
-      }
-      sink.copyTo(copy, sink.size() - read, read);
-      byte[] chunk = copy.readByteArray();
-      watch.feed(chunk, 0, chunk.length);
-      return read;
-    }
-  }
 
   /**
    * Builds an {@link AffinityInterceptor}. Not thread-safe.

@@ -1,13 +1,11 @@
 package io.github.affinity4j.core.internal;
 
 import io.github.affinity4j.core.AffinityToken;
-import io.github.affinity4j.core.CaffeineHistoryJournal;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainRepair;
 import io.github.affinity4j.core.ChainScope;
-import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.JournalTurn;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RoutingInfo;

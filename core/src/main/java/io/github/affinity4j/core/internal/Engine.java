@@ -1,6 +1,5 @@
 package io.github.affinity4j.core.internal;
 
-import static java.util.Objects.requireNonNull;
 
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityStats;
