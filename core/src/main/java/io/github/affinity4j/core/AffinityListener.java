@@ -1,16 +1,13 @@
 package io.github.affinity4j.core;
 
-import io.github.affinity4j.core.internal.ChainRegistry;
-import io.github.affinity4j.core.internal.ChainRepairer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Hears what the {@link ChainRegistry} does with pins, and what the {@link ChainRepairer} does with
- * broken chains: for metrics, audit logs and tests. Override the methods of interest; the others do
+ * Hears what affinity4j does with pins, and with broken chains: for metrics, audit logs and tests. Override the methods of interest; the others do
  * nothing.
  *
  * <pre>{@code
- * ChainRegistry registry = ChainRegistry.builder()
+ * AffinityInterceptor interceptor = AffinityInterceptor.builder()
  *     .listener(new AffinityListener() {
  *       @Override
  *       public void backendChanged(ChainKey key, AffinityToken previous, AffinityToken current) {
@@ -20,14 +17,14 @@ import org.jspecify.annotations.Nullable;
  *     .build();
  * }</pre>
  *
- * <p>Methods are called on request threads, concurrently, after the registry has acted, so
+ * <p>Methods are called on request threads, concurrently, after the engine has acted, so
  * implementations must be thread-safe and quick. An exception thrown here is logged at WARN and
  * swallowed: a listener never breaks a request. Tokens passed here print only their fingerprint;
  * do not log {@link AffinityToken#value()} or {@link AffinityToken#cookiePair()}.
  */
 public abstract class AffinityListener {
 
-  /** A listener that does nothing; the registry skips event dispatch entirely for it. */
+  /** A listener that does nothing; the engine skips event dispatch entirely for it. */
   public static final AffinityListener NONE = new AffinityListener() {};
 
   static final Factory NONE_FACTORY = key -> NONE;
@@ -64,7 +61,7 @@ public abstract class AffinityListener {
   public void backendChanged(ChainKey key, AffinityToken previous, AffinityToken current) {}
 
   /**
-   * A chain broke and a {@link ChainRepairer} is repairing it: the first retry or replay is about
+   * A chain broke and is being repaired: the first retry or replay is about
    * to be sent. Called at most once per request.
    *
    * @param chain the chain that broke; null if the request continued none (an unknown input item)

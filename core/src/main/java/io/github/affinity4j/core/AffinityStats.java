@@ -1,8 +1,7 @@
 package io.github.affinity4j.core;
 
-import io.github.affinity4j.core.internal.ChainRegistry;
 /**
- * A snapshot of what a {@link ChainRegistry} has done since it was built, like Caffeine's
+ * A snapshot of what an adapter's engine has done since it was built, like Caffeine's
  * {@code CacheStats}.
  *
  * <pre>{@code

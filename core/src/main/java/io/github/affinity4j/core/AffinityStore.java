@@ -1,21 +1,20 @@
 package io.github.affinity4j.core;
 
-import io.github.affinity4j.core.internal.ChainRegistry;
 import java.util.Optional;
 
 /**
- * Where the {@link ChainRegistry} keeps the affinity token of each chain key. Share one store
- * between several clients (or registries) so that they share chains.
+ * Where affinity4j keeps the affinity token of each chain key. Share one store
+ * between several clients (interceptors, conversation wrappers) so that they share chains.
  *
  * <pre>{@code
  * AffinityStore store = CaffeineAffinityStore.builder().maximumSize(50_000).build();
- * ChainRegistry registry = ChainRegistry.builder().store(store).build();
+ * AffinityInterceptor interceptor = AffinityInterceptor.builder().store(store).build();
  * }</pre>
  *
  * <p>Implementations must be thread-safe: every method is called concurrently from request threads,
  * and must not block for long, because it runs on the request path. They must bound their size and
  * let entries expire; a pin that is lost costs a repair, not a failure. An exception thrown here is
- * logged at WARN by the registry and the request goes on without a pin, so a store need not guard
+ * logged at WARN by the engine and the request goes on without a pin, so a store need not guard
  * against its own failures, but should not rely on throwing either.
  *
  * <p>{@link CaffeineAffinityStore} is the default.

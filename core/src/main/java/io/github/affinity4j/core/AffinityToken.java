@@ -1,10 +1,9 @@
 package io.github.affinity4j.core;
 
-import io.github.affinity4j.core.internal.Names;
-import io.github.affinity4j.core.internal.ChainRegistry;
 import static java.util.Objects.requireNonNull;
 
 import com.github.benmanes.caffeine.cache.Interner;
+import io.github.affinity4j.core.internal.Names;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -36,7 +35,7 @@ import org.jspecify.annotations.Nullable;
  * and nothing in this library logs it. Immutable and thread-safe.
  *
  * <p>A store holds one token per chain, so tokens are kept small: the name, domain and path
- * strings are shared between equal tokens, and {@link ChainRegistry} stores each token
+ * strings are shared between equal tokens, and the engine stores each token
  * {@link #forStorage()}, with only the region of its routing facts.
  *
  * <p><b>Bounded in bytes.</b> A store's bound is in keys, and the gateway chooses every string a

@@ -1,17 +1,17 @@
 package io.github.affinity4j.core;
 
-import io.github.affinity4j.core.internal.ChainBreaks;
 import static java.util.Objects.requireNonNull;
 
 import org.jspecify.annotations.Nullable;
 
 /**
  * Why a request that continued a chain failed in a way a replay of the chain's history can repair:
- * what {@link ChainBreaks} makes of an error response or a connection failure.
+ * what the engine makes of an error response or a connection failure, as a listener hears it.
  *
  * <pre>{@code
- * Optional<ChainBreak> cause = ChainBreaks.classify(400, errorBody, 0, errorBody.length, turn, true);
- * cause.ifPresent(b -> log.debug("chain broke: {}", b));  // ChainBreak[PREVIOUS_RESPONSE_NOT_FOUND, HTTP 400, ...]
+ * public void repairStarted(ChainKey chain, ChainBreak cause) {  // in an AffinityListener
+ *   log.debug("chain broke: {}", cause);  // ChainBreak[PREVIOUS_RESPONSE_NOT_FOUND, HTTP 400, ...]
+ * }
  * }</pre>
  *
  * <p>The error's message is not kept, only its {@code code} and the id it names: messages are free

@@ -1,8 +1,8 @@
 package io.github.affinity4j.core;
 
-import io.github.affinity4j.core.internal.Names;
 import static java.util.Objects.requireNonNull;
 
+import io.github.affinity4j.core.internal.Names;
 import java.util.Locale;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;

@@ -1,6 +1,5 @@
 package io.github.affinity4j.core;
 
-import io.github.affinity4j.core.internal.ChainRepairer;
 /**
  * Where the repair engine keeps every turn of every chain, so that a chain whose backend is lost
  * can be replayed elsewhere. Share one journal between clients (and, with a shared implementation
@@ -8,7 +7,7 @@ import io.github.affinity4j.core.internal.ChainRepairer;
  *
  * <pre>{@code
  * HistoryJournal journal = CaffeineHistoryJournal.builder().maximumBytes(256L << 20).build();
- * ChainRepairer repairer = ChainRepairer.builder().journal(journal).build();
+ * AffinityInterceptor interceptor = AffinityInterceptor.builder().journal(journal).build();
  * }</pre>
  *
  * <p>What an implementation must do:

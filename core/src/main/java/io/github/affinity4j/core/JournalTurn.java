@@ -1,10 +1,10 @@
 package io.github.affinity4j.core;
 
+import static java.util.Objects.requireNonNull;
+
 import io.github.affinity4j.core.internal.Names;
 import io.github.affinity4j.core.internal.TurnInput;
 import io.github.affinity4j.core.internal.TurnOutput;
-import static java.util.Objects.requireNonNull;
-
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
@@ -17,8 +17,8 @@ import org.jspecify.annotations.Nullable;
  * JournalTurn turn = JournalTurn.builder()
  *     .responseId("resp_2")
  *     .previousResponseId("resp_1")            // the logical parent; none for a new chain
- *     .input(input.items())                    // from TurnInput
- *     .output(output.items())                  // from TurnOutput
+ *     .input(inputItems)                       // the request's input, a JSON array
+ *     .output(outputItems)                     // the response's output, a JSON array
  *     .build();
  * journal.record(turn);
  * }</pre>

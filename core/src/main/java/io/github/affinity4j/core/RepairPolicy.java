@@ -1,17 +1,16 @@
 package io.github.affinity4j.core;
 
-import io.github.affinity4j.core.internal.ChainRepairer;
 /**
- * What the {@link ChainRepairer} does when a chain breaks.
+ * What affinity4j does when a chain breaks.
  *
  * <pre>{@code
- * ChainRepairer repairer = ChainRepairer.builder().policy(RepairPolicy.REPLAY).build();
+ * AffinityInterceptor interceptor = AffinityInterceptor.builder().repairPolicy(RepairPolicy.REPLAY).build();
  * }</pre>
  */
 public enum RepairPolicy {
   /**
    * The default. For a response or conversation not found, first send the request once more, on
-   * the same pin, after {@link ChainRepairer.Builder#retryPause a short pause}: Azure reports
+   * the same pin, after a short pause (the adapter's {@code retryPause}): Azure reports
    * {@code previous_response_not_found} now and then on the very deployment that holds the
    * response, right after creating it, and a retry there costs one small request where a replay
    * costs the whole history. If the retry breaks too, replay. For an unavailable backend (a 503)

@@ -1,6 +1,5 @@
 package io.github.affinity4j.core;
 
-import io.github.affinity4j.core.internal.ChainRepairer;
 import static java.util.Objects.requireNonNull;
 
 import io.github.affinity4j.core.ChainBreak.Kind;
@@ -9,7 +8,7 @@ import java.util.EnumMap;
 import java.util.Map;
 
 /**
- * A snapshot of what a {@link ChainRepairer} has done since it was built, like Caffeine's
+ * A snapshot of what an adapter's engine has done since it was built, like Caffeine's
  * {@code CacheStats}.
  *
  * <pre>{@code

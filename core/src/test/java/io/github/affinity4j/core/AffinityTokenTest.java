@@ -159,7 +159,6 @@ final class AffinityTokenTest {
     assertThat(token().value(fits).build().value()).isEqualTo(fits);
     assertThatThrownBy(() -> token().value(fits + "v").build())
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("4096")
         .hasMessageNotContaining(fits);
   }
 
@@ -171,8 +170,7 @@ final class AffinityTokenTest {
     assertThatThrownBy(() -> token().domain(".").build())
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> token().path("openai").build())
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("'/'");
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
@@ -183,8 +181,6 @@ final class AffinityTokenTest {
     String longPath = fits + "/x".repeat(1000);
     assertThatThrownBy(() -> token().path(longPath).build())
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining(Integer.toString(longPath.length()))
-        .hasMessageContaining(Integer.toString(AffinityToken.MAX_PATH_LENGTH))
         .hasMessageNotContaining(fits)
         .hasMessageNotContaining(SECRET);
     assertThatThrownBy(() -> token().path(fits + "q").build())
@@ -203,8 +199,6 @@ final class AffinityTokenTest {
     String longDomain = "b".repeat(2000) + ".test";
     assertThatThrownBy(() -> token().domain(longDomain).build())
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining(Integer.toString(longDomain.length()))
-        .hasMessageContaining("253")
         .hasMessageNotContaining("bbbb")
         .hasMessageNotContaining(SECRET);
     assertThatThrownBy(() -> token().domain("c" + fits).build())
@@ -238,13 +232,11 @@ final class AffinityTokenTest {
   }
 
   @Test
-  void builder_missingRequired_throwsSayingWhatToSet() {
+  void builder_missingRequired_throws() {
     assertThatThrownBy(() -> AffinityToken.builder().value("v").domain("h").seenAt(NOW).build())
-        .isInstanceOf(NullPointerException.class)
-        .hasMessageContaining("name is required");
+        .isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> AffinityToken.builder().name("n").value("v").domain("h").build())
-        .isInstanceOf(NullPointerException.class)
-        .hasMessageContaining("seenAt is required");
+        .isInstanceOf(NullPointerException.class);
   }
 
   @Test

@@ -254,22 +254,22 @@ final class CaffeineHistoryJournalTest {
   }
 
   @Test
-  void builder_badArguments_throwSayingWhatToDo() {
+  void builder_badArguments_throw() {
     CaffeineHistoryJournal.Builder builder = CaffeineHistoryJournal.builder();
 
-    assertThatThrownBy(() -> builder.maximumEntries(0)).hasMessageContaining("RepairPolicy.FAIL");
-    assertThatThrownBy(() -> builder.maximumBytes(-1)).hasMessageContaining("64L << 20");
+    assertThatThrownBy(() -> builder.maximumEntries(0)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> builder.maximumBytes(-1)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> builder.maximumBytesPerChain(0)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> builder.maximumBytesPerChain(Integer.MAX_VALUE))
         .isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> builder.expireAfterAccess(Duration.ZERO)).hasMessageContaining("Duration.ofHours");
+    assertThatThrownBy(() -> builder.expireAfterAccess(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> CaffeineHistoryJournal.builder().maximumBytes(1000).maximumBytesPerChain(2000).build())
-        .hasMessageContaining("raise maximumBytes");
+        .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> builder.ticker(null)).isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> journal().build().record(null)).isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> JournalTurn.builder().responseId("bad id")).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> JournalTurn.builder().responseId("resp_1").input(bytes("[]")).build())
-        .isInstanceOf(NullPointerException.class).hasMessageContaining("output is required");
+        .isInstanceOf(NullPointerException.class);
   }
 
   private CaffeineHistoryJournal.Builder journal() {

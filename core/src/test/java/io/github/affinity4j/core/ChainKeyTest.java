@@ -21,7 +21,6 @@ final class ChainKeyTest {
     String junk = "x".repeat(300);
     assertThatThrownBy(() -> ChainKey.response(junk))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("length 300")
         .hasMessageNotContaining(junk);
     assertThatThrownBy(() -> ChainKey.response(null)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> new ChainKey(null, "resp_1")).isInstanceOf(NullPointerException.class);

@@ -1,12 +1,12 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainBreak;
 import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import io.github.affinity4j.core.ChainBreak.Kind;
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainKey;
 import java.io.IOException;
 import java.util.Locale;
 import java.util.Objects;

@@ -1,11 +1,11 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.ChainScope;
-import io.github.affinity4j.core.ChainKey;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import io.github.affinity4j.core.ChainKey.Kind;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainScope;
 import java.io.IOException;
 import java.util.Optional;
 import java.util.Set;
@@ -14,20 +14,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Finds chain keys in requests and responses: which requests continue a chain and which chain, and
- * which chain a successful response starts or extends.
- *
- * <p>How an adapter uses it, per request:
- *
- * <pre>{@code
- * if (!ChainKeys.isAffected(method, path)) return chain.proceed(request);
- * Optional<ChainKey> key = ChainKeys.hasBodyKey(method, path)
- *     ? ChainKeys.fromRequestBody(bodyBytes, 0, bodyBytes.length)
- *     : ChainKeys.fromPath(path);
- * // ... send, then for a JSON response:
- * Optional<ChainKey> created = ChainKeys.fromResponseBody(responseBytes, 0, responseBytes.length);
- * // or, for text/event-stream, feed an SseResponseIdScanner while teeing the stream.
- * }</pre>
+ * Which requests start or continue a chain, and the chain a request's path names
+ * ({@code …/responses/{id}}, {@code …/conversations/{id}}, {@code …/threads/{id}}). A request
+ * body's chain is read by {@link TurnInput}, a response body's by {@link TurnOutput}: one reader
+ * per wire format. Used by the {@link Engine}; not API.
  *
  * <p>Bodies are read with Jackson's streaming parser: only the few top-level fields that matter are
  * decoded, nested values are skipped, and reading stops as soon as the answer is known, so a
@@ -83,7 +73,7 @@ public final class ChainKeys {
 
   /**
    * Returns true if the request's chain key is in its JSON body ({@code POST …/responses}), so the
-   * adapter must read the body and call {@link #fromRequestBody}; otherwise the key, if any, is in
+   * adapter must read the body ({@link TurnInput}); otherwise the key, if any, is in
    * the path ({@link #fromPath}).
    */
   public static boolean hasBodyKey(String method, String encodedPath) {
@@ -180,7 +170,7 @@ public final class ChainKeys {
           }
         } else if ("response".equals(field) && value == JsonToken.START_OBJECT) {
           hasResponse = true;
-          created = TurnOutput.readObject(parser, data, offset, false).chain();
+          created = TurnOutput.readObject(parser, data, offset, false, Kind.RESPONSE).chain();
         } else {
           parser.skipChildren();
         }

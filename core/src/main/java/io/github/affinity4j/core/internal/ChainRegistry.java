@@ -1,14 +1,14 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.AffinityStats;
+import static java.util.Objects.requireNonNull;
+
 import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.AffinityStats;
 import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineAffinityStore;
-import io.github.affinity4j.core.ChainKey;
-import static java.util.Objects.requireNonNull;
-
 import io.github.affinity4j.core.ChainKey.Kind;
+import io.github.affinity4j.core.ChainKey;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Collections;

@@ -1,20 +1,20 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.RepairStats;
-import io.github.affinity4j.core.RoutingInfo;
+import static java.util.Objects.requireNonNull;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainBreak.Kind;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.RepairPolicy;
-import static java.util.Objects.requireNonNull;
-
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
-import io.github.affinity4j.core.ChainBreak.Kind;
+import io.github.affinity4j.core.RepairStats;
+import io.github.affinity4j.core.RoutingInfo;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -154,7 +154,7 @@ public final class ChainRepairer {
    *     journaled, in this scope only
    * @throws NullPointerException if {@code requestBody} or {@code scope} is null
    */
-  public ChainTurn turn(byte[] requestBody, @Nullable AffinityToken pin, ChainScope scope) {
+  ChainTurn turn(byte[] requestBody, @Nullable AffinityToken pin, ChainScope scope) {
     requireNonNull(requestBody, "requestBody");
     requireNonNull(scope, "scope");
     TurnInput input = TurnInput.fromRequestBody(requestBody, 0, requestBody.length).orElse(null);

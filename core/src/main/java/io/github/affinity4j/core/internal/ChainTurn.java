@@ -1,21 +1,21 @@
 package io.github.affinity4j.core.internal;
 
+import static java.util.Objects.requireNonNull;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ChainBreak.Kind;
+import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote.Reason;
 import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainRepair;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.JournalTurn;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RoutingInfo;
-import io.github.affinity4j.core.ChainBreak;
-import static java.util.Objects.requireNonNull;
-
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.affinity4j.core.ChainBreak.Kind;
-import io.github.affinity4j.core.ChainNote.Reason;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -27,54 +27,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One attempt of one {@code POST …/responses} request, from the repair engine's side: it decides
- * what to do if the request fails, and journals the turn when it succeeds. Made by
- * {@link ChainRepairer#turn}.
- *
- * <p>The contract with an adapter:
- *
- * <ol>
- *   <li>Create one turn per attempt, with the body as sent and the pin sent with it (an SDK retry
- *       is a new attempt, and gets a new turn).
- *   <li>On a non-2xx response, call {@link #decide(int, byte[])} with its status and body (read up
- *       to a bound; an error body is small); on an {@code IOException} before any response, call
- *       {@link #decideConnectionFailure()}. Then act on the {@link RepairDecision}:
- *       <ul>
- *         <li>{@code NONE}: pass the failure on, naming the chain if the request continued one:
- *             the response with {@code errorBody()} in place of its body if present, or the
- *             exception with {@code note()} attached ({@link ChainNote#attachTo}).
- *         <li>{@code RETRY}: wait {@code pause()}, send the same body again with the same pin, and
- *             treat the outcome as in step 2 or 3.
- *         <li>{@code REPLAY}: send {@code replayBody()} to the same URL, without the stale pin (and
- *             without any affinity cookie), and treat the outcome as in step 2 or 3.
- *         <li>{@code FAIL}: give the caller the error: the response with {@code errorBody()} in
- *             place of its body if present, or an {@code IOException} with {@code message()} for
- *             a connection failure.
- *       </ul>
- *       A turn allows one retry and one replay at most, in that order; any decision after the
- *       replay is {@code FAIL} or {@code NONE}. Under {@link RepairPolicy#RETRY_THEN_REPLAY} a first
- *       connection failure is not yet a break: the decision is a {@code RETRY} without pause (a
- *       pooled connection closed under the request says nothing about the backend), not counted
- *       and not reported. So this loop ends after at most four requests.
- *       Never repair once bytes of the response have reached the caller: a break arrives as an
- *       error before any SSE event, so streams are repaired before they start.
- *   <li>On a 2xx response (the original, the retry or the replay), call
- *       {@link #succeeded(AffinityToken, RoutingInfo)} with the affinity cookie it set and its
- *       routing facts: that completes a repair and reports it. Bind the new response id in the
- *       {@link ChainRegistry} as usual, except after a replay ({@link #isReplay()}): the stale pin
- *       must not be inherited, so bind with {@code previous} null, or the conversation key for a
- *       conversation chain.
- *   <li>When the response's output is known, call {@link #record(TurnOutput)} once: from
- *       {@link TurnOutput#fromResponseBody} for JSON, from {@link SseCompletedScanner} at the end of
- *       a stream. A stream that ends early records nothing, and the chain cannot be repaired past
- *       it. A stream that fails mid-way is not repaired: attach {@link #brokeOff()} to its
- *       exception.
- * </ol>
+ * The repair side of one {@code POST …/responses} request, inside its {@link Turn}: decides what
+ * to do when an attempt fails (retry on the pin, replay the history without it, fail, or pass on
+ * naming the chain), and journals the turn when it succeeds. A turn allows one retry and one
+ * replay at most, in that order; under {@link RepairPolicy#RETRY_THEN_REPLAY} a first connection
+ * failure is sent once more at once before it counts as a break. Made by
+ * {@link ChainRepairer#turn}; driven by {@link Turn} only.
  *
  * <p>Not thread-safe: a turn belongs to one request, and its calls must not overlap (they may come
  * from different threads, one after another, as a stream is read).
  */
-public final class ChainTurn {
+final class ChainTurn {
 
   private static final Logger logger = LoggerFactory.getLogger(ChainTurn.class);
 

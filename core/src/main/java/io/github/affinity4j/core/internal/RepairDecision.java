@@ -1,9 +1,9 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.ChainBreak;
-import io.github.affinity4j.core.ChainNote;
 import static java.util.Objects.requireNonNull;
 
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainNote;
 import java.time.Duration;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;

@@ -1,10 +1,10 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.ChainHistory;
-import io.github.affinity4j.core.ChainKey;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.ChainKey;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -2,6 +2,7 @@ package io.github.affinity4j.core.internal;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.github.affinity4j.core.ChainKey;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
@@ -153,7 +154,7 @@ public final class SseCompletedScanner {
             return ended(type); // an unnamed event of another type: no need to read on
           }
         } else if ("response".equals(fieldName) && value == JsonToken.START_OBJECT) {
-          response = TurnOutput.readObject(parser, sse.data(), 0, true).output();
+          response = TurnOutput.readObject(parser, sse.data(), 0, true, ChainKey.Kind.RESPONSE).output();
         } else {
           parser.skipChildren();
         }

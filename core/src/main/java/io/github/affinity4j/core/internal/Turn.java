@@ -153,7 +153,7 @@ public final class Turn {
 
     /** A failure the turn does not judge (not HTTP, not I/O): given to the caller as it is. */
     public static Outcome notJudged() {
-      return new Outcome(false, 0, NO_BYTES, null, ChainNote.Reason.ALREADY_REPAIRED, null, null);
+      return new Outcome(false, 0, NO_BYTES, null, null, null, null);
     }
 
     /** No response: the connection failed. */
@@ -261,7 +261,8 @@ public final class Turn {
     ChainNote.Reason below = outcome.below;
     // A layer below (an interceptor under the SDK) had this request's one repair, or judged it
     // so: its verdict stands. One that found no break may be overruled: it sent no pin.
-    if (repair == null || (below != null && below != ChainNote.Reason.NOT_A_BREAK)) {
+    boolean judgeable = outcome.failure != null || outcome.status != 0;
+    if (repair == null || !judgeable || (below != null && below != ChainNote.Reason.NOT_A_BREAK)) {
       return RepairDecision.NONE;
     }
     try {

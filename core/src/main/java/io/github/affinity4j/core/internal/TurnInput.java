@@ -1,8 +1,8 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.ChainKey;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.github.affinity4j.core.ChainKey;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.Collections;
@@ -162,8 +162,8 @@ public final class TurnInput {
 
   /**
    * Returns the chain the request continues: its {@code previous_response_id} as a response key,
-   * else its {@code conversation} as a conversation key, else empty (a new chain). Agrees with
-   * {@link ChainKeys#fromRequestBody}.
+   * else its {@code conversation} as a conversation key, else empty (a new chain). The one
+   * reading of a request's chain: every consumer (engine, routing log) uses it.
    */
   public Optional<ChainKey> chain() {
     if (previousResponseId != null) {

@@ -1,10 +1,10 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.ChainKey;
 import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.github.affinity4j.core.ChainKey;
 import java.io.IOException;
 import java.util.Objects;
 import java.util.Optional;
@@ -84,7 +84,7 @@ public final class TurnOutput {
         logger.debug("Response body is not a JSON object; nothing to bind");
         return Read.NOTHING;
       }
-      return readObject(parser, body, offset, withOutput);
+      return readObject(parser, body, offset, withOutput, null);
     } catch (IOException e) {
       logger.debug("Response body is not valid JSON ({}); nothing to bind", e.getClass().getSimpleName());
       return Read.NOTHING;
@@ -101,8 +101,13 @@ public final class TurnOutput {
     return Optional.ofNullable(read(body, offset, length, false).chain());
   }
 
-  /** Reads the rest of an object the parser has just entered, from {@code source} at {@code base}. */
-  static Read readObject(JsonParser parser, byte[] source, int base, boolean withOutput) throws IOException {
+  /**
+   * Reads the rest of an object the parser has just entered, from {@code source} at {@code base}.
+   * An object without an {@code object} field is of kind {@code known}, if given (the
+   * {@code response} of a stream's event), else of the kind its id's prefix names.
+   */
+  static Read readObject(JsonParser parser, byte[] source, int base, boolean withOutput,
+      ChainKey.@Nullable Kind known) throws IOException {
     String id = null;
     String object = null;
     String status = null;
@@ -128,7 +133,7 @@ public final class TurnOutput {
         break;
       }
     }
-    ChainKey chain = chainKey(object, id, threadId);
+    ChainKey chain = object == null && known != null ? valid(known, id, "id") : chainKey(object, id, threadId);
     if (!withOutput || chain == null || chain.kind() != ChainKey.Kind.RESPONSE) {
       return new Read(chain, null);
     }

@@ -5,6 +5,7 @@ import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ErrorFixtures;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -28,7 +29,8 @@ import org.junit.jupiter.api.Timeout;
  * ({@link ChainTurn#decide}): seeded mutations of the error fixtures and of real request bodies,
  * any status, pinned or not. Properties: no exception; only 400, 404, 502, 503 and 504 can be a
  * break; a break is only about what the request carried (its previous response, its conversation,
- * its item ids, its pin); an id a break names is a valid id; an amended error body is JSON.
+ * its item ids, its pin); an id a break names is a valid id; an amended error body is JSON; a failure
+ * that continued a chain names it in its note, REPAIR_FAILED with the kind of break for a FAIL.
  */
 @Tag("fuzz")
 @Timeout(600)
@@ -102,7 +104,16 @@ final class ChainBreaksFuzzTest {
             throw new AssertionError("amended error body is not JSON", e);
           }
         });
-        assertThat(decision.message()).startsWith(ChainTurn.REPAIR_FAILED_PREFIX);
+        assertThat(decision.cause()).as("a FAIL repairs a break").isPresent();
+        assertThat(decision.note()).as("a FAIL names the chain, if the request continued one")
+            .hasValueSatisfying(note -> {
+              assertThat(note.reason()).isEqualTo(ChainNote.Reason.REPAIR_FAILED);
+              assertThat(note.brokenBy()).isEqualTo(decision.cause().map(ChainBreak::kind));
+              assertThat(Optional.of(note.chain())).isEqualTo(turn.chain());
+            });
+      } else if (decision.action() == RepairDecision.Action.NONE && (status < 200 || status >= 300)) {
+        assertThat(decision.note().map(ChainNote::chain)).as("a NONE names the chain, if any").isEqualTo(turn.chain());
+        decision.note().ifPresent(note -> assertThat(note.reason()).isNotEqualTo(ChainNote.Reason.REPAIR_FAILED));
       }
       if (decision.action() == RepairDecision.Action.NONE || decision.action() == RepairDecision.Action.FAIL) {
         break;

@@ -142,7 +142,7 @@ final class ChainRepairerSecurityTest {
 
       // A conversation, and a journal and a store that fail.
       repairer.recordConversation(("{\"items\":[{\"type\":\"message\",\"role\":\"user\",\"content\":\"" + SAID
-          + "conv\"}]}").getBytes(UTF_8), "{\"id\":\"conv_1\",\"object\":\"conversation\"}".getBytes(UTF_8), ChainScope.NONE);
+          + "conv\"}]}").getBytes(UTF_8), ChainKey.conversation("conv_1"), ChainScope.NONE);
       ChainRepairer broke = ChainRepairer.builder().journal(new FailingJournal()).build();
       ChainTurn lost = broke.turn(request(6, "resp_3"), pin, ChainScope.NONE);
       lost.record(output("resp_6", 6));
@@ -151,6 +151,37 @@ final class ChainRepairerSecurityTest {
       ChainRegistry failingStore = ChainRegistry.builder().store(new FailingStore()).build();
       failingStore.bind(ChainKey.response("resp_7"), null, pin);
       failingStore.pinFor(ChainKey.response("resp_7"), "https", "apim.example.com", "/");
+      // The same engine behind an adapter: a turn continuing the repaired chain, sent and read.
+      Engine engine = Engine.builder().store(store).journal(journal).listener(listener)
+          .retryPause(Duration.ZERO).build();
+      Turn turn = engine.turn(ChainScope.NONE, "POST", "https", "apim.example.com", "/openai/v1/responses",
+          request(10, "resp_4"), false);
+      assertThat(turn).isNotNull();
+      assertThat(turn.pin()).as("the repaired chain's new pin").isNotNull();
+      byte[] responseBody = ("{\"id\":\"resp_10\",\"object\":\"response\",\"status\":\"completed\",\"output\":"
+          + new String(output("resp_10", 10).items(), UTF_8) + "}").getBytes(UTF_8);
+      turn.run(new Turn.Transport<String>() {
+        @Override
+        public String send(byte[] replayBody) {
+          return "sent";
+        }
+
+        @Override
+        public Turn.Outcome judge(String attempt) {
+          return Turn.Outcome.succeeded(token("s3cr3t-turn-pin"), () -> RoutingInfo.EMPTY);
+        }
+
+        @Override
+        public void discard(String attempt) {}
+
+        @Override
+        public String deliver(String attempt, RepairDecision decision) {
+          return attempt;
+        }
+      });
+      turn.responseBody(responseBody);
+      values.addAll(List.of(engine, turn, TurnOutput.read(responseBody, 0, responseBody.length, true)));
+
       values.addAll(List.of(registry, repairer, store, journal, registry.stats(), repairer.stats(),
           RoutingInfo.from(name -> name.equals("x-ms-region") ? "West US" : null), ChainKey.response("resp_1"),
           journal.history(ChainKey.conversation("conv_1")), failingStore.stats(),
@@ -221,15 +252,24 @@ final class ChainRepairerSecurityTest {
     assertThat(uncovered).as("public types with a toString() of their own not checked here").isEmpty();
   }
 
+  /** The public types of the module's API package and of its internal one, which adapters use. */
   static List<Class<?>> publicTypes() {
+    List<Class<?>> types = new ArrayList<>();
+    for (String pkg : List.of(ChainKey.class.getPackageName(), Engine.class.getPackageName())) {
+      types.addAll(publicTypes(pkg));
+    }
+    return types;
+  }
+
+  private static List<Class<?>> publicTypes(String pkg) {
     try {
       Path classes = Path.of(ChainKey.class.getProtectionDomain().getCodeSource().getLocation().toURI())
-          .resolve(ChainKey.class.getPackageName().replace('.', '/'));
+          .resolve(pkg.replace('.', '/'));
       try (Stream<Path> files = Files.list(classes)) {
         List<Class<?>> types = new ArrayList<>();
         for (Path file : files.filter(f -> f.toString().endsWith(".class")).toList()) {
           String name = file.getFileName().toString().replace(".class", "");
-          Class<?> type = Class.forName(ChainKey.class.getPackageName() + "." + name);
+          Class<?> type = Class.forName(pkg + "." + name);
           boolean visible = Modifier.isPublic(type.getModifiers()) && !type.isAnonymousClass()
               && (type.getEnclosingClass() == null || Modifier.isPublic(type.getEnclosingClass().getModifiers()));
           if (visible) {

@@ -151,7 +151,7 @@ final class ChainRepairerTest {
     assertThat(turn.decideConnectionFailure().action()).as("failed again: replay").isEqualTo(Action.REPLAY);
     RepairDecision failed = turn.decideConnectionFailure();
     assertThat(failed.action()).isEqualTo(Action.FAIL);
-    assertThat(failed.message()).contains("the replay's connection failed");
+    assertFailedNote(failed, "resp_2", Kind.BACKEND_UNAVAILABLE);
     assertThat(failed.errorBody()).isEmpty();
     assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), null, ChainScope.NONE).decideConnectionFailure().action())
         .isEqualTo(Action.NONE);
@@ -180,7 +180,7 @@ final class ChainRepairerTest {
   }
 
   @Test
-  void failPolicy_errorSaysWhichChainAndWhyNoRequestReplayed() throws IOException {
+  void failPolicy_errorNamesTheChainAndTheBreakNoRequestReplayed() throws IOException {
     twoTurns();
     ChainRepairer failing = repairer.toBuilder().policy(RepairPolicy.FAIL).build();
     ChainTurn turn = failing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
@@ -188,20 +188,21 @@ final class ChainRepairerTest {
     RepairDecision decision = turn.decide(400, NOT_FOUND);
 
     assertThat(decision.action()).isEqualTo(Action.FAIL);
-    assertThat(decision.message()).contains("chain response:resp_2").contains("previous response")
-        .contains("RepairPolicy.FAIL");
+    assertThat(decision.cause()).map(ChainBreak::kind).contains(Kind.PREVIOUS_RESPONSE_NOT_FOUND);
+    assertFailedNote(decision, "resp_2", Kind.PREVIOUS_RESPONSE_NOT_FOUND);
     JsonNode error = MAPPER.readTree(decision.errorBody().orElseThrow()).get("error");
-    assertThat(error.get("message").asText()).startsWith("Previous response with id 'resp_68af1c2e")
-        .endsWith("(" + decision.message() + ")");
+    assertThat(error.get("message").asText()).as("the original message, the note's appended")
+        .isEqualTo(MAPPER.readTree(NOT_FOUND).at("/error/message").asText() + " (" + decision.message() + ")");
     assertThat(error.get("code").asText()).isEqualTo("previous_response_not_found");
     assertThatThrownBy(decision::replayBody).isInstanceOf(IllegalStateException.class);
-    assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.NONE);
+    assertThat(turn.decide(400, NOT_FOUND).note()).map(ChainNote::reason).contains(ChainNote.Reason.ALREADY_REPAIRED);
     assertThat(events.lines).containsExactly("failed response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND " + decision.message());
     assertThat(failing.stats()).isEqualTo(new RepairStats(1, 0, 0, 0, 0, 1, Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
 
     RepairDecision apim = failing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
+    assertFailedNote(apim, "resp_2", Kind.BACKEND_UNAVAILABLE);
     assertThat(MAPPER.readTree(apim.errorBody().orElseThrow()).get("message").asText())
-        .startsWith("Service Unavailable: the backend circuit breaker is open.").contains("RepairPolicy.FAIL");
+        .isEqualTo(MAPPER.readTree(BREAKER_OPEN).get("message").asText() + " (" + apim.message() + ")");
   }
 
   @Test
@@ -210,7 +211,7 @@ final class ChainRepairerTest {
     ChainRepairer failing = repairer.toBuilder().journal(empty).policy(RepairPolicy.FAIL).build();
 
     failing.turn(bytes(request(null, "\"One\"")), null, ChainScope.NONE).record(output("resp_1", "Uno"));
-    failing.recordConversation(bytes("{\"items\":[]}"), bytes("{\"id\":\"conv_1\",\"object\":\"conversation\"}"), ChainScope.NONE);
+    failing.recordConversation(bytes("{\"items\":[]}"), ChainKey.conversation("conv_1"), ChainScope.NONE);
 
     assertThat(failing.journals()).isFalse();
     assertThat(repairer.journals()).isTrue();
@@ -227,12 +228,8 @@ final class ChainRepairerTest {
     RepairDecision decision = turn.decide(400, NOT_FOUND);
 
     assertThat(decision.action()).isEqualTo(Action.FAIL);
-    assertThat(decision.message())
-        .contains("chain response:resp_2")
-        .contains("response:resp_2 is not in the journal")
-        .contains("share one HistoryJournal").contains("Redis")
-        .contains("maximumEntries, maximumBytes or expireAfterAccess")
-        .contains("CaffeineHistoryJournal[");
+    assertFailedNote(decision, "resp_2", Kind.PREVIOUS_RESPONSE_NOT_FOUND);
+    assertThat(journal.history(ChainKey.response("resp_2")).status()).isEqualTo(ChainHistory.Status.MISSING_LINK);
     assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.NONE);
     assertThat(repairer.stats()).isEqualTo(new RepairStats(1, 1, 1, 0, 0, 1, Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
   }
@@ -244,7 +241,12 @@ final class ChainRepairerTest {
 
     RepairDecision decision = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
 
-    assertThat(decision.message()).contains("response:resp_1 is not in the journal").contains("1 turn after it were found");
+    assertThat(decision.action()).isEqualTo(Action.FAIL);
+    assertFailedNote(decision, "resp_2", Kind.BACKEND_UNAVAILABLE);
+    ChainHistory history = journal.history(ChainKey.response("resp_2"));
+    assertThat(history.link()).contains(ChainKey.response("resp_1"));
+    assertThat(history.turns()).isEqualTo(1);
+    assertThat(decision.note().orElseThrow().detail()).as("names the missing link").contains("resp_1");
   }
 
   @Test
@@ -256,7 +258,7 @@ final class ChainRepairerTest {
     RepairDecision failed = turn.decide(503, BREAKER_OPEN);
 
     assertThat(failed.action()).isEqualTo(Action.FAIL);
-    assertThat(failed.message()).contains("the replay answered HTTP 503");
+    assertFailedNote(failed, "resp_2", Kind.BACKEND_UNAVAILABLE);
     assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.NONE);
     assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.NONE);
     assertThat(repairer.stats().replays()).isEqualTo(1);
@@ -272,12 +274,12 @@ final class ChainRepairerTest {
     RepairDecision failed = turn.decide(429, RATE_LIMITED);
 
     assertThat(failed.action()).isEqualTo(Action.FAIL);
-    assertThat(failed.message()).startsWith(ChainTurn.REPAIR_FAILED_PREFIX + " chain response:resp_2")
-        .contains("the retry on the same pin answered HTTP 429, which is not a chain break");
-    assertThat(errorMessage(failed)).startsWith("Requests to the Responses_Create Operation")
-        .endsWith("(" + failed.message() + ")");
+    assertThat(failed.cause()).map(ChainBreak::kind).contains(Kind.PREVIOUS_RESPONSE_NOT_FOUND);
+    assertFailedNote(failed, "resp_2", Kind.PREVIOUS_RESPONSE_NOT_FOUND);
+    assertThat(errorMessage(failed))
+        .isEqualTo(MAPPER.readTree(RATE_LIMITED).at("/error/message").asText() + " (" + failed.message() + ")");
     assertThat(repairer.stats().repairsFailed()).isEqualTo(1);
-    assertThat(events.lines).last().asString().contains("the retry on the same pin answered HTTP 429");
+    assertThat(events.lines).last().isEqualTo("failed response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND " + failed.message());
   }
 
   @Test
@@ -289,10 +291,11 @@ final class ChainRepairerTest {
 
     assertThat(decision.action()).isEqualTo(Action.NONE);
     assertThat(decision.cause()).isEmpty();
-    assertThat(decision.message()).isEqualTo(
-        "affinity4j: turn on chain response:resp_2 not repaired: HTTP 429 is not a chain break");
-    assertThat(decision.note()).map(ChainNote::chain).contains(ChainKey.response("resp_2"));
-    assertThat(decision.note()).map(Throwable::getMessage).contains(decision.message());
+    ChainNote note = decision.note().orElseThrow();
+    assertThat(note.chain()).isEqualTo(ChainKey.response("resp_2"));
+    assertThat(note.reason()).isEqualTo(ChainNote.Reason.NOT_A_BREAK);
+    assertThat(note.brokenBy()).isEmpty();
+    assertThat(decision.message()).isEqualTo(note.getMessage());
     JsonNode amended = MAPPER.readTree(decision.errorBody().orElseThrow());
     JsonNode original = MAPPER.readTree(RATE_LIMITED);
     assertThat(amended.at("/error/message").asText())
@@ -313,28 +316,29 @@ final class ChainRepairerTest {
   }
 
   @Test
-  void connectionFailure_unpinned_noteSaysWhyNotRepaired() {
+  void connectionFailure_unpinned_notedNotABreak() {
     ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), null, ChainScope.NONE);
 
     RepairDecision decision = turn.decideConnectionFailure();
 
     assertThat(decision.action()).isEqualTo(Action.NONE);
     assertThat(decision.errorBody()).isEmpty();
-    assertThat(decision.note().orElseThrow().getMessage()).isEqualTo("affinity4j: turn on chain response:resp_2"
-        + " not repaired: a connection failure is a chain break only for a request that carried the chain's"
-        + " pin, and this one carried none");
+    ChainNote note = decision.note().orElseThrow();
+    assertThat(note.chain()).isEqualTo(ChainKey.response("resp_2"));
+    assertThat(note.reason()).isEqualTo(ChainNote.Reason.NOT_A_BREAK);
+    assertThat(note.brokenBy()).isEmpty();
     assertThat(repairer.stats().breaks()).isZero();
   }
 
   @Test
-  void brokeOff_namesTheChainAndWhyAStreamIsNotRepaired() {
+  void brokeOff_namesTheChainAsBrokeOff() {
     ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     ChainNote note = turn.brokeOff().orElseThrow();
 
     assertThat(note.chain()).isEqualTo(ChainKey.response("resp_2"));
-    assertThat(note).hasMessage("affinity4j: turn on chain response:resp_2 broke off after its response began;"
-        + " a response is not repaired once the caller has its first bytes");
+    assertThat(note.reason()).isEqualTo(ChainNote.Reason.BROKE_OFF);
+    assertThat(note.brokenBy()).isEmpty();
     assertThat(note.getStackTrace()).isEmpty();
   }
 
@@ -346,8 +350,12 @@ final class ChainRepairerTest {
     turn.decide(400, NOT_FOUND);
     turn.succeeded(PIN_B, RoutingInfo.EMPTY);
 
-    assertThat(turn.decide(500, bytes("{\"error\":{\"message\":\"boom\"}}")).message())
-        .isEqualTo("affinity4j: turn on chain response:resp_2 not repaired: this request had its one repair already");
+    RepairDecision after = turn.decide(500, bytes("{\"error\":{\"message\":\"boom\"}}"));
+
+    assertThat(after.action()).isEqualTo(Action.NONE);
+    assertThat(after.note()).map(ChainNote::chain).contains(ChainKey.response("resp_2"));
+    assertThat(after.note()).map(ChainNote::reason).contains(ChainNote.Reason.ALREADY_REPAIRED);
+    assertThat(after.errorBody()).isPresent();
   }
 
   @Test
@@ -375,23 +383,10 @@ final class ChainRepairerTest {
   }
 
   @Test
-  void errorAlreadyNamedBelow_notAmendedTwice() {
-    RepairDecision below = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(429, RATE_LIMITED);
-    byte[] named = below.errorBody().orElseThrow();
-
-    RepairDecision above = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(429, named);
-
-    assertThat(above.action()).isEqualTo(Action.NONE);
-    assertThat(above.errorBody()).isEmpty();
-    assertThat(above.note()).isPresent();
-    RepairDecision otherChain = repairer.turn(bytes(request("resp_9", "\"Next\"")), PIN_A, ChainScope.NONE).decide(429, named);
-    assertThat(otherChain.errorBody()).isPresent();
-  }
-
-  @Test
   void conversation_notFound_replayDropsConversationAndMovesItsHead() throws IOException {
+    byte[] created = bytes("{\"id\":\"conv_1\",\"object\":\"conversation\",\"created_at\":1}");
     repairer.recordConversation(bytes("{\"items\":[{\"type\":\"message\",\"role\":\"developer\",\"content\":\"seed\"}]}"),
-        bytes("{\"id\":\"conv_1\",\"object\":\"conversation\",\"created_at\":1}"), ChainScope.NONE);
+        TurnOutput.chainOf(created, 0, created.length).orElse(null), ChainScope.NONE);
     String first = "{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"One\"}";
     record(first, null, output("resp_1", "Uno"));
     ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"Two\"}"), PIN_A, ChainScope.NONE);
@@ -416,14 +411,30 @@ final class ChainRepairerTest {
   }
 
   @Test
-  void conversation_creationNeverRecorded_failsSayingSo() {
+  void conversation_creationNeverRecorded_failsNamingTheConversation() {
     record("{\"model\":\"m\",\"conversation\":\"conv_9\",\"input\":\"One\"}", null, output("resp_1", "Uno"));
     ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_9\",\"input\":\"Two\"}"), PIN_A, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(503, BREAKER_OPEN);
 
-    assertThat(decision.message()).contains("does not know how conversation:conv_9 started")
-        .contains("ChainRepairer.recordConversation");
+    assertThat(journal.history(ChainKey.conversation("conv_9")).isComplete()).as("its start is unknown").isFalse();
+    assertThat(decision.action()).isEqualTo(Action.FAIL);
+    ChainNote note = decision.note().orElseThrow();
+    assertThat(note.chain()).isEqualTo(ChainKey.conversation("conv_9"));
+    assertThat(note.reason()).isEqualTo(ChainNote.Reason.REPAIR_FAILED);
+    assertThat(note.brokenBy()).contains(Kind.BACKEND_UNAVAILABLE);
+  }
+
+  @Test
+  void recordConversation_onlyForAConversationTheResponseNamed() {
+    byte[] items = bytes("{\"items\":[]}");
+
+    repairer.recordConversation(items, null, ChainScope.NONE);
+    repairer.recordConversation(items, ChainKey.response("resp_1"), ChainScope.NONE);
+    assertThat(journal.estimatedSize()).isZero();
+
+    repairer.recordConversation(items, ChainKey.conversation("conv_1"), ChainScope.NONE);
+    assertThat(journal.history(ChainKey.conversation("conv_1")).isComplete()).isTrue();
   }
 
   @Test
@@ -530,7 +541,7 @@ final class ChainRepairerTest {
 
   @ParameterizedTest(name = "checked={0}")
   @ValueSource(booleans = {false, true})
-  void journalThrows_loggedAtWarnRepairFailsClearly(boolean checked) {
+  void journalThrows_loggedAtWarnRepairFails(boolean checked) {
     // A journal written in Kotlin may throw a checked exception.
     Supplier<RuntimeException> failure = () -> checked ? sneaky(new java.io.IOException("store down"))
         : new IllegalStateException("store down");
@@ -569,7 +580,7 @@ final class ChainRepairerTest {
       onBroken.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE).record(output("resp_1", "A"));
       RepairDecision decision = onBroken.turn(bytes(request("resp_1", "\"b\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
       assertThat(decision.action()).isEqualTo(Action.FAIL);
-      assertThat(decision.message()).contains("the HistoryJournal failed");
+      assertFailedNote(decision, "resp_1", Kind.BACKEND_UNAVAILABLE);
     }).text();
 
     assertThat(log).contains("WARN").contains("threw on record of response:resp_1")
@@ -612,7 +623,7 @@ final class ChainRepairerTest {
     assertThat(defaults.stats().breaks(Kind.ITEM_NOT_FOUND)).isZero();
     assertThat(ChainRepairer.builder().retryPause(Duration.ZERO).build().retryPause()).isZero();
     assertThatThrownBy(() -> ChainRepairer.builder().retryPause(Duration.ofMillis(-1)))
-        .hasMessageContaining("RepairPolicy.REPLAY");
+        .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> ChainRepairer.builder().retryPause(Duration.ofMinutes(2)))
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> ChainRepairer.builder().policy(null)).isInstanceOf(NullPointerException.class);
@@ -650,6 +661,15 @@ final class ChainRepairerTest {
   private static AffinityToken pin(String value, String region) {
     return AffinityToken.builder().name("APIM-Backend-Affinity").value(value).domain("my-apim.azure-api.net")
         .seenAt(NOW).routing(new RoutingInfo(region, null, null, null, null, null)).build();
+  }
+
+  /** The decision's note: REPAIR_FAILED on response {@code responseId} after a {@code kind}. */
+  private static void assertFailedNote(RepairDecision decision, String responseId, Kind kind) {
+    ChainNote note = decision.note().orElseThrow();
+    assertThat(note.chain()).isEqualTo(ChainKey.response(responseId));
+    assertThat(note.reason()).isEqualTo(ChainNote.Reason.REPAIR_FAILED);
+    assertThat(note.brokenBy()).contains(kind);
+    assertThat(decision.message()).isEqualTo(note.getMessage());
   }
 
   private static String errorMessage(RepairDecision decision) throws IOException {

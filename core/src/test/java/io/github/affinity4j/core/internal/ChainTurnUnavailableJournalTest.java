@@ -5,6 +5,7 @@ import io.github.affinity4j.core.CaffeineHistoryJournal;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.JournalTurn;
@@ -14,18 +15,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.affinity4j.core.ChainBreak.Kind;
 import io.github.affinity4j.core.internal.RepairDecision.Action;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 
 /**
  * A repair that fails because the {@link HistoryJournal} could not be read ({@link
- * ChainHistory.Status#UNAVAILABLE}: its store is down) says so first, then names the journal's
- * state, and gives none of the advice meant for histories that were lost.
+ * ChainHistory.Status#UNAVAILABLE}: its store is down) fails as any repair without history does: a
+ * FAIL naming the chain, REPAIR_FAILED after the break, reported to the listener, and never with
+ * the conversation or the pin in what the caller or the listener gets.
  */
 final class ChainTurnUnavailableJournalTest {
 
@@ -43,13 +47,16 @@ final class ChainTurnUnavailableJournalTest {
   /** What a Redis-backed journal's toString says during an outage. */
   private static final String JOURNAL_STATE = "DownJournal[redis://cache:6379/0, UNAVAILABLE for 12 s]";
 
+  /** The listener's repairFailed calls: chain, kind of break, and the reason it was given. */
   private final List<String> failures = new CopyOnWriteArrayList<>();
+  private final List<String> reasons = new CopyOnWriteArrayList<>();
   private final ChainRepairer repairer = ChainRepairer.builder()
       .journal(new DownJournal())
       .listener(new AffinityListener() {
         @Override
         public void repairFailed(ChainKey chain, ChainBreak cause, String reason) {
-          failures.add(reason);
+          failures.add(chain + " " + cause.kind());
+          reasons.add(reason);
         }
       })
       .build();
@@ -70,80 +77,83 @@ final class ChainTurnUnavailableJournalTest {
     assertThat(history).hasToString("ChainHistory[chain=response:resp_1, status=UNAVAILABLE, turns=0, bytes=0]");
     assertThat(ChainHistory.unavailable(ChainKey.conversation("conv_1")).status())
         .isEqualTo(ChainHistory.Status.UNAVAILABLE);
-    assertThatThrownBy(() -> ChainHistory.unavailable(null)).isInstanceOf(NullPointerException.class)
-        .hasMessageContaining("chain");
+    assertThatThrownBy(() -> ChainHistory.unavailable(null)).isInstanceOf(NullPointerException.class);
   }
 
   @Test
-  void journalUnavailable_notFoundAfterRetry_failSaysFirstTheJournalCouldNotBeRead() throws IOException {
+  void journalUnavailable_notFoundAfterRetry_failsNamingTheChain() throws IOException {
     ChainTurn turn = repairer.turn(bytes(request("resp_2")), PIN, ChainScope.NONE);
     assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.RETRY);
 
     RepairDecision decision = turn.decide(400, NOT_FOUND);
 
-    assertThat(decision.action()).isEqualTo(Action.FAIL);
-    String message = decision.message();
-    assertThat(message).startsWith(ChainTurn.REPAIR_FAILED_PREFIX + " chain response:resp_2 after ");
-    assertUnavailableReason(message);
+    assertFailed(decision, ChainKey.response("resp_2"), Kind.PREVIOUS_RESPONSE_NOT_FOUND);
     assertThat(MAPPER.readTree(decision.errorBody().orElseThrow()).at("/error/message").asText())
-        .as("the caller's error carries it").endsWith("(" + message + ")");
-    assertThat(failures).as("the listener hears the same").containsExactly(message);
+        .as("the caller's error carries the note's message").endsWith("(" + decision.message() + ")");
+    assertThat(failures).as("the listener hears it").containsExactly("response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND");
+    assertThat(reasons).containsExactly(decision.message());
+    assertThat(repairer.stats().repairsFailed()).isEqualTo(1);
   }
 
   @Test
-  void journalUnavailable_pinnedBackendGone_failSaysFirstTheJournalCouldNotBeRead() {
+  void journalUnavailable_pinnedBackendGone_failsNamingTheChain() {
     RepairDecision decision = repairer.turn(bytes(request("resp_2")), PIN, ChainScope.NONE).decide(503, BREAKER_OPEN);
 
-    assertThat(decision.action()).isEqualTo(Action.FAIL);
-    assertUnavailableReason(decision.message());
+    assertFailed(decision, ChainKey.response("resp_2"), Kind.BACKEND_UNAVAILABLE);
+    assertThat(failures).containsExactly("response:resp_2 BACKEND_UNAVAILABLE");
   }
 
   @Test
-  void journalUnavailable_connectionFailedTwice_failSaysFirstTheJournalCouldNotBeRead() {
+  void journalUnavailable_connectionFailedTwice_failsWithoutABody() {
     ChainTurn turn = repairer.turn(bytes(request("resp_2")), PIN, ChainScope.NONE);
     assertThat(turn.decideConnectionFailure().action()).isEqualTo(Action.RETRY);
 
     RepairDecision decision = turn.decideConnectionFailure();
 
-    assertThat(decision.action()).isEqualTo(Action.FAIL);
+    assertFailed(decision, ChainKey.response("resp_2"), Kind.BACKEND_UNAVAILABLE);
     assertThat(decision.errorBody()).isEmpty();
-    assertUnavailableReason(decision.message());
   }
 
   @Test
-  void journalUnavailable_conversation_failSaysTheJournalCouldNotBeReadNotThatItsStartIsUnknown() {
+  void journalUnavailable_conversation_failsNamingTheConversation() {
     ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"" + CONTENT
         + "\"}"), PIN, ChainScope.NONE);
-    turn.decide(404, CONVERSATION_NOT_FOUND);
+    assertThat(turn.decide(404, CONVERSATION_NOT_FOUND).action()).isEqualTo(Action.RETRY);
 
     RepairDecision decision = turn.decide(404, CONVERSATION_NOT_FOUND);
 
-    assertThat(decision.action()).isEqualTo(Action.FAIL);
-    assertThat(decision.message()).startsWith(ChainTurn.REPAIR_FAILED_PREFIX + " chain conversation:conv_1 after ")
-        .doesNotContain("does not know how").doesNotContain("recordConversation");
-    assertUnavailableReason(decision.message());
+    assertFailed(decision, ChainKey.conversation("conv_1"), Kind.CONVERSATION_NOT_FOUND);
+    assertThat(failures).containsExactly("conversation:conv_1 CONVERSATION_NOT_FOUND");
   }
 
   @Test
-  void linkMissingFromAJournalThatAnswers_stillSaysNotInTheJournalWithItsAdvice() {
-    ChainRepairer answering = repairer.toBuilder()
-        .journal(CaffeineHistoryJournal.builder().executor(Runnable::run).build()).build();
+  void linkMissingFromAJournalThatAnswers_failsTheSameWay() {
+    CaffeineHistoryJournal answering = CaffeineHistoryJournal.builder().executor(Runnable::run).build();
+    ChainRepairer onAnswering = repairer.toBuilder().journal(answering).build();
 
-    RepairDecision decision = answering.turn(bytes(request("resp_2")), PIN, ChainScope.NONE).decide(503, BREAKER_OPEN);
+    RepairDecision decision = onAnswering.turn(bytes(request("resp_2")), PIN, ChainScope.NONE).decide(503, BREAKER_OPEN);
 
-    assertThat(decision.message()).contains("response:resp_2 is not in the journal")
-        .contains("maximumEntries").contains("share one HistoryJournal").doesNotContain("could not be read");
+    assertThat(answering.history(ChainKey.response("resp_2")).status()).isEqualTo(ChainHistory.Status.MISSING_LINK);
+    assertFailed(decision, ChainKey.response("resp_2"), Kind.BACKEND_UNAVAILABLE);
   }
 
-  /** The reason, after the prefix and the break: first that the journal could not be read, then its state. */
-  private static void assertUnavailableReason(String message) {
-    String reason = message.substring(message.indexOf("): ") + 3);
-    assertThat(reason).startsWith("the HistoryJournal could not be read: its store is unavailable")
-        .endsWith("Journal: " + JOURNAL_STATE);
-    assertThat(message)
-        .as("no advice for lost histories").doesNotContain("not in the journal").doesNotContain("incomplete")
-        .doesNotContain("maximumEntries").doesNotContain("share one HistoryJournal")
-        .as("no content nor pin").doesNotContain(CONTENT).doesNotContain("secret").doesNotContain(PIN_VALUE);
+  /** A FAIL: REPAIR_FAILED on {@code chain} after a {@code kind}; no content, pin or journal state. */
+  private void assertFailed(RepairDecision decision, ChainKey chain, Kind kind) {
+    assertThat(decision.action()).isEqualTo(Action.FAIL);
+    assertThat(decision.cause()).map(ChainBreak::kind).contains(kind);
+    ChainNote note = decision.note().orElseThrow();
+    assertThat(note.chain()).isEqualTo(chain);
+    assertThat(note.reason()).isEqualTo(ChainNote.Reason.REPAIR_FAILED);
+    assertThat(note.brokenBy()).contains(kind);
+    assertThat(decision.message()).isEqualTo(note.getMessage());
+    List<String> shown = new ArrayList<>(reasons);
+    shown.add(decision.message());
+    shown.add(String.valueOf(decision));
+    decision.errorBody().ifPresent(body -> shown.add(new String(body, StandardCharsets.UTF_8)));
+    for (String text : shown) {
+      assertThat(text).as("no content, pin or store address")
+          .doesNotContain(CONTENT).doesNotContain("secret").doesNotContain(PIN_VALUE).doesNotContain("redis://");
+    }
   }
 
   private static String request(String previous) {

@@ -156,6 +156,15 @@ final class SseParserFuzzTest {
 
   // --- the properties ---
 
+  /**
+   * Whether the event's {@code response} reads as a response object: one reader reads every
+   * response body, so an {@code object} other than {@code response} names no response here either.
+   */
+  private static boolean namesAResponse(JsonNode response) {
+    JsonNode object = response.path("object");
+    return !object.isTextual() || "response".equals(object.asText());
+  }
+
   /** Every property, for one input. */
   static void checkStream(byte[] input, Random random) {
     Optional<ChainKey> id = idOf(input, input.length);
@@ -186,6 +195,7 @@ final class SseParserFuzzTest {
       if (tree != null && tree.isObject() && (!named || "response.created".equals(first.name))
           && tree.path("response").path("id").isTextual()
           && ChainKey.isValidId(tree.path("response").path("id").asText())
+          && namesAResponse(tree.path("response"))
           && ("response.created".equals(tree.path("type").textValue()) || (named && !tree.has("type")))
           && !hasDuplicateKeys(first.data)) {
         throw new AssertionError("the first event is a well-formed response.created, yet no id: " + first);

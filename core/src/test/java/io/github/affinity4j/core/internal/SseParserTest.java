@@ -68,8 +68,7 @@ final class SseParserTest {
 
     assertThat(recorder.sse.eventNameIs(bytes("w".repeat(32)))).isFalse();
     assertThatThrownBy(() -> recorder.sse.eventNameIs(bytes("w".repeat(40))))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("EVENT_NAME_CAPACITY");
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   private static byte[] bytes(String text) {

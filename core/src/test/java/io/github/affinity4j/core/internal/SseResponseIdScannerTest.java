@@ -162,8 +162,7 @@ final class SseResponseIdScannerTest {
   @Test
   void constructorAndFeed_badArguments_throw() {
     assertThatThrownBy(() -> new SseResponseIdScanner(0))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("positive");
+        .isInstanceOf(IllegalArgumentException.class);
     SseResponseIdScanner scanner = new SseResponseIdScanner();
     assertThatThrownBy(() -> scanner.feed(new byte[4], 2, 3))
         .isInstanceOf(IndexOutOfBoundsException.class);

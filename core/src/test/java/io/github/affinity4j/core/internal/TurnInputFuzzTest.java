@@ -18,11 +18,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Bad JSON request and response bodies for {@link TurnInput}, {@link TurnOutput} and
- * {@link ChainKeys}: seeded mutations of real Responses API bodies. Properties: no exception; a
- * body is read only when it is well-formed, and then what is read is what a JSON tree of the body
- * says (the ids, the items, their count); the chain a request continues is the same whichever
- * reader finds it; no invalid id is ever returned.
+ * Bad JSON request and response bodies for {@link TurnInput} and {@link TurnOutput}: seeded
+ * mutations of real Responses API bodies. Properties: no exception; a body is read only when it is
+ * well-formed, and then what is read is what a JSON tree of the body says (the ids, the chain, the
+ * items, their count); a response's chain is the same whether its output is read too or not; no
+ * invalid id is ever returned.
  */
 @Tag("fuzz")
 @Timeout(600)
@@ -85,13 +85,12 @@ final class TurnInputFuzzTest {
 
   static void checkRequest(byte[] body) {
     Optional<TurnInput> turn = TurnInput.fromRequestBody(body, 0, body.length);
-    Optional<ChainKey> key = ChainKeys.fromRequestBody(body, 0, body.length);
-    key.ifPresent(k -> assertThat(ChainKey.isValidId(k.id())).isTrue());
     JsonNode tree = tree(body);
     if (turn.isEmpty()) {
       return;
     }
     TurnInput input = turn.get();
+    input.chain().ifPresent(k -> assertThat(ChainKey.isValidId(k.id())).isTrue());
     assertThat(tree).as("a turn is read only from a JSON object").isNotNull();
     assertThat(tree.isObject()).isTrue();
     JsonNode items = tree(input.items());
@@ -105,7 +104,14 @@ final class TurnInputFuzzTest {
       JsonNode previous = tree.path("previous_response_id");
       String expected = previous.isTextual() && ChainKey.isValidId(previous.asText()) ? previous.asText() : null;
       assertThat(input.previousResponseId().orElse(null)).isEqualTo(expected);
-      assertThat(input.chain()).as("the interceptor and the routing log see the same chain").isEqualTo(key);
+      JsonNode conversation = tree.path("conversation");
+      JsonNode conversationId = conversation.isObject() ? conversation.path("id") : conversation;
+      String expectedConversation = conversationId.isTextual() && ChainKey.isValidId(conversationId.asText())
+          ? conversationId.asText() : null;
+      assertThat(input.conversationId().orElse(null)).isEqualTo(expectedConversation);
+      assertThat(input.chain()).as("previous_response_id, else conversation").isEqualTo(expected != null
+          ? Optional.of(ChainKey.response(expected))
+          : Optional.ofNullable(expectedConversation).map(ChainKey::conversation));
       assertThat(input.store()).isEqualTo(!tree.path("store").isBoolean() || tree.path("store").asBoolean());
       JsonNode in = tree.path("input");
       if (in.isTextual()) {
@@ -128,8 +134,17 @@ final class TurnInputFuzzTest {
 
   static void checkResponse(byte[] body) {
     Optional<TurnOutput> output = TurnOutput.fromResponseBody(body, 0, body.length);
-    Optional<ChainKey> created = ChainKeys.fromResponseBody(body, 0, body.length);
+    Optional<ChainKey> created = TurnOutput.chainOf(body, 0, body.length);
     created.ifPresent(k -> assertThat(ChainKey.isValidId(k.id())).isTrue());
+    TurnOutput.Read read = TurnOutput.read(body, 0, body.length, true);
+    TurnOutput readOutput = read.output();
+    if (readOutput != null) {
+      assertThat(read.chain()).as("output only of a response").isEqualTo(ChainKey.response(readOutput.responseId()));
+    }
+    if (tree(body) != null && !hasDuplicateKeys(body)) {
+      assertThat(read.chain()).as("the same chain, reading the output or stopping early")
+          .isEqualTo(created.orElse(null));
+    }
     if (output.isEmpty()) {
       return;
     }

@@ -62,7 +62,7 @@ final class TurnInputTest {
     assertThat(object.conversationId()).contains("conv_2");
     assertThat(object.chain()).contains(ChainKey.conversation("conv_2"));
     assertThat(parse("{\"conversation\":\"conv_1\",\"previous_response_id\":\"resp_1\"}").orElseThrow().chain())
-        .as("previous_response_id wins, as in ChainKeys").contains(ChainKey.response("resp_1"));
+        .as("previous_response_id wins").contains(ChainKey.response("resp_1"));
   }
 
   @Test
@@ -113,6 +113,109 @@ final class TurnInputTest {
 
     assertThat(text(turn.items())).startsWith("[");
     assertThat(turn.toString()).doesNotContain("secret").contains("items=1");
+  }
+
+  @Test
+  void chain_previousResponseId_returnsResponseKey() {
+    assertThat(chainOf("{\"model\":\"gpt-4o\",\"input\":\"hi\",\"previous_response_id\":\"resp_1\"}"))
+        .contains(ChainKey.response("resp_1"));
+  }
+
+  @Test
+  void chain_conversationAsString_returnsConversationKey() {
+    assertThat(chainOf("{\"conversation\":\"conv_1\",\"input\":\"hi\"}"))
+        .contains(ChainKey.conversation("conv_1"));
+  }
+
+  @Test
+  void chain_conversationAsObject_returnsConversationKey() {
+    assertThat(chainOf("{\"conversation\":{\"meta\":{\"id\":\"no\"},\"id\":\"conv_1\",\"x\":[1]},"
+        + "\"input\":\"hi\"}"))
+        .contains(ChainKey.conversation("conv_1"));
+  }
+
+  @Test
+  void chain_bothFields_previousResponseIdWins() {
+    assertThat(chainOf("{\"conversation\":\"conv_1\",\"previous_response_id\":\"resp_1\"}"))
+        .contains(ChainKey.response("resp_1"));
+    assertThat(chainOf("{\"previous_response_id\":\"resp_1\",\"conversation\":\"conv_1\"}"))
+        .contains(ChainKey.response("resp_1"));
+  }
+
+  @Test
+  void chain_newChain_returnsEmpty() {
+    assertThat(chainOf("{\"model\":\"gpt-4o\",\"input\":\"hi\"}")).isEmpty();
+    assertThat(chainOf("{\"previous_response_id\":null,\"conversation\":null}")).isEmpty();
+  }
+
+  @Test
+  void chain_nestedFieldsOnly_returnsEmpty() {
+    assertThat(chainOf("{\"input\":[{\"previous_response_id\":\"resp_evil\","
+        + "\"conversation\":\"conv_evil\"}],\"metadata\":{\"previous_response_id\":\"resp_x\"}}"))
+        .isEmpty();
+  }
+
+  @Test
+  void chain_wrongTypes_returnsEmpty() {
+    assertThat(chainOf("{\"previous_response_id\":42,\"conversation\":[\"conv_1\"]}")).isEmpty();
+    assertThat(chainOf("{\"previous_response_id\":{\"id\":\"resp_1\"}}")).isEmpty();
+    assertThat(chainOf("{\"conversation\":{\"id\":7}}")).isEmpty();
+  }
+
+  @Test
+  void chain_invalidIds_returnsEmpty() {
+    assertThat(chainOf("{\"previous_response_id\":\"" + "r".repeat(257) + "\"}")).isEmpty();
+    assertThat(chainOf("{\"previous_response_id\":\"\"}")).isEmpty();
+    assertThat(chainOf("{\"previous_response_id\":\"resp 1\"}")).isEmpty();
+    assertThat(chainOf("{\"conversation\":\"conv\\u0000\"}")).isEmpty();
+  }
+
+  @Test
+  void chain_invalidPreviousResponseIdAndValidConversation_returnsConversation() {
+    assertThat(chainOf("{\"previous_response_id\":\"\",\"conversation\":\"conv_1\"}"))
+        .contains(ChainKey.conversation("conv_1"));
+  }
+
+  @Test
+  void chain_notJson_returnsEmpty() {
+    assertThat(chainOf("")).isEmpty();
+    assertThat(chainOf("previous_response_id=resp_1")).isEmpty();
+    assertThat(chainOf("[{\"previous_response_id\":\"resp_1\"}]")).isEmpty();
+    assertThat(chainOf("\"resp_1\"")).isEmpty();
+    assertThat(chainOf("{\"input\":\"hi\",\"conversation\":\"conv_1\"")).isEmpty(); // truncated
+    assertThat(chainOf("{\"conversation\":\"conv_1\",}")).isEmpty();
+    byte[] binary = {(byte) 0xff, (byte) 0xfe, 0, 1, 2, '{'};
+    assertThat(TurnInput.fromRequestBody(binary, 0, binary.length).flatMap(TurnInput::chain)).isEmpty();
+  }
+
+  @Test
+  void chain_nestingBeyondParserLimit_returnsEmptyWithoutThrowing() {
+    String deep = "{\"input\":" + "[".repeat(100_000) + "]".repeat(100_000)
+        + ",\"previous_response_id\":\"resp_1\"}";
+    assertThat(chainOf(deep)).isEmpty();
+    assertThat(TurnOutputTest.chainOf(deep)).isEmpty();
+  }
+
+  @Test
+  void chain_largeInputBeforeKey_returnsKey() {
+    String image = "A".repeat(4 << 20);
+    String body = "{\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_image\",\"image_url\":\""
+        + image + "\"}]}],\"model\":\"gpt-4o\",\"previous_response_id\":\"resp_9\"}";
+    assertThat(chainOf(body)).contains(ChainKey.response("resp_9"));
+  }
+
+  @Test
+  void chain_slice_readsOnlyTheSlice() {
+    byte[] bytes = "xx{\"previous_response_id\":\"resp_1\"}yy".getBytes(StandardCharsets.UTF_8);
+    assertThat(TurnInput.fromRequestBody(bytes, 2, bytes.length - 4).flatMap(TurnInput::chain))
+        .contains(ChainKey.response("resp_1"));
+    assertThatThrownBy(() -> TurnInput.fromRequestBody(bytes, 2, bytes.length))
+        .isInstanceOf(IndexOutOfBoundsException.class);
+  }
+
+  private static Optional<ChainKey> chainOf(String body) {
+    byte[] bytes = bytes(body);
+    return TurnInput.fromRequestBody(bytes, 0, bytes.length).flatMap(TurnInput::chain);
   }
 
   private static Optional<TurnInput> parse(String json) {

@@ -1,5 +1,6 @@
 package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.ChainKey;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -51,6 +52,66 @@ final class TurnOutputTest {
   void of_badArguments_throw() {
     assertThatThrownBy(() -> TurnOutput.of("", null, bytes("[]"))).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> TurnOutput.of("resp_1", null, null)).isInstanceOf(NullPointerException.class);
+  }
+
+  @Test
+  void chainOf_responseObject_returnsResponseKey() {
+    assertThat(chainOf("{\"id\":\"resp_2\",\"object\":\"response\",\"output\":[{\"id\":\"msg_1\","
+        + "\"type\":\"message\"}],\"conversation\":{\"id\":\"conv_1\"}}"))
+        .contains(ChainKey.response("resp_2"));
+    assertThat(chainOf("{\"output\":[{\"id\":\"msg_1\"}],\"object\":\"response\",\"id\":\"resp_2\"}"))
+        .contains(ChainKey.response("resp_2"));
+  }
+
+  @Test
+  void chainOf_conversationAndThreadObjects_returnTheirKeys() {
+    assertThat(chainOf("{\"id\":\"conv_1\",\"object\":\"conversation\",\"metadata\":{}}"))
+        .contains(ChainKey.conversation("conv_1"));
+    assertThat(chainOf("{\"id\":\"thread_1\",\"object\":\"thread\"}"))
+        .contains(ChainKey.thread("thread_1"));
+    assertThat(chainOf("{\"id\":\"run_1\",\"object\":\"thread.run\",\"thread_id\":\"thread_2\"}"))
+        .contains(ChainKey.thread("thread_2"));
+  }
+
+  @Test
+  void chainOf_noObject_kindFromIdPrefix() {
+    assertThat(chainOf("{\"id\":\"resp_1\"}")).contains(ChainKey.response("resp_1"));
+    assertThat(chainOf("{\"id\":\"conv_1\"}")).contains(ChainKey.conversation("conv_1"));
+    assertThat(chainOf("{\"id\":\"thread_1\"}")).contains(ChainKey.thread("thread_1"));
+    assertThat(chainOf("{\"id\":\"msg_1\",\"type\":\"message\"}")).isEmpty();
+  }
+
+  @Test
+  void chainOf_noChain_returnsEmpty() {
+    assertThat(chainOf("{\"object\":\"response\",\"status\":\"completed\"}")).isEmpty();
+    assertThat(chainOf("{\"object\":\"list\",\"data\":[{\"id\":\"msg_1\"}]}")).isEmpty();
+    assertThat(chainOf("{\"id\":\"resp_1\",\"object\":\"response.deleted\",\"deleted\":true}"))
+        .isEmpty();
+    assertThat(chainOf("{\"id\":\"run_1\",\"object\":\"thread.run\"}")).isEmpty();
+    assertThat(chainOf("{\"error\":{\"message\":\"Previous response with id 'resp_1' not found.\","
+        + "\"code\":\"previous_response_not_found\"}}")).isEmpty();
+    assertThat(chainOf("{\"id\":42,\"object\":\"response\"}")).isEmpty();
+    assertThat(chainOf("{\"id\":\"" + "r".repeat(257) + "\",\"object\":\"response\"}")).isEmpty();
+  }
+
+  @Test
+  void chainOf_notJson_returnsEmpty() {
+    assertThat(chainOf("")).isEmpty();
+    assertThat(chainOf("<html>502 Bad Gateway</html>")).isEmpty();
+    assertThat(chainOf("[\"resp_1\"]")).isEmpty();
+    assertThat(chainOf("{\"id\":\"resp_1\"")).isEmpty(); // truncated before object is known
+  }
+
+  @Test
+  void chainOf_answerKnown_stopsReading() {
+    // Garbage after the first two fields is never parsed: the scan stops once both are read.
+    assertThat(chainOf("{\"id\":\"resp_3\",\"object\":\"response\",\"output\":[ not json at all"))
+        .contains(ChainKey.response("resp_3"));
+  }
+
+  static Optional<ChainKey> chainOf(String body) {
+    byte[] bytes = bytes(body);
+    return TurnOutput.chainOf(bytes, 0, bytes.length);
   }
 
   private static Optional<TurnOutput> parse(String json) {

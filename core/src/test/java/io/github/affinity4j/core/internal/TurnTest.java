@@ -1,0 +1,387 @@
+package io.github.affinity4j.core.internal;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainBreak.Kind;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
+import io.github.affinity4j.core.ChainNote.Reason;
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.ErrorFixtures;
+import io.github.affinity4j.core.JournalTurn;
+import io.github.affinity4j.core.RepairStats;
+import io.github.affinity4j.core.RoutingInfo;
+import io.github.affinity4j.core.internal.RepairDecision.Action;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * {@link Engine} and {@link Turn} with a scripted {@link Turn.Transport}: what the loop sends, what
+ * it gives the caller, and what it binds and journals, with no HTTP client in between.
+ */
+final class TurnTest {
+
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final String HOST = "my-apim.azure-api.net";
+  private static final String PATH = "/openai/v1/responses";
+  private static final byte[] NOT_FOUND = ErrorFixtures.load("previous_response_not_found.json").body();
+  private static final byte[] RATE_LIMITED = ErrorFixtures.load("rate_limited_429.json").body();
+
+  private static final AffinityToken PIN_A = pin("backend-a");
+  private static final AffinityToken PIN_B = pin("backend-b");
+
+  private final ChainScope scope = ChainScope.builder().origin("https", HOST, 443, "/openai/v1")
+      .credentials(header -> "api-key".equals(header) ? "key-1" : null).build();
+  private final ChainKey resp0 = ChainKey.response("resp_0").in(scope);
+  private final Engine engine = engine();
+
+  @ParameterizedTest(name = "replay sets a cookie: {0}")
+  @ValueSource(booleans = {true, false})
+  void pinnedNotFound_retriedOnThePinThenReplayedWithout_newResponseDoesNotInheritTheOldPin(boolean replaySetsCookie) {
+    Turn turn = pinnedTurn(engine);
+    assertThat(turn.chain()).isEqualTo(resp0);
+    assertThat(turn.pin()).isNotNull();
+    assertThat(turn.pin().value()).isEqualTo(PIN_A.value());
+    Script script = new Script(
+        Turn.Outcome.error(400, NOT_FOUND, null, null),
+        Turn.Outcome.error(400, NOT_FOUND, null, null),
+        Turn.Outcome.succeeded(replaySetsCookie ? PIN_B : null, () -> RoutingInfo.EMPTY));
+
+    Attempt delivered = turn.run(script);
+
+    assertThat(delivered.index).as("the replay's response").isEqualTo(2);
+    assertThat(script.sent).hasSize(3);
+    assertThat(script.sent.get(0)).as("the request, pinned").isNull();
+    assertThat(script.sent.get(1)).as("the retry, on the same pin").isNull();
+    assertThat(script.sent.get(2)).as("the replay, without the pin").isNotNull();
+    JsonNode replay = json(script.sent.get(2));
+    assertThat(replay.has("previous_response_id")).isFalse();
+    assertThat(replay.get("input")).hasSize(3);
+    assertThat(script.discarded).containsExactly(0, 1);
+    assertThat(script.delivered).isEmpty();
+
+    turn.responseBody(response("resp_1x"));
+
+    ChainKey created = ChainKey.response("resp_1x").in(scope);
+    if (replaySetsCookie) {
+      assertThat(engine.store().get(created)).map(AffinityToken::value).contains(PIN_B.value());
+    } else {
+      assertThat(engine.store().get(created)).as("the stale pin is not inherited").isEmpty();
+    }
+    assertThat(engine.store().get(resp0)).map(AffinityToken::value).as("the old link keeps its own")
+        .contains(PIN_A.value());
+    assertThat(engine.journal().history(created).isComplete()).as("the new id takes over the history").isTrue();
+    assertThat(engine.journal().history(created).turns()).isEqualTo(2);
+    assertThat(engine.repairStats()).isEqualTo(new RepairStats(1, 1, 1, 1, 1, 0,
+        java.util.Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
+  }
+
+  @Test
+  void notFoundWithoutReplay_retrySucceeds_newResponseInheritsThePin() {
+    Turn turn = pinnedTurn(engine);
+    Script script = new Script(
+        Turn.Outcome.error(400, NOT_FOUND, null, null),
+        Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
+
+    turn.run(script);
+    turn.responseBody(response("resp_1"));
+
+    assertThat(script.sent).containsExactly(null, null);
+    assertThat(engine.store().get(ChainKey.response("resp_1").in(scope))).map(AffinityToken::value)
+        .as("the retry went where the pin points: the chain stays there").contains(PIN_A.value());
+    assertThat(engine.repairStats().replays()).isZero();
+    assertThat(engine.repairStats().repairsSucceeded()).isEqualTo(1);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(value = Reason.class, names = {"ALREADY_REPAIRED", "REPAIR_FAILED", "BROKE_OFF"})
+  void errorNotedBelow_deliveredUnchangedWithoutRetry(Reason below) {
+    Turn turn = pinnedTurn(engine);
+    RepairStats before = engine.repairStats();
+    String header = ChainNote.of(resp0, below, below == Reason.REPAIR_FAILED ? Kind.PREVIOUS_RESPONSE_NOT_FOUND : null,
+        "").headerValue();
+    Script script = new Script(Turn.Outcome.error(400, NOT_FOUND, null, header));
+
+    Attempt delivered = turn.run(script);
+
+    assertThat(delivered.index).isZero();
+    assertThat(script.sent).containsExactly((byte[]) null);
+    assertThat(script.discarded).isEmpty();
+    assertThat(script.delivered).containsExactly(RepairDecision.NONE);
+    assertThat(engine.repairStats()).isEqualTo(before);
+  }
+
+  @Test
+  void errorNotedBelowAsNotABreak_thisLayerSentThePin_repairsIt() {
+    Turn turn = pinnedTurn(engine);
+    String header = ChainNote.of(resp0, Reason.NOT_A_BREAK, null, "").headerValue();
+    Script script = new Script(
+        Turn.Outcome.error(400, NOT_FOUND, null, header),
+        Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
+
+    turn.run(script);
+
+    assertThat(script.sent).as("retried on the pin").containsExactly(null, null);
+    assertThat(engine.repairStats().retries()).isEqualTo(1);
+  }
+
+  @Test
+  void errorNotedBelowAsNotABreak_noBreakHereEither_deliveredWithoutASecondNote() {
+    Turn turn = pinnedTurn(engine);
+    String header = ChainNote.of(resp0, Reason.NOT_A_BREAK, null, "").headerValue();
+    Script script = new Script(Turn.Outcome.error(429, RATE_LIMITED, null, header));
+
+    turn.run(script);
+
+    assertThat(script.sent).hasSize(1);
+    assertThat(script.delivered).containsExactly(RepairDecision.NONE);
+  }
+
+  @Test
+  void errorNotNoted_notABreak_deliveredNamingTheChain() {
+    Turn turn = pinnedTurn(engine);
+    Script script = new Script(Turn.Outcome.error(429, RATE_LIMITED, null, null));
+
+    turn.run(script);
+
+    assertThat(script.sent).hasSize(1);
+    RepairDecision decision = script.delivered.get(0);
+    assertThat(decision.action()).isEqualTo(Action.NONE);
+    assertThat(decision.note()).map(ChainNote::chain).contains(resp0);
+    assertThat(decision.note()).map(ChainNote::reason).contains(Reason.NOT_A_BREAK);
+    assertThat(engine.repairStats().breaks()).isZero();
+  }
+
+  @Test
+  void connectionFailureNotedBelow_notRepairedAgain() {
+    Turn turn = pinnedTurn(engine);
+    RepairStats before = engine.repairStats();
+    IOException failure = ChainNote.of(resp0, Reason.REPAIR_FAILED, Kind.BACKEND_UNAVAILABLE, "")
+        .attachTo(new SocketTimeoutException("timeout"));
+    Script script = new Script(Turn.Outcome.connectionFailed(new IOException("call failed", failure)));
+
+    Attempt delivered = turn.run(script);
+
+    assertThat(delivered.index).isZero();
+    assertThat(script.sent).hasSize(1);
+    assertThat(script.delivered).containsExactly(RepairDecision.NONE);
+    assertThat(engine.repairStats()).isEqualTo(before);
+  }
+
+  @Test
+  void connectionFailureNotedBelowAsNotABreak_thisLayerSentThePin_sentOnceMore() {
+    Turn turn = pinnedTurn(engine);
+    IOException failure = ChainNote.of(resp0, Reason.NOT_A_BREAK, null, "")
+        .attachTo(new SocketTimeoutException("timeout"));
+    Script script = new Script(
+        Turn.Outcome.connectionFailed(failure),
+        Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
+
+    Attempt delivered = turn.run(script);
+
+    assertThat(delivered.index).isEqualTo(1);
+    assertThat(script.sent).containsExactly(null, null);
+  }
+
+  @Test
+  void connectionFailureNotNoted_pinned_sentOnceMoreOnThePin() {
+    Turn turn = pinnedTurn(engine);
+    Script script = new Script(
+        Turn.Outcome.connectionFailed(new SocketTimeoutException("timeout")),
+        Turn.Outcome.succeeded(PIN_A, () -> RoutingInfo.EMPTY));
+
+    Attempt delivered = turn.run(script);
+
+    assertThat(delivered.index).isEqualTo(1);
+    assertThat(script.sent).containsExactly(null, null);
+    assertThat(engine.repairStats().breaks()).as("a closed pooled connection is no break").isZero();
+  }
+
+  @Test
+  void newChain_failurePassesOnUntouched() {
+    byte[] body = "{\"model\":\"m\",\"input\":\"Hi\"}".getBytes(UTF_8);
+    Turn turn = engine.turn(scope, "POST", "https", HOST, PATH, body, false);
+    assertThat(turn).isNotNull();
+    assertThat(turn.chain()).isNull();
+    assertThat(turn.pin()).isNull();
+    Script script = new Script(Turn.Outcome.error(400, NOT_FOUND, null, null));
+
+    turn.run(script);
+
+    assertThat(script.delivered).containsExactly(RepairDecision.NONE);
+    assertThat(Engine.affects("GET", "/openai/v1/models")).isFalse();
+    assertThat(engine.turn(scope, "GET", "https", HOST, "/openai/v1/models", null, false)).isNull();
+  }
+
+  @Test
+  void runAsync_sameScript_sameSends() throws Exception {
+    Script sync = new Script(notFoundThenReplay());
+    Attempt syncResult = pinnedTurn(engine).run(sync);
+
+    Engine other = engine();
+    Script async = new Script(notFoundThenReplay());
+    Attempt asyncResult = pinnedTurn(other).runAsync(async.async()).get(10, TimeUnit.SECONDS);
+
+    assertThat(asyncResult.index).isEqualTo(syncResult.index);
+    assertThat(async.sent).hasSameSizeAs(sync.sent);
+    for (int i = 0; i < sync.sent.size(); i++) {
+      assertThat(async.sent.get(i)).as("send %d", i).isEqualTo(sync.sent.get(i));
+    }
+    assertThat(async.discarded).isEqualTo(sync.discarded);
+    assertThat(async.delivered).isEqualTo(sync.delivered);
+    assertThat(other.repairStats()).isEqualTo(engine.repairStats());
+  }
+
+  @Test
+  void runAsync_failedReplay_deliversTheFailAsRunDoes() throws Exception {
+    Turn.Outcome[] outcomes = {
+        Turn.Outcome.error(400, NOT_FOUND, null, null),
+        Turn.Outcome.error(400, NOT_FOUND, null, null),
+        Turn.Outcome.error(400, NOT_FOUND, null, null)};
+    Script sync = new Script(outcomes);
+    pinnedTurn(engine).run(sync);
+    Engine other = engine();
+    Script async = new Script(outcomes);
+    pinnedTurn(other).runAsync(async.async()).get(10, TimeUnit.SECONDS);
+
+    assertThat(sync.sent).hasSize(3);
+    assertThat(async.sent).hasSize(3);
+    assertThat(async.sent.get(2)).isEqualTo(sync.sent.get(2));
+    for (Script script : List.of(sync, async)) {
+      RepairDecision decision = script.delivered.get(0);
+      assertThat(decision.action()).isEqualTo(Action.FAIL);
+      assertThat(decision.note()).map(ChainNote::reason).contains(Reason.REPAIR_FAILED);
+      assertThat(decision.note()).flatMap(ChainNote::brokenBy).contains(Kind.PREVIOUS_RESPONSE_NOT_FOUND);
+    }
+  }
+
+  // --- set-up ---
+
+  private static Engine engine() {
+    return Engine.builder()
+        .journal(CaffeineHistoryJournal.builder().executor(Runnable::run).build())
+        .retryPause(Duration.ZERO)
+        .build();
+  }
+
+  /** resp_0, pinned to backend A and journaled; a turn continuing it. */
+  private Turn pinnedTurn(Engine on) {
+    on.registry().bind(resp0, null, PIN_A);
+    on.journal().record(JournalTurn.of(scope, "resp_0", null, null,
+        "[{\"type\":\"message\",\"role\":\"user\",\"content\":\"First?\"}]".getBytes(UTF_8),
+        "[{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"One.\"}]}]"
+            .getBytes(UTF_8)));
+    byte[] body = "{\"model\":\"m\",\"previous_response_id\":\"resp_0\",\"input\":\"Second?\"}".getBytes(UTF_8);
+    Turn turn = on.turn(scope, "POST", "https", HOST, PATH, body, false);
+    assertThat(turn).isNotNull();
+    return turn;
+  }
+
+  private static Turn.Outcome[] notFoundThenReplay() {
+    return new Turn.Outcome[] {
+        Turn.Outcome.error(400, NOT_FOUND, null, null),
+        Turn.Outcome.error(400, NOT_FOUND, null, null),
+        Turn.Outcome.succeeded(PIN_B, () -> RoutingInfo.EMPTY)};
+  }
+
+  private static byte[] response(String id) {
+    return ("{\"id\":\"" + id + "\",\"object\":\"response\",\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+        + "\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"Two.\"}]}]}").getBytes(UTF_8);
+  }
+
+  private static AffinityToken pin(String value) {
+    return AffinityToken.builder().name("APIM-Backend-Affinity").value(value).domain(HOST)
+        .seenAt(Instant.parse("2025-06-01T12:00:00Z")).build();
+  }
+
+  private static JsonNode json(byte[] body) {
+    try {
+      return MAPPER.readTree(body);
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  /** One attempt: its place in the script. */
+  private record Attempt(int index) {}
+
+  /**
+   * A transport that answers each send with the next outcome of its script, and records what it
+   * was asked to send, discard and deliver.
+   */
+  private static final class Script implements Turn.Transport<Attempt> {
+    private final List<Turn.Outcome> outcomes;
+    final List<byte @Nullable []> sent = new ArrayList<>();
+    final List<Integer> discarded = new ArrayList<>();
+    final List<RepairDecision> delivered = new ArrayList<>();
+
+    Script(Turn.Outcome... outcomes) {
+      this.outcomes = List.of(outcomes);
+    }
+
+    @Override
+    public synchronized Attempt send(byte @Nullable [] replayBody) {
+      assertThat(sent.size()).as("sends beyond the script").isLessThan(outcomes.size());
+      sent.add(replayBody == null ? null : replayBody.clone());
+      return new Attempt(sent.size() - 1);
+    }
+
+    @Override
+    public synchronized Turn.Outcome judge(Attempt attempt) {
+      return outcomes.get(attempt.index);
+    }
+
+    @Override
+    public synchronized void discard(Attempt attempt) {
+      discarded.add(attempt.index);
+    }
+
+    @Override
+    public synchronized Attempt deliver(Attempt attempt, RepairDecision decision) {
+      delivered.add(decision);
+      return attempt;
+    }
+
+    /** The same script, sent without blocking. */
+    Turn.AsyncTransport<Attempt> async() {
+      Script script = this;
+      return new Turn.AsyncTransport<>() {
+        @Override
+        public CompletableFuture<Attempt> send(byte @Nullable [] replayBody) {
+          return CompletableFuture.supplyAsync(() -> script.send(replayBody));
+        }
+
+        @Override
+        public Turn.Outcome judge(Attempt attempt) {
+          return script.judge(attempt);
+        }
+
+        @Override
+        public void discard(Attempt attempt) {
+          script.discard(attempt);
+        }
+
+        @Override
+        public Attempt deliver(Attempt attempt, RepairDecision decision) {
+          return script.deliver(attempt, decision);
+        }
+      };
+    }
+  }
+}
