@@ -4,10 +4,11 @@ import static java.util.Objects.requireNonNull;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.affinity4j.core.ChainKey.Kind;
 import io.github.affinity4j.core.JournalEntry.Link;
 import io.github.affinity4j.core.JournalEntry.Root;
+import io.github.affinity4j.core.internal.Tickers;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Executor;
 import org.jspecify.annotations.Nullable;
@@ -107,16 +108,14 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     // Weighing every entry at least maximumBytes / maximumEntries (rounded up) makes the weight
     // bound imply the entry bound, so both hold with Caffeine's single maximumWeight.
     long floor = (maximumBytes + maximumEntries - 1) / maximumEntries;
-    Caffeine<ChainKey, JournalEntry> caffeine = Caffeine.newBuilder()
+    this.cache = Caffeine.newBuilder()
         .maximumWeight(maximumBytes)
         .weigher((ChainKey key, JournalEntry entry) ->
             (int) Math.min(Integer.MAX_VALUE, Math.max(floor, ENTRY_OVERHEAD + entry.bytes())))
-        .expireAfterAccess(expireAfterAccess);
-    if (builder.ticker != null) {
-      caffeine.ticker(builder.ticker);
-    }
-    caffeine.executor(builder.executor);
-    this.cache = caffeine.build();
+        .expireAfterAccess(expireAfterAccess)
+        .ticker(Tickers.of(builder.clock))
+        .executor(builder.executor)
+        .build();
     this.walker = new JournalWalker(cache, maximumBytesPerChain);
   }
 
@@ -281,7 +280,7 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     private long maximumBytes = DEFAULT_MAXIMUM_BYTES;
     private long maximumBytesPerChain = DEFAULT_MAXIMUM_BYTES_PER_CHAIN;
     private Duration expireAfterAccess = DEFAULT_EXPIRE_AFTER_ACCESS;
-    private @Nullable Ticker ticker;
+    private Clock clock = Clock.systemUTC();
     private Executor executor = Runnable::run;
 
     private Builder() {}
@@ -344,9 +343,9 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
       return this;
     }
 
-    /** Sets the time source for expiry; for tests. Default: {@code System.nanoTime()}. */
-    public Builder ticker(Ticker ticker) {
-      this.ticker = requireNonNull(ticker, "ticker");
+    /** Sets the time source for expiry; for tests; default {@link Clock#systemUTC()}. */
+    public Builder clock(Clock clock) {
+      this.clock = requireNonNull(clock, "clock");
       return this;
     }
 
