@@ -4,11 +4,11 @@ import static java.util.Objects.requireNonNull;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Ticker;
+import io.github.affinity4j.core.internal.Tickers;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Executor;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The default {@link AffinityStore}: an in-memory Caffeine cache bounded in size and expiring
@@ -59,14 +59,12 @@ public final class CaffeineAffinityStore implements AffinityStore {
   private CaffeineAffinityStore(Builder builder) {
     this.maximumSize = builder.maximumSize;
     this.expireAfterAccess = builder.expireAfterAccess;
-    Caffeine<Object, Object> caffeine = Caffeine.newBuilder()
+    this.cache = Caffeine.newBuilder()
         .maximumSize(maximumSize)
-        .expireAfterAccess(expireAfterAccess);
-    if (builder.ticker != null) {
-      caffeine.ticker(builder.ticker);
-    }
-    caffeine.executor(builder.executor);
-    this.cache = caffeine.build();
+        .expireAfterAccess(expireAfterAccess)
+        .ticker(Tickers.of(builder.clock))
+        .executor(builder.executor)
+        .build();
   }
 
   /** Returns a builder with the defaults. */
@@ -127,7 +125,7 @@ public final class CaffeineAffinityStore implements AffinityStore {
   public static final class Builder {
     private long maximumSize = DEFAULT_MAXIMUM_SIZE;
     private Duration expireAfterAccess = DEFAULT_EXPIRE_AFTER_ACCESS;
-    private @Nullable Ticker ticker;
+    private Clock clock = Clock.systemUTC();
     private Executor executor = Runnable::run;
 
     private Builder() {}
@@ -161,9 +159,9 @@ public final class CaffeineAffinityStore implements AffinityStore {
       return this;
     }
 
-    /** Sets the time source for expiry; for tests. Default: {@code System.nanoTime()}. */
-    public Builder ticker(Ticker ticker) {
-      this.ticker = requireNonNull(ticker, "ticker");
+    /** Sets the time source for expiry; for tests; default {@link Clock#systemUTC()}. */
+    public Builder clock(Clock clock) {
+      this.clock = requireNonNull(clock, "clock");
       return this;
     }
 

@@ -4,15 +4,12 @@ import static java.util.Objects.requireNonNull;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.affinity4j.core.ChainKey.Kind;
+import io.github.affinity4j.core.JournalEntry.Link;
+import io.github.affinity4j.core.JournalEntry.Root;
+import io.github.affinity4j.core.internal.Tickers;
+import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Deque;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Set;
 import java.util.concurrent.Executor;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -100,7 +97,8 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
   private final Duration expireAfterAccess;
   // Every entry is keyed by its scoped ChainKey: a response's for a turn, a conversation's for a
   // conversation, so scopes never meet. A turn's key is also its children's parent link.
-  private final Cache<ChainKey, Entry> cache;
+  private final Cache<ChainKey, JournalEntry> cache;
+  private final JournalWalker walker;
 
   private CaffeineHistoryJournal(Builder builder) {
     this.maximumEntries = builder.maximumEntries;
@@ -110,16 +108,15 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     // Weighing every entry at least maximumBytes / maximumEntries (rounded up) makes the weight
     // bound imply the entry bound, so both hold with Caffeine's single maximumWeight.
     long floor = (maximumBytes + maximumEntries - 1) / maximumEntries;
-    Caffeine<ChainKey, Entry> caffeine = Caffeine.newBuilder()
+    this.cache = Caffeine.newBuilder()
         .maximumWeight(maximumBytes)
-        .weigher((ChainKey key, Entry entry) ->
+        .weigher((ChainKey key, JournalEntry entry) ->
             (int) Math.min(Integer.MAX_VALUE, Math.max(floor, ENTRY_OVERHEAD + entry.bytes())))
-        .expireAfterAccess(expireAfterAccess);
-    if (builder.ticker != null) {
-      caffeine.ticker(builder.ticker);
-    }
-    caffeine.executor(builder.executor);
-    this.cache = caffeine.build();
+        .expireAfterAccess(expireAfterAccess)
+        .ticker(Tickers.of(builder.clock))
+        .executor(builder.executor)
+        .build();
+    this.walker = new JournalWalker(cache, maximumBytesPerChain);
   }
 
   /** Returns a builder with the defaults. */
@@ -172,13 +169,13 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     long parentBytes = 0;
     int depth = 0;
     boolean tooLarge = false;
-    Entry up = parent == null ? null : cache.getIfPresent(parent);
+    JournalEntry up = parent == null ? null : cache.getIfPresent(parent);
     if (up instanceof Link link) {
       parent = link.id; // one key per turn, shared by its entry and its children's links
       parentBytes = link.chainBytes;
       depth = link.depth + 1;
       tooLarge = link.isMarker();
-      touchAncestors(link);
+      walker.touchAncestors(link);
     } else if (up instanceof Root root && root.items != null) {
       parentBytes = root.items.length;
     }
@@ -220,62 +217,7 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
    */
   @Override
   public ChainHistory history(ChainKey chain) {
-    requireNonNull(chain, "chain");
-    ChainKey next;
-    if (chain.kind() == Kind.RESPONSE) {
-      next = chain;
-    } else if (chain.kind() == Kind.CONVERSATION) {
-      Entry entry = cache.getIfPresent(chain);
-      if (!(entry instanceof Root root)) {
-        return ChainHistory.missingLink(chain, chain, 0);
-      }
-      if (root.head == null) {
-        return root.items == null ? ChainHistory.missingLink(chain, chain, 0)
-            : ChainHistory.completeOwned(chain, List.of(root.items), null, 0);
-      }
-      next = root.head;
-    } else {
-      return ChainHistory.missingLink(chain, chain, 0);
-    }
-    String last = next.id();
-    Deque<byte[]> segments = new ArrayDeque<>();
-    Set<ChainKey> seen = new HashSet<>();
-    int turns = 0;
-    long bytes = 0;
-    while (next != null) {
-      if (!seen.add(next)) {
-        logger.debug("Chain {} links back to {}, a cycle; treated as missing", chain, next);
-        return ChainHistory.missingLink(chain, next, turns);
-      }
-      Entry entry = cache.getIfPresent(next);
-      if (entry == null) {
-        return ChainHistory.missingLink(chain, next, turns);
-      }
-      if (entry instanceof Root root) {
-        if (root.items == null) {
-          return ChainHistory.missingLink(chain, next, turns); // created before it was journaled
-        }
-        segments.addFirst(root.items);
-        bytes += root.items.length;
-        break;
-      }
-      Link link = (Link) entry;
-      byte[] input = link.input;
-      byte[] output = link.output;
-      if (input == null || output == null) { // a marker: both are null
-        return ChainHistory.tooLarge(chain, firstMarker(next, link, seen));
-      }
-      segments.addFirst(output);
-      segments.addFirst(input);
-      bytes += input.length + output.length;
-      turns++;
-      next = link.parent;
-    }
-    if (bytes > maximumBytesPerChain) {
-      // Links recorded out of order can pass the bound without being marked.
-      return ChainHistory.tooLarge(chain, chain);
-    }
-    return ChainHistory.completeOwned(chain, new ArrayList<>(segments), last, turns);
+    return walker.history(requireNonNull(chain, "chain"));
   }
 
   /**
@@ -320,16 +262,6 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
         + ", estimatedSize=" + cache.estimatedSize() + ']';
   }
 
-  /** Walks back over markers to the first turn that passed the bytes-per-chain bound. */
-  private ChainKey firstMarker(ChainKey key, Link marker, Set<ChainKey> seen) {
-    while (marker.parent != null && seen.add(marker.parent)
-        && cache.getIfPresent(marker.parent) instanceof Link above && above.isMarker()) {
-      key = marker.parent;
-      marker = above;
-    }
-    return key;
-  }
-
   /** Makes {@code responseId} the conversation's latest turn; returns the one before, or null. */
   private @Nullable ChainKey advanceHead(ChainKey conversation, ChainKey responseId) {
     @Nullable ChainKey[] before = {null};
@@ -342,76 +274,13 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
     return before[0];
   }
 
-  /** Reads every ancestor above {@code link}, so that expiry and eviction see the chain in use. */
-  private void touchAncestors(Link link) {
-    ChainKey next = link.parent;
-    // depth counts the links above; one more read reaches a conversation's entry. Bounds cycles.
-    for (int steps = link.depth + 1; next != null && steps > 0; steps--) {
-      if (!(cache.getIfPresent(next) instanceof Link above)) {
-        return;
-      }
-      next = above.parent;
-    }
-  }
-
-  private abstract static class Entry {
-    abstract long bytes();
-  }
-
-  /** One turn. Items are null in a marker past the bytes-per-chain bound. */
-  private static final class Link extends Entry {
-    /** This turn's key, and its children's {@code parent}. */
-    final ChainKey id;
-    /** The parent's key: a response's, a conversation's, or null at a start. */
-    final @Nullable ChainKey parent;
-    final byte @Nullable [] input;
-    final byte @Nullable [] output;
-    final long chainBytes;
-    final int depth;
-
-    Link(ChainKey id, @Nullable ChainKey parent, byte @Nullable [] input, byte @Nullable [] output,
-        long chainBytes, int depth) {
-      this.id = id;
-      this.parent = parent;
-      this.input = input;
-      this.output = output;
-      this.chainBytes = chainBytes;
-      this.depth = depth;
-    }
-
-    boolean isMarker() {
-      return input == null;
-    }
-
-    @Override
-    long bytes() {
-      return input == null || output == null ? 0 : (long) input.length + output.length;
-    }
-  }
-
-  /** One conversation: its initial items (null if its creation was not recorded) and latest turn. */
-  private static final class Root extends Entry {
-    final byte @Nullable [] items;
-    final @Nullable ChainKey head;
-
-    Root(byte @Nullable [] items, @Nullable ChainKey head) {
-      this.items = items;
-      this.head = head;
-    }
-
-    @Override
-    long bytes() {
-      return items == null ? 0 : items.length;
-    }
-  }
-
   /** Builds a {@link CaffeineHistoryJournal}. Not thread-safe. */
   public static final class Builder {
     private long maximumEntries = DEFAULT_MAXIMUM_ENTRIES;
     private long maximumBytes = DEFAULT_MAXIMUM_BYTES;
     private long maximumBytesPerChain = DEFAULT_MAXIMUM_BYTES_PER_CHAIN;
     private Duration expireAfterAccess = DEFAULT_EXPIRE_AFTER_ACCESS;
-    private @Nullable Ticker ticker;
+    private Clock clock = Clock.systemUTC();
     private Executor executor = Runnable::run;
 
     private Builder() {}
@@ -474,9 +343,9 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
       return this;
     }
 
-    /** Sets the time source for expiry; for tests. Default: {@code System.nanoTime()}. */
-    public Builder ticker(Ticker ticker) {
-      this.ticker = requireNonNull(ticker, "ticker");
+    /** Sets the time source for expiry; for tests; default {@link Clock#systemUTC()}. */
+    public Builder clock(Clock clock) {
+      this.clock = requireNonNull(clock, "clock");
       return this;
     }
 

@@ -3,9 +3,9 @@ package io.github.affinity4j.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.affinity4j.testsupport.MutableClock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 final class CaffeineAffinityStoreTest {
@@ -14,7 +14,7 @@ final class CaffeineAffinityStoreTest {
       .name("APIM-Backend-Affinity").value("v1").domain("host.test")
       .seenAt(Instant.parse("2025-06-01T12:00:00Z")).build();
 
-  private final AtomicLong nanos = new AtomicLong();
+  private final MutableClock clock = new MutableClock();
 
   @Test
   void putGetRemove_oneKey_roundTrips() {
@@ -77,15 +77,15 @@ final class CaffeineAffinityStoreTest {
     assertThatThrownBy(() -> builder.expireAfterAccess(Duration.ofSeconds(-1)))
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> builder.expireAfterAccess(null)).isInstanceOf(NullPointerException.class);
-    assertThatThrownBy(() -> builder.ticker(null)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> builder.clock(null)).isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> builder.executor(null)).isInstanceOf(NullPointerException.class);
   }
 
   private CaffeineAffinityStore.Builder store() {
-    return CaffeineAffinityStore.builder().ticker(nanos::get).executor(Runnable::run);
+    return CaffeineAffinityStore.builder().clock(clock).executor(Runnable::run);
   }
 
   private void advance(Duration duration) {
-    nanos.addAndGet(duration.toNanos());
+    clock.advance(duration);
   }
 }

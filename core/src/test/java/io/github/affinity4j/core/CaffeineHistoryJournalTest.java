@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.affinity4j.core.ChainHistory.Status;
+import io.github.affinity4j.testsupport.MutableClock;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -14,12 +15,11 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 final class CaffeineHistoryJournalTest {
 
-  private final AtomicLong nanos = new AtomicLong();
+  private final MutableClock clock = new MutableClock();
 
   @Test
   void history_chainOfThree_completeOldestFirst() {
@@ -265,7 +265,7 @@ final class CaffeineHistoryJournalTest {
     assertThatThrownBy(() -> builder.expireAfterAccess(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> CaffeineHistoryJournal.builder().maximumBytes(1000).maximumBytesPerChain(2000).build())
         .isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> builder.ticker(null)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> builder.clock(null)).isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> journal().build().record(null)).isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> JournalTurn.builder().responseId("bad id")).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> JournalTurn.builder().responseId("resp_1").input(bytes("[]")).build())
@@ -273,11 +273,11 @@ final class CaffeineHistoryJournalTest {
   }
 
   private CaffeineHistoryJournal.Builder journal() {
-    return CaffeineHistoryJournal.builder().ticker(nanos::get).executor(Runnable::run);
+    return CaffeineHistoryJournal.builder().clock(clock).executor(Runnable::run);
   }
 
   private void advance(Duration duration) {
-    nanos.addAndGet(duration.toNanos());
+    clock.advance(duration);
   }
 
   private static JournalTurn turn(String id, String previous, String input, String output) {

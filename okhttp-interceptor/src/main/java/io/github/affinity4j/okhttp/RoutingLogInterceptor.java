@@ -5,10 +5,12 @@ import static java.util.Objects.requireNonNull;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.RoutingInfo;
+import io.github.affinity4j.core.internal.Tickers;
 import io.github.affinity4j.okhttp.ChainBackends.Backend;
 import io.github.affinity4j.okhttp.RoutingBodies.Incoming;
 import io.github.affinity4j.okhttp.RoutingBodies.Outgoing;
 import java.io.IOException;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -184,8 +186,8 @@ public final class RoutingLogInterceptor implements Interceptor {
   private RoutingLogInterceptor(Builder builder) {
     this.sink = new RoutingLineSink(builder.logger, builder.logLevel);
     this.format = new RoutingLineFormat(builder.cookieNames);
-    this.ticker = builder.ticker;
-    this.backends = new ChainBackends(builder.maximumChains, builder.expireAfterAccess, builder.ticker);
+    this.ticker = Tickers.of(builder.clock);
+    this.backends = new ChainBackends(builder.maximumChains, builder.expireAfterAccess, ticker);
     this.bodies = new RoutingBodies(builder.maxBodyBytes, backends);
     this.level = builder.level;
     this.redactedHeaders = RoutingLineFormat.redactedHeaders(builder.extraRedacted);
@@ -310,7 +312,7 @@ public final class RoutingLogInterceptor implements Interceptor {
     private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
     private long maximumChains = DEFAULT_MAXIMUM_CHAINS;
     private Duration expireAfterAccess = DEFAULT_EXPIRE_AFTER_ACCESS;
-    private Ticker ticker = Ticker.systemTicker();
+    private Clock clock = Clock.systemUTC();
 
     private Builder() {}
 
@@ -411,9 +413,9 @@ public final class RoutingLogInterceptor implements Interceptor {
       return this;
     }
 
-    /** The time source for latencies and the chain cache; for tests. Default the system ticker. */
-    public Builder ticker(Ticker ticker) {
-      this.ticker = requireNonNull(ticker, "ticker");
+    /** The time source for latencies and the chain cache; for tests; default {@link Clock#systemUTC()}. */
+    public Builder clock(Clock clock) {
+      this.clock = requireNonNull(clock, "clock");
       return this;
     }
 

@@ -11,6 +11,7 @@ import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.PinnedBackendMode;
 import io.github.affinity4j.testsupport.LogCapture;
 import io.github.affinity4j.testsupport.LogCapture.CapturedLog;
+import io.github.affinity4j.testsupport.MutableClock;
 import java.io.IOException;
 import java.lang.reflect.Method;
 import java.net.InetAddress;
@@ -25,7 +26,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import okhttp3.Call;
@@ -175,12 +175,12 @@ final class RoutingLogInterceptorTest {
   }
 
   @Test
-  void latency_fakeTicker_isTheTimeUntilResponseHeaders() throws Exception {
-    AtomicLong nanos = new AtomicLong(7_000_000_000L);
+  void latency_fakeClock_isTheTimeUntilResponseHeaders() throws Exception {
+    MutableClock clock = new MutableClock();
     OkHttpClient client = client(new OkHttpClient.Builder()
-        .addInterceptor(RoutingLogInterceptor.builder().logger(lines::add).ticker(nanos::get).build())
+        .addInterceptor(RoutingLogInterceptor.builder().logger(lines::add).clock(clock).build())
         .addInterceptor(chain -> {
-          nanos.addAndGet(TimeUnit.MILLISECONDS.toNanos(250));
+          clock.advance(Duration.ofMillis(250));
           return chain.proceed(chain.request());
         }));
     server.enqueue(created("resp_1"));

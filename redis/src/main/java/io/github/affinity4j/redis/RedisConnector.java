@@ -3,6 +3,7 @@ package io.github.affinity4j.redis;
 import static java.util.Objects.requireNonNull;
 
 import com.github.benmanes.caffeine.cache.Ticker;
+import io.github.affinity4j.core.internal.Tickers;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisCredentials;
 import io.lettuce.core.RedisURI;
@@ -18,6 +19,7 @@ import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -107,9 +109,9 @@ public final class RedisConnector implements AutoCloseable {
     this.tls = uri.isSsl();
     this.connection = new LettuceConnection(uri, builder.clientOptions(), builder.retryInterval);
     this.address = connection.address();
-    this.gate = new OutageGate(address, builder.retryInterval, builder.warnInterval, builder.listener,
-        builder.ticker);
-    this.warnings = new OperationWarnings(address, commandTimeout, builder.warnInterval, builder.ticker);
+    Ticker ticker = Tickers.of(builder.clock);
+    this.gate = new OutageGate(address, builder.retryInterval, builder.warnInterval, builder.listener, ticker);
+    this.warnings = new OperationWarnings(address, commandTimeout, builder.warnInterval, ticker);
     this.runner = new CommandRunner(connection, gate, warnings, commandTimeout);
   }
 
@@ -239,7 +241,7 @@ public final class RedisConnector implements AutoCloseable {
     private Duration retryInterval = DEFAULT_RETRY_INTERVAL;
     private Duration warnInterval = DEFAULT_WARN_INTERVAL;
     private RedisListener listener = RedisListener.NONE;
-    private Ticker ticker = Ticker.systemTicker();
+    private Clock clock = Clock.systemUTC();
 
     private Builder() {}
 
@@ -400,9 +402,9 @@ public final class RedisConnector implements AutoCloseable {
       return this;
     }
 
-    /** Sets the time source for retry and warning intervals; for tests. */
-    public Builder ticker(Ticker ticker) {
-      this.ticker = requireNonNull(ticker, "ticker");
+    /** Sets the time source for retry and warning intervals; for tests; default {@link Clock#systemUTC()}. */
+    public Builder clock(Clock clock) {
+      this.clock = requireNonNull(clock, "clock");
       return this;
     }
 

@@ -12,7 +12,11 @@ import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -20,7 +24,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -34,7 +38,7 @@ final class RedisConnectorTest {
 
   private static final String SECRET = "s3cr3t-redis-password-9f8e";
 
-  private final AtomicLong nanos = new AtomicLong(1);
+  private final TestClock clock = new TestClock();
   private final List<AutoCloseable> closeables = new ArrayList<>();
   private final Events events = new Events();
 
@@ -83,11 +87,11 @@ final class RedisConnectorTest {
       for (int i = 0; i < 1_000; i++) {
         store.get(ChainKey.response("resp_" + i));
       }
-      nanos.addAndGet(Duration.ofSeconds(59).toNanos());
+      clock.advance(Duration.ofSeconds(59));
       for (int i = 0; i < 1_000; i++) {
         store.get(ChainKey.response("resp_" + i));
       }
-      nanos.addAndGet(Duration.ofSeconds(1).toNanos());
+      clock.advance(Duration.ofSeconds(1));
       store.get(ChainKey.response("resp_x"));
       store.get(ChainKey.response("resp_y"));
     });
@@ -116,7 +120,7 @@ final class RedisConnectorTest {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (!events.available.await(20, TimeUnit.MILLISECONDS)) {
         assertThat(System.nanoTime()).as("reconnected within 30 s").isLessThan(deadline);
-        nanos.addAndGet(Duration.ofSeconds(1).toNanos()); // the retry interval passes
+        clock.advance(Duration.ofSeconds(1)); // the retry interval passes
         store.put(ChainKey.response("resp_2"), RedisAffinityStoreTest.token("b"));
       }
     });
@@ -300,7 +304,7 @@ final class RedisConnectorTest {
   }
 
   private RedisConnector connector(String uri, RedisConnector.Builder builder) {
-    RedisConnector connector = builder.uri(uri).ticker(nanos::get).listener(events)
+    RedisConnector connector = builder.uri(uri).clock(clock).listener(events)
         .keyPrefix("test:").build();
     closeables.add(connector);
     return connector;
@@ -338,6 +342,33 @@ final class RedisConnectorTest {
     String log = buffer.toString(StandardCharsets.UTF_8);
     original.print(log);
     return log;
+  }
+
+  /**
+   * A clock that moves only when a test advances it. This module's tests do not depend on
+   * test-support, whose {@code MutableClock} is the same.
+   */
+  private static final class TestClock extends Clock {
+    private final AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-01-01T00:00:00Z"));
+
+    void advance(Duration duration) {
+      now.updateAndGet(instant -> instant.plus(duration));
+    }
+
+    @Override
+    public Instant instant() {
+      return now.get();
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      throw new UnsupportedOperationException("a test clock has one zone");
+    }
   }
 
   private static final class Events extends RedisListener {

@@ -1,0 +1,62 @@
+package io.github.affinity4j.core;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What {@link CaffeineHistoryJournal} keeps per cache key: a turn ({@link Link}) or a conversation
+ * ({@link Root}). Immutable: an update replaces the entry.
+ */
+abstract class JournalEntry {
+
+  private JournalEntry() {}
+
+  /** The bytes of items this entry holds, for the cache's weigher. */
+  abstract long bytes();
+
+  /** One turn. Items are null in a marker past the bytes-per-chain bound. */
+  static final class Link extends JournalEntry {
+    /** This turn's key, and its children's {@code parent}. */
+    final ChainKey id;
+    /** The parent's key: a response's, a conversation's, or null at a start. */
+    final @Nullable ChainKey parent;
+    final byte @Nullable [] input;
+    final byte @Nullable [] output;
+    final long chainBytes;
+    final int depth;
+
+    Link(ChainKey id, @Nullable ChainKey parent, byte @Nullable [] input, byte @Nullable [] output,
+        long chainBytes, int depth) {
+      this.id = id;
+      this.parent = parent;
+      this.input = input;
+      this.output = output;
+      this.chainBytes = chainBytes;
+      this.depth = depth;
+    }
+
+    boolean isMarker() {
+      return input == null;
+    }
+
+    @Override
+    long bytes() {
+      return input == null || output == null ? 0 : (long) input.length + output.length;
+    }
+  }
+
+  /** One conversation: its initial items (null if its creation was not recorded) and latest turn. */
+  static final class Root extends JournalEntry {
+    final byte @Nullable [] items;
+    final @Nullable ChainKey head;
+
+    Root(byte @Nullable [] items, @Nullable ChainKey head) {
+      this.items = items;
+      this.head = head;
+    }
+
+    @Override
+    long bytes() {
+      return items == null ? 0 : items.length;
+    }
+  }
+}
