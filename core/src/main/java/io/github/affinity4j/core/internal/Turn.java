@@ -53,7 +53,7 @@ public final class Turn {
     this.engine = engine;
     this.scope = scope;
     boolean responses = body != null && ChainKeys.hasBodyKey(method, encodedPath);
-    this.repair = responses ? engine.repairer().turn(body, null, scope) : null;
+    this.repair = responses ? engine.repairer().turn(requireNonNull(body), null, scope) : null;
     this.conversationRequest = body != null && !responses ? body : null;
     ChainKey key = repair != null ? repair.chain().orElse(null)
         : body != null ? null : ChainKeys.fromPath(encodedPath).map(k -> k.in(scope)).orElse(null);
