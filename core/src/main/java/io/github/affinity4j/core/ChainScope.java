@@ -5,8 +5,8 @@ import static java.util.Objects.requireNonNull;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.github.benmanes.caffeine.cache.Interner;
-import io.github.affinity4j.core.internal.ChainKeys;
 import io.github.affinity4j.core.internal.Json;
+import io.github.affinity4j.core.internal.TurnInput;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
@@ -185,7 +185,7 @@ public final class ChainScope {
      * @param scheme {@code http} or {@code https}
      * @param host the host, as the URL gives it
      * @param port the port; the scheme's default port counts as given
-     * @param basePath the path before {@code /responses} (see {@code ChainKeys.basePath}); empty
+     * @param basePath the path before {@code /responses} (see {@code TurnInput.basePath}); empty
      *     or null for none
      */
     public Builder origin(String scheme, String host, int port, @Nullable String basePath) {

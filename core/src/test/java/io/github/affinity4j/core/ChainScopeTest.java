@@ -1,10 +1,10 @@
 package io.github.affinity4j.core;
 
-import io.github.affinity4j.core.internal.ChainKeys;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.affinity4j.core.ChainHistory.Status;
+import io.github.affinity4j.core.internal.TurnInput;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.Map;
@@ -111,13 +111,13 @@ final class ChainScopeTest {
 
   @Test
   void basePath_apiPaths_prefixBeforeTheApiSegment() {
-    assertThat(ChainKeys.basePath("/inference/openai/v1/responses")).isEqualTo("/inference/openai/v1");
-    assertThat(ChainKeys.basePath("/inference/openai/v1/responses/resp_1/input_items"))
+    assertThat(TurnInput.basePath("/inference/openai/v1/responses")).isEqualTo("/inference/openai/v1");
+    assertThat(TurnInput.basePath("/inference/openai/v1/responses/resp_1/input_items"))
         .isEqualTo("/inference/openai/v1");
-    assertThat(ChainKeys.basePath("/v1/conversations/conv_1/items")).isEqualTo("/v1");
-    assertThat(ChainKeys.basePath("/v1/threads/thread_1/runs")).isEqualTo("/v1");
-    assertThat(ChainKeys.basePath("/responses-api/v1/responses")).isEqualTo("/responses-api/v1");
-    assertThat(ChainKeys.basePath("/other")).isEqualTo("/other");
+    assertThat(TurnInput.basePath("/v1/conversations/conv_1/items")).isEqualTo("/v1");
+    assertThat(TurnInput.basePath("/v1/threads/thread_1/runs")).isEqualTo("/v1");
+    assertThat(TurnInput.basePath("/responses-api/v1/responses")).isEqualTo("/responses-api/v1");
+    assertThat(TurnInput.basePath("/other")).isEqualTo("/other");
   }
 
   @Test

@@ -1,10 +1,10 @@
 package io.github.affinity4j.core;
 
-import io.github.affinity4j.core.internal.ChainKeys;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.github.affinity4j.core.internal.TurnInput;
 import io.github.affinity4j.testsupport.BadInput;
 import io.github.affinity4j.testsupport.FuzzSuite;
 import java.time.Duration;
@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Bad routing headers for {@link RoutingInfo}, and bad request paths for {@link ChainKeys}'s path
+ * Bad routing headers for {@link RoutingInfo}, and bad request paths for {@link io.github.affinity4j.core.internal.TurnInput}'s path
  * rules. Properties: no exception; every number read is a non-negative value the header spelled
  * out; a wait is one a caller can use ({@code toMillis()} works); text is trimmed and never blank;
  * a chain key from a path is a valid id that the path holds.
@@ -100,10 +100,10 @@ final class RoutingInfoFuzzTest {
   }
 
   static void checkPath(String method, String path) {
-    boolean affected = ChainKeys.isAffected(method, path);
-    boolean body = ChainKeys.hasBodyKey(method, path);
+    boolean affected = TurnInput.isAffected(method, path);
+    boolean body = TurnInput.hasBodyKey(method, path);
     assertThat(!body || affected).as("a body-key request is an affected request").isTrue();
-    ChainKeys.fromPath(path).ifPresent(key -> {
+    TurnInput.fromPath(path).ifPresent(key -> {
       assertThat(ChainKey.isValidId(key.id())).isTrue();
       assertThat(path).contains("/" + key.id());
     });

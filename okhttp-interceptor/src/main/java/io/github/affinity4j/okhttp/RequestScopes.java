@@ -1,7 +1,7 @@
 package io.github.affinity4j.okhttp;
 
-import io.github.affinity4j.core.internal.ChainKeys;
 import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.internal.TurnInput;
 import okhttp3.HttpUrl;
 import okhttp3.Request;
 import org.jspecify.annotations.Nullable;
@@ -31,7 +31,7 @@ final class RequestScopes {
    */
   ChainScope of(Request request, @Nullable String tenant) {
     HttpUrl url = request.url();
-    String basePath = ChainKeys.basePath(url.encodedPath());
+    String basePath = TurnInput.basePath(url.encodedPath());
     String apiKey = request.header(API_KEY);
     String subscriptionKey = request.header(SUBSCRIPTION_KEY);
     String authorization = request.header(AUTHORIZATION);

@@ -3,10 +3,9 @@ package io.github.affinity4j.okhttp;
 import static java.util.Objects.requireNonNull;
 
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.internal.ChainKeys;
+import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.internal.TurnInput;
 import io.github.affinity4j.core.internal.TurnOutput;
-import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.okhttp.ChainBackends.Backend;
 import java.io.IOException;
 import java.util.Optional;
@@ -15,9 +14,9 @@ import okhttp3.RequestBody;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
 import okio.Okio;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Reads an exchange's bodies for the routing log: the chain a request continues (its body read
@@ -56,7 +55,7 @@ final class RoutingBodies {
     String path = request.url().encodedPath();
     Request sent = request;
     try {
-      if (ChainKeys.hasBodyKey(request.method(), path)) {
+      if (TurnInput.hasBodyKey(request.method(), path)) {
         byte[] bytes = readBody(request, path);
         if (bytes == null) {
           return new Outgoing(request, null);
@@ -66,8 +65,8 @@ final class RoutingBodies {
             .build();
         return new Outgoing(sent, inScope(TurnInput.fromRequestBody(bytes, 0, bytes.length).flatMap(TurnInput::chain), request));
       }
-      if (ChainKeys.isAffected(request.method(), path)) {
-        return new Outgoing(request, inScope(ChainKeys.fromPath(path), request));
+      if (TurnInput.isAffected(request.method(), path)) {
+        return new Outgoing(request, inScope(TurnInput.fromPath(path), request));
       }
       return new Outgoing(request, null);
     } catch (RuntimeException e) {
@@ -87,7 +86,7 @@ final class RoutingBodies {
   Incoming incoming(Request sent, Response response, @Nullable Backend current) {
     ResponseBody body = response.body();
     if (current == null || body == null || !response.isSuccessful()
-        || !ChainKeys.isAffected(sent.method(), sent.url().encodedPath())) {
+        || !TurnInput.isAffected(sent.method(), sent.url().encodedPath())) {
       return new Incoming(response, null);
     }
     if (!BoundedBodies.isEventStream(response)) {

@@ -2,9 +2,9 @@ package io.github.affinity4j.openai;
 
 import static java.util.Objects.requireNonNull;
 
+import com.openai.azure.credential.AzureApiKeyCredential;
 import com.openai.client.OpenAIClient;
 import com.openai.core.ClientOptions;
-import com.openai.azure.credential.AzureApiKeyCredential;
 import com.openai.core.http.Headers;
 import com.openai.credential.BearerTokenCredential;
 import com.openai.credential.Credential;
@@ -15,13 +15,13 @@ import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.internal.ChainRegistry;
-import io.github.affinity4j.core.internal.ChainKeys;
-import io.github.affinity4j.core.internal.Engine;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RepairStats;
+import io.github.affinity4j.core.internal.ChainRegistry;
+import io.github.affinity4j.core.internal.Engine;
+import io.github.affinity4j.core.internal.TurnInput;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.time.Clock;
@@ -429,7 +429,7 @@ public final class AffinityConversations {
       }
       HttpUrl responses = base.newBuilder().addPathSegment("responses").build();
       ChainScope.Builder scope = ChainScope.builder()
-          .origin(responses.scheme(), responses.host(), responses.port(), ChainKeys.basePath(responses.encodedPath()))
+          .origin(responses.scheme(), responses.host(), responses.port(), TurnInput.basePath(responses.encodedPath()))
           .tenant(tenant);
       if (scopeSecret != null) {
         scope.secret(scopeSecret);

@@ -46,11 +46,11 @@ import org.slf4j.LoggerFactory;
  *     .cookieNames("APIM-Backend-Affinity", "SessionId")
  *     .build();
  *
- * // request: key from ChainKeys; null when the request starts a chain
+ * // request: key from TurnInput; null when the request starts a chain
  * Optional<AffinityToken> pin = registry.pinFor(key, url.scheme(), url.host(), url.encodedPath());
  * pin.ifPresent(token -> cookieHeader.add(token.cookiePair()));
  *
- * // successful response: created from ChainKeys or SseResponseIdScanner, fresh from Set-Cookie
+ * // successful response: created from TurnOutput or SseResponseIdScanner, fresh from Set-Cookie
  * registry.bind(created, key, fresh);
  * }</pre>
  *
@@ -183,7 +183,7 @@ public final class ChainRegistry {
    *       fresh token.
    * </ul>
    *
-   * @param key the chain the response created or extended, from {@link ChainKeys} or
+   * @param key the chain the response created or extended, from {@link TurnOutput} or
    *     {@link SseResponseIdScanner}; null if none was found
    * @param previous the chain the request continued; null if it started a new one
    * @param fresh the affinity cookie the response set; null if it set none

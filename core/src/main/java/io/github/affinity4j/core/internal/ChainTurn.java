@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * naming the chain), and journals the turn when it succeeds. A turn allows one retry and one
  * replay at most, in that order; under {@link RepairPolicy#RETRY_THEN_REPLAY} a first connection
  * failure is sent once more at once before it counts as a break. Made by
- * {@link ChainRepairer#turn}; driven by {@link Turn} only.
+ * {@link Engine#repairTurn}; driven by {@link Turn} only.
  *
  * <p>Not thread-safe: a turn belongs to one request, and its calls must not overlap (they may come
  * from different threads, one after another, as a stream is read).
@@ -47,7 +47,7 @@ final class ChainTurn {
 
   private enum State { SENT, RETRYING, REPLAYING, SUCCEEDED, FAILED }
 
-  private final ChainRepairer repairer;
+  private final Engine repairer;
   private final byte[] body;
   private final @Nullable TurnInput input;
   private @Nullable AffinityToken pin;
@@ -64,7 +64,7 @@ final class ChainTurn {
   private boolean recorded;
   private boolean connectionRetried;
 
-  ChainTurn(ChainRepairer repairer, byte[] body, @Nullable TurnInput input, @Nullable AffinityToken pin,
+  ChainTurn(Engine repairer, byte[] body, @Nullable TurnInput input, @Nullable AffinityToken pin,
       ChainScope scope) {
     this.repairer = repairer;
     this.body = body;

@@ -1,80 +1,109 @@
 package io.github.affinity4j.core.internal;
 
+import static java.util.Objects.requireNonNull;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityStats;
 import io.github.affinity4j.core.AffinityStore;
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainBreak.Kind;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RepairStats;
+import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one engine behind every adapter: pins ({@link ChainRegistry}) and repairs
- * ({@link ChainRepairer}), with their settings declared once, here. An adapter asks it for a
- * {@link Turn} per request and does the I/O the turn asks for; every rule about pins, binding,
- * journaling, retry and replay lives in the turn. Not API.
+ * The one engine behind every adapter, with its settings declared once, in its builder. It keeps
+ * pins per chain ({@link ChainRegistry}, over the {@link AffinityStore}) and every turn in the
+ * {@link HistoryJournal}, and counts and reports repairs. An adapter asks it for a {@link Turn}
+ * per request and does the I/O the turn asks for; every rule about pins, binding, journaling,
+ * retry and replay lives in the turn and here. Not API.
  *
  * <pre>{@code
  * Engine engine = Engine.builder().cookieNames("SessionId").build();
  * Turn turn = engine.turn(scope, "POST", "https", host, path, body, callerPinned);
- * R response = turn.run(transport);   // sends, retries, replays as the turn decides
- * turn.succeeded(fresh, routing); turn.responseBody(bytes);  // or turn.stream() for SSE
+ * R response = turn.run(transport);      // sends, retries, replays as the turn decides
+ * turn.responseBody(bytes);              // or turn.stream() for SSE: binds and journals
  * }</pre>
  *
- * <p>Thread-safe, as long as the store, journal and listener are.
+ * <p>Thread-safe, as long as the store, journal and listener are. Nothing here throws for bad
+ * data, a failing journal or a failing listener: those are logged at WARN (the journal's and
+ * listener's) or DEBUG (bad data), and the request goes on without repair. DEBUG lines name
+ * chains, kinds of break, counts and sizes, never the conversation's content.
  */
 public final class Engine {
+
+  /**
+   * The default pause before retrying a not-found on the same pin: 500 ms. Azure's intermittent
+   * {@code previous_response_not_found} comes right after the response was created and is gone on
+   * a retry moments later; half a second is short next to a model's answer, and the retry is
+   * skipped for the breaks that waiting does not heal.
+   */
+  public static final Duration DEFAULT_RETRY_PAUSE = Duration.ofMillis(500);
+
   private static final Logger logger = LoggerFactory.getLogger(Engine.class);
 
   private final ChainRegistry registry;
-  private final ChainRepairer repairer;
+  private final HistoryJournal journal;
+  private final RepairPolicy policy;
+  private final Duration retryPause;
+  private final AffinityListener listener;
+  private final boolean listening;
+
+  private final LongAdder breaks = new LongAdder();
+  private final LongAdder started = new LongAdder();
+  private final LongAdder retries = new LongAdder();
+  private final LongAdder replays = new LongAdder();
+  private final LongAdder succeeded = new LongAdder();
+  private final LongAdder failed = new LongAdder();
+  private final Map<Kind, LongAdder> breaksByKind = new EnumMap<>(Kind.class);
 
   private Engine(Builder builder) {
     this.registry = builder.registry.build();
-    this.repairer = builder.repairer.listener(builder.listener).clock(registry.clock()).build();
+    this.journal = builder.journal != null ? builder.journal : CaffeineHistoryJournal.builder().build();
+    this.policy = builder.policy;
+    this.retryPause = builder.retryPause;
+    this.listener = builder.listener;
+    this.listening = listener != AffinityListener.NONE;
+    for (Kind kind : Kind.values()) {
+      breaksByKind.put(kind, new LongAdder());
+    }
   }
 
-  /** Returns a builder with the defaults of {@link ChainRegistry} and {@link ChainRepairer}. */
+  /**
+   * Returns a builder. Defaults: a new {@link io.github.affinity4j.core.CaffeineAffinityStore} and
+   * {@link CaffeineHistoryJournal}, cookie {@value ChainRegistry#DEFAULT_COOKIE_NAME},
+   * {@link RepairPolicy#RETRY_THEN_REPLAY}, {@link #DEFAULT_RETRY_PAUSE}, no listener, the system
+   * clock.
+   */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** Returns the pin side. */
-  public ChainRegistry registry() {
-    return registry;
-  }
-
-  /** Returns the repair side. */
-  public ChainRepairer repairer() {
-    return repairer;
-  }
-
-  public AffinityStats stats() {
-    return registry.stats();
-  }
-
-  public RepairStats repairStats() {
-    return repairer.stats();
-  }
-
-  public AffinityStore store() {
-    return registry.store();
-  }
-
-  public HistoryJournal journal() {
-    return repairer.journal();
-  }
-
-  public Clock clock() {
-    return registry.clock();
+  /** Returns a builder with this engine's settings, sharing its store and journal, so its chains. */
+  public Builder toBuilder() {
+    Builder builder = new Builder();
+    builder.registry = registry.toBuilder();
+    builder.journal = journal;
+    builder.policy = policy;
+    builder.retryPause = retryPause;
+    builder.listener = listener;
+    return builder;
   }
 
   /**
@@ -93,7 +122,7 @@ public final class Engine {
    */
   public @Nullable Turn turn(ChainScope scope, String method, String scheme, String host, String encodedPath,
       byte @Nullable [] body, boolean callerPinned) {
-    if (!ChainKeys.isAffected(method, encodedPath)) {
+    if (!TurnInput.isAffected(method, encodedPath)) {
       return null;
     }
     return new Turn(this, scope, method, scheme, host, encodedPath, body, callerPinned);
@@ -104,13 +133,68 @@ public final class Engine {
    * starts one ({@code POST …/conversations}): an adapter reads it, bounded, before {@link #turn}.
    */
   public static boolean readsBody(String method, String encodedPath) {
-    return ChainKeys.hasBodyKey(method, encodedPath)
+    return TurnInput.hasBodyKey(method, encodedPath)
         || ("POST".equals(method) && encodedPath.endsWith("/conversations"));
   }
 
   /** Whether a request may start or continue a chain at all; cheap, no allocation. */
   public static boolean affects(String method, String encodedPath) {
-    return ChainKeys.isAffected(method, encodedPath);
+    return TurnInput.isAffected(method, encodedPath);
+  }
+
+  /**
+   * The repair side of one {@code POST …/responses} request: call it once per request, with the
+   * body as sent (kept, not copied). A body that is not a JSON request gives a turn that never
+   * repairs and records nothing.
+   */
+  ChainTurn repairTurn(byte[] requestBody, @Nullable AffinityToken pin, ChainScope scope) {
+    requireNonNull(requestBody, "requestBody");
+    requireNonNull(scope, "scope");
+    TurnInput input = TurnInput.fromRequestBody(requestBody, 0, requestBody.length).orElse(null);
+    return new ChainTurn(this, requestBody, input, pin, scope);
+  }
+
+  /** Returns the pins. */
+  public ChainRegistry registry() {
+    return registry;
+  }
+
+  /** Returns the store the pins are kept in. */
+  public AffinityStore store() {
+    return registry.store();
+  }
+
+  /** Returns the journal the turns are kept in. */
+  public HistoryJournal journal() {
+    return journal;
+  }
+
+  /** Returns the repair policy. */
+  public RepairPolicy policy() {
+    return policy;
+  }
+
+  /**
+   * Returns whether turns are journaled: always, except under {@link RepairPolicy#FAIL}, which
+   * never replays.
+   */
+  public boolean journals() {
+    return policy != RepairPolicy.FAIL;
+  }
+
+  /** Returns the pause before a retry on the same pin. */
+  public Duration retryPause() {
+    return retryPause;
+  }
+
+  /** Returns the clock, for expiry and {@code seenAt}. */
+  public Clock clock() {
+    return registry.clock();
+  }
+
+  /** Returns a snapshot of the pin counters. */
+  public AffinityStats stats() {
+    return registry.stats();
   }
 
   /**
@@ -118,62 +202,221 @@ public final class Engine {
    */
   public @Nullable ChainHistory history(ChainKey chain) {
     try {
-      return repairer.journal().history(chain);
+      return journal.history(chain);
     } catch (Exception e) { // not only unchecked: a journal written in Kotlin may throw a checked one
-      repairer.journalFailed("history", chain, e);
+      journalFailed("history", chain, e);
       return null;
     }
   }
 
-  @Override
-  public String toString() {
-    return "Engine[" + registry + ", " + repairer + ']';
+  /**
+   * Forgets a chain the API deleted ({@code DELETE …/responses/{id}} or
+   * {@code …/conversations/{id}} succeeded): its pin and journal entry go, so it is never replayed.
+   * Never throws; a failing journal is logged at WARN.
+   *
+   * @throws NullPointerException if {@code chain} is null
+   */
+  public void forget(ChainKey chain) {
+    requireNonNull(chain, "chain");
+    registry.forget(chain);
+    try {
+      journal.forget(chain);
+      logger.debug("{} deleted by the API; forgotten by the journal", chain);
+    } catch (Exception e) { // not only unchecked: a journal written in Kotlin may throw a checked one
+      journalFailed("forget", chain, e);
+    }
   }
 
-  /** Builds an {@link Engine}: every setting an adapter's builder offers, declared once. */
+  /**
+   * Records that a conversation was created: call it for a successful {@code POST …/conversations}.
+   * Without it, a conversation's start is unknown and it cannot be repaired. Never throws for bad
+   * data.
+   *
+   * @param requestBody the request body, whose {@code items} the conversation starts with
+   * @param created the chain the response named: a conversation key, or null if none
+   * @param scope whom the conversation belongs to
+   * @throws NullPointerException if {@code requestBody} or {@code scope} is null
+   */
+  public void recordConversation(byte[] requestBody, @Nullable ChainKey created, ChainScope scope) {
+    requireNonNull(requestBody, "requestBody");
+    requireNonNull(scope, "scope");
+    if (!journals()) {
+      return;
+    }
+    if (created == null || created.kind() != ChainKey.Kind.CONVERSATION) {
+      logger.debug("Response names no conversation; nothing to record");
+      return;
+    }
+    ChainKey key = created.in(scope);
+    byte[] items = conversationItems(requestBody);
+    if (items == null) {
+      return;
+    }
+    try {
+      journal.recordConversation(key, items);
+      logger.debug("Conversation {} journaled ({} bytes of initial items)", key, items.length);
+    } catch (Exception e) {
+      journalFailed("recordConversation", key, e);
+    }
+  }
+
+  /** Returns a snapshot of the repair counters. */
+  public RepairStats repairStats() {
+    Map<Kind, Long> byKind = new EnumMap<>(Kind.class);
+    breaksByKind.forEach((kind, count) -> byKind.put(kind, count.sum()));
+    return new RepairStats(breaks.sum(), started.sum(), retries.sum(), replays.sum(), succeeded.sum(),
+        failed.sum(), byKind);
+  }
+
+  @Override
+  public String toString() {
+    return "Engine[" + registry + ", policy=" + policy + ", retryPause=" + retryPause + ", journal=" + journal + ']';
+  }
+
+  // --- for ChainTurn ---
+
+  void countBreak(Kind kind) {
+    breaks.increment();
+    // The constructor puts every kind in the map.
+    requireNonNull(breaksByKind.get(kind)).increment();
+  }
+
+  void countStarted() {
+    started.increment();
+  }
+
+  void countRetry() {
+    retries.increment();
+  }
+
+  void countReplay() {
+    replays.increment();
+  }
+
+  void countSucceeded() {
+    succeeded.increment();
+  }
+
+  void countFailed() {
+    failed.increment();
+  }
+
+  boolean listening() {
+    return listening;
+  }
+
+  /** Runs one listener call; a listener never breaks a request. */
+  void notify(String event, Consumer<AffinityListener> call) {
+    if (!listening) {
+      return;
+    }
+    try {
+      call.accept(listener);
+    } catch (Exception e) { // not only unchecked: a listener written in Kotlin may throw a checked one
+      logger.warn("AffinityListener {} threw in {}; ignored", listener.getClass().getName(), event, e);
+    }
+  }
+
+  /** Any exception, not only unchecked ones: a journal written in Kotlin may throw a checked one. */
+  public void journalFailed(String operation, ChainKey key, Exception e) {
+    logger.warn("HistoryJournal {} threw on {} of {}; going on without it", journal.getClass().getName(),
+        operation, key, e);
+  }
+
+  /** The {@code items} array of a create-conversation request; {@code []} if absent, null if bad. */
+  private static byte @Nullable [] conversationItems(byte[] body) {
+    try (JsonParser parser = Json.FACTORY.createParser(body)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        logger.debug("Conversation request is not a JSON object; not journaled");
+        return null;
+      }
+      byte[] items = Json.EMPTY_ARRAY;
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken value = parser.nextToken();
+        if ("items".equals(field) && value == JsonToken.START_ARRAY) {
+          items = Json.rawValue(parser, body, 0);
+        } else {
+          parser.skipChildren();
+        }
+      }
+      return items;
+    } catch (IOException e) {
+      logger.debug("Conversation request is not valid JSON ({}); not journaled", e.getClass().getSimpleName());
+      return null;
+    }
+  }
+
+  /** Builds an {@link Engine}: every setting an adapter's builder offers, declared once. Not thread-safe. */
   public static final class Builder {
-    private final ChainRegistry.Builder registry = ChainRegistry.builder();
-    private final ChainRepairer.Builder repairer = ChainRepairer.builder();
+    private ChainRegistry.Builder registry = ChainRegistry.builder();
+    private @Nullable HistoryJournal journal;
+    private RepairPolicy policy = RepairPolicy.RETRY_THEN_REPLAY;
+    private Duration retryPause = DEFAULT_RETRY_PAUSE;
     private AffinityListener listener = AffinityListener.NONE;
 
     private Builder() {}
 
+    /** Sets the store; share one between engines to share chains. Default: a new Caffeine one. */
     public Builder store(AffinityStore store) {
       registry.store(store);
       return this;
     }
 
+    /**
+     * Sets the journal; share one between engines (and processes, with a shared implementation)
+     * to repair each other's chains. Default: a new {@link CaffeineHistoryJournal}.
+     */
     public Builder journal(HistoryJournal journal) {
-      repairer.journal(journal);
+      this.journal = requireNonNull(journal, "journal");
       return this;
     }
 
+    /**
+     * Sets the affinity cookie names.
+     *
+     * @throws IllegalArgumentException if no name is given or a name is not a valid cookie name
+     */
     public Builder cookieNames(String... cookieNames) {
       registry.cookieNames(cookieNames);
       return this;
     }
 
+    /** Sets the listener for every event. Default {@link AffinityListener#NONE}. */
     public Builder listener(AffinityListener listener) {
       registry.listener(listener);
-      this.listener = listener;
+      this.listener = requireNonNull(listener, "listener");
       return this;
     }
 
+    /** Sets what to do when a chain breaks; default {@link RepairPolicy#RETRY_THEN_REPLAY}. */
     public Builder repairPolicy(RepairPolicy policy) {
-      repairer.policy(policy);
+      this.policy = requireNonNull(policy, "policy");
       return this;
     }
 
+    /**
+     * Sets the pause before retrying a not-found on the same pin; default 500 ms. Zero retries at
+     * once.
+     *
+     * @throws IllegalArgumentException if negative or over a minute
+     */
     public Builder retryPause(Duration retryPause) {
-      repairer.retryPause(retryPause);
+      requireNonNull(retryPause, "retryPause");
+      if (retryPause.isNegative() || retryPause.compareTo(Duration.ofMinutes(1)) > 0) {
+        throw new IllegalArgumentException("retryPause must be between zero and one minute, was " + retryPause);
+      }
+      this.retryPause = retryPause;
       return this;
     }
 
+    /** Sets the clock for expiry, {@code seenAt} and repair timing; for tests. Default: the system's. */
     public Builder clock(Clock clock) {
       registry.clock(clock);
       return this;
     }
 
+    /** Builds the engine. */
     public Engine build() {
       return new Engine(this);
     }

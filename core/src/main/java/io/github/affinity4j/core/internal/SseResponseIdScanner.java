@@ -1,6 +1,10 @@
 package io.github.affinity4j.core.internal;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import io.github.affinity4j.core.ChainKey.Kind;
 import io.github.affinity4j.core.ChainKey;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.Optional;
@@ -115,7 +119,7 @@ public final class SseResponseIdScanner {
       if (sse.isNamed() && !sse.eventNameIs(RESPONSE_CREATED_BYTES)) {
         logger.debug("First SSE event is not response.created; no response id");
       } else {
-        found = ChainKeys.fromResponseCreated(sse.data(), 0, sse.dataLength(), sse.isNamed());
+        found = fromResponseCreated(sse.data(), 0, sse.dataLength(), sse.isNamed());
         found.ifPresent(k -> logger.debug("Response id {} read from the stream", k.id()));
       }
       sse.stop();
@@ -124,6 +128,55 @@ public final class SseResponseIdScanner {
     @Override
     public void tooLarge() {
       logger.debug("First SSE event exceeds {} bytes; response id not read", maxEventBytes);
+    }
+  }
+
+  /**
+   * Reads the data of one SSE event: {@code {"type":"response.created","response":{"id":…}}}.
+   * Without a {@code type}, the event's name decides.
+   */
+  private static Optional<ChainKey> fromResponseCreated(byte[] data, int offset, int length, boolean named) {
+    try (JsonParser parser = Json.FACTORY.createParser(data, offset, length)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        logger.debug("First SSE event data is not a JSON object; no response id");
+        return Optional.empty();
+      }
+      String type = null;
+      ChainKey created = null;
+      boolean hasResponse = false;
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken value = parser.nextToken();
+        if ("type".equals(field) && value == JsonToken.VALUE_STRING) {
+          type = parser.getText();
+          if (!RESPONSE_CREATED.equals(type)) {
+            logger.debug("First SSE event is {}, not response.created; no response id",
+                ChainKey.isValidId(type) ? type : Names.describe(type));
+            return Optional.empty();
+          }
+        } else if ("response".equals(field) && value == JsonToken.START_OBJECT) {
+          hasResponse = true;
+          created = TurnOutput.readObject(parser, data, offset, false, Kind.RESPONSE).chain();
+        } else {
+          parser.skipChildren();
+        }
+        if (type != null && hasResponse) {
+          break;
+        }
+      }
+      if (type == null && !named) {
+        logger.debug("First SSE event has no type; no response id");
+        return Optional.empty();
+      }
+      if (created == null || created.kind() != Kind.RESPONSE) {
+        logger.debug("response.created event has no response id; nothing to bind");
+        return Optional.empty();
+      }
+      return Optional.of(created);
+    } catch (IOException e) {
+      logger.debug("First SSE event data is not valid JSON ({}); no response id",
+          e.getClass().getSimpleName());
+      return Optional.empty();
     }
   }
 }

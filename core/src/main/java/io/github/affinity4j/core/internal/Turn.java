@@ -52,11 +52,11 @@ public final class Turn {
       byte @Nullable [] body, boolean callerPinned) {
     this.engine = engine;
     this.scope = scope;
-    boolean responses = body != null && ChainKeys.hasBodyKey(method, encodedPath);
-    this.repair = responses ? engine.repairer().turn(requireNonNull(body), null, scope) : null;
+    boolean responses = body != null && TurnInput.hasBodyKey(method, encodedPath);
+    this.repair = responses ? engine.repairTurn(requireNonNull(body), null, scope) : null;
     this.conversationRequest = body != null && !responses ? body : null;
     ChainKey key = repair != null ? repair.chain().orElse(null)
-        : body != null ? null : ChainKeys.fromPath(encodedPath).map(k -> k.in(scope)).orElse(null);
+        : body != null ? null : TurnInput.fromPath(encodedPath).map(k -> k.in(scope)).orElse(null);
     this.chain = key;
     this.deletes = "DELETE".equals(method) && key != null && key.kind() != ChainKey.Kind.THREAD
         && encodedPath.endsWith("/" + key.id());
@@ -304,8 +304,7 @@ public final class Turn {
     try {
       if (deletes && chain != null) {
         // The API deleted the chain: its pin and history go too, so continuing it fails as the API does.
-        engine.registry().forget(chain);
-        engine.repairer().forget(chain);
+        engine.forget(chain);
         bound = true;
         return;
       }
@@ -340,7 +339,7 @@ public final class Turn {
         record(output);
       }
       if (conversationRequest != null) {
-        engine.repairer().recordConversation(conversationRequest, read.chain(), scope);
+        engine.recordConversation(conversationRequest, read.chain(), scope);
       }
       bind(read.chain());
     } catch (RuntimeException e) {
@@ -368,7 +367,7 @@ public final class Turn {
 
   /** Returns whether turns are journaled, so that an adapter may skip reading output. */
   public boolean journals() {
-    return repair != null && engine.repairer().journals();
+    return repair != null && engine.journals();
   }
 
   /**

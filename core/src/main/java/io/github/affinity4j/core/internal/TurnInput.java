@@ -2,7 +2,9 @@ package io.github.affinity4j.core.internal;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.github.affinity4j.core.ChainKey.Kind;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainScope;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.Collections;
@@ -37,6 +39,17 @@ import org.slf4j.LoggerFactory;
 public final class TurnInput {
 
   private static final Logger logger = LoggerFactory.getLogger(TurnInput.class);
+
+  private static final String RESPONSES = "/responses";
+  private static final String CONVERSATIONS = "/conversations";
+  private static final String THREADS = "/threads";
+  private static final String RESPONSES_SLASH = RESPONSES + '/';
+  private static final String CONVERSATIONS_SLASH = CONVERSATIONS + '/';
+  private static final String THREADS_SLASH = THREADS + '/';
+
+  // Path segments in the id position that name an operation, not an id:
+  // POST /responses/input_tokens, POST /responses/compact, POST /threads/runs.
+  private static final Set<String> NOT_IDS = Set.of("input_tokens", "compact", "runs");
 
   private final byte[] items;
   private final int itemCount;
@@ -243,5 +256,124 @@ public final class TurnInput {
       }
     }
     return id;
+  }
+
+  // --- the request path ---
+
+  /**
+   * Returns true if a request may start or continue a chain, so its chain key and response must
+   * be looked at: {@code POST …/responses}, {@code POST …/conversations}, {@code POST …/threads},
+   * and any request under {@code …/responses/{id}}, {@code …/conversations/{id}} or
+   * {@code …/threads/{id}}. Everything else passes through untouched. Cheap: no allocation.
+   *
+   * @param method the HTTP method, upper case as OkHttp gives it
+   * @param encodedPath the request path without the query
+   */
+  public static boolean isAffected(String method, String encodedPath) {
+    if (method == null || encodedPath == null) {
+      return false;
+    }
+    if ("POST".equals(method)
+        && (endsWithSegment(encodedPath, RESPONSES)
+            || endsWithSegment(encodedPath, CONVERSATIONS)
+            || endsWithSegment(encodedPath, THREADS))) {
+      return true;
+    }
+    return containsParent(encodedPath, RESPONSES)
+        || containsParent(encodedPath, CONVERSATIONS)
+        || containsParent(encodedPath, THREADS);
+  }
+
+  /**
+   * Returns true if the request's chain key is in its JSON body ({@code POST …/responses}), so the
+   * adapter must read the body ({@link TurnInput}); otherwise the key, if any, is in
+   * the path ({@link #fromPath}).
+   */
+  public static boolean hasBodyKey(String method, String encodedPath) {
+    return "POST".equals(method) && encodedPath != null && endsWithSegment(encodedPath, RESPONSES);
+  }
+
+  /**
+   * Returns the chain a request path continues: the id after the last {@code /responses/},
+   * {@code /conversations/} or {@code /threads/} segment, e.g. {@code thread_abc} in
+   * {@code /openai/v1/threads/thread_abc/runs}. Operation names in the id position
+   * ({@code input_tokens}, {@code compact}, {@code runs}) and invalid ids give empty.
+   *
+   * @param encodedPath the request path without the query; null gives empty
+   */
+  public static Optional<ChainKey> fromPath(@Nullable String encodedPath) {
+    if (encodedPath == null) {
+      return Optional.empty();
+    }
+    int responses = encodedPath.lastIndexOf(RESPONSES_SLASH);
+    int conversations = encodedPath.lastIndexOf(CONVERSATIONS_SLASH);
+    int threads = encodedPath.lastIndexOf(THREADS_SLASH);
+    int start;
+    Kind kind;
+    if (responses > conversations && responses > threads) {
+      start = responses + RESPONSES_SLASH.length();
+      kind = Kind.RESPONSE;
+    } else if (conversations > threads) {
+      start = conversations + CONVERSATIONS_SLASH.length();
+      kind = Kind.CONVERSATION;
+    } else if (threads >= 0) {
+      start = threads + THREADS_SLASH.length();
+      kind = Kind.THREAD;
+    } else {
+      return Optional.empty();
+    }
+    int end = encodedPath.indexOf('/', start);
+    String id = encodedPath.substring(start, end < 0 ? encodedPath.length() : end);
+    if (NOT_IDS.contains(id)) {
+      return Optional.empty();
+    }
+    return ChainKey.parse(kind, id);
+  }
+
+  /**
+   * Returns the API's base path in a request path: what comes before its last {@code /responses},
+   * {@code /conversations} or {@code /threads} segment, e.g. {@code /inference/openai/v1} in
+   * {@code /inference/openai/v1/responses/resp_1}; the whole path if it has none of them. Part of a
+   * chain's {@link ChainScope}: two APIs behind one host keep their chains apart.
+   *
+   * @param encodedPath the request path without the query; null gives empty
+   */
+  public static String basePath(@Nullable String encodedPath) {
+    if (encodedPath == null) {
+      return "";
+    }
+    int end = -1;
+    for (String segment : new String[] {RESPONSES, CONVERSATIONS, THREADS}) {
+      int at = encodedPath.lastIndexOf(segment);
+      while (at >= 0 && !isSegmentAt(encodedPath, at, segment)) {
+        at = at == 0 ? -1 : encodedPath.lastIndexOf(segment, at - 1);
+      }
+      end = Math.max(end, at);
+    }
+    return end < 0 ? encodedPath : encodedPath.substring(0, end);
+  }
+
+  private static boolean isSegmentAt(String path, int at, String segment) {
+    int after = at + segment.length();
+    return after == path.length() || path.charAt(after) == '/';
+  }
+
+  /** {@code path} ends with {@code segment}, optionally followed by one slash. */
+  private static boolean endsWithSegment(String path, String segment) {
+    int end = path.endsWith("/") ? path.length() - 1 : path.length();
+    return path.startsWith(segment, end - segment.length());
+  }
+
+  /** {@code path} has {@code segment} followed by a slash and at least one more character. */
+  private static boolean containsParent(String path, String segment) {
+    int at = path.indexOf(segment);
+    while (at >= 0) {
+      int next = at + segment.length();
+      if (next + 1 < path.length() && path.charAt(next) == '/' && path.charAt(next + 1) != '/') {
+        return true;
+      }
+      at = path.indexOf(segment, next);
+    }
+    return false;
   }
 }

@@ -1,18 +1,18 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.AffinityToken;
-import io.github.affinity4j.core.ChainScope;
-import io.github.affinity4j.core.RepairPolicy;
-import io.github.affinity4j.core.ChainBreak;
-import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainNote;
-import io.github.affinity4j.core.ErrorFixtures;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
+import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.ErrorFixtures;
+import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.testsupport.BadInput;
 import io.github.affinity4j.testsupport.FuzzSuite;
 import java.time.Duration;
@@ -89,11 +89,11 @@ final class ChainBreaksFuzzTest {
 
     // The decision a turn makes from it, under each policy, never throws; a FAIL's body is JSON.
     RepairPolicy policy = BadInput.oneOf(random, RepairPolicy.values());
-    ChainRepairer repairer = ChainRepairer.builder().policy(policy).retryPause(Duration.ZERO).build();
+    Engine repairer = Engine.builder().repairPolicy(policy).retryPause(Duration.ZERO).build();
     byte[] sent = request.toString().getBytes(UTF_8); // not JSON: the turn then never repairs
-    ChainTurn unreadable = repairer.turn(sent, null, ChainScope.NONE);
+    ChainTurn unreadable = repairer.repairTurn(sent, null, ChainScope.NONE);
     assertThat(unreadable.decide(status, body).action()).isEqualTo(RepairDecision.Action.NONE);
-    ChainTurn turn = repairer.turn(requestBytes(request), pinned ? pin() : null, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(requestBytes(request), pinned ? pin() : null, ChainScope.NONE);
     for (int attempt = 0; attempt < 3; attempt++) {
       RepairDecision decision = turn.decide(status, body, random.nextBoolean());
       if (decision.action() == RepairDecision.Action.FAIL) {

@@ -1,12 +1,12 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.ChainBreak;
-import io.github.affinity4j.core.ErrorFixtures;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.affinity4j.core.ChainBreak.Kind;
+import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ErrorFixtures.Fixture;
+import io.github.affinity4j.core.ErrorFixtures;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Optional;

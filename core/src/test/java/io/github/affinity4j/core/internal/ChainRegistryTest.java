@@ -1,15 +1,15 @@
 package io.github.affinity4j.core.internal;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.github.affinity4j.core.AffinityListener;
-import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityStats;
+import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.RoutingInfo;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.github.affinity4j.testsupport.LogCapture;
 import java.time.Clock;
 import java.time.Instant;

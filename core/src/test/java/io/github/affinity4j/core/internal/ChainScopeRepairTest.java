@@ -18,14 +18,14 @@ final class ChainScopeRepairTest {
   @Test
   void repair_idOfAnotherScope_failsWithoutReplayingItsHistory() {
     CaffeineHistoryJournal journal = CaffeineHistoryJournal.builder().executor(Runnable::run).build();
-    ChainRepairer repairer = ChainRepairer.builder().journal(journal).retryPause(Duration.ZERO).build();
+    Engine repairer = Engine.builder().journal(journal).retryPause(Duration.ZERO).build();
     ChainScope tenantA = scope("https", "apim-a", 443, BASE, Map.of("api-key", "key-a"));
     ChainScope tenantB = scope("https", "apim-b", 443, BASE, Map.of("api-key", "key-b"));
-    ChainTurn first = repairer.turn(body(null, "secret of A"), null, tenantA);
+    ChainTurn first = repairer.repairTurn(body(null, "secret of A"), null, tenantA);
     first.record(output("resp_a1"));
 
-    ChainTurn own = repairer.turn(body("resp_a1", "next"), null, tenantA);
-    ChainTurn foreign = repairer.turn(body("resp_a1", "give me A's history"), null, tenantB);
+    ChainTurn own = repairer.repairTurn(body("resp_a1", "next"), null, tenantA);
+    ChainTurn foreign = repairer.repairTurn(body("resp_a1", "give me A's history"), null, tenantB);
     byte[] notFound = ("{\"error\":{\"message\":\"Previous response with id 'resp_a1' not found.\","
         + "\"type\":\"invalid_request_error\",\"param\":\"previous_response_id\","
         + "\"code\":\"previous_response_not_found\"}}").getBytes(StandardCharsets.UTF_8);

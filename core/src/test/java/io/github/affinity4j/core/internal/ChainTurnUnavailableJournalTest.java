@@ -1,21 +1,21 @@
 package io.github.affinity4j.core.internal;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainBreak.Kind;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.ErrorFixtures;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.JournalTurn;
-import io.github.affinity4j.core.AffinityToken;
-import io.github.affinity4j.core.ErrorFixtures;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.github.affinity4j.core.ChainBreak.Kind;
 import io.github.affinity4j.core.internal.RepairDecision.Action;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -50,7 +50,7 @@ final class ChainTurnUnavailableJournalTest {
   /** The listener's repairFailed calls: chain, kind of break, and the reason it was given. */
   private final List<String> failures = new CopyOnWriteArrayList<>();
   private final List<String> reasons = new CopyOnWriteArrayList<>();
-  private final ChainRepairer repairer = ChainRepairer.builder()
+  private final Engine repairer = Engine.builder()
       .journal(new DownJournal())
       .listener(new AffinityListener() {
         @Override
@@ -82,7 +82,7 @@ final class ChainTurnUnavailableJournalTest {
 
   @Test
   void journalUnavailable_notFoundAfterRetry_failsNamingTheChain() throws IOException {
-    ChainTurn turn = repairer.turn(bytes(request("resp_2")), PIN, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2")), PIN, ChainScope.NONE);
     assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.RETRY);
 
     RepairDecision decision = turn.decide(400, NOT_FOUND);
@@ -92,12 +92,12 @@ final class ChainTurnUnavailableJournalTest {
         .as("the caller's error carries the note's message").endsWith("(" + decision.message() + ")");
     assertThat(failures).as("the listener hears it").containsExactly("response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND");
     assertThat(reasons).containsExactly(decision.message());
-    assertThat(repairer.stats().repairsFailed()).isEqualTo(1);
+    assertThat(repairer.repairStats().repairsFailed()).isEqualTo(1);
   }
 
   @Test
   void journalUnavailable_pinnedBackendGone_failsNamingTheChain() {
-    RepairDecision decision = repairer.turn(bytes(request("resp_2")), PIN, ChainScope.NONE).decide(503, BREAKER_OPEN);
+    RepairDecision decision = repairer.repairTurn(bytes(request("resp_2")), PIN, ChainScope.NONE).decide(503, BREAKER_OPEN);
 
     assertFailed(decision, ChainKey.response("resp_2"), Kind.BACKEND_UNAVAILABLE);
     assertThat(failures).containsExactly("response:resp_2 BACKEND_UNAVAILABLE");
@@ -105,7 +105,7 @@ final class ChainTurnUnavailableJournalTest {
 
   @Test
   void journalUnavailable_connectionFailedTwice_failsWithoutABody() {
-    ChainTurn turn = repairer.turn(bytes(request("resp_2")), PIN, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2")), PIN, ChainScope.NONE);
     assertThat(turn.decideConnectionFailure().action()).isEqualTo(Action.RETRY);
 
     RepairDecision decision = turn.decideConnectionFailure();
@@ -116,7 +116,7 @@ final class ChainTurnUnavailableJournalTest {
 
   @Test
   void journalUnavailable_conversation_failsNamingTheConversation() {
-    ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"" + CONTENT
+    ChainTurn turn = repairer.repairTurn(bytes("{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"" + CONTENT
         + "\"}"), PIN, ChainScope.NONE);
     assertThat(turn.decide(404, CONVERSATION_NOT_FOUND).action()).isEqualTo(Action.RETRY);
 
@@ -129,9 +129,9 @@ final class ChainTurnUnavailableJournalTest {
   @Test
   void linkMissingFromAJournalThatAnswers_failsTheSameWay() {
     CaffeineHistoryJournal answering = CaffeineHistoryJournal.builder().executor(Runnable::run).build();
-    ChainRepairer onAnswering = repairer.toBuilder().journal(answering).build();
+    Engine onAnswering = repairer.toBuilder().journal(answering).build();
 
-    RepairDecision decision = onAnswering.turn(bytes(request("resp_2")), PIN, ChainScope.NONE).decide(503, BREAKER_OPEN);
+    RepairDecision decision = onAnswering.repairTurn(bytes(request("resp_2")), PIN, ChainScope.NONE).decide(503, BREAKER_OPEN);
 
     assertThat(answering.history(ChainKey.response("resp_2")).status()).isEqualTo(ChainHistory.Status.MISSING_LINK);
     assertFailed(decision, ChainKey.response("resp_2"), Kind.BACKEND_UNAVAILABLE);

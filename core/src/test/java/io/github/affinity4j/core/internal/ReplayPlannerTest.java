@@ -1,10 +1,10 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.FreshBackendRules;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.affinity4j.core.FreshBackendRules;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

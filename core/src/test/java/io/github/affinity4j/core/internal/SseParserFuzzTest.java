@@ -1,6 +1,5 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.ChainKey;
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -8,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.testsupport.BadInput;
 import io.github.affinity4j.testsupport.FuzzSuite;
 import java.lang.management.ManagementFactory;

@@ -1,9 +1,9 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.ChainKey;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.affinity4j.core.ChainKey;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,9 +1,14 @@
 package io.github.affinity4j.core.internal;
 
-import io.github.affinity4j.core.HistoryJournal;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainBreak.Kind;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
@@ -12,16 +17,11 @@ import io.github.affinity4j.core.ChainRepair;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.ErrorFixtures;
 import io.github.affinity4j.core.FreshBackendRules;
+import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.JournalTurn;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RepairStats;
 import io.github.affinity4j.core.RoutingInfo;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.github.affinity4j.core.ChainBreak.Kind;
 import io.github.affinity4j.core.internal.RepairDecision.Action;
 import io.github.affinity4j.testsupport.LogCapture;
 import java.io.IOException;
@@ -39,7 +39,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-final class ChainRepairerTest {
+final class EngineRepairTest {
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private static final Instant NOW = Instant.parse("2025-06-01T12:00:00Z");
@@ -56,7 +56,7 @@ final class ChainRepairerTest {
   private final MutableClock clock = new MutableClock();
   private final RecordingListener events = new RecordingListener();
   private final CaffeineHistoryJournal journal = CaffeineHistoryJournal.builder().executor(Runnable::run).build();
-  private final ChainRepairer repairer = ChainRepairer.builder()
+  private final Engine repairer = Engine.builder()
       .journal(journal)
       .listener(events)
       .clock(clock)
@@ -65,7 +65,7 @@ final class ChainRepairerTest {
   @Test
   void notFound_retryThenReplay_retriesOnceOnSamePinThenReplaysWholeHistory() throws IOException {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"And the third?\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"And the third?\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision retry = turn.decide(400, NOT_FOUND);
     assertThat(retry.action()).isEqualTo(Action.RETRY);
@@ -94,14 +94,14 @@ final class ChainRepairerTest {
         "started response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND",
         "repaired response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND replayed=true " + PIN_A.fingerprint() + " eastus -> "
             + PIN_B.fingerprint() + " swedencentral items=4 bytes=" + replay.replayBytes() + " PT1.234S");
-    assertThat(repairer.stats()).isEqualTo(new RepairStats(1, 1, 1, 1, 1, 0,
+    assertThat(repairer.repairStats()).isEqualTo(new RepairStats(1, 1, 1, 1, 1, 0,
         Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
   }
 
   @Test
   void notFound_retrySucceeds_noReplayTurnRecordedOnItsOwnParent() {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.RETRY);
     turn.succeeded(PIN_A, RoutingInfo.EMPTY);
@@ -110,33 +110,33 @@ final class ChainRepairerTest {
     assertThat(turn.isReplay()).isFalse();
     assertThat(journal.history(ChainKey.response("resp_3")).turns()).isEqualTo(3);
     assertThat(events.lines).hasSize(2).last().asString().contains("replayed=false").contains("items=0");
-    assertThat(repairer.stats().replays()).isZero();
-    assertThat(repairer.stats().repairsSucceeded()).isEqualTo(1);
+    assertThat(repairer.repairStats().replays()).isZero();
+    assertThat(repairer.repairStats().repairsSucceeded()).isEqualTo(1);
   }
 
   @Test
   void notFound_reroutedByGateway_replaysAtOnceWithoutRetry() {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(400, NOT_FOUND, true);
 
     assertThat(decision.action()).isEqualTo(Action.REPLAY);
-    assertThat(repairer.stats().retries()).isZero();
-    assertThat(repairer.stats().replays()).isEqualTo(1);
+    assertThat(repairer.repairStats().retries()).isZero();
+    assertThat(repairer.repairStats().replays()).isEqualTo(1);
   }
 
   @Test
   void backendUnavailable_pinnedChain_replaysAtOnce() {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(503, BREAKER_OPEN);
 
     assertThat(decision.action()).isEqualTo(Action.REPLAY);
     assertThat(decision.cause()).map(ChainBreak::kind).contains(Kind.BACKEND_UNAVAILABLE);
-    assertThat(repairer.stats().retries()).isZero();
-    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), null, ChainScope.NONE).decide(503, BREAKER_OPEN).action())
+    assertThat(repairer.repairStats().retries()).isZero();
+    assertThat(repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), null, ChainScope.NONE).decide(503, BREAKER_OPEN).action())
         .as("unpinned: the gateway chose, the SDK retries").isEqualTo(Action.NONE);
   }
 
@@ -144,7 +144,7 @@ final class ChainRepairerTest {
   void connectionFailure_pinnedChainRetriedAtOnceThenReplayedUnpinnedPassesOn() {
     twoTurns();
 
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
     RepairDecision retry = turn.decideConnectionFailure();
     assertThat(retry.action()).as("a closed pooled connection says nothing about the backend").isEqualTo(Action.RETRY);
     assertThat(retry.pause()).isZero();
@@ -153,28 +153,28 @@ final class ChainRepairerTest {
     assertThat(failed.action()).isEqualTo(Action.FAIL);
     assertFailedNote(failed, "resp_2", Kind.BACKEND_UNAVAILABLE);
     assertThat(failed.errorBody()).isEmpty();
-    assertThat(repairer.turn(bytes(request("resp_2", "\"Next\"")), null, ChainScope.NONE).decideConnectionFailure().action())
+    assertThat(repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), null, ChainScope.NONE).decideConnectionFailure().action())
         .isEqualTo(Action.NONE);
 
-    RepairStats before = repairer.stats();
+    RepairStats before = repairer.repairStats();
     int eventsBefore = events.lines.size();
-    ChainTurn healed = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn healed = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
     healed.decideConnectionFailure();
     healed.succeeded(PIN_A, RoutingInfo.EMPTY);
     assertThat(healed.isReplay()).isFalse();
-    assertThat(repairer.stats()).as("a connection retry that works is no break and no repair").isEqualTo(before);
+    assertThat(repairer.repairStats()).as("a connection retry that works is no break and no repair").isEqualTo(before);
     assertThat(events.lines).hasSize(eventsBefore);
-    assertThat(repairer.toBuilder().policy(RepairPolicy.REPLAY).build()
-        .turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decideConnectionFailure().action())
+    assertThat(repairer.toBuilder().repairPolicy(RepairPolicy.REPLAY).build()
+        .repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decideConnectionFailure().action())
         .as("REPLAY: at once, for every kind of break").isEqualTo(Action.REPLAY);
   }
 
   @Test
   void replayPolicy_notFound_replaysWithoutRetry() {
     twoTurns();
-    ChainRepairer replaying = repairer.toBuilder().policy(RepairPolicy.REPLAY).build();
+    Engine replaying = repairer.toBuilder().repairPolicy(RepairPolicy.REPLAY).build();
 
-    assertThat(replaying.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(400, NOT_FOUND).action())
+    assertThat(replaying.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(400, NOT_FOUND).action())
         .isEqualTo(Action.REPLAY);
     assertThat(replaying.journal()).isSameAs(journal);
   }
@@ -182,8 +182,8 @@ final class ChainRepairerTest {
   @Test
   void failPolicy_errorNamesTheChainAndTheBreakNoRequestReplayed() throws IOException {
     twoTurns();
-    ChainRepairer failing = repairer.toBuilder().policy(RepairPolicy.FAIL).build();
-    ChainTurn turn = failing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    Engine failing = repairer.toBuilder().repairPolicy(RepairPolicy.FAIL).build();
+    ChainTurn turn = failing.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(400, NOT_FOUND);
 
@@ -197,9 +197,9 @@ final class ChainRepairerTest {
     assertThatThrownBy(decision::replayBody).isInstanceOf(IllegalStateException.class);
     assertThat(turn.decide(400, NOT_FOUND).note()).map(ChainNote::reason).contains(ChainNote.Reason.ALREADY_REPAIRED);
     assertThat(events.lines).containsExactly("failed response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND " + decision.message());
-    assertThat(failing.stats()).isEqualTo(new RepairStats(1, 0, 0, 0, 0, 1, Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
+    assertThat(failing.repairStats()).isEqualTo(new RepairStats(1, 0, 0, 0, 0, 1, Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
 
-    RepairDecision apim = failing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
+    RepairDecision apim = failing.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
     assertFailedNote(apim, "resp_2", Kind.BACKEND_UNAVAILABLE);
     assertThat(MAPPER.readTree(apim.errorBody().orElseThrow()).get("message").asText())
         .isEqualTo(MAPPER.readTree(BREAKER_OPEN).get("message").asText() + " (" + apim.message() + ")");
@@ -208,9 +208,9 @@ final class ChainRepairerTest {
   @Test
   void failPolicy_journalsNothing() {
     CaffeineHistoryJournal empty = CaffeineHistoryJournal.builder().executor(Runnable::run).build();
-    ChainRepairer failing = repairer.toBuilder().journal(empty).policy(RepairPolicy.FAIL).build();
+    Engine failing = repairer.toBuilder().journal(empty).repairPolicy(RepairPolicy.FAIL).build();
 
-    failing.turn(bytes(request(null, "\"One\"")), null, ChainScope.NONE).record(output("resp_1", "Uno"));
+    failing.repairTurn(bytes(request(null, "\"One\"")), null, ChainScope.NONE).record(output("resp_1", "Uno"));
     failing.recordConversation(bytes("{\"items\":[]}"), ChainKey.conversation("conv_1"), ChainScope.NONE);
 
     assertThat(failing.journals()).isFalse();
@@ -222,7 +222,7 @@ final class ChainRepairerTest {
   void historyMissing_failsPreciselyAfterOneRetryAndNoMore() {
     twoTurns();
     journal.clear();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     assertThat(turn.decide(400, NOT_FOUND).action()).as("the one extra request").isEqualTo(Action.RETRY);
     RepairDecision decision = turn.decide(400, NOT_FOUND);
@@ -231,7 +231,7 @@ final class ChainRepairerTest {
     assertFailedNote(decision, "resp_2", Kind.PREVIOUS_RESPONSE_NOT_FOUND);
     assertThat(journal.history(ChainKey.response("resp_2")).status()).isEqualTo(ChainHistory.Status.MISSING_LINK);
     assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.NONE);
-    assertThat(repairer.stats()).isEqualTo(new RepairStats(1, 1, 1, 0, 0, 1, Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
+    assertThat(repairer.repairStats()).isEqualTo(new RepairStats(1, 1, 1, 0, 0, 1, Map.of(Kind.PREVIOUS_RESPONSE_NOT_FOUND, 1L)));
   }
 
   @Test
@@ -239,7 +239,7 @@ final class ChainRepairerTest {
     journal.record(JournalTurn.builder().responseId("resp_2").previousResponseId("resp_1")
         .input(bytes("[]")).output(bytes("[]")).build());
 
-    RepairDecision decision = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
+    RepairDecision decision = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
 
     assertThat(decision.action()).isEqualTo(Action.FAIL);
     assertFailedNote(decision, "resp_2", Kind.BACKEND_UNAVAILABLE);
@@ -252,7 +252,7 @@ final class ChainRepairerTest {
   @Test
   void replayFails_failsOnceThenPassesOn() {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
     assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.REPLAY);
 
     RepairDecision failed = turn.decide(503, BREAKER_OPEN);
@@ -261,14 +261,14 @@ final class ChainRepairerTest {
     assertFailedNote(failed, "resp_2", Kind.BACKEND_UNAVAILABLE);
     assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.NONE);
     assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.NONE);
-    assertThat(repairer.stats().replays()).isEqualTo(1);
-    assertThat(repairer.stats().repairsFailed()).isEqualTo(1);
+    assertThat(repairer.repairStats().replays()).isEqualTo(1);
+    assertThat(repairer.repairStats().repairsFailed()).isEqualTo(1);
   }
 
   @Test
   void retryAnsweredSomethingElse_failsNamingTheChain() throws IOException {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
     turn.decide(400, NOT_FOUND);
 
     RepairDecision failed = turn.decide(429, RATE_LIMITED);
@@ -278,14 +278,14 @@ final class ChainRepairerTest {
     assertFailedNote(failed, "resp_2", Kind.PREVIOUS_RESPONSE_NOT_FOUND);
     assertThat(errorMessage(failed))
         .isEqualTo(MAPPER.readTree(RATE_LIMITED).at("/error/message").asText() + " (" + failed.message() + ")");
-    assertThat(repairer.stats().repairsFailed()).isEqualTo(1);
+    assertThat(repairer.repairStats().repairsFailed()).isEqualTo(1);
     assertThat(events.lines).last().isEqualTo("failed response:resp_2 PREVIOUS_RESPONSE_NOT_FOUND " + failed.message());
   }
 
   @Test
   void rateLimited429_notABreakNothingCountedErrorNamesTheChain() throws IOException {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(429, RATE_LIMITED);
 
@@ -302,13 +302,13 @@ final class ChainRepairerTest {
         .isEqualTo(original.at("/error/message").asText() + " (" + decision.message() + ")");
     assertThat(amended.at("/error/code").asText()).isEqualTo("429");
     assertThat(turn.decide(200, new byte[0])).isSameAs(RepairDecision.NONE);
-    assertThat(repairer.stats().breaks()).isZero();
+    assertThat(repairer.repairStats().breaks()).isZero();
     assertThat(events.lines).isEmpty();
   }
 
   @Test
   void newChain_errorOrConnectionFailure_nothingToName() {
-    ChainTurn turn = repairer.turn(bytes("{\"model\":\"gpt-4.1\",\"input\":\"Hi\"}"), null, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes("{\"model\":\"gpt-4.1\",\"input\":\"Hi\"}"), null, ChainScope.NONE);
 
     assertThat(turn.decide(429, RATE_LIMITED)).isSameAs(RepairDecision.NONE);
     assertThat(turn.decideConnectionFailure()).isSameAs(RepairDecision.NONE);
@@ -317,7 +317,7 @@ final class ChainRepairerTest {
 
   @Test
   void connectionFailure_unpinned_notedNotABreak() {
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), null, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), null, ChainScope.NONE);
 
     RepairDecision decision = turn.decideConnectionFailure();
 
@@ -327,12 +327,12 @@ final class ChainRepairerTest {
     assertThat(note.chain()).isEqualTo(ChainKey.response("resp_2"));
     assertThat(note.reason()).isEqualTo(ChainNote.Reason.NOT_A_BREAK);
     assertThat(note.brokenBy()).isEmpty();
-    assertThat(repairer.stats().breaks()).isZero();
+    assertThat(repairer.repairStats().breaks()).isZero();
   }
 
   @Test
   void brokeOff_namesTheChainAsBrokeOff() {
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     ChainNote note = turn.brokeOff().orElseThrow();
 
@@ -345,7 +345,7 @@ final class ChainRepairerTest {
   @Test
   void afterItsRepair_furtherErrorsStillNameTheChain() {
     twoTurns();
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
     turn.decide(400, NOT_FOUND);
     turn.decide(400, NOT_FOUND);
     turn.succeeded(PIN_B, RoutingInfo.EMPTY);
@@ -360,10 +360,10 @@ final class ChainRepairerTest {
 
   @Test
   void errorWithoutMessage_namedInAnAffinity4jField() throws IOException {
-    ChainTurn turn = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
 
     RepairDecision apim = turn.decide(500, bytes("{\"statusCode\":500}"));
-    RepairDecision inner = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE)
+    RepairDecision inner = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE)
         .decide(500, bytes("{\"error\":{\"code\":\"server_error\"}}"));
 
     assertThat(MAPPER.readTree(apim.errorBody().orElseThrow()).get("affinity4j").asText()).isEqualTo(apim.message());
@@ -375,7 +375,7 @@ final class ChainRepairerTest {
   @Test
   void errorThatIsNotAJsonObject_notAmendedButNoted() {
     for (byte[] body : List.of(new byte[0], bytes("<html>Bad gateway</html>"), bytes("[1,2]"), bytes("{\"error\":"))) {
-      RepairDecision decision = repairer.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(500, body);
+      RepairDecision decision = repairer.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE).decide(500, body);
       assertThat(decision.action()).isEqualTo(Action.NONE);
       assertThat(decision.errorBody()).isEmpty();
       assertThat(decision.note()).isPresent();
@@ -389,7 +389,7 @@ final class ChainRepairerTest {
         TurnOutput.chainOf(created, 0, created.length).orElse(null), ChainScope.NONE);
     String first = "{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"One\"}";
     record(first, null, output("resp_1", "Uno"));
-    ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"Two\"}"), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes("{\"model\":\"m\",\"conversation\":\"conv_1\",\"input\":\"Two\"}"), PIN_A, ChainScope.NONE);
 
     assertThat(turn.chain()).contains(ChainKey.conversation("conv_1"));
     assertThat(turn.decide(404, CONVERSATION_NOT_FOUND).action()).isEqualTo(Action.RETRY);
@@ -413,7 +413,7 @@ final class ChainRepairerTest {
   @Test
   void conversation_creationNeverRecorded_failsNamingTheConversation() {
     record("{\"model\":\"m\",\"conversation\":\"conv_9\",\"input\":\"One\"}", null, output("resp_1", "Uno"));
-    ChainTurn turn = repairer.turn(bytes("{\"model\":\"m\",\"conversation\":\"conv_9\",\"input\":\"Two\"}"), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes("{\"model\":\"m\",\"conversation\":\"conv_9\",\"input\":\"Two\"}"), PIN_A, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(503, BREAKER_OPEN);
 
@@ -442,7 +442,7 @@ final class ChainRepairerTest {
     String body = "{\"model\":\"m\",\"store\":false,\"input\":[{\"role\":\"user\",\"content\":\"q\"},"
         + "{\"id\":\"rs_68af1c3a1b2c8190\",\"type\":\"reasoning\",\"summary\":[]},"
         + "{\"role\":\"user\",\"content\":\"and?\"}]}";
-    ChainTurn turn = repairer.turn(bytes(body), null, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(body), null, ChainScope.NONE);
 
     RepairDecision decision = turn.decide(400, ITEM_NOT_FOUND);
 
@@ -455,7 +455,7 @@ final class ChainRepairerTest {
 
   @Test
   void record_onlyFinishedStoredTurns() {
-    ChainTurn stored = repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE);
+    ChainTurn stored = repairer.repairTurn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE);
     stored.record(TurnOutput.of("resp_q", "queued", bytes("[]")));
     assertThat(journal.history(ChainKey.response("resp_q")).isComplete()).as("queued").isFalse();
     stored.record(output("resp_1", "A"));
@@ -463,16 +463,16 @@ final class ChainRepairerTest {
     assertThat(journal.history(ChainKey.response("resp_1")).isComplete()).isTrue();
     assertThat(journal.history(ChainKey.response("resp_1b")).isComplete()).as("recorded once").isFalse();
 
-    repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\",\"store\":false}"), null, ChainScope.NONE).record(output("resp_2", "B"));
+    repairer.repairTurn(bytes("{\"model\":\"m\",\"input\":\"a\",\"store\":false}"), null, ChainScope.NONE).record(output("resp_2", "B"));
     assertThat(journal.history(ChainKey.response("resp_2")).isComplete()).as("store false").isFalse();
-    repairer.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE)
+    repairer.repairTurn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE)
         .record(TurnOutput.of("resp_3", "incomplete", bytes("[]")));
     assertThat(journal.history(ChainKey.response("resp_3")).isComplete()).as("incomplete").isTrue();
   }
 
   @Test
   void unreadableBody_turnNeverRepairsOrRecords() {
-    ChainTurn turn = repairer.turn(bytes("<xml/>"), PIN_A, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes("<xml/>"), PIN_A, ChainScope.NONE);
 
     assertThat(turn.input()).isEmpty();
     assertThat(turn.decide(400, NOT_FOUND).action()).isEqualTo(Action.NONE);
@@ -495,15 +495,15 @@ final class ChainRepairerTest {
         throw sneaky(new java.io.IOException("listener bug"));
       }
     };
-    ChainRepairer withThrowing = repairer.toBuilder().listener(throwing).build();
+    Engine withThrowing = repairer.toBuilder().listener(throwing).build();
 
     String log = LogCapture.during(() -> {
-      ChainTurn turn = withThrowing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+      ChainTurn turn = withThrowing.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
       assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.REPLAY);
       turn.succeeded(PIN_B, RoutingInfo.EMPTY);
     }).text();
 
-    assertThat(withThrowing.stats().repairsSucceeded()).isEqualTo(1);
+    assertThat(withThrowing.repairStats().repairsSucceeded()).isEqualTo(1);
     assertThat(log).contains("WARN").contains("threw in repairStarted").contains("threw in repaired");
   }
 
@@ -527,15 +527,15 @@ final class ChainRepairerTest {
         throw new IllegalStateException("listener bug");
       }
     };
-    ChainRepairer withThrowing = repairer.toBuilder().listener(throwing).build();
+    Engine withThrowing = repairer.toBuilder().listener(throwing).build();
 
     String log = LogCapture.during(() -> {
-      ChainTurn turn = withThrowing.turn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
+      ChainTurn turn = withThrowing.repairTurn(bytes(request("resp_2", "\"Next\"")), PIN_A, ChainScope.NONE);
       assertThat(turn.decide(503, BREAKER_OPEN).action()).isEqualTo(Action.REPLAY);
       turn.succeeded(PIN_B, RoutingInfo.EMPTY);
     }).text();
 
-    assertThat(withThrowing.stats().repairsSucceeded()).isEqualTo(1);
+    assertThat(withThrowing.repairStats().repairsSucceeded()).isEqualTo(1);
     assertThat(log).contains("WARN").contains("threw in repairStarted").contains("threw in repaired");
   }
 
@@ -574,11 +574,11 @@ final class ChainRepairerTest {
         return 0;
       }
     };
-    ChainRepairer onBroken = repairer.toBuilder().journal(broken).build();
+    Engine onBroken = repairer.toBuilder().journal(broken).build();
 
     String log = LogCapture.during(() -> {
-      onBroken.turn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE).record(output("resp_1", "A"));
-      RepairDecision decision = onBroken.turn(bytes(request("resp_1", "\"b\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
+      onBroken.repairTurn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE).record(output("resp_1", "A"));
+      RepairDecision decision = onBroken.repairTurn(bytes(request("resp_1", "\"b\"")), PIN_A, ChainScope.NONE).decide(503, BREAKER_OPEN);
       assertThat(decision.action()).isEqualTo(Action.FAIL);
       assertFailedNote(decision, "resp_1", Kind.BACKEND_UNAVAILABLE);
     }).text();
@@ -591,11 +591,11 @@ final class ChainRepairerTest {
   void logsAndMessages_neverCarryConversationContent() {
     String secret = "TOP-SECRET-PLAN";
     String log = LogCapture.during(() -> {
-      ChainTurn first = repairer.turn(bytes("{\"model\":\"m\",\"instructions\":\"" + secret + "-i\",\"input\":\""
+      ChainTurn first = repairer.repairTurn(bytes("{\"model\":\"m\",\"instructions\":\"" + secret + "-i\",\"input\":\""
           + secret + "-1\"}"), null, ChainScope.NONE);
       first.succeeded(PIN_A, RoutingInfo.EMPTY);
       first.record(output("resp_1", secret + "-answer"));
-      ChainTurn second = repairer.turn(bytes(request("resp_1", "\"" + secret + "-2\"")), PIN_A, ChainScope.NONE);
+      ChainTurn second = repairer.repairTurn(bytes(request("resp_1", "\"" + secret + "-2\"")), PIN_A, ChainScope.NONE);
       RepairDecision retry = second.decide(400, NOT_FOUND);
       RepairDecision replay = second.decide(400, NOT_FOUND);
       second.succeeded(PIN_B, RoutingInfo.EMPTY);
@@ -603,7 +603,7 @@ final class ChainRepairerTest {
       assertThat(retry + " " + replay + " " + second + " " + journal.history(ChainKey.response("resp_2x")))
           .doesNotContain(secret);
       journal.clear();
-      RepairDecision failed = repairer.turn(bytes(request("resp_2x", "\"" + secret + "-3\"")), PIN_B, ChainScope.NONE)
+      RepairDecision failed = repairer.repairTurn(bytes(request("resp_2x", "\"" + secret + "-3\"")), PIN_B, ChainScope.NONE)
           .decide(503, BREAKER_OPEN);
       assertThat(failed.message()).doesNotContain(secret);
     }).text();
@@ -614,20 +614,20 @@ final class ChainRepairerTest {
 
   @Test
   void builder_defaultsAndBadArguments() {
-    ChainRepairer defaults = ChainRepairer.builder().build();
+    Engine defaults = Engine.builder().build();
 
     assertThat(defaults.policy()).isEqualTo(RepairPolicy.RETRY_THEN_REPLAY);
     assertThat(defaults.retryPause()).isEqualTo(Duration.ofMillis(500));
     assertThat(defaults.journal()).isInstanceOf(CaffeineHistoryJournal.class);
-    assertThat(defaults.stats()).isEqualTo(new RepairStats(0, 0, 0, 0, 0, 0, Map.of()));
-    assertThat(defaults.stats().breaks(Kind.ITEM_NOT_FOUND)).isZero();
-    assertThat(ChainRepairer.builder().retryPause(Duration.ZERO).build().retryPause()).isZero();
-    assertThatThrownBy(() -> ChainRepairer.builder().retryPause(Duration.ofMillis(-1)))
+    assertThat(defaults.repairStats()).isEqualTo(new RepairStats(0, 0, 0, 0, 0, 0, Map.of()));
+    assertThat(defaults.repairStats().breaks(Kind.ITEM_NOT_FOUND)).isZero();
+    assertThat(Engine.builder().retryPause(Duration.ZERO).build().retryPause()).isZero();
+    assertThatThrownBy(() -> Engine.builder().retryPause(Duration.ofMillis(-1)))
         .isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> ChainRepairer.builder().retryPause(Duration.ofMinutes(2)))
+    assertThatThrownBy(() -> Engine.builder().retryPause(Duration.ofMinutes(2)))
         .isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> ChainRepairer.builder().policy(null)).isInstanceOf(NullPointerException.class);
-    assertThatThrownBy(() -> defaults.turn(null, null, ChainScope.NONE)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> Engine.builder().repairPolicy(null)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> defaults.repairTurn(null, null, ChainScope.NONE)).isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> new RepairStats(-1, 0, 0, 0, 0, 0, Map.of()))
         .isInstanceOf(IllegalArgumentException.class);
   }
@@ -641,7 +641,7 @@ final class ChainRepairerTest {
   }
 
   private void record(String body, AffinityToken pin, TurnOutput output) {
-    ChainTurn turn = repairer.turn(bytes(body), pin, ChainScope.NONE);
+    ChainTurn turn = repairer.repairTurn(bytes(body), pin, ChainScope.NONE);
     turn.succeeded(pin, RoutingInfo.EMPTY);
     turn.record(output);
   }

@@ -1,23 +1,23 @@
 package io.github.affinity4j.core.internal;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityStore;
+import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainRepair;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.ErrorFixtures;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.JournalTurn;
 import io.github.affinity4j.core.RoutingInfo;
-import io.github.affinity4j.core.AffinityListener;
-import io.github.affinity4j.core.AffinityToken;
-import io.github.affinity4j.core.ChainBreak;
-import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainRepair;
-import static java.nio.charset.StandardCharsets.UTF_8;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.github.affinity4j.testsupport.BadInput;
 import io.github.affinity4j.testsupport.LogCapture;
 import java.io.IOException;
@@ -50,7 +50,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Tag("security")
 @Timeout(60)
-final class ChainRepairerSecurityTest {
+final class EngineSecurityTest {
   private static final String SAID = "zebra-said-";
   private static final String ANSWERED = "zebra-answered-";
   private static final String PIN = "s3cr3t-pin-value";
@@ -92,7 +92,7 @@ final class ChainRepairerSecurityTest {
     CaffeineAffinityStore store = CaffeineAffinityStore.builder().build();
     CaffeineHistoryJournal journal = CaffeineHistoryJournal.builder().build();
     ChainRegistry registry = ChainRegistry.builder().store(store).listener(listener).build();
-    ChainRepairer repairer = ChainRepairer.builder().journal(journal).listener(listener)
+    Engine repairer = Engine.builder().journal(journal).listener(listener)
         .retryPause(Duration.ZERO).build();
     String log;
     try (LogCapture logs = LogCapture.start()) {
@@ -101,7 +101,7 @@ final class ChainRepairerSecurityTest {
       values.add(pin);
       String previous = null;
       for (int n = 1; n <= 3; n++) {
-        ChainTurn turn = repairer.turn(request(n, previous), registry.pinFor(key(previous), "https",
+        ChainTurn turn = repairer.repairTurn(request(n, previous), registry.pinFor(key(previous), "https",
             "apim.example.com", "/openai/v1/responses").orElse(null), ChainScope.NONE);
         turn.succeeded(pin, RoutingInfo.EMPTY);
         TurnOutput output = output("resp_" + n, n);
@@ -113,7 +113,7 @@ final class ChainRepairerSecurityTest {
       }
       // The chain breaks: retried, then replayed (the replay body is the history), then repaired.
       byte[] notFound = ErrorFixtures.load("previous_response_not_found.json").body();
-      ChainTurn broken = repairer.turn(request(4, "resp_3"), pin, ChainScope.NONE);
+      ChainTurn broken = repairer.repairTurn(request(4, "resp_3"), pin, ChainScope.NONE);
       RepairDecision retry = broken.decide(400, notFound);
       RepairDecision replay = broken.decide(400, notFound);
       assertThat(new String(replay.replayBody(), UTF_8)).contains(SAID + "1").contains(ANSWERED + "3");
@@ -124,7 +124,7 @@ final class ChainRepairerSecurityTest {
           JournalTurn.builder().responseId("resp_9").input(request(9, null)).output(output("resp_9", 9).items()).build()));
 
       // A chain whose history is missing: the repair fails with an amended error.
-      ChainTurn orphan = repairer.turn(request(5, "resp_unknown"), pin, ChainScope.NONE);
+      ChainTurn orphan = repairer.repairTurn(request(5, "resp_unknown"), pin, ChainScope.NONE);
       orphan.decide(400, notFound);
       RepairDecision failed = orphan.decide(400, notFound);
       assertThat(failed.action()).isEqualTo(RepairDecision.Action.FAIL);
@@ -133,18 +133,18 @@ final class ChainRepairerSecurityTest {
       values.add(failed);
 
       // Failures that are not breaks: named, never with the pin or content.
-      ChainTurn limited = repairer.turn(request(8, "resp_3"), pin, ChainScope.NONE);
+      ChainTurn limited = repairer.repairTurn(request(8, "resp_3"), pin, ChainScope.NONE);
       RepairDecision unrepaired = limited.decide(429, ErrorFixtures.load("rate_limited_429.json").body());
       assertThat(unrepaired.action()).isEqualTo(RepairDecision.Action.NONE);
       seen.add(new String(unrepaired.errorBody().orElseThrow(), UTF_8));
       values.addAll(List.of(unrepaired, unrepaired.note().orElseThrow(), limited.brokeOff().orElseThrow(),
-          repairer.turn(request(8, "resp_3"), null, ChainScope.NONE).decideConnectionFailure().note().orElseThrow()));
+          repairer.repairTurn(request(8, "resp_3"), null, ChainScope.NONE).decideConnectionFailure().note().orElseThrow()));
 
       // A conversation, and a journal and a store that fail.
       repairer.recordConversation(("{\"items\":[{\"type\":\"message\",\"role\":\"user\",\"content\":\"" + SAID
           + "conv\"}]}").getBytes(UTF_8), ChainKey.conversation("conv_1"), ChainScope.NONE);
-      ChainRepairer broke = ChainRepairer.builder().journal(new FailingJournal()).build();
-      ChainTurn lost = broke.turn(request(6, "resp_3"), pin, ChainScope.NONE);
+      Engine broke = Engine.builder().journal(new FailingJournal()).build();
+      ChainTurn lost = broke.repairTurn(request(6, "resp_3"), pin, ChainScope.NONE);
       lost.record(output("resp_6", 6));
       lost.decide(503, new byte[0]);
       seen.add(String.valueOf(lost.decide(503, new byte[0])));
@@ -182,7 +182,7 @@ final class ChainRepairerSecurityTest {
       turn.responseBody(responseBody);
       values.addAll(List.of(engine, turn, TurnOutput.read(responseBody, 0, responseBody.length, true)));
 
-      values.addAll(List.of(registry, repairer, store, journal, registry.stats(), repairer.stats(),
+      values.addAll(List.of(registry, repairer, store, journal, registry.stats(), repairer.repairStats(),
           RoutingInfo.from(name -> name.equals("x-ms-region") ? "West US" : null), ChainKey.response("resp_1"),
           journal.history(ChainKey.conversation("conv_1")), failingStore.stats(),
           ChainScope.builder().origin("https", "apim.example.com", 443, "/openai")
