@@ -1,5 +1,8 @@
 package io.github.affinity4j.core;
 
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -26,8 +29,6 @@ public abstract class AffinityListener {
 
   /** A listener that does nothing; the engine skips event dispatch entirely for it. */
   public static final AffinityListener NONE = new AffinityListener() {};
-
-  static final Factory NONE_FACTORY = key -> NONE;
 
   /** For subclasses. */
   protected AffinityListener() {}
@@ -86,26 +87,51 @@ public abstract class AffinityListener {
    */
   public void repairFailed(@Nullable ChainKey chain, ChainBreak cause, String reason) {}
 
-  /** Returns a factory that hands out this listener for every chain. */
-  public final Factory asFactory() {
-    return this == NONE ? NONE_FACTORY : key -> this;
-  }
-
   /**
-   * Creates the listener for one registry operation (a lookup or a bind), like OkHttp's
-   * {@code EventListener.Factory}: use it to give each chain its own listener, or to carry
-   * per-operation state. Called at most once per operation, just before its first event, on the
-   * request thread; must be thread-safe. An exception thrown here is logged at WARN and the
-   * operation's events are dropped.
+   * A repair that worked, as {@link AffinityListener#repaired} reports it: what broke, how it was
+   * healed, and where the chain lives now.
+   *
+   * <pre>{@code
+   * public void repaired(ChainRepair repair) {
+   *   log.info("chain {} moved from {} to {}: {} items, {} bytes replayed", repair.chain(),
+   *       repair.previousPin(), repair.newPin(), repair.itemsReplayed(), repair.bytesReplayed());
+   * }
+   * }</pre>
+   *
+   * <p>Tokens print only their fingerprint. Immutable and thread-safe; safe to log.
+   *
+   * @param chain the chain that broke; null if the request continued none (an unknown input item)
+   * @param cause what broke
+   * @param replayed true if the history was replayed; false if a retry on the same pin sufficed
+   * @param previousPin the pin the broken request carried (the old backend); null if none
+   * @param newPin the affinity cookie the repaired response set (the new backend); null if none
+   * @param routing the routing facts of the repaired response, e.g. its region; never null
+   * @param itemsReplayed how many items of history the replay sent; 0 for a retry
+   * @param bytesReplayed the size of the replay body, in bytes; 0 for a retry
+   * @param elapsed the time from the break to the repaired response
    */
-  @FunctionalInterface
-  public interface Factory {
+  public record ChainRepair(
+      @Nullable ChainKey chain,
+      ChainBreak cause,
+      boolean replayed,
+      @Nullable AffinityToken previousPin,
+      @Nullable AffinityToken newPin,
+      RoutingInfo routing,
+      int itemsReplayed,
+      long bytesReplayed,
+      Duration elapsed) {
+
     /**
-     * Returns the listener for an operation on {@code key}; {@link AffinityListener#NONE} to
-     * ignore it.
+     * Creates an event.
      *
-     * @param key the chain key the operation concerns
+     * @throws NullPointerException if {@code cause} or {@code elapsed} is null
      */
-    AffinityListener create(ChainKey key);
+    public ChainRepair {
+      requireNonNull(cause, "cause");
+      requireNonNull(elapsed, "elapsed");
+      if (routing == null) {
+        routing = RoutingInfo.EMPTY;
+      }
+    }
   }
 }

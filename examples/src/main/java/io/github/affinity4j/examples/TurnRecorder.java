@@ -1,8 +1,8 @@
 package io.github.affinity4j.examples;
 
+import io.github.affinity4j.core.AffinityListener.ChainRepair;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityToken;
-import io.github.affinity4j.core.ChainRepair;
 import io.github.affinity4j.core.RoutingInfo;
 import java.io.IOException;
 import java.util.ArrayList;

@@ -67,7 +67,7 @@ public final class ChainRegistry {
 
   private final AffinityStore store;
   private final Set<String> cookieNames;
-  private final AffinityListener.Factory listenerFactory;
+  private final AffinityListener listener;
   private final boolean listening;
   private final Clock clock;
 
@@ -79,8 +79,8 @@ public final class ChainRegistry {
   private ChainRegistry(Builder builder) {
     this.store = builder.store != null ? builder.store : CaffeineAffinityStore.builder().build();
     this.cookieNames = builder.cookieNames;
-    this.listenerFactory = builder.listenerFactory;
-    this.listening = listenerFactory != AffinityListener.NONE.asFactory();
+    this.listener = builder.listener;
+    this.listening = listener != AffinityListener.NONE;
     this.clock = builder.clock;
   }
 
@@ -97,7 +97,7 @@ public final class ChainRegistry {
     Builder builder = new Builder();
     builder.store = store;
     builder.cookieNames = cookieNames;
-    builder.listenerFactory = listenerFactory;
+    builder.listener = listener;
     builder.clock = clock;
     return builder;
   }
@@ -161,10 +161,7 @@ public final class ChainRegistry {
       logger.debug("Pin {} applied for {}", token.fingerprint(), key);
     }
     if (listening) {
-      AffinityListener listener = listenerFor(key);
-      if (listener != AffinityListener.NONE) {
-        notify(listener, "tokenApplied", () -> listener.tokenApplied(key, token));
-      }
+      notify(listener, "tokenApplied", () -> listener.tokenApplied(key, token));
     }
     return Optional.of(token);
   }
@@ -236,18 +233,15 @@ public final class ChainRegistry {
     AffinityToken kept = bindKey != null || bindScope != null ? token.forStorage() : token;
     ChainKey boundKey = bindKey != null && save(bindKey, kept) ? bindKey : null;
     ChainKey boundScope = bindScope != null && save(bindScope, kept) ? bindScope : null;
-    if (listening && (moved != null || boundKey != null || boundScope != null)) {
-      AffinityListener listener = listenerFor(target);
-      if (listener != AffinityListener.NONE) {
-        if (moved != null) {
-          notify(listener, "backendChanged", () -> listener.backendChanged(target, moved, token));
-        }
-        if (boundKey != null) {
-          notify(listener, "tokenBound", () -> listener.tokenBound(boundKey, token, fresh == null));
-        }
-        if (boundScope != null) {
-          notify(listener, "tokenBound", () -> listener.tokenBound(boundScope, token, false));
-        }
+    if (listening) {
+      if (moved != null) {
+        notify(listener, "backendChanged", () -> listener.backendChanged(target, moved, token));
+      }
+      if (boundKey != null) {
+        notify(listener, "tokenBound", () -> listener.tokenBound(boundKey, token, fresh == null));
+      }
+      if (boundScope != null) {
+        notify(listener, "tokenBound", () -> listener.tokenBound(boundScope, token, false));
       }
     }
     // A store that failed to keep the pin must not make the caller believe it is kept.
@@ -323,17 +317,6 @@ public final class ChainRegistry {
     }
   }
 
-  private AffinityListener listenerFor(ChainKey key) {
-    try {
-      AffinityListener listener = listenerFactory.create(key);
-      return listener != null ? listener : AffinityListener.NONE;
-    } catch (Exception e) { // not only unchecked: a factory written in Kotlin may throw a checked one
-      logger.warn("AffinityListener.Factory {} threw; events for {} dropped",
-          listenerFactory.getClass().getName(), key, e);
-      return AffinityListener.NONE;
-    }
-  }
-
   /** Any exception, not only unchecked ones: a store written in Kotlin may throw a checked one. */
   private void storeFailed(String operation, @Nullable ChainKey key, Exception e) {
     logger.warn("AffinityStore {} threw on {} of {}; going on without it",
@@ -353,7 +336,7 @@ public final class ChainRegistry {
   public static final class Builder {
     private @Nullable AffinityStore store;
     private Set<String> cookieNames = Set.of(DEFAULT_COOKIE_NAME);
-    private AffinityListener.Factory listenerFactory = AffinityListener.NONE.asFactory();
+    private AffinityListener listener = AffinityListener.NONE;
     private Clock clock = Clock.systemUTC();
 
     private Builder() {}
@@ -391,13 +374,7 @@ public final class ChainRegistry {
 
     /** Sets one listener for all events. Default {@link AffinityListener#NONE}. */
     public Builder listener(AffinityListener listener) {
-      this.listenerFactory = requireNonNull(listener, "listener").asFactory();
-      return this;
-    }
-
-    /** Sets a factory that creates a listener per operation; replaces {@link #listener}. */
-    public Builder listenerFactory(AffinityListener.Factory listenerFactory) {
-      this.listenerFactory = requireNonNull(listenerFactory, "listenerFactory");
+      this.listener = requireNonNull(listener, "listener");
       return this;
     }
 

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.affinity4j.core.AffinityListener.ChainRepair;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainBreak.Kind;
 import io.github.affinity4j.core.ChainBreak;
@@ -11,7 +12,6 @@ import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote.Reason;
 import io.github.affinity4j.core.ChainNote;
-import io.github.affinity4j.core.ChainRepair;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.JournalTurn;
 import io.github.affinity4j.core.RepairPolicy;

@@ -253,52 +253,19 @@ final class ChainRegistryTest {
       }
     };
     ChainRegistry withThrowing = registry.toBuilder().listener(throwing).build();
-    ChainRegistry throwingFactory = registry.toBuilder().listenerFactory(key -> {
-      throw sneaky(new Exception("factory bug"));
-    }).build();
 
     String log = LogCapture.during(() -> {
       assertThat(withThrowing.bind(response(1), null, token("backend-a"))).isPresent();
       assertThat(withThrowing.pinFor(response(1), "https", HOST, PATH)).contains(token("backend-a"));
-      assertThat(throwingFactory.pinFor(response(1), "https", HOST, PATH)).contains(token("backend-a"));
     }).text();
 
-    assertThat(log).contains("WARN").contains("threw in tokenBound").contains("threw in tokenApplied")
-        .contains("Factory");
+    assertThat(log).contains("WARN").contains("threw in tokenBound").contains("threw in tokenApplied");
   }
 
   /** Throws a checked exception past the compiler, as a listener written in Kotlin can. */
   @SuppressWarnings("unchecked")
   private static <E extends Throwable> RuntimeException sneaky(Throwable checked) throws E {
     throw (E) checked;
-  }
-
-  @Test
-  void listenerFactory_throwsOrReturnsNull_requestStillPinned() {
-    ChainRegistry throwing = registry.toBuilder().listenerFactory(key -> {
-      throw new IllegalStateException("factory bug");
-    }).build();
-    ChainRegistry nulls = registry.toBuilder().listenerFactory(key -> null).build();
-
-    assertThat(throwing.bind(response(1), null, token("backend-a"))).isPresent();
-    assertThat(throwing.pinFor(response(1), "https", HOST, PATH)).isPresent();
-    assertThat(nulls.pinFor(response(1), "https", HOST, PATH)).isPresent();
-  }
-
-  @Test
-  void listenerFactory_perOperation_getsTheChainKey() {
-    List<ChainKey> created = new CopyOnWriteArrayList<>();
-    ChainRegistry withFactory = registry.toBuilder().listenerFactory(key -> {
-      created.add(key);
-      return events;
-    }).build();
-
-    withFactory.bind(response(1), null, token("backend-a"));
-    withFactory.pinFor(response(1), "https", HOST, PATH);
-    withFactory.pinFor(response(9), "https", HOST, PATH); // no event, no listener created
-
-    assertThat(created).containsExactly(response(1), response(1));
-    assertThat(events.lines).hasSize(2);
   }
 
   @ParameterizedTest(name = "checked={0}")

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.affinity4j.core.AffinityListener.ChainRepair;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
@@ -13,7 +14,6 @@ import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote;
-import io.github.affinity4j.core.ChainRepair;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.ErrorFixtures;
 import io.github.affinity4j.core.FreshBackendRules;

@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.affinity4j.core.AffinityListener.ChainRepair;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
@@ -12,7 +13,6 @@ import io.github.affinity4j.core.CaffeineHistoryJournal;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainRepair;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.ErrorFixtures;
 import io.github.affinity4j.core.HistoryJournal;
