@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.RoutingInfo;
+import io.github.affinity4j.core.internal.Names;
 import io.github.affinity4j.core.internal.Tickers;
 import io.github.affinity4j.okhttp.ChainBackends.Backend;
 import io.github.affinity4j.okhttp.RoutingBodies.Incoming;
@@ -19,8 +20,8 @@ import java.util.TreeSet;
 import okhttp3.Interceptor;
 import okhttp3.Request;
 import okhttp3.Response;
-import org.slf4j.LoggerFactory;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.LoggerFactory;
 
 /**
  * An OkHttp interceptor that logs one line per exchange with the routing facts a gateway reports:
@@ -351,7 +352,7 @@ public final class RoutingLogInterceptor implements Interceptor {
       }
       Set<String> names = new LinkedHashSet<>();
       for (String name : cookieNames) {
-        if (name == null || !isToken(name)) {
+        if (name == null || !Names.isCookieName(name)) {
           throw new IllegalArgumentException("not a cookie name (letters, digits, !#$%&'*+-.^_`|~): "
               + (name == null ? "null" : '"' + RoutingLineFormat.cleanField(name) + '"'));
         }
@@ -431,21 +432,6 @@ public final class RoutingLogInterceptor implements Interceptor {
             + "a custom logger receives every line, so set one or the other");
       }
       return new RoutingLogInterceptor(this);
-    }
-
-    private static boolean isToken(String name) {
-      if (name.isEmpty()) {
-        return false;
-      }
-      for (int i = 0; i < name.length(); i++) {
-        char c = name.charAt(i);
-        boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-            || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
-        if (!ok) {
-          return false;
-        }
-      }
-      return true;
     }
   }
 }
