@@ -223,7 +223,7 @@ public final class AffinityInterceptor implements Interceptor {
       return response;
     }
     if (BoundedBodies.isEventStream(response) && BoundedBodies.isIdentityEncoded(response)) {
-      Source tee = new ChainCall.SseTee(body.source(), turn);
+      Source tee = new SseTee(body.source(), turn.stream(), turn::brokeOff);
       ResponseBody teed = ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength());
       return response.newBuilder().body(teed).build();
     }

@@ -7,7 +7,6 @@ import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.core.internal.Engine;
 import io.github.affinity4j.core.internal.RepairDecision;
-import io.github.affinity4j.core.internal.StreamWatch;
 import io.github.affinity4j.core.internal.Turn;
 import io.github.affinity4j.okhttp.internal.AddedHeaders;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
@@ -20,9 +19,6 @@ import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
-import okio.Buffer;
-import okio.BufferedSource;
-import okio.ForwardingSource;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -194,40 +190,6 @@ final class ChainCall implements Turn.Transport<ChainCall.Attempt> {
           + " AffinityInterceptor.redirectGuard() installed as a network interceptor; the pin may have"
           + " reached another origin. Install the guard, or turn redirects off; see docs/security.md",
           AffinityCookies.redacted(sent.url()));
-    }
-  }
-
-  /** Passes a stream through unchanged, showing its bytes to the turn's {@link StreamWatch}. */
-  static final class SseTee extends ForwardingSource {
-    private final Turn turn;
-    private final StreamWatch watch;
-    private final Buffer copy = new Buffer();
-
-    SseTee(BufferedSource delegate, Turn turn) {
-      super(delegate);
-      this.turn = turn;
-      this.watch = turn.stream();
-    }
-
-    @Override
-    public long read(Buffer sink, long byteCount) throws IOException {
-      long read;
-      try {
-        read = super.read(sink, byteCount);
-      } catch (IOException e) {
-        throw turn.brokeOff(e);
-      }
-      if (watch.isDone()) {
-        return read;
-      }
-      if (read == -1) {
-        watch.end();
-        return read;
-      }
-      sink.copyTo(copy, sink.size() - read, read);
-      byte[] chunk = copy.readByteArray();
-      watch.feed(chunk, 0, chunk.length);
-      return read;
     }
   }
 }

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.internal.StreamWatch;
 import io.github.affinity4j.core.internal.TurnInput;
 import io.github.affinity4j.core.internal.TurnOutput;
 import io.github.affinity4j.okhttp.ChainBackends.Backend;
@@ -100,8 +101,8 @@ final class RoutingBodies {
       return new Incoming(response, null);
     }
     ChainScope scope = scopes.of(sent, null);
-    RoutingSseTee tee = new RoutingSseTee(body.source(),
-        created -> backends.created(created.in(scope), current));
+    SseTee tee = new SseTee(body.source(),
+        StreamWatch.ids(created -> backends.created(created.in(scope), current)), failure -> failure);
     return new Incoming(response.newBuilder()
         .body(ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength()))
         .build(), null);

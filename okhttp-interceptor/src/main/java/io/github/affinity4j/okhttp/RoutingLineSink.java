@@ -4,11 +4,11 @@ import static io.github.affinity4j.okhttp.RoutingLogInterceptor.MDC_CHAIN;
 import static io.github.affinity4j.okhttp.RoutingLogInterceptor.MDC_REGION;
 
 import io.github.affinity4j.core.ChainKey;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 import org.slf4j.event.Level;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Where the routing log's lines go: a caller's {@link RoutingLogInterceptor.Logger}, or the SLF4J

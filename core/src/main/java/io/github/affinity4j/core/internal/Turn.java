@@ -375,7 +375,7 @@ public final class Turn {
    * binds at {@code response.created} and journals at {@code response.completed}.
    */
   public StreamWatch stream() {
-    return new StreamWatch(this);
+    return new StreamWatch(this::bind, journals() ? this::record : null, describe(chain));
   }
 
   /** {@code failure}, after the response began (a stream cut), with the chain's note on it. */
@@ -391,10 +391,6 @@ public final class Turn {
   void bind(@Nullable ChainKey created) {
     bound = true;
     engine.registry().bind(created == null ? null : created.in(scope), previous, fresh);
-  }
-
-  boolean isBound() {
-    return bound;
   }
 
   void record(TurnOutput output) {
