@@ -134,7 +134,7 @@ final class AffinityOpenAITest {
   void apiKeyAndAzureCredential_rejectedSayingChooseOne() {
     assertThatThrownBy(() -> AffinityOpenAI.builder().baseUrl("http://127.0.0.1:1/v1")
         .apiKey("sk-abc").azureCredential(token("t")).build())
-        .isInstanceOf(IllegalStateException.class).hasMessageContaining("not both");
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("apiKey").hasMessageContaining("azureCredential");
     assertThatThrownBy(() -> AffinityOpenAI.builder().azureCredential(null))
         .isInstanceOf(NullPointerException.class);
   }

@@ -7,19 +7,24 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
+import com.openai.errors.OpenAIServiceException;
 import com.openai.models.responses.FunctionTool;
 import com.openai.models.responses.Response;
 import com.openai.models.responses.ResponseCreateParams;
 import com.openai.models.responses.ResponseOutputItem;
+import io.github.affinity4j.core.AffinityListener.ChainRepair;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainRepair;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.testkit.LoggedRequest;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.regex.Matcher;
@@ -99,6 +104,57 @@ final class ConversationFixtures {
     static List<Sent> all(List<LoggedRequest> log) {
       return log.stream().map(Sent::of).toList();
     }
+  }
+
+  /**
+   * How affinity4j named the chain of a failed turn, as values: the reason and the chain, from a
+   * {@link ChainNote} on the failure or its causes, else from header {@value ChainNote#HEADER} of
+   * the error response (an interceptor below names a chain so).
+   */
+  record Named(ChainNote.Reason reason, String chain) {
+    static Optional<Named> of(Throwable failure) {
+      Optional<ChainNote> note = ChainNote.find(failure);
+      if (note.isPresent()) {
+        return Optional.of(new Named(note.get().reason(), note.get().chain().toString()));
+      }
+      List<String> headers = noteHeaders(failure);
+      if (headers.isEmpty()) {
+        return Optional.empty();
+      }
+      String value = headers.get(0);
+      ChainNote.Reason reason = ChainNote.reasonIn(value);
+      assertThat(reason).as("reason in %s: %s", ChainNote.HEADER, value).isNotNull();
+      return Optional.of(new Named(reason, value.substring(value.indexOf(' ') + 1)));
+    }
+  }
+
+  /** Every {@link ChainNote} on {@code failure} and its causes, in order. */
+  static List<ChainNote> notes(Throwable failure) {
+    List<ChainNote> notes = new ArrayList<>();
+    Map<Throwable, Boolean> seen = new IdentityHashMap<>();
+    for (Throwable current = failure; current != null && seen.put(current, true) == null;
+        current = current.getCause()) {
+      for (Throwable suppressed : current.getSuppressed()) {
+        if (suppressed instanceof ChainNote note) {
+          notes.add(note);
+        }
+      }
+    }
+    return notes;
+  }
+
+  /** The {@value ChainNote#HEADER} values of the error response the SDK's exception was made from. */
+  static List<String> noteHeaders(Throwable failure) {
+    return failure instanceof OpenAIServiceException e ? e.headers().values(ChainNote.HEADER) : List.of();
+  }
+
+  /** How many times {@code part} occurs in {@code text}. */
+  static int occurrences(String text, String part) {
+    int count = 0;
+    for (int at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + part.length())) {
+      count++;
+    }
+    return count;
   }
 
   /** Counts how many times {@code name=} appears in a Cookie header. */

@@ -21,6 +21,7 @@ import com.openai.models.responses.ResponseDeleteParams;
 import com.openai.models.responses.ResponseStreamEvent;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RepairStats;
 import io.github.affinity4j.openai.ConversationFixtures.RecordingListener;
@@ -178,11 +179,18 @@ final class ConversationRepairTest {
 
     BadRequestException error = catchThrowableOfType(BadRequestException.class, () -> chat.send(marker(0, 2)));
 
+    assertThat(error.statusCode()).isEqualTo(400);
     assertThat(error.code()).contains("previous_response_not_found");
-    assertThat(error.getMessage())
-        .contains("affinity4j could not repair chain response:" + first.id())
-        .contains("repair is off (RepairPolicy.FAIL)");
+    assertThat(ChainNote.find(error)).hasValueSatisfying(note -> {
+      assertThat(note.reason()).isEqualTo(ChainNote.Reason.REPAIR_FAILED);
+      assertThat(note.chain().toString()).isEqualTo("response:" + first.id());
+      assertThat(note.brokenBy()).contains(ChainBreak.Kind.PREVIOUS_RESPONSE_NOT_FOUND);
+    });
+    assertThat(error.getMessage()).contains(first.id());
     assertThat(error.getCause()).isInstanceOf(BadRequestException.class);
+    assertThat(conversations.repairStats().breaks(ChainBreak.Kind.PREVIOUS_RESPONSE_NOT_FOUND)).isEqualTo(1);
+    assertThat(conversations.repairStats().repairsStarted()).isZero();
+    assertThat(conversations.repairStats().repairsFailed()).isEqualTo(1);
     assertThat(simulator.requestLog()).singleElement().satisfies(request -> {
       assertThat(request.status()).isEqualTo(400);
       assertThat(request.hasAffinityCookie()).isTrue();
@@ -206,9 +214,15 @@ final class ConversationRepairTest {
         () -> chat.send(marker(0, 2)));
 
     assertThat(error.statusCode()).isEqualTo(503);
-    assertThat(error.getMessage())
-        .contains("affinity4j could not repair chain response:" + first.id())
-        .contains("is not in the journal");
+    assertThat(ChainNote.find(error)).hasValueSatisfying(note -> {
+      assertThat(note.reason()).isEqualTo(ChainNote.Reason.REPAIR_FAILED);
+      assertThat(note.chain().toString()).isEqualTo("response:" + first.id());
+      assertThat(note.brokenBy()).contains(ChainBreak.Kind.BACKEND_UNAVAILABLE);
+    });
+    assertThat(error.getMessage()).contains(first.id());
+    // The journal lacks the chain: the break is given up on at once, no retry, no replay.
+    assertThat(conversations.repairStats().repairsStarted()).isZero();
+    assertThat(conversations.repairStats().repairsFailed()).isEqualTo(1);
     assertThat(simulator.requestLog()).extracting(LoggedRequest::status).containsExactly(503);
   }
 

@@ -12,6 +12,7 @@ import com.openai.core.http.StreamResponse;
 import com.openai.models.responses.ResponseStreamEvent;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.openai.ConversationFixtures.CookieRecorder;
 import io.github.affinity4j.openai.ConversationFixtures.RecordingListener;
 import io.github.affinity4j.testkit.ApimSimulator;
@@ -83,7 +84,10 @@ final class ConversationSecurityTest {
       Conversation resumed = forgetful.resume(chat.lastResponseId().orElseThrow());
       String last = apim.requestLog().get(apim.requestLog().size() - 1).backend();
       apim.backend(last).kill();
-      seen.add(thrown(() -> resumed.send(SAID + "5 and a map")));
+      RuntimeException unrepaired = caught(() -> resumed.send(SAID + "5 and a map"));
+      seen.add(trace(unrepaired));
+      assertThat(ChainNote.find(unrepaired)).map(ChainNote::reason).contains(ChainNote.Reason.REPAIR_FAILED);
+      assertThat(forgetful.repairStats().repairsFailed()).isEqualTo(1);
       apim.backend(last).revive();
 
       // Misuse: its messages say what to do, never what was said.
@@ -105,7 +109,6 @@ final class ConversationSecurityTest {
     assertThat(listener.repaired).isNotEmpty();
     assertThat(listener.failed).isNotEmpty();
     assertThat(captured).anyMatch(e -> e.logger().startsWith("io.github.affinity4j") && e.level() == Level.DEBUG);
-    assertThat(String.join("\n", seen)).contains("affinity4j could not repair");
     assertThat(secrets).hasSizeGreaterThan(5); // the simulator issued affinity cookies
     for (String text : seen) {
       for (String secret : secrets) {
@@ -142,13 +145,21 @@ final class ConversationSecurityTest {
   }
 
   private static String thrown(Runnable action) {
+    return trace(caught(action));
+  }
+
+  private static RuntimeException caught(Runnable action) {
     try {
       action.run();
     } catch (RuntimeException e) {
-      StringWriter out = new StringWriter();
-      e.printStackTrace(new PrintWriter(out));
-      return out.toString();
+      return e;
     }
     throw new AssertionError("expected an exception");
+  }
+
+  private static String trace(Throwable failure) {
+    StringWriter out = new StringWriter();
+    failure.printStackTrace(new PrintWriter(out));
+    return out.toString();
   }
 }

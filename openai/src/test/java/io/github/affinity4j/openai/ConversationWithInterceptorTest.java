@@ -5,6 +5,7 @@ import static io.github.affinity4j.openai.ConversationFixtures.closeLater;
 import static io.github.affinity4j.openai.ConversationFixtures.cookieCount;
 import static io.github.affinity4j.openai.ConversationFixtures.defaults;
 import static io.github.affinity4j.openai.ConversationFixtures.marker;
+import static io.github.affinity4j.openai.ConversationFixtures.noteHeaders;
 import static io.github.affinity4j.openai.ConversationFixtures.plainClient;
 import static io.github.affinity4j.openai.ConversationFixtures.text;
 import static java.util.stream.Collectors.counting;
@@ -16,9 +17,11 @@ import com.openai.client.OpenAIClient;
 import com.openai.errors.BadRequestException;
 import com.openai.models.responses.Response;
 import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.openai.ConversationFixtures.CookieRecorder;
+import io.github.affinity4j.openai.ConversationFixtures.Named;
 import io.github.affinity4j.openai.ConversationFixtures.RecordingListener;
 import io.github.affinity4j.openai.ConversationFixtures.Sent;
 import io.github.affinity4j.testkit.ApimSimulator;
@@ -118,7 +121,11 @@ final class ConversationWithInterceptorTest {
     Throwable error = catchThrowable(() -> chat.send(marker(0, 2)));
 
     assertThat(error).as("the interceptor's error, passed on").isInstanceOf(BadRequestException.class)
-        .hasMessageContaining("affinity4j could not repair chain response:" + first.id());
+        .hasMessageContaining(first.id());
+    // The interceptor's verdict, in its header: the chain broke and it gave up.
+    assertThat(noteHeaders(error)).singleElement().satisfies(header ->
+        assertThat(ChainNote.reasonIn(header)).isEqualTo(ChainNote.Reason.REPAIR_FAILED));
+    assertThat(Named.of(error)).contains(new Named(ChainNote.Reason.REPAIR_FAILED, "response:" + first.id()));
     // One request: the interceptor's verdict stands; the conversation neither retries nor replays.
     assertThat(simulator.requestLog()).singleElement().satisfies(request -> {
       assertThat(request.status()).isEqualTo(400);

@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.affinity4j.core.AffinityListener.ChainRepair;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainRepair;
-import io.github.affinity4j.core.ChainTurn;
+import io.github.affinity4j.core.ChainNote;
+import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.SimulatedAnswer;
@@ -198,23 +200,29 @@ final class SharedStateAcceptanceTest {
     redis.stop();
     int ok = 0;
     int failedClearly = 0;
+    int secondsFailed = 0;
     for (int c = 0; c < conversations; c++) {
-      Reply reply = send(c % 2 == 0 ? a : b, "turn 3", last[c]); // a pinned turn: needs Redis
+      Instance instance = c % 2 == 0 ? a : b;
+      Reply reply = send(instance, "turn 3", last[c]); // a pinned turn: needs Redis
       if (reply.status == 200) {
         assertThat(reply.answer().userMessages()).as("landed on its backend by luck: whole").isEqualTo(3);
         ok++;
       } else {
         assertThat(reply.status).isEqualTo(400);
-        assertThat(repairFailure(reply)).as("says first that the journal could not be read, then its state")
-            .startsWith("the HistoryJournal could not be read: its store is unavailable")
-            .contains("RedisHistoryJournal").contains("UNAVAILABLE")
-            .doesNotContain("not in the journal").doesNotContain("maximumEntries");
+        assertRepairFailed(reply, last[c]);
+        assertThat(instance.history(last[c])).as("the repair found the journal unreadable, not the history missing")
+            .isEqualTo(ChainHistory.Status.UNAVAILABLE);
         failedClearly++;
       }
-      Reply fresh = send(c % 2 == 0 ? b : a, "a new conversation while Redis is down", null);
+      Instance other = c % 2 == 0 ? b : a;
+      Reply fresh = send(other, "a new conversation while Redis is down", null);
       assertThat(fresh.status).as("requests still go out").isEqualTo(200);
-      Reply second = send(c % 2 == 0 ? b : a, "and its second turn, on the same instance", fresh.id);
+      Reply second = send(other, "and its second turn, on the same instance", fresh.id);
       assertThat(second.status).isIn(200, 400);
+      if (second.status == 400) {
+        assertRepairFailed(second, fresh.id);
+        secondsFailed++;
+      }
     }
     System.out.printf("Redis down: %d of %d pinned turns landed on their backend anyway, %d failed with the"
         + " clear error; %d new conversations went out%n", ok, conversations, failedClearly, conversations);
@@ -222,18 +230,22 @@ final class SharedStateAcceptanceTest {
     assertThat(failedClearly).as("without pins, most pinned turns miss their backend").isPositive();
     assertThat(a.unavailable.get()).as("one unavailable event per instance and outage").isEqualTo(1);
     assertThat(b.unavailable.get()).isEqualTo(1);
+    assertThat(a.repairsFailed() + b.repairsFailed()).as("each turn that failed, one failed repair")
+        .isEqualTo(failedClearly + secondsFailed);
+    assertThat(a.failures.size() + b.failures.size()).isEqualTo(failedClearly + secondsFailed);
 
     redis.start(); // empty: the test server keeps no snapshot
     a.awaitAvailable();
     b.awaitAvailable();
     int lostFailed = 0;
     for (int c = 0; c < conversations; c++) {
-      Reply reply = send(c % 2 == 0 ? b : a, "turn 4, after the outage", last[c]);
+      Instance instance = c % 2 == 0 ? b : a;
+      Reply reply = send(instance, "turn 4, after the outage", last[c]);
       if (reply.status != 200) {
         assertThat(reply.status).isEqualTo(400);
-        assertThat(repairFailure(reply)).as("Redis answers but lost the history: not in the journal")
-            .startsWith("its history is incomplete: response:" + last[c] + " is not in the journal")
-            .doesNotContain("could not be read");
+        assertRepairFailed(reply, last[c]);
+        assertThat(instance.history(last[c])).as("Redis answers but lost the history: not in the journal")
+            .isEqualTo(ChainHistory.Status.MISSING_LINK);
         lostFailed++;
       }
       // Moves the gateway's round-robin on, so that unpinned turns do not land on their backends in step.
@@ -253,13 +265,15 @@ final class SharedStateAcceptanceTest {
     }
   }
 
-  /** The reason of a failed repair in an error reply: what follows "affinity4j could not repair … (HTTP …): ". */
-  private static String repairFailure(Reply reply) throws IOException {
-    String message = MAPPER.readTree(reply.body).at("/error/message").asText();
-    int start = message.indexOf(ChainTurn.REPAIR_FAILED_PREFIX);
-    assertThat(start).as("a failed repair: %s", reply.body).isNotNegative();
-    String failure = message.substring(start);
-    return failure.substring(failure.indexOf("): ") + 3);
+  /**
+   * The error reply of a repair that failed on chain {@code response:previousId}: named by header
+   * {@value ChainNote#HEADER} (the reason and the chain), and its message holds the chain's id.
+   */
+  private static void assertRepairFailed(Reply reply, String previousId) throws IOException {
+    assertThat(reply.note).as("a failed repair: %s", reply.body)
+        .isEqualTo(ChainNote.of(ChainKey.response(previousId), ChainNote.Reason.REPAIR_FAILED, null, "").headerValue());
+    assertThat(ChainNote.reasonIn(reply.note)).isEqualTo(ChainNote.Reason.REPAIR_FAILED);
+    assertThat(MAPPER.readTree(reply.body).at("/error/message").asText()).contains(previousId);
   }
 
   private Instance instance(String name) {
@@ -267,7 +281,7 @@ final class SharedStateAcceptanceTest {
   }
 
   private Instance instance(String name, boolean localFallback) {
-    Instance instance = new Instance(name, redis.uri(), prefix, localFallback);
+    Instance instance = new Instance(name, redis.uri(), prefix, localFallback, responses);
     instances.add(instance);
     return instance;
   }
@@ -285,11 +299,11 @@ final class SharedStateAcceptanceTest {
       String text = response.body().string();
       JsonNode json = MAPPER.readTree(text);
       return new Reply(response.code(), text, json.path("id").asText(null),
-          json.at("/output/0/content/0/text").asText(""));
+          json.at("/output/0/content/0/text").asText(""), response.header(ChainNote.HEADER));
     }
   }
 
-  private record Reply(int status, String body, String id, String text) {
+  private record Reply(int status, String body, String id, String text, String note) {
     SimulatedAnswer answer() {
       return SimulatedAnswer.parse(text);
     }
@@ -304,8 +318,10 @@ final class SharedStateAcceptanceTest {
     final List<String> failures = new CopyOnWriteArrayList<>();
     final AtomicInteger unavailable = new AtomicInteger();
     final CountDownLatch available = new CountDownLatch(1);
+    final HttpUrl responsesUrl;
 
-    Instance(String name, String uri, String prefix, boolean localFallback) {
+    Instance(String name, String uri, String prefix, boolean localFallback, HttpUrl responsesUrl) {
+      this.responsesUrl = responsesUrl;
       connector = RedisConnector.builder().uri(uri).keyPrefix(prefix).clientName("instance-" + name)
           .retryInterval(Duration.ofMillis(50))
           .listener(new RedisListener() {
@@ -352,6 +368,16 @@ final class SharedStateAcceptanceTest {
         assertThat(System.nanoTime()).as("Redis available again within 30 s").isLessThan(deadline);
         probe.get(ChainKey.response("resp_probe"));
       }
+    }
+
+    /** The status of the chain's history in this instance's journal, in the scope of the simulator's API. */
+    ChainHistory.Status history(String responseId) {
+      ChainScope scope = interceptor.scopeOf(new Request.Builder().url(responsesUrl).build());
+      return interceptor.journal().history(ChainKey.response(responseId).in(scope)).status();
+    }
+
+    long repairsFailed() {
+      return interceptor.repairStats().repairsFailed();
     }
 
     void close() {

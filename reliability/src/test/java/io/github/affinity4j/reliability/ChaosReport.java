@@ -3,9 +3,9 @@ package io.github.affinity4j.reliability;
 import com.openai.errors.OpenAIException;
 import com.openai.errors.OpenAIIoException;
 import com.openai.errors.OpenAIServiceException;
+import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote;
-import io.github.affinity4j.core.ChainTurn;
 import io.github.affinity4j.core.RepairStats;
 import io.github.affinity4j.reliability.ChaosRun.Attempt;
 import io.github.affinity4j.reliability.ChaosRun.RepairEvent;
@@ -180,9 +180,10 @@ final class ChaosReport {
   }
 
   /**
-   * Failures that do not name the chain the turn continued (in a message of the exception or of
-   * one of its causes, or in a {@link ChainNote} on one of them), or do not name a cause: the
-   * status of a service error, the I/O failure under an {@code OpenAIIoException}.
+   * Failures that do not name the chain the turn continued, as a value (a {@link ChainNote} on the
+   * exception or one of its causes, or header {@value ChainNote#HEADER} of the error response an
+   * interceptor passed on), or do not name a cause: the status of a service error, the I/O failure
+   * under an {@code OpenAIIoException}.
    */
   private List<String> unnamedFailures() {
     List<String> problems = new ArrayList<>();
@@ -207,25 +208,59 @@ final class ChaosReport {
   }
 
   /**
-   * Whether {@code error}, a cause of it, or a note on one of them names {@code chain}: a message by
-   * its kind and id, a note by the whole key, scope included (a note must name the caller's chain,
-   * not another tenant's of the same id).
+   * How affinity4j named the chain of a failed turn, as values: the reason and the chain (its
+   * {@code kind:id}), and the kind of break if known. From a {@link ChainNote} on the failure or one
+   * of its causes; else from header {@value ChainNote#HEADER} of the SDK's error, which is how an
+   * interceptor names an error response (it carries no kind of break: the SDK's error, its status
+   * and code, says what broke).
    */
-  static boolean namesChain(Throwable error, ChainKey chain) {
-    String named = "chain " + chain;
-    int depth = 0;
-    for (Throwable current = error; current != null && depth < 16; current = current.getCause(), depth++) {
-      String message = String.valueOf(current.getMessage());
-      for (int at = message.indexOf(named); at >= 0; at = message.indexOf(named, at + 1)) {
-        int end = at + named.length();
-        if (end == message.length() || message.charAt(end) == ' ') {
-          return true;
+  record Naming(ChainNote.Reason reason, String chain, Optional<ChainBreak.Kind> brokenBy, boolean byNote) {
+
+    static Optional<Naming> of(Throwable error) {
+      Optional<ChainNote> note = ChainNote.find(error);
+      if (note.isPresent()) {
+        return Optional.of(new Naming(note.get().reason(), note.get().chain().toString(), note.get().brokenBy(), true));
+      }
+      for (String header : noteHeaders(error)) {
+        ChainNote.Reason reason = ChainNote.reasonIn(header);
+        if (reason != null) {
+          return Optional.of(new Naming(reason, header.substring(header.indexOf(' ') + 1), Optional.empty(), false));
         }
       }
+      return Optional.empty();
+    }
+  }
+
+  /** The {@value ChainNote#HEADER} values of the SDK's errors in {@code error} and its causes. */
+  static List<String> noteHeaders(Throwable error) {
+    List<String> values = new ArrayList<>();
+    int depth = 0;
+    for (Throwable current = error; current != null && depth < 16; current = current.getCause(), depth++) {
+      if (current instanceof OpenAIServiceException service) {
+        values.addAll(service.headers().values(ChainNote.HEADER));
+      }
+    }
+    return values;
+  }
+
+  /**
+   * Whether {@code error} names {@code chain}, as a value: a note on it or one of its causes by the
+   * whole key, scope included (a note must name the caller's chain, not another tenant's of the same
+   * id); or the header of an error response an interceptor passed on, by {@code kind:id} (the
+   * interceptor named the chain of the request it saw, the caller's).
+   */
+  static boolean namesChain(Throwable error, ChainKey chain) {
+    int depth = 0;
+    for (Throwable current = error; current != null && depth < 16; current = current.getCause(), depth++) {
       for (Throwable suppressed : current.getSuppressed()) {
         if (suppressed instanceof ChainNote note && note.chain().equals(chain)) {
           return true;
         }
+      }
+    }
+    for (String header : noteHeaders(error)) {
+      if (ChainNote.reasonIn(header) != null && header.substring(header.indexOf(' ') + 1).equals(chain.toString())) {
+        return true;
       }
     }
     return false;
@@ -246,19 +281,29 @@ final class ChaosReport {
     return out.length() > 400 ? out.substring(0, 400) + "…" : out.toString();
   }
 
-  /** Repairs that failed with a message that does not name the chain and what broke. */
+  /**
+   * Repairs that failed ({@link ChainNote.Reason#REPAIR_FAILED}) without naming, as values, the
+   * chain and what broke: a note's kind of break, or, named by header, the SDK's service error
+   * (its status and code); and whose message does not hold the chain's id.
+   */
   private List<String> unnamedRepairFailuresOf() {
     List<String> problems = new ArrayList<>();
     for (Turn turn : run.turns()) {
-      if (turn.succeeded() || !turn.failure().message().contains(ChainTurn.REPAIR_FAILED_PREFIX)) {
+      if (turn.succeeded()) {
         continue;
       }
-      String message = turn.failure().message();
+      Throwable error = turn.failure().error();
+      Optional<Naming> naming = Naming.of(error);
+      if (naming.isEmpty() || naming.get().reason() != ChainNote.Reason.REPAIR_FAILED) {
+        continue;
+      }
       boolean namesChain = turn.previousResponseId() != null
-          && message.contains("chain response:" + turn.previousResponseId());
-      boolean namesCause = message.contains(" not found") || message.contains("pinned backend unavailable");
+          && namesChain(error, ChainKey.response(turn.previousResponseId()).in(turn.scope()))
+          && turn.failure().message().contains(turn.previousResponseId());
+      boolean namesCause = naming.get().byNote() ? naming.get().brokenBy().isPresent()
+          : error instanceof OpenAIServiceException;
       if (!namesChain || !namesCause) {
-        problems.add(describe(turn) + ": " + message);
+        problems.add(describe(turn) + ": " + naming.get() + ": " + summary(error));
       }
     }
     return problems;
@@ -312,7 +357,7 @@ final class ChaosReport {
     if (error instanceof OpenAIServiceException service) {
       cause.append(' ').append(service.statusCode());
     }
-    if (String.valueOf(error.getMessage()).contains(ChainTurn.REPAIR_FAILED_PREFIX)) {
+    if (Naming.of(error).map(Naming::reason).orElse(null) == ChainNote.Reason.REPAIR_FAILED) {
       cause.append(" (repair failed)");
     } else if (mode == ChaosRun.Mode.STREAM && !(error instanceof OpenAIServiceException)) {
       cause.append(" (stream)");

@@ -9,7 +9,9 @@ import com.openai.models.responses.ResponseCreateParams;
 import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
-import io.github.affinity4j.core.ChainTurn;
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.RepairStats;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
@@ -96,11 +98,22 @@ final class StoreEvictionTest {
     assertThat(failures).as("turns whose history was evicted").isNotEmpty();
     assertThat(failures).allSatisfy(failure -> {
       assertThat(failure.failure()).isInstanceOf(BadRequestException.class);
-      assertThat(failure.failure().getMessage())
-          .contains(ChainTurn.REPAIR_FAILED_PREFIX + " chain response:" + failure.previousResponseId())
-          .contains("previous response")
-          .contains("not in the journal");
+      BadRequestException error = (BadRequestException) failure.failure();
+      assertThat(error.statusCode()).isEqualTo(400);
+      assertThat(error.code()).contains("previous_response_not_found");
+      // Named as values: by the conversation's note, or by the interceptor's header (no kind there:
+      // the SDK's error says what broke).
+      assertThat(ChaosReport.Naming.of(error)).hasValueSatisfying(naming -> {
+        assertThat(naming.reason()).isEqualTo(ChainNote.Reason.REPAIR_FAILED);
+        assertThat(naming.chain()).isEqualTo(ChainKey.response(failure.previousResponseId()).toString());
+        assertThat(naming.byNote()).isEqualTo(path == Path.CONVERSATION);
+        if (naming.byNote()) {
+          assertThat(naming.brokenBy()).contains(ChainBreak.Kind.PREVIOUS_RESPONSE_NOT_FOUND);
+        }
+      });
+      assertThat(error.getMessage()).contains(failure.previousResponseId());
     });
+    assertThat(run.repairs.repairsFailed()).as("one repair given up on per failed turn").isEqualTo(failures.size());
     assertThat(Rotation.contextProblems(run.results)).as("no turn succeeds with lost context").isEmpty();
     assertNeverMisrouted(run);
     System.out.printf("affinity4j store and journal eviction (%s, %s): %d turns, %d succeeded whole, %d failed"

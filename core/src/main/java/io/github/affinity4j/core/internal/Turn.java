@@ -262,8 +262,11 @@ public final class Turn {
     // A layer below (an interceptor under the SDK) had this request's one repair, or judged it
     // so: its verdict stands. One that found no break may be overruled: it sent no pin.
     boolean judgeable = outcome.failure != null || outcome.status != 0;
-    if (repair == null || !judgeable || (below != null && below != ChainNote.Reason.NOT_A_BREAK)) {
+    if (repair == null || !judgeable) {
       return RepairDecision.NONE;
+    }
+    if (below != null && below != ChainNote.Reason.NOT_A_BREAK) {
+      return namedBelow(below);
     }
     try {
       RepairDecision decision;
@@ -275,12 +278,20 @@ public final class Turn {
         boolean rerouted = set != null && (pin == null || !set.value().equals(pin.value()));
         decision = repair.decide(outcome.status, outcome.errorBody, rerouted);
       }
-      // Named below already, for the same reason: not named twice.
-      return below != null && decision.action() == RepairDecision.Action.NONE ? RepairDecision.NONE : decision;
+      return below != null && decision.action() == RepairDecision.Action.NONE ? namedBelow(below) : decision;
     } catch (RuntimeException e) {
       logger.error("Repair skipped for {}: unexpected failure", describe(chain), e);
       return RepairDecision.NONE;
     }
+  }
+
+  /**
+   * A failure a layer below named: passed on with the same note as a value (so an exception
+   * carries it too), its body not amended a second time.
+   */
+  private RepairDecision namedBelow(ChainNote.Reason below) {
+    return chain == null ? RepairDecision.NONE
+        : RepairDecision.unrepaired(ChainNote.of(chain, below, null, "named below"), null);
   }
 
   private static boolean pause(Duration pause) {

@@ -123,7 +123,7 @@ final class TurnTest {
     assertThat(delivered.index).isZero();
     assertThat(script.sent).containsExactly((byte[]) null);
     assertThat(script.discarded).isEmpty();
-    assertThat(script.delivered).containsExactly(RepairDecision.NONE);
+    assertNamedBelow(script, below);
     assertThat(engine.repairStats()).isEqualTo(before);
   }
 
@@ -150,7 +150,7 @@ final class TurnTest {
     turn.run(script);
 
     assertThat(script.sent).hasSize(1);
-    assertThat(script.delivered).containsExactly(RepairDecision.NONE);
+    assertNamedBelow(script, Reason.NOT_A_BREAK);
   }
 
   @Test
@@ -180,7 +180,7 @@ final class TurnTest {
 
     assertThat(delivered.index).isZero();
     assertThat(script.sent).hasSize(1);
-    assertThat(script.delivered).containsExactly(RepairDecision.NONE);
+    assertNamedBelow(script, Reason.REPAIR_FAILED);
     assertThat(engine.repairStats()).isEqualTo(before);
   }
 
@@ -383,5 +383,18 @@ final class TurnTest {
         }
       };
     }
+  }
+
+  /**
+   * The failure went on with the note of the layer below as a value (so an exception above
+   * carries it too), and its body was not amended a second time.
+   */
+  private void assertNamedBelow(Script script, Reason below) {
+    assertThat(script.delivered).singleElement().satisfies(decision -> {
+      assertThat(decision.action()).isEqualTo(Action.NONE);
+      assertThat(decision.errorBody()).isEmpty();
+      assertThat(decision.note()).map(ChainNote::reason).contains(below);
+      assertThat(decision.note()).map(ChainNote::chain).contains(resp0);
+    });
   }
 }
