@@ -16,15 +16,14 @@ import com.openai.models.responses.ResponseCreateParams;
 import com.openai.models.responses.ResponseStreamEvent;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote;
-import io.github.affinity4j.core.ChainTurn;
+import io.github.affinity4j.core.ChainNote.Reason;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -40,8 +39,10 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * A turn on a chain that fails without a repair reaches the caller naming the chain and why it
- * was not repaired, its type and the gateway's words kept: an error response in its message, an
- * {@code IOException} with a {@link ChainNote}. Through a bare OkHttp client and through the SDK.
+ * was not repaired, its type and the gateway's words kept: an error response with header
+ * {@link ChainNote#HEADER} (and the chain in its message), an {@code IOException} with a
+ * {@link ChainNote}. Through a bare OkHttp client and through the SDK. Checked by value (the
+ * header, the note's reason and chain), never by the wording of affinity4j's messages.
  */
 @Timeout(60)
 final class AffinityInterceptorFailureTest {
@@ -83,10 +84,12 @@ final class AffinityInterceptorFailureTest {
       assertThat(response.code()).isEqualTo(429);
       assertThat(response.header("Retry-After")).isEqualTo("1");
       assertThat(response.header("Content-Length")).isEqualTo(Integer.toString(body.getBytes().length));
+      assertThat(response.header(ChainNote.HEADER)).isEqualTo("NOT_A_BREAK " + CHAIN);
+      assertThat(ChainNote.reasonIn(response.header(ChainNote.HEADER))).isEqualTo(Reason.NOT_A_BREAK);
       JsonNode error = MAPPER.readTree(body).get("error");
       assertThat(error.get("code").asText()).isEqualTo("429");
-      assertThat(error.get("message").asText()).isEqualTo("Rate limit is exceeded. Try again in 1 seconds. ("
-          + ChainNote.PREFIX + CHAIN + " not repaired: HTTP 429 is not a chain break)");
+      assertThat(error.get("message").asText()).startsWith("Rate limit is exceeded. Try again in 1 seconds.")
+          .contains(CHAIN);
     }
   }
 
@@ -98,6 +101,7 @@ final class AffinityInterceptorFailureTest {
 
     try (Response response = client.newCall(post("{\"model\":\"gpt-4.1\",\"input\":\"Hi\"}")).execute()) {
       assertThat(response.body().string()).isEqualTo(RATE_LIMITED);
+      assertThat(response.header(ChainNote.HEADER)).as("no chain to name").isNull();
     }
   }
 
@@ -109,6 +113,8 @@ final class AffinityInterceptorFailureTest {
 
     try (Response response = client.newCall(post(continuing("resp_1"))).execute()) {
       assertThat(response.body().string()).isEqualTo("<html>Internal error</html>");
+      assertThat(response.header(ChainNote.HEADER)).as("the chain named in the header alone")
+          .isEqualTo("NOT_A_BREAK " + CHAIN);
     }
   }
 
@@ -123,8 +129,8 @@ final class AffinityInterceptorFailureTest {
     RateLimitException e = catchThrowableOfType(RateLimitException.class,
         () -> sdk.responses().create(continuingParams("resp_1")));
 
-    assertThat(e).hasMessage("429: Rate limit is exceeded. Try again in 1 seconds. (" + ChainNote.PREFIX + CHAIN
-        + " not repaired: HTTP 429 is not a chain break)");
+    assertThat(e.getMessage()).startsWith("429: Rate limit is exceeded. Try again in 1 seconds.").contains(CHAIN);
+    assertThat(e.headers().values(ChainNote.HEADER)).containsExactly("NOT_A_BREAK " + CHAIN);
     assertThat(e.headers().values("Retry-After")).containsExactly("0");
     assertThat(e.code()).contains("429");
     assertThat(server.getRequestCount()).as("the SDK's retries saw the status as it was").isEqualTo(3);
@@ -141,8 +147,9 @@ final class AffinityInterceptorFailureTest {
     InternalServerException e = catchThrowableOfType(InternalServerException.class,
         () -> sdk.responses().create(continuingParams("resp_1")));
 
-    assertThat(e.getMessage()).startsWith("500: {").contains("\"statusCode\":500")
-        .contains(ChainNote.PREFIX + CHAIN + " not repaired: HTTP 500 is not a chain break");
+    assertThat(e.getMessage()).startsWith("500: {").contains("\"statusCode\":500").contains("\"affinity4j\":")
+        .contains(CHAIN);
+    assertThat(e.headers().values(ChainNote.HEADER)).containsExactly("NOT_A_BREAK " + CHAIN);
   }
 
   @Test
@@ -158,9 +165,9 @@ final class AffinityInterceptorFailureTest {
       e = catchThrowableOfType(IOException.class, () -> response.body().string());
     }
 
-    assertThat(note(e)).hasValueSatisfying(note -> {
+    assertThat(ChainNote.find(e)).hasValueSatisfying(note -> {
       assertThat(note.chain().id()).isEqualTo("resp_1");
-      assertThat(note).hasMessageContaining("broke off after its response began");
+      assertThat(note.reason()).isEqualTo(Reason.BROKE_OFF);
     });
   }
 
@@ -179,7 +186,10 @@ final class AffinityInterceptorFailureTest {
     }
 
     assertThat(e).isInstanceOf(OpenAIIoException.class).hasMessage("Stream failed");
-    assertThat(note(e)).map(n -> n.chain().id()).contains("resp_1");
+    assertThat(ChainNote.find(e)).hasValueSatisfying(note -> {
+      assertThat(note.chain().id()).isEqualTo("resp_1");
+      assertThat(note.reason()).isEqualTo(Reason.BROKE_OFF);
+    });
   }
 
   @Test
@@ -193,7 +203,10 @@ final class AffinityInterceptorFailureTest {
     IOException e = catchThrowableOfType(IOException.class,
         () -> client.newCall(post(continuing("resp_1"))).execute().close());
 
-    assertThat(note(e)).map(n -> n.chain().id()).contains("resp_1");
+    assertThat(ChainNote.find(e)).hasValueSatisfying(note -> {
+      assertThat(note.chain().id()).isEqualTo("resp_1");
+      assertThat(note.reason()).isEqualTo(Reason.BROKE_OFF);
+    });
   }
 
   @Test
@@ -209,15 +222,18 @@ final class AffinityInterceptorFailureTest {
     IOException e = catchThrowableOfType(IOException.class, () -> client.newCall(request).execute());
 
     assertThat(e).isInstanceOf(java.net.ConnectException.class);
-    assertThat(note(e)).hasValueSatisfying(note -> assertThat(note).hasMessage(ChainNote.PREFIX + CHAIN
-        + " not repaired: a connection failure is a chain break only for a request that carried the chain's pin,"
-        + " and this one carried none"));
-    assertThat(e.getMessage()).doesNotContain("affinity4j");
+    assertThat(ChainNote.find(e)).hasValueSatisfying(note -> {
+      assertThat(note.chain()).hasToString(CHAIN);
+      assertThat(note.reason()).as("no pin was sent: not a break").isEqualTo(Reason.NOT_A_BREAK);
+      assertThat(note.brokenBy()).isEmpty();
+    });
+    assertThat(e.getMessage()).as("the exception's own message, unchanged").doesNotContain("resp_1");
   }
 
   @Test
   void repairFailed_amendedOnceNotNamedTwice() throws Exception {
-    OkHttpClient client = client();
+    AffinityInterceptor interceptor = AffinityInterceptor.builder().build();
+    OkHttpClient client = client(interceptor);
     // Pinned, then not found twice with no journal to replay from: the repair fails.
     server.enqueue(new MockResponse().setHeader("Content-Type", "application/json")
         .setHeader("Set-Cookie", "APIM-Backend-Affinity=backend-a; Path=/")
@@ -229,27 +245,33 @@ final class AffinityInterceptorFailureTest {
     client.newCall(post("{\"model\":\"gpt-4.1\",\"input\":\"Hi\"}")).execute().close();
 
     try (Response response = client.newCall(post(continuing("resp_0"))).execute()) {
-      String message = MAPPER.readTree(response.body().string()).at("/error/message").asText();
+      JsonNode error = MAPPER.readTree(response.body().string()).get("error");
+      String message = error.get("message").asText();
 
-      assertThat(message).contains(ChainTurn.REPAIR_FAILED_PREFIX + " chain response:resp_0")
-          .doesNotContain(ChainNote.PREFIX);
-    }
-  }
-
-  /** The note on {@code failure} or one of its causes. */
-  private static Optional<ChainNote> note(Throwable failure) {
-    for (Throwable current = failure; current != null; current = current.getCause()) {
-      Optional<ChainNote> note = Arrays.stream(current.getSuppressed())
-          .filter(ChainNote.class::isInstance).map(ChainNote.class::cast).findFirst();
-      if (note.isPresent()) {
-        return note;
+      assertThat(response.code()).isEqualTo(400);
+      assertThat(response.headers(ChainNote.HEADER)).as("one note, the repair's")
+          .containsExactly("REPAIR_FAILED response:resp_0");
+      assertThat(error.get("code").asText()).isEqualTo("previous_response_not_found");
+      assertThat(message).startsWith("Previous response with id 'resp_0' not found.");
+      assertThat(message).contains("response:resp_0");
+      for (Reason reason : Reason.values()) {
+        assertThat(Pattern.compile("\\b" + reason + "\\b").matcher(message).results().count())
+            .as("%s in %s", reason, message).isEqualTo(reason == Reason.REPAIR_FAILED ? 1 : 0);
       }
+      assertThat(error.has("affinity4j")).as("the message amended, no extra field").isFalse();
     }
-    return Optional.empty();
+    assertThat(interceptor.repairStats()).satisfies(stats -> {
+      assertThat(stats.breaks()).isEqualTo(1);
+      assertThat(stats.repairsFailed()).isEqualTo(1);
+    });
   }
 
   private OkHttpClient client() {
-    OkHttpClient client = new OkHttpClient.Builder().addInterceptor(AffinityInterceptor.builder().build())
+    return client(AffinityInterceptor.builder().build());
+  }
+
+  private OkHttpClient client(AffinityInterceptor interceptor) {
+    OkHttpClient client = new OkHttpClient.Builder().addInterceptor(interceptor)
         .readTimeout(10, TimeUnit.SECONDS).build();
     clients.add(client);
     return client;

@@ -7,6 +7,7 @@ import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.testsupport.BadInput;
 import io.github.affinity4j.testsupport.FuzzSuite;
 import io.github.affinity4j.testsupport.LogCapture;
@@ -410,10 +411,10 @@ final class AffinityInterceptorFuzzTest {
           .body(ResponseBody.create(sent, type == null ? null : MediaType.parse(type)));
       gateway.received.clear();
       store.puts.clear();
-      Map<String, AffinityToken> before = store.snapshot();
+      Map<ChainKey, AffinityToken> before = store.snapshot();
 
       // The exchange, with every log level on; ERROR would be our own failure.
-      byte[] read = null;
+      Answer read = null;
       IOException failed = null;
       try (LogCapture logs = LogCapture.start(false)) {
         Call call = client.newCall(request.build());
@@ -458,13 +459,17 @@ final class AffinityInterceptorFuzzTest {
       }
       if (failed != null) {
         assertThat(failed).isInstanceOf(IOException.class);
-      } else if (!java.util.Arrays.equals(read, sent)) {
-        // Only an error of a turn on a chain changes a body: the gateway's error, amended to name
-        // the chain and say why it was not repaired.
-        assertThat(status).as("status of a body changed").isGreaterThanOrEqualTo(300);
-        assertThat(new String(read, UTF_8)).as("the body as the gateway sent it")
-            .containsAnyOf(io.github.affinity4j.core.ChainTurn.REPAIR_FAILED_PREFIX,
-                io.github.affinity4j.core.ChainNote.PREFIX);
+      } else {
+        // Only an error of a turn on a chain is named (header Affinity4j-Note: the reason and the
+        // chain), and only such an error has its body changed: amended to name the chain.
+        if (read.note() != null) {
+          assertThat(status).as("status of a response with a note").isGreaterThanOrEqualTo(300);
+          assertThat(ChainNote.reasonIn(read.note())).as("reason in note %s", read.note()).isNotNull();
+        }
+        if (!java.util.Arrays.equals(read.body(), sent)) {
+          assertThat(status).as("status of a body changed").isGreaterThanOrEqualTo(300);
+          assertThat(read.note()).as("note on a body changed").isNotNull();
+        }
       }
 
       // Bindings: only after a success, only ids the answer named, only the cookie it set or inherited.
@@ -504,13 +509,16 @@ final class AffinityInterceptorFuzzTest {
     }
   }
 
-  private static byte[] sync(Call call) throws IOException {
+  /** What the caller read: the body, and header {@link ChainNote#HEADER} (null if none). */
+  private record Answer(byte[] body, String note) {}
+
+  private static Answer sync(Call call) throws IOException {
     try (Response response = call.execute()) {
-      return response.body().bytes();
+      return new Answer(response.body().bytes(), response.header(ChainNote.HEADER));
     }
   }
 
-  private static byte[] async(Call call) throws Exception {
+  private static Answer async(Call call) throws Exception {
     AtomicReference<Object> outcome = new AtomicReference<>();
     java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
     call.enqueue(new Callback() {
@@ -523,7 +531,7 @@ final class AffinityInterceptorFuzzTest {
       @Override
       public void onResponse(Call c, Response response) {
         try (response) {
-          outcome.set(response.body().bytes());
+          outcome.set(new Answer(response.body().bytes(), response.header(ChainNote.HEADER)));
         } catch (IOException e) {
           outcome.set(e);
         }
@@ -536,7 +544,7 @@ final class AffinityInterceptorFuzzTest {
       assertThat(e.getMessage()).doesNotStartWith("canceled due to");
       throw e;
     }
-    return (byte[]) outcome.get();
+    return (Answer) outcome.get();
   }
 
   /** A Caffeine store that records every put. */
@@ -568,10 +576,9 @@ final class AffinityInterceptorFuzzTest {
       return delegate.estimatedSize();
     }
 
-    Map<String, AffinityToken> snapshot() {
-      Map<String, AffinityToken> copy = new java.util.HashMap<>();
-      all.forEach((k, v) -> copy.put(k.toString(), v));
-      return copy;
+    /** Every token stored now, by key; keys of different scopes with one id kept apart. */
+    Map<ChainKey, AffinityToken> snapshot() {
+      return Map.copyOf(all);
     }
   }
 }

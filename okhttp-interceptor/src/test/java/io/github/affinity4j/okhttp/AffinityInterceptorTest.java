@@ -312,7 +312,7 @@ final class AffinityInterceptorTest {
         Arguments.of("JSON body without id",
             withSecretCookie(new MockResponse().setHeader("Content-Type", "application/json")
                 .setBody("{\"object\":\"response\",\"status\":\"completed\"}")),
-            "s3cr3t-value", "Response has no valid id"),
+            "s3cr3t-value", "Response body has no string id"),
         Arguments.of("stream ending before response.created",
             withSecretCookie(sse(": keep-alive\n\nevent: response.created\n"
                 + "data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\"")),

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.github.affinity4j.core.ChainTurn;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.testsupport.LogCapture;
 import io.github.affinity4j.testsupport.LogCapture.CapturedLog;
@@ -207,12 +207,13 @@ final class BoundedBodiesTest {
       byte[] body = response.body().bytes();
 
       assertThat(response.code()).isEqualTo(400);
+      assertThat(response.header(ChainNote.HEADER)).isEqualTo("REPAIR_FAILED response:resp_1");
       assertThat(response.header("Content-Encoding")).isEqualTo("gzip");
       assertThat(response.header("Content-Length")).isEqualTo(Integer.toString(body.length));
       JsonNode error = MAPPER.readTree(gunzip(body)).get("error");
       assertThat(error.get("code").asText()).isEqualTo("previous_response_not_found");
       assertThat(error.get("message").asText()).startsWith("Previous response with id")
-          .contains(ChainTurn.REPAIR_FAILED_PREFIX, "response:resp_1");
+          .contains("response:resp_1");
     }
   }
 

@@ -27,9 +27,10 @@ import com.openai.models.responses.ResponseInputItem;
 import com.openai.models.responses.ResponseOutputItem;
 import com.openai.models.responses.ResponseStreamEvent;
 import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.AffinityListener.ChainRepair;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainRepair;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RepairStats;
 import io.github.affinity4j.testkit.ApimSimulator;
@@ -353,17 +354,19 @@ final class ChainRepairSdkTest {
         () -> client.responses().create(params(0, 2, first.id())));
 
     assertThat(error.code()).contains("previous_response_not_found");
-    assertThat(error.getMessage())
-        .contains("affinity4j could not repair chain response:" + first.id())
-        .contains("previous response " + first.id() + " not found (HTTP 400)")
-        .contains("repair is off (RepairPolicy.FAIL)");
+    assertThat(error.headers().values(ChainNote.HEADER)).containsExactly("REPAIR_FAILED response:" + first.id());
+    assertThat(error.getMessage()).contains("response:" + first.id());
     assertThat(simulator.requestLog()).singleElement().satisfies(request -> {
       assertThat(request.status()).isEqualTo(400);
       assertThat(request.hasAffinityCookie()).isTrue();
     });
-    assertThat(listener.failed).singleElement().asString().startsWith("response:" + first.id());
+    assertThat(listener.failed).singleElement().satisfies(failure -> {
+      assertThat(failure.chain()).hasToString("response:" + first.id());
+      assertThat(failure.cause().kind()).isEqualTo(ChainBreak.Kind.PREVIOUS_RESPONSE_NOT_FOUND);
+    });
     assertThat(interceptor.repairStats()).satisfies(stats -> {
       assertThat(stats.breaks()).isEqualTo(1);
+      assertThat(stats.breaks(ChainBreak.Kind.PREVIOUS_RESPONSE_NOT_FOUND)).isEqualTo(1);
       assertThat(stats.repairsFailed()).isEqualTo(1);
       assertThat(stats.retries() + stats.replays()).isZero();
     });
@@ -384,10 +387,8 @@ final class ChainRepairSdkTest {
     OpenAIServiceException error = catchThrowableOfType(OpenAIServiceException.class,
         () -> client.responses().create(params(0, 3, second.id())));
 
-    assertThat(error.getMessage())
-        .contains("affinity4j could not repair chain response:" + second.id())
-        .contains("response:" + second.id() + " is not in the journal")
-        .contains("share one HistoryJournal (the journal setting of the AffinityInterceptor");
+    assertThat(error.headers().values(ChainNote.HEADER)).containsExactly("REPAIR_FAILED response:" + second.id());
+    assertThat(error.getMessage()).contains("response:" + second.id());
     List<LoggedRequest> log = simulator.requestLog();
     if (mode == PinnedBackendMode.REROUTE) {
       assertThat(error).isInstanceOf(BadRequestException.class);
@@ -401,8 +402,17 @@ final class ChainRepairSdkTest {
     }
     assertThat(log).allSatisfy(request ->
         assertThat(json(request.body()).has("previous_response_id")).as("not a replay").isTrue());
-    assertThat(listener.failed).singleElement().asString().contains("is not in the journal");
-    assertThat(interceptor.repairStats().replays()).isZero();
+    ChainBreak.Kind kind = mode == PinnedBackendMode.REROUTE ? ChainBreak.Kind.PREVIOUS_RESPONSE_NOT_FOUND
+        : ChainBreak.Kind.BACKEND_UNAVAILABLE;
+    assertThat(listener.failed).singleElement().satisfies(failure -> {
+      assertThat(failure.chain()).hasToString("response:" + second.id());
+      assertThat(failure.cause().kind()).isEqualTo(kind);
+    });
+    assertThat(interceptor.repairStats()).satisfies(stats -> {
+      assertThat(stats.breaks(kind)).isEqualTo(1);
+      assertThat(stats.repairsFailed()).as("no history to replay: failed").isEqualTo(1);
+      assertThat(stats.replays()).isZero();
+    });
   }
 
   // --- 8: async ---
@@ -467,8 +477,15 @@ final class ChainRepairSdkTest {
     assertThat(log).extracting(LoggedRequest::hasAffinityCookie)
         .containsExactly(true, false, true, false, true, false);
     assertThat(listener.started).hasSize(3);
-    assertThat(listener.failed).hasSize(2)
-        .allSatisfy(reason -> assertThat(reason).contains("the replay answered HTTP 500"));
+    // The failed replays are the log's 500s: each SDK attempt but the last gave up after its replay.
+    assertThat(listener.failed).hasSize(2).allSatisfy(failure -> {
+      assertThat(failure.chain()).hasToString("response:" + first.id());
+      assertThat(failure.cause().kind()).isEqualTo(ChainBreak.Kind.BACKEND_UNAVAILABLE);
+    });
+    assertThat(interceptor.repairStats()).satisfies(stats -> {
+      assertThat(stats.replays()).isEqualTo(3);
+      assertThat(stats.repairsFailed()).isEqualTo(2);
+    });
     assertThat(listener.repaired).hasSize(1);
   }
 
@@ -627,7 +644,7 @@ final class ChainRepairSdkTest {
   private static final class RecordingListener extends AffinityListener {
     final Queue<ChainKey> started = new ConcurrentLinkedQueue<>();
     final Queue<ChainRepair> repaired = new ConcurrentLinkedQueue<>();
-    final Queue<String> failed = new ConcurrentLinkedQueue<>();
+    final Queue<Failure> failed = new ConcurrentLinkedQueue<>();
 
     @Override
     public void repairStarted(ChainKey chain, ChainBreak cause) {
@@ -641,9 +658,12 @@ final class ChainRepairSdkTest {
 
     @Override
     public void repairFailed(ChainKey chain, ChainBreak cause, String reason) {
-      failed.add(chain + ": " + reason);
+      failed.add(new Failure(chain, cause));
     }
   }
+
+  /** A repair that failed: the chain and the break, not the listener's words. */
+  private record Failure(ChainKey chain, ChainBreak cause) {}
 
   private AffinityInterceptor.Builder interceptor() {
     return AffinityInterceptor.builder().listener(listener).retryPause(Duration.ofMillis(1));

@@ -581,13 +581,13 @@ final class ConversationCookieJarTest {
   void builder_capsOutOfRange_illegalArgumentWithTheRuleAndTheValue() {
     assertThatThrownBy(() -> ConversationCookieJar.builder().maxCookiesPerDomain(-1))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("maxCookiesPerDomain must be 0 or more, was -1");
+        .hasMessageContaining("maxCookiesPerDomain").hasMessageContaining("-1");
     assertThatThrownBy(() -> ConversationCookieJar.builder().maxCookies(-1))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("maxCookies must be 0 or more, was -1");
+        .hasMessageContaining("maxCookies").hasMessageContaining("-1");
     assertThatThrownBy(() -> ConversationCookieJar.builder().maxCookieHeaderBytes(4_096))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("maxCookieHeaderBytes must be at least 4097 (a pin of 4096 bytes and its '='), was 4096");
+        .hasMessageContaining("maxCookieHeaderBytes").hasMessageContaining("4097").hasMessageContaining("4096");
     assertThat(ConversationCookieJar.builder().conversationId("conv_1")
         .maxCookiesPerDomain(0).maxCookies(0).maxCookieHeaderBytes(4_097).build()).isNotNull();
   }

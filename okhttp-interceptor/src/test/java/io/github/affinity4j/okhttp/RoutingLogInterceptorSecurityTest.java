@@ -6,13 +6,14 @@ import com.azure.core.credential.AccessToken;
 import com.azure.core.credential.TokenCredential;
 import com.azure.core.credential.TokenRequestContext;
 import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.AffinityListener.ChainRepair;
 import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
 import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainKey;
-import io.github.affinity4j.core.ChainRepair;
+import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testsupport.LogCapture;
 import io.github.affinity4j.testsupport.LogCapture.CapturedLog;
@@ -68,6 +69,9 @@ final class RoutingLogInterceptorSecurityTest {
   private static final Pattern RESPONSE_ID = Pattern.compile("\"id\":\"(resp_[^\"]+)\"");
   private static final String HISTORY = "zebra-history-";
 
+  /** The notes the caller got: header {@link ChainNote#HEADER} of an error, or on an exception. */
+  private final List<String> notes = new CopyOnWriteArrayList<>();
+
   @ParameterizedTest(name = "routing log at {0}")
   @EnumSource(Level.class)
   void everyLevel_everyPath_noSecretOrConversationTextAnywhere(Level level) throws Exception {
@@ -112,6 +116,8 @@ final class RoutingLogInterceptorSecurityTest {
         .level(RoutingLogInterceptor.Level.HEADERS).logLevel(level).redactHeader("x-custom").build();
     List<OkHttpClient> clients = new ArrayList<>();
     String log;
+    String forgotten;
+    long forgetfulFailures;
     List<CapturedLog> captured;
     try (ApimSimulator apim = ApimSimulator.builder().backends(2).start();
         MockWebServer dead = new MockWebServer();
@@ -139,6 +145,7 @@ final class RoutingLogInterceptorSecurityTest {
       String last = apim.requestLog().get(apim.requestLog().size() - 1).backend();
       apim.backend(last).kill();
       seen.add(call(forgetfulClient, url, turn(6, fifth), seen));
+      forgotten = "response:" + fifth;
       apim.backend(last).revive();
 
       // A connection failure on a pinned chain: a chain learned on a server that then dies.
@@ -179,6 +186,7 @@ final class RoutingLogInterceptorSecurityTest {
           store.toString(), affinity.journal().toString(), affinity.stats().toString(),
           affinity.repairStats().toString(), forgetful.repairStats().toString(), apim.toString()));
       seen.addAll(events);
+      forgetfulFailures = forgetful.repairStats().repairsFailed();
       captured = logs.events();
       log = logs.text();
     } finally {
@@ -191,10 +199,16 @@ final class RoutingLogInterceptorSecurityTest {
     assertThat(captured).anyMatch(e -> e.level() == Level.TRACE || e.level() == Level.DEBUG);
     assertThat(log).contains("BACKEND CHANGED").contains("repaired by replay").contains("over the 16 byte limit")
         .contains("AffinityStore").contains("AffinityListener").contains("can be written only once");
-    assertThat(String.join("\n", seen)).contains("affinity4j could not repair").contains("Entra ID token")
-        .contains("the replay's connection failed");
+    // The repairs that failed reached the caller named: the forgetful one's amended error, and the
+    // dead backend's connection failure (its replay's connection failed too) as an IOException.
+    assertThat(notes).contains("REPAIR_FAILED " + forgotten, "REPAIR_FAILED response:resp_dead_1");
+    assertThat(forgetfulFailures).isEqualTo(1);
+    assertThat(affinity.repairStats().repairsFailed()).as("the dead backend's chain").isGreaterThanOrEqualTo(1);
+    assertThat(String.join("\n", seen)).as("the failing credential's error reached the caller")
+        .contains("AADSTS700016");
     assertThat(secrets).hasSizeGreaterThan(8); // affinity cookies were issued and sent
     seen.add(log);
+    seen.addAll(notes);
     for (String text : seen) {
       for (String secret : secrets) {
         assertThat(text).doesNotContain(secret);
@@ -238,16 +252,21 @@ final class RoutingLogInterceptorSecurityTest {
         .build();
   }
 
-  /** The body, or the exception's every line (toString, causes, suppressed) added to {@code seen}. */
-  private static String call(OkHttpClient client, String url, Object body, List<String> seen) {
+  /**
+   * The body, or the exception's every line (toString, causes, suppressed) added to {@code seen};
+   * its note (header or exception) added to {@link #notes}.
+   */
+  private String call(OkHttpClient client, String url, Object body, List<String> seen) {
     try (Response response = client.newCall(request(url, body)).execute()) {
       String text = response.body().string();
       if (!response.isSuccessful()) {
         seen.add(text); // an error body, which a repair may have amended; answers are the caller's own
       }
+      notes.addAll(response.headers(ChainNote.HEADER));
       return text;
     } catch (IOException e) {
       seen.add(stack(e));
+      ChainNote.find(e).ifPresent(note -> notes.add(note.headerValue()));
       return "";
     }
   }
