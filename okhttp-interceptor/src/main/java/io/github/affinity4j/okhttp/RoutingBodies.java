@@ -10,6 +10,7 @@ import io.github.affinity4j.core.internal.TurnOutput;
 import io.github.affinity4j.okhttp.ChainBackends.Backend;
 import java.io.IOException;
 import java.util.Optional;
+import java.util.function.Function;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
@@ -32,10 +33,14 @@ final class RoutingBodies {
 
   private final long maxBodyBytes;
   private final ChainBackends backends;
-  private final RequestScopes scopes = new RequestScopes(null);
+  private final Function<Request, ChainScope> scopes;
 
-  /** Reads request bodies up to {@code maxBodyBytes}; remembers created chains in {@code backends}. */
-  RoutingBodies(long maxBodyBytes, ChainBackends backends) {
+  /**
+   * Reads request bodies up to {@code maxBodyBytes}; remembers created chains in {@code backends};
+   * scopes chains with {@code scopes}.
+   */
+  RoutingBodies(long maxBodyBytes, ChainBackends backends, Function<Request, ChainScope> scopes) {
+    this.scopes = scopes;
     this.maxBodyBytes = maxBodyBytes;
     this.backends = backends;
   }
@@ -100,7 +105,7 @@ final class RoutingBodies {
     if (!BoundedBodies.isIdentityEncoded(response)) {
       return new Incoming(response, null);
     }
-    ChainScope scope = scopes.of(sent, null);
+    ChainScope scope = scopes.apply(sent);
     SseTee tee = new SseTee(body.source(),
         StreamWatch.ids(created -> backends.created(created.in(scope), current)), failure -> failure);
     return new Incoming(response.newBuilder()
@@ -128,7 +133,7 @@ final class RoutingBodies {
    * make the log report a move that did not happen.
    */
   private @Nullable ChainKey inScope(Optional<ChainKey> key, Request request) {
-    return key.map(k -> k.in(scopes.of(request, null))).orElse(null);
+    return key.map(k -> k.in(scopes.apply(request))).orElse(null);
   }
 
   /**

@@ -188,8 +188,15 @@ public final class RoutingLogInterceptor implements Interceptor {
     this.sink = new RoutingLineSink(builder.logger, builder.logLevel);
     this.format = new RoutingLineFormat(builder.cookieNames);
     this.ticker = Tickers.of(builder.clock);
-    this.backends = new ChainBackends(builder.maximumChains, builder.expireAfterAccess, ticker);
-    this.bodies = new RoutingBodies(builder.maxBodyBytes, backends);
+    AffinityInterceptor affinity = builder.affinity;
+    if (affinity == null) {
+      RequestScopes scopes = new RequestScopes(null);
+      this.backends = new ChainBackends(builder.maximumChains, builder.expireAfterAccess, ticker);
+      this.bodies = new RoutingBodies(builder.maxBodyBytes, backends, request -> scopes.of(request, null));
+    } else {
+      this.backends = ChainBackends.of(affinity.store());
+      this.bodies = new RoutingBodies(builder.maxBodyBytes, backends, affinity::scopeOf);
+    }
     this.level = builder.level;
     this.redactedHeaders = RoutingLineFormat.redactedHeaders(builder.extraRedacted);
   }
@@ -314,8 +321,21 @@ public final class RoutingLogInterceptor implements Interceptor {
     private long maximumChains = DEFAULT_MAXIMUM_CHAINS;
     private Duration expireAfterAccess = DEFAULT_EXPIRE_AFTER_ACCESS;
     private Clock clock = Clock.systemUTC();
+    private @Nullable AffinityInterceptor affinity;
 
     private Builder() {}
+
+    /**
+     * Marks backend changes as {@code affinity} sees them: a chain's last backend is the pin its
+     * engine keeps (in its {@link AffinityInterceptor#store() store}, scoped as it scopes
+     * requests), so this interceptor keeps no chain cache of its own and
+     * {@link #maximumChains}/{@link #expireAfterAccess} do not apply. Give the same cookie names.
+     * Without it, the routing log works alone, on any client, with its own bounded cache.
+     */
+    public Builder chainsOf(AffinityInterceptor affinity) {
+      this.affinity = requireNonNull(affinity, "affinity");
+      return this;
+    }
 
     /** How much to log; default {@link Level#BASIC}. Changeable later with {@link RoutingLogInterceptor#level(Level)}. */
     public Builder level(Level level) {

@@ -219,6 +219,29 @@ final class RoutingLogInterceptorTest {
         .endsWith(" BACKEND CHANGED (was region=\"East US\" cookie=" + before + ")"); // not found there
   }
 
+  @Test
+  void backendChanged_chainsOfAnAffinityInterceptor_markedFromItsPinsWithNoCacheOfItsOwn() throws Exception {
+    apim = ApimSimulator.builder().backends(2).pinnedBackendMode(PinnedBackendMode.REROUTE).start();
+    AffinityInterceptor affinity = AffinityInterceptor.builder().build();
+    RoutingLogInterceptor routing = RoutingLogInterceptor.builder().logger(lines::add).chainsOf(affinity).build();
+    OkHttpClient client = client(new OkHttpClient.Builder().addInterceptor(affinity).addInterceptor(routing));
+    String url = apim.openAiBaseUrl() + "/responses";
+
+    Exchange first = exchange(client, url, newTurn());
+    Exchange second = exchange(client, url, continuing(first.id()));
+    apim.backend("backend-1").kill();
+    exchange(client, url, continuing(second.id()));
+
+    String before = COOKIE + ":" + fingerprint(cookieValue(first));
+    assertThat(lines.subList(0, 2)).noneMatch(line -> line.contains("BACKEND CHANGED"));
+    assertThat(lines.get(2))
+        .contains(" chain=response:" + second.id())
+        .contains(" BACKEND CHANGED (was ")
+        .endsWith(" cookie=" + before + ")");
+    assertThat(routing.rememberedStrings()).as("the engine's pins, not a cache of its own").isEmpty();
+    assertThat(routing.toString()).contains("chainsTracked=" + affinity.store().estimatedSize());
+  }
+
   enum Turn { JSON_EXECUTE, JSON_ENQUEUE, STREAM }
 
   @ParameterizedTest
