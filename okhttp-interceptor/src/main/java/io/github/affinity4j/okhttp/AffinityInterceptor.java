@@ -328,6 +328,18 @@ public final class AffinityInterceptor implements Interceptor {
       return this;
     }
 
+    /**
+     * The statuses that, answered by the gateway itself (APIM's {@code {"statusCode":…}} shape, not
+     * the model's error) to a pinned request, mean its backend is unavailable, so the chain is
+     * repaired; default 500, 502, 504 (502, 503 and 504 count in any shape).
+     *
+     * @throws IllegalArgumentException if a status is not between 400 and 599
+     */
+    public Builder gatewayFailures(int... statuses) {
+      engine.gatewayFailures(statuses);
+      return this;
+    }
+
     /** The clock for cookie expiry; for tests. Default {@link Clock#systemUTC()}. */
     public Builder clock(Clock clock) {
       engine.clock(clock);

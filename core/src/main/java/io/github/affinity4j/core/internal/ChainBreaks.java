@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,8 +53,12 @@ import org.slf4j.LoggerFactory;
  *       {@code context_length_exceeded}, …) means the request itself is wrong: not a break. Codes
  *       that say nothing ({@code null}, {@code invalid_request_error}, a number) defer to
  *       {@code param} and the message.
- *   <li>500 and every other status not named above is never a break: the pinned backend answered,
- *       and still holds the chain. The caller (the SDK's retries) handles it; if failures trip the
+ *   <li>A status of the gateway-failure set (default 500, 502, 504) in the gateway's own shape
+ *       (APIM's {@code {"statusCode":500,"message":"Internal server error",…}}, no {@code error}
+ *       object) is the gateway saying it could not reach the backend:
+ *       {@link Kind#BACKEND_UNAVAILABLE}, under the same condition as a 503.
+ *   <li>500 in the model's shape, and every other status not named above, is never a break: the
+ *       pinned backend answered, and still holds the chain. The caller (the SDK's retries) handles it; if failures trip the
  *       gateway's circuit breaker, the next attempt is re-routed (then not found) or refused (503),
  *       and that is repaired.
  *   <li>A connection failure ({@link #classifyConnectionFailure}) is
@@ -69,6 +74,9 @@ public final class ChainBreaks {
 
   // Error bodies are a few hundred bytes; a larger one is not an API error worth parsing whole.
   private static final int MAX_ERROR_BYTES = 64 * 1024;
+
+  /** The statuses that, in the gateway's own error shape, mean it could not reach the backend. */
+  public static final Set<Integer> DEFAULT_GATEWAY_FAILURES = Set.of(500, 502, 504);
 
   private ChainBreaks() {}
 
@@ -87,12 +95,27 @@ public final class ChainBreaks {
    */
   public static Optional<ChainBreak> classify(int status, byte[] body, int offset, int length,
       TurnInput request, boolean pinned) {
+    return classify(status, body, offset, length, request, pinned, DEFAULT_GATEWAY_FAILURES);
+  }
+
+  /**
+   * Classifies an error response, with the statuses that mean the gateway could not reach the
+   * backend when it answers them in its own shape.
+   *
+   * @see #classify(int, byte[], int, int, TurnInput, boolean)
+   */
+  public static Optional<ChainBreak> classify(int status, byte[] body, int offset, int length,
+      TurnInput request, boolean pinned, Set<Integer> gatewayFailures) {
     Objects.checkFromIndexSize(offset, length, body.length);
     requireNonNull(request, "request");
     if (status == 502 || status == 503 || status == 504) {
       return unavailable(status, null, request, pinned);
     }
     if (status != 400 && status != 404) {
+      if (pinned && gatewayFailures.contains(status)
+          && ErrorBody.parse(body, offset, Math.min(length, MAX_ERROR_BYTES)).gatewayShaped) {
+        return unavailable(status, null, request, pinned);
+      }
       return Optional.empty();
     }
     ErrorBody error = ErrorBody.parse(body, offset, Math.min(length, MAX_ERROR_BYTES));
@@ -202,12 +225,16 @@ public final class ChainBreaks {
     @Nullable String type;
     @Nullable String param;
     @Nullable String code;
+    // The gateway's own shape: a top-level statusCode, no error object.
+    boolean gatewayShaped;
 
     static ErrorBody parse(byte[] body, int offset, int length) {
       ErrorBody error = new ErrorBody();
       if (length == 0) {
         return error;
       }
+      boolean statusCode = false;
+      boolean errorObject = false;
       try (JsonParser parser = Json.FACTORY.createParser(body, offset, length)) {
         if (parser.nextToken() != JsonToken.START_OBJECT) {
           return error;
@@ -216,7 +243,10 @@ public final class ChainBreaks {
           String field = parser.currentName();
           JsonToken value = parser.nextToken();
           if ("error".equals(field) && value == JsonToken.START_OBJECT) {
+            errorObject = true;
             readError(parser, error);
+          } else if ("statusCode".equals(field) && value == JsonToken.VALUE_NUMBER_INT) {
+            statusCode = true;
           } else if ("message".equals(field) && value == JsonToken.VALUE_STRING && error.message == null) {
             error.message = parser.getText(); // APIM's {"statusCode":…,"message":…}
           } else {
@@ -228,6 +258,7 @@ public final class ChainBreaks {
         logger.debug("Error body is not valid JSON ({}); judged by what was read",
             e.getClass().getSimpleName());
       }
+      error.gatewayShaped = statusCode && !errorObject;
       return error;
     }
 

@@ -129,13 +129,13 @@ final class ChainTurn {
     switch (state) {
       case SENT: {
         Optional<ChainBreak> broke = ChainBreaks.classify(status, errorBody, 0, errorBody.length, input,
-            pin != null);
+            pin != null, repairer.gatewayFailures());
         return broke.isEmpty() ? unrepaired(Reason.NOT_A_BREAK, "HTTP " + status, errorBody)
             : broke(broke.get(), errorBody, rerouted);
       }
       case RETRYING: {
         Optional<ChainBreak> broke = ChainBreaks.classify(status, errorBody, 0, errorBody.length, input,
-            pin != null);
+            pin != null, repairer.gatewayFailures());
         if (broke.isEmpty()) {
           return fail("the retry answered HTTP " + status, errorBody);
         }

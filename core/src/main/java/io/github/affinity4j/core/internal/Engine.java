@@ -19,8 +19,11 @@ import io.github.affinity4j.core.RepairStats;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Collections;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -64,6 +67,7 @@ public final class Engine {
   private final Duration retryPause;
   private final AffinityListener listener;
   private final boolean listening;
+  private final Set<Integer> gatewayFailures;
 
   private final LongAdder breaks = new LongAdder();
   private final LongAdder started = new LongAdder();
@@ -80,6 +84,7 @@ public final class Engine {
     this.retryPause = builder.retryPause;
     this.listener = builder.listener;
     this.listening = listener != AffinityListener.NONE;
+    this.gatewayFailures = builder.gatewayFailures;
     for (Kind kind : Kind.values()) {
       breaksByKind.put(kind, new LongAdder());
     }
@@ -103,6 +108,7 @@ public final class Engine {
     builder.policy = policy;
     builder.retryPause = retryPause;
     builder.listener = listener;
+    builder.gatewayFailures = gatewayFailures;
     return builder;
   }
 
@@ -180,6 +186,14 @@ public final class Engine {
    */
   public boolean journals() {
     return policy != RepairPolicy.FAIL;
+  }
+
+  /**
+   * Returns the statuses that, answered by the gateway in its own shape to a pinned request, mean
+   * the backend is unavailable.
+   */
+  public Set<Integer> gatewayFailures() {
+    return gatewayFailures;
   }
 
   /** Returns the pause before a retry on the same pin. */
@@ -354,6 +368,7 @@ public final class Engine {
     private RepairPolicy policy = RepairPolicy.RETRY_THEN_REPLAY;
     private Duration retryPause = DEFAULT_RETRY_PAUSE;
     private AffinityListener listener = AffinityListener.NONE;
+    private Set<Integer> gatewayFailures = ChainBreaks.DEFAULT_GATEWAY_FAILURES;
 
     private Builder() {}
 
@@ -407,6 +422,26 @@ public final class Engine {
         throw new IllegalArgumentException("retryPause must be between zero and one minute, was " + retryPause);
       }
       this.retryPause = retryPause;
+      return this;
+    }
+
+    /**
+     * Sets the statuses that, answered by the gateway itself (APIM's {@code {"statusCode":…}}
+     * shape, not the model's error) to a pinned request, mean its backend is unavailable, and are
+     * repaired; default 500, 502, 504. 502, 503 and 504 count in any shape.
+     *
+     * @throws IllegalArgumentException if a status is not between 400 and 599
+     */
+    public Builder gatewayFailures(int... statuses) {
+      requireNonNull(statuses, "statuses");
+      Set<Integer> set = new TreeSet<>();
+      for (int status : statuses) {
+        if (status < 400 || status > 599) {
+          throw new IllegalArgumentException("gatewayFailures takes HTTP error statuses, got " + status);
+        }
+        set.add(status);
+      }
+      this.gatewayFailures = Collections.unmodifiableSet(set);
       return this;
     }
 

@@ -52,11 +52,20 @@ public final class Turn {
       byte @Nullable [] body, boolean callerPinned) {
     this.engine = engine;
     this.scope = scope;
-    boolean responses = body != null && TurnInput.hasBodyKey(method, encodedPath);
-    this.repair = responses ? engine.repairTurn(requireNonNull(body), null, scope) : null;
-    this.conversationRequest = body != null && !responses ? body : null;
-    ChainKey key = repair != null ? repair.chain().orElse(null)
-        : body != null ? null : TurnInput.fromPath(encodedPath).map(k -> k.in(scope)).orElse(null);
+    boolean keyInBody = body != null && TurnInput.hasBodyKey(method, encodedPath);
+    this.repair = keyInBody && TurnInput.isTurn(method, encodedPath)
+        ? engine.repairTurn(requireNonNull(body), null, scope) : null;
+    this.conversationRequest = body != null && !keyInBody ? body : null;
+    ChainKey key;
+    if (repair != null) {
+      key = repair.chain().orElse(null);
+    } else if (keyInBody) { // compact, input_tokens: pinned like a turn, not journaled
+      byte[] bytes = requireNonNull(body);
+      key = TurnInput.fromRequestBody(bytes, 0, bytes.length).flatMap(TurnInput::chain)
+          .map(k -> k.in(scope)).orElse(null);
+    } else {
+      key = body != null ? null : TurnInput.fromPath(encodedPath).map(k -> k.in(scope)).orElse(null);
+    }
     this.chain = key;
     this.deletes = "DELETE".equals(method) && key != null && key.kind() != ChainKey.Kind.THREAD
         && encodedPath.endsWith("/" + key.id());

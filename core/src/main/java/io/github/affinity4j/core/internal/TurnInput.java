@@ -41,6 +41,8 @@ public final class TurnInput {
   private static final Logger logger = LoggerFactory.getLogger(TurnInput.class);
 
   private static final String RESPONSES = "/responses";
+  private static final String COMPACT = "/responses/compact";
+  private static final String INPUT_TOKENS = "/responses/input_tokens";
   private static final String CONVERSATIONS = "/conversations";
   private static final String THREADS = "/threads";
   private static final String RESPONSES_SLASH = RESPONSES + '/';
@@ -285,13 +287,22 @@ public final class TurnInput {
   }
 
   /**
-   * Returns true if the request's chain key is in its JSON body ({@code POST …/responses}), so the
-   * adapter must read the body ({@link TurnInput}); otherwise the key, if any, is in
+   * Returns true if the request's chain key is in its JSON body: {@code POST …/responses}, and
+   * {@code POST …/responses/compact} or {@code …/responses/input_tokens}, which may carry
+   * {@code previous_response_id} too; the adapter reads the body. Otherwise the key, if any, is in
    * the path ({@link #fromPath}).
    */
   public static boolean hasBodyKey(String method, String encodedPath) {
+    return "POST".equals(method) && encodedPath != null
+        && (endsWithSegment(encodedPath, RESPONSES) || endsWithSegment(encodedPath, COMPACT)
+            || endsWithSegment(encodedPath, INPUT_TOKENS));
+  }
+
+  /** Returns true if the request is a turn: {@code POST …/responses} itself, journaled and repaired. */
+  public static boolean isTurn(String method, String encodedPath) {
     return "POST".equals(method) && encodedPath != null && endsWithSegment(encodedPath, RESPONSES);
   }
+
 
   /**
    * Returns the chain a request path continues: the id after the last {@code /responses/},

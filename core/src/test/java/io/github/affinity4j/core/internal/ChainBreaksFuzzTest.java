@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Timeout;
  * Bad error responses for {@link ChainBreaks} and the repair decisions built on it
  * ({@link ChainTurn#decide}): seeded mutations of the error fixtures and of real request bodies,
  * any status, pinned or not. Properties: no exception; only 400, 404, 502, 503 and 504 can be a
- * break; a break is only about what the request carried (its previous response, its conversation,
+ * break, and 500 in the gateway's own shape to a pinned request; a break is only about what the request carried (its previous response, its conversation,
  * its item ids, its pin); an id a break names is a valid id; an amended error body is JSON; a failure
  * that continued a chain names it in its note, REPAIR_FAILED with the kind of break for a FAIL.
  */
@@ -66,7 +66,7 @@ final class ChainBreaksFuzzTest {
   static void check(int status, byte[] body, TurnInput request, boolean pinned, Random random) {
     Optional<ChainBreak> broke = ChainBreaks.classify(status, body, 0, body.length, request, pinned);
     broke.ifPresent(b -> {
-      assertThat(status).isIn(400, 404, 502, 503, 504);
+      assertThat(status).isIn(400, 404, 500, 502, 503, 504);
       assertThat(b.id() == null || ChainKey.isValidId(b.id())).isTrue();
       switch (b.kind()) {
         case PREVIOUS_RESPONSE_NOT_FOUND -> assertThat(request.previousResponseId()).isPresent();
@@ -76,7 +76,7 @@ final class ChainBreaksFuzzTest {
           assertThat(b.id() == null || request.itemIds().contains(b.id())).isTrue();
         }
         case BACKEND_UNAVAILABLE -> {
-          assertThat(status).isIn(502, 503, 504);
+          assertThat(status).isIn(500, 502, 503, 504);
           assertThat(pinned).isTrue();
           assertThat(request.chain()).isPresent();
         }

@@ -10,6 +10,7 @@ import io.github.affinity4j.core.ErrorFixtures;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 final class ChainBreaksTest {
@@ -37,6 +38,8 @@ final class ChainBreaksTest {
       "conversation_not_found.json", Optional.of(Kind.CONVERSATION_NOT_FOUND),
       "item_not_found_store_false.json", Optional.of(Kind.ITEM_NOT_FOUND),
       "breaker_open_503.json", Optional.of(Kind.BACKEND_UNAVAILABLE),
+      "apim_backend_connection_failure_500.json", Optional.of(Kind.BACKEND_UNAVAILABLE),
+      "invalid_encrypted_content.json", Optional.empty(),
       "rate_limited_429.json", Optional.empty());
 
   @Test
@@ -107,8 +110,9 @@ final class ChainBreaksTest {
       assertThat(ChainBreaks.classify(status, new byte[0], 0, 0, CONTINUES_RESPONSE, true))
           .map(ChainBreak::kind).contains(Kind.BACKEND_UNAVAILABLE);
     }
-    assertThat(ChainBreaks.classify(500, fixture.body(), 0, fixture.body().length, CONTINUES_RESPONSE, true))
-        .as("500 is the backend's own error, not its absence").isEmpty();
+    byte[] modelShaped = bytes("{\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\"}}");
+    assertThat(ChainBreaks.classify(500, modelShaped, 0, modelShaped.length, CONTINUES_RESPONSE, true))
+        .as("a 500 in the model's shape is the backend's own error, not its absence").isEmpty();
   }
 
   @Test
@@ -193,6 +197,23 @@ final class ChainBreaksTest {
         .isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> new ChainBreak(Kind.ITEM_NOT_FOUND, 600, null, null))
         .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void classify_gatewayShaped500_backendUnavailableOnlyPinnedAndOnlyInTheGatewaysShape() {
+    Fixture apim = ErrorFixtures.load("apim_backend_connection_failure_500.json");
+    byte[] modelShaped = bytes("{\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\","
+        + "\"param\":null,\"code\":null}}");
+
+    assertThat(classify(apim, CONTINUES_RESPONSE, true).map(ChainBreak::kind)).contains(Kind.BACKEND_UNAVAILABLE);
+    assertThat(classify(apim, CONTINUES_RESPONSE, false)).as("unpinned: the gateway chose").isEmpty();
+    assertThat(ChainBreaks.classify(500, modelShaped, 0, modelShaped.length, CONTINUES_RESPONSE, true))
+        .as("the model answered: the backend is there").isEmpty();
+    assertThat(ChainBreaks.classify(500, apim.body(), 0, apim.body().length, CONTINUES_RESPONSE, true, Set.of(502)))
+        .as("500 left out of the configured set").isEmpty();
+    byte[] apim502 = bytes("{\"statusCode\":502,\"message\":\"Bad gateway\"}");
+    assertThat(ChainBreaks.classify(502, apim502, 0, apim502.length, CONTINUES_RESPONSE, true, Set.of()))
+        .as("502 counts in any shape").map(ChainBreak::kind).contains(Kind.BACKEND_UNAVAILABLE);
   }
 
   private static Optional<ChainBreak> classify(Fixture fixture, TurnInput request, boolean pinned) {

@@ -12,6 +12,7 @@ import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote.Reason;
 import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainScope;
+import io.github.affinity4j.core.ErrorFixtures.Fixture;
 import io.github.affinity4j.core.ErrorFixtures;
 import io.github.affinity4j.core.JournalTurn;
 import io.github.affinity4j.core.RepairStats;
@@ -281,6 +282,50 @@ final class TurnTest {
   }
 
   /** resp_0, pinned to backend A and journaled; a turn continuing it. */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"/openai/v1/responses/compact", "/openai/v1/responses/input_tokens"})
+  void compactAndInputTokens_previousResponseId_pinnedLikeATurnNotJournaled(String path) {
+    engine.registry().bind(resp0, null, PIN_A);
+    byte[] body = "{\"model\":\"m\",\"previous_response_id\":\"resp_0\"}".getBytes(UTF_8);
+
+    Turn turn = engine.turn(scope, "POST", "https", HOST, path, body, false);
+
+    assertThat(Engine.readsBody("POST", path)).isTrue();
+    assertThat(turn).isNotNull();
+    assertThat(turn.chain()).isEqualTo(resp0);
+    assertThat(turn.pin()).isEqualTo(PIN_A);
+    assertThat(turn.journals()).as("not a turn of the chain").isFalse();
+  }
+
+  @Test
+  void gatewayShaped500_pinnedTurn_repairedAsBackendUnavailable() {
+    Turn turn = pinnedTurn(engine);
+    Fixture apim = ErrorFixtures.load("apim_backend_connection_failure_500.json");
+    Script script = new Script(
+        Turn.Outcome.error(500, apim.body(), null, null),
+        Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
+
+    turn.run(script);
+
+    assertThat(script.sent).as("replayed at once: waiting does not bring a backend back").hasSize(2);
+    assertThat(script.sent.get(1)).isNotNull();
+    assertThat(engine.repairStats().breaks(Kind.BACKEND_UNAVAILABLE)).isEqualTo(1);
+  }
+
+  @Test
+  void gatewayShaped500_leftOutOfGatewayFailures_passedOnAsNotABreak() {
+    Engine strict = Engine.builder().retryPause(Duration.ZERO).gatewayFailures(502, 504).build();
+    Turn turn = pinnedTurn(strict);
+    Fixture apim = ErrorFixtures.load("apim_backend_connection_failure_500.json");
+    Script script = new Script(Turn.Outcome.error(500, apim.body(), null, null));
+
+    turn.run(script);
+
+    assertThat(script.sent).hasSize(1);
+    assertThat(script.delivered).singleElement()
+        .satisfies(d -> assertThat(d.note()).map(ChainNote::reason).contains(Reason.NOT_A_BREAK));
+  }
+
   private Turn pinnedTurn(Engine on) {
     on.registry().bind(resp0, null, PIN_A);
     on.journal().record(JournalTurn.of(scope, "resp_0", null, null,
