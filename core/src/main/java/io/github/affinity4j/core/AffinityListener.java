@@ -109,6 +109,8 @@ public abstract class AffinityListener {
    * @param itemsReplayed how many items of history the replay sent; 0 for a retry
    * @param bytesReplayed the size of the replay body, in bytes; 0 for a retry
    * @param elapsed the time from the break to the repaired response
+   * @param reasoningLeftOut how many reasoning items the replay left out (encrypted reasoning is
+   *     bound to the backend that made it); 0 for a retry
    */
   public record ChainRepair(
       @Nullable ChainKey chain,
@@ -119,7 +121,8 @@ public abstract class AffinityListener {
       RoutingInfo routing,
       int itemsReplayed,
       long bytesReplayed,
-      Duration elapsed) {
+      Duration elapsed,
+      int reasoningLeftOut) {
 
     /**
      * Creates an event.
@@ -132,6 +135,13 @@ public abstract class AffinityListener {
       if (routing == null) {
         routing = RoutingInfo.EMPTY;
       }
+    }
+
+    /** Creates an event of a repair that left no reasoning out. */
+    public ChainRepair(@Nullable ChainKey chain, ChainBreak cause, boolean replayed,
+        @Nullable AffinityToken previousPin, @Nullable AffinityToken newPin, RoutingInfo routing,
+        int itemsReplayed, long bytesReplayed, Duration elapsed) {
+      this(chain, cause, replayed, previousPin, newPin, routing, itemsReplayed, bytesReplayed, elapsed, 0);
     }
   }
 }

@@ -43,11 +43,16 @@ public record ChainBreak(Kind kind, int status, @Nullable String code, @Nullable
      * The backend the chain is pinned to did not answer: 502, 503 or 504 (a gateway's circuit
      * breaker, a backend down) or a connection failure, on a request that carried the chain's pin.
      */
-    BACKEND_UNAVAILABLE;
+    BACKEND_UNAVAILABLE,
+    /**
+     * The backend refused encrypted reasoning the request carried ({@code invalid_encrypted_content}):
+     * another backend (another Azure resource) produced it. The request is sent again without it.
+     */
+    INVALID_ENCRYPTED_CONTENT;
 
     /** Returns true for the kinds where the backend answered that something is unknown to it. */
     public boolean isNotFound() {
-      return this != BACKEND_UNAVAILABLE;
+      return this == PREVIOUS_RESPONSE_NOT_FOUND || this == CONVERSATION_NOT_FOUND || this == ITEM_NOT_FOUND;
     }
   }
 
@@ -72,6 +77,7 @@ public record ChainBreak(Kind kind, int status, @Nullable String code, @Nullable
       case CONVERSATION_NOT_FOUND -> "conversation " + (id == null ? "" : id + " ") + "not found";
       case ITEM_NOT_FOUND -> "input item " + (id == null ? "" : id + " ") + "not found";
       case BACKEND_UNAVAILABLE -> "pinned backend unavailable";
+      case INVALID_ENCRYPTED_CONTENT -> "encrypted reasoning of another backend refused";
     };
     return what + (status == 0 ? " (connection failed)" : " (HTTP " + status + ")");
   }

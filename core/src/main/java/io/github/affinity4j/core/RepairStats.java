@@ -12,7 +12,7 @@ import java.util.Map;
  * {@code CacheStats}.
  *
  * <pre>{@code
- * RepairStats stats = repairer.stats();
+ * RepairStats stats = interceptor.repairStats();
  * log.info("breaks={} repaired={} failed={} replays={}", stats.breaks(), stats.repairsSucceeded(),
  *     stats.repairsFailed(), stats.replays());
  * }</pre>
@@ -29,6 +29,8 @@ import java.util.Map;
  * @param repairsFailed breaks not healed: policy {@link RepairPolicy#FAIL}, history missing, or
  *     the retry or replay failed
  * @param breaksByKind breaks per kind; every kind present, unmodifiable
+ * @param reasoningLeftOut reasoning items the replays left out (encrypted reasoning is bound to
+ *     the backend that made it)
  */
 public record RepairStats(
     long breaks,
@@ -37,7 +39,8 @@ public record RepairStats(
     long replays,
     long repairsSucceeded,
     long repairsFailed,
-    Map<Kind, Long> breaksByKind) {
+    Map<Kind, Long> breaksByKind,
+    long reasoningLeftOut) {
 
   /**
    * Creates a snapshot; kinds missing from {@code breaksByKind} count 0.
@@ -48,7 +51,7 @@ public record RepairStats(
   public RepairStats {
     requireNonNull(breaksByKind, "breaksByKind");
     if (breaks < 0 || repairsStarted < 0 || retries < 0 || replays < 0 || repairsSucceeded < 0
-        || repairsFailed < 0) {
+        || repairsFailed < 0 || reasoningLeftOut < 0) {
       throw new IllegalArgumentException("Counts must not be negative");
     }
     EnumMap<Kind, Long> copy = new EnumMap<>(Kind.class);
@@ -60,6 +63,12 @@ public record RepairStats(
       copy.put(kind, count == null ? 0L : count);
     }
     breaksByKind = Collections.unmodifiableMap(copy);
+  }
+
+  /** Creates a snapshot in which no reasoning was left out. */
+  public RepairStats(long breaks, long repairsStarted, long retries, long replays, long repairsSucceeded,
+      long repairsFailed, Map<Kind, Long> breaksByKind) {
+    this(breaks, repairsStarted, retries, replays, repairsSucceeded, repairsFailed, breaksByKind, 0);
   }
 
   /** Returns the breaks of one kind. */

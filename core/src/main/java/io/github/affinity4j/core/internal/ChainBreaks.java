@@ -43,6 +43,8 @@ import org.slf4j.LoggerFactory;
  *             {@link Kind#PREVIOUS_RESPONSE_NOT_FOUND}, if the request has one.
  *         <li>{@code param} {@code conversation}, or a message naming a conversation as not found:
  *             {@link Kind#CONVERSATION_NOT_FOUND}, if the request has a conversation.
+ *         <li>{@code code} {@code invalid_encrypted_content}: {@link Kind#INVALID_ENCRYPTED_CONTENT},
+ *             if the request's input carried encrypted reasoning (made by another backend).
  *         <li>A message "Item with id '…' not found" ({@code param} {@code input} or none):
  *             {@link Kind#ITEM_NOT_FOUND}, if the request's input carried item ids and the id named
  *             is one of them (or none is named). Such ids resolve only on the backend that issued
@@ -126,6 +128,11 @@ public final class ChainBreaks {
 
     if ("previous_response_not_found".equals(error.code)) {
       return previous == null ? Optional.empty() : found(Kind.PREVIOUS_RESPONSE_NOT_FOUND, status, error, quoted);
+    }
+    if ("invalid_encrypted_content".equals(error.code)) {
+      // Only the request's own ciphertext can be refused; a replay sends none.
+      return request.encryptedItems() == 0 ? Optional.empty()
+          : found(Kind.INVALID_ENCRYPTED_CONTENT, status, error, null);
     }
     if ("conversation_not_found".equals(error.code)) {
       return conversation == null ? Optional.empty() : found(Kind.CONVERSATION_NOT_FOUND, status, error, quoted);

@@ -60,6 +60,7 @@ final class ChainTurn {
   private @Nullable Instant brokeAt;
   private boolean replayed;
   private int itemsReplayed;
+  private int reasoningLeftOut;
   private long replayBytes;
   private boolean recorded;
   private boolean connectionRetried;
@@ -223,7 +224,7 @@ final class ChainTurn {
       Duration elapsed = Duration.between(requireNonNull(brokeAt), repairer.clock().instant());
       ChainRepair repair = new ChainRepair(chain, breakUnderRepair(), byReplay, pin, fresh, routing.get(),
           byReplay ? itemsReplayed : 0, byReplay ? replayBytes : 0,
-          elapsed.isNegative() ? Duration.ZERO : elapsed);
+          elapsed.isNegative() ? Duration.ZERO : elapsed, byReplay ? reasoningLeftOut : 0);
       repairer.notify("repaired", listener -> listener.repaired(repair));
     }
   }
@@ -321,6 +322,8 @@ final class ChainTurn {
     state = State.REPLAYING;
     replayed = true;
     itemsReplayed = plan.itemsReplayed;
+    reasoningLeftOut = plan.reasoningLeftOut;
+    repairer.countReasoningLeftOut(plan.reasoningLeftOut);
     replayBytes = replayBody.length;
     repairer.countReplay();
     logger.debug("{}: replaying {} items of history ({} left out) in {} bytes, without the pin",

@@ -75,6 +75,7 @@ public final class Engine {
   private final LongAdder replays = new LongAdder();
   private final LongAdder succeeded = new LongAdder();
   private final LongAdder failed = new LongAdder();
+  private final LongAdder reasoningLeftOut = new LongAdder();
   private final Map<Kind, LongAdder> breaksByKind = new EnumMap<>(Kind.class);
 
   private Engine(Builder builder) {
@@ -279,7 +280,7 @@ public final class Engine {
     Map<Kind, Long> byKind = new EnumMap<>(Kind.class);
     breaksByKind.forEach((kind, count) -> byKind.put(kind, count.sum()));
     return new RepairStats(breaks.sum(), started.sum(), retries.sum(), replays.sum(), succeeded.sum(),
-        failed.sum(), byKind);
+        failed.sum(), byKind, reasoningLeftOut.sum());
   }
 
   @Override
@@ -313,6 +314,10 @@ public final class Engine {
 
   void countFailed() {
     failed.increment();
+  }
+
+  void countReasoningLeftOut(int items) {
+    reasoningLeftOut.add(items);
   }
 
   boolean listening() {

@@ -29,9 +29,11 @@ import org.jspecify.annotations.Nullable;
  *       the item lives only on the lost backend, and leaving it out would change the context.
  *   <li>{@code id} is removed from every item: the new backend issued none of them, and rejects
  *       ids it does not know. {@code call_id} is kept: it pairs calls with outputs.
- *   <li>A {@code reasoning} item is kept only if it has {@code encrypted_content}; without it, the
- *       reasoning lives only on the backend that produced it (the new one rejects it, and the
- *       model's visible context does not depend on it).
+ *   <li>A {@code reasoning} item is left out: without {@code encrypted_content} it lives only on
+ *       the backend that produced it; with it, it is bound to that backend (another Azure resource
+ *       refuses it, {@code invalid_encrypted_content}), and a replay goes where the gateway sends
+ *       it. The model's visible context (messages, tool calls and their outputs) does not depend
+ *       on it; the model reasons afresh.
  *   <li>A tool output ({@code function_call_output}, or any {@code *_call_output}) must follow a
  *       call with its {@code call_id}; if none does, there is no plan: the history is incomplete.
  *   <li>A tool call ({@code function_call}, or any {@code *_call} with a {@code call_id}) that no
@@ -52,18 +54,22 @@ final class ReplayPlanner {
     final byte @Nullable [] body;
     final int itemsReplayed;
     final int itemsDropped;
+    /** How many of the dropped items were reasoning. */
+    final int reasoningLeftOut;
     /** Why there is no plan; null when there is one. */
     final @Nullable String failure;
 
-    private Plan(byte @Nullable [] body, int itemsReplayed, int itemsDropped, @Nullable String failure) {
+    private Plan(byte @Nullable [] body, int itemsReplayed, int itemsDropped, int reasoningLeftOut,
+        @Nullable String failure) {
       this.body = body;
       this.itemsReplayed = itemsReplayed;
       this.itemsDropped = itemsDropped;
+      this.reasoningLeftOut = reasoningLeftOut;
       this.failure = failure;
     }
 
     static Plan failed(String failure) {
-      return new Plan(null, 0, 0, failure);
+      return new Plan(null, 0, 0, 0, failure);
     }
 
     boolean ok() {
@@ -116,6 +122,7 @@ final class ReplayPlanner {
     List<ObjectNode> kept = new ArrayList<>(items.size());
     List<Boolean> fromHistory = new ArrayList<>(items.size());
     int dropped = 0;
+    int reasoning = 0;
     for (int i = 0; i < items.size(); i++) {
       if (!(items.get(i) instanceof ObjectNode item)) {
         return Plan.failed(where(i, historyCount) + " is not a JSON object");
@@ -137,8 +144,9 @@ final class ReplayPlanner {
           byId.put(id, item);
         }
       }
-      if ("reasoning".equals(type) && text(item, "encrypted_content") == null) {
+      if ("reasoning".equals(type)) {
         dropped++;
+        reasoning++;
         continue;
       }
       item.remove("id");
@@ -182,7 +190,7 @@ final class ReplayPlanner {
     root.remove("conversation");
     root.set("input", replayInput);
     try {
-      return new Plan(Json.MAPPER.writeValueAsBytes(root), replayed, dropped, null);
+      return new Plan(Json.MAPPER.writeValueAsBytes(root), replayed, dropped, reasoning, null);
     } catch (IOException e) {
       // Writing a tree just read cannot fail; only a Jackson bug gets here.
       return Plan.failed("the replay body could not be written (" + e.getClass().getSimpleName() + ")");

@@ -59,11 +59,13 @@ public final class TurnInput {
   private final @Nullable String previousResponseId;
   private final @Nullable String conversationId;
   private final boolean store;
+  private final int encryptedItems;
 
   private TurnInput(byte[] items, int itemCount, Set<String> itemIds, @Nullable String previousResponseId,
-      @Nullable String conversationId, boolean store) {
+      @Nullable String conversationId, boolean store, int encryptedItems) {
     this.items = items;
     this.itemCount = itemCount;
+    this.encryptedItems = encryptedItems;
     this.itemIds = itemIds;
     this.previousResponseId = previousResponseId;
     this.conversationId = conversationId;
@@ -84,7 +86,7 @@ public final class TurnInput {
         return Optional.empty();
       }
       byte[] items = Json.EMPTY_ARRAY;
-      int[] count = {0};
+      int[] count = {0, 0};
       Set<String> ids = new LinkedHashSet<>();
       String previous = null;
       String conversation = null;
@@ -98,6 +100,7 @@ public final class TurnInput {
           case "input" -> {
             // A repeated input replaces the earlier one, as the API reads it: forget its count and ids.
             count[0] = 0;
+            count[1] = 0;
             ids.clear();
             if (value == JsonToken.VALUE_STRING) {
               // Jackson's skip of the string finds its end faster than a scan of our own would.
@@ -134,7 +137,7 @@ public final class TurnInput {
         throw new IOException("request object not closed");
       }
       return Optional.of(new TurnInput(items, count[0], Collections.unmodifiableSet(ids), previous,
-          conversation, store));
+          conversation, store, count[1]));
     } catch (IOException e) {
       logger.debug("Request body is not valid JSON ({}); turn not read", e.getClass().getSimpleName());
       return Optional.empty();
@@ -158,6 +161,11 @@ public final class TurnInput {
    */
   public Set<String> itemIds() {
     return itemIds;
+  }
+
+  /** Returns how many input items carry {@code encrypted_content} (reasoning bound to its backend). */
+  public int encryptedItems() {
+    return encryptedItems;
   }
 
   /** Returns the {@code previous_response_id}, if the request has a valid one. */
@@ -217,6 +225,7 @@ public final class TurnInput {
         parser.skipChildren(); // not an item; the API will say so
         continue;
       }
+      boolean encrypted = false;
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
         String field = parser.currentName();
         JsonToken value = parser.nextToken();
@@ -225,9 +234,14 @@ public final class TurnInput {
           if (ChainKey.isValidId(id)) {
             ids.add(id);
           }
+        } else if ("encrypted_content".equals(field) && value == JsonToken.VALUE_STRING) {
+          encrypted = true; // reasoning the backend that made it encrypted for itself
         } else {
           parser.skipChildren();
         }
+      }
+      if (encrypted) {
+        count[1]++;
       }
     }
     return Arrays.copyOfRange(body, start, Json.end(parser, offset));

@@ -75,6 +75,7 @@ final class ChainBreaksFuzzTest {
           assertThat(request.itemIds()).isNotEmpty();
           assertThat(b.id() == null || request.itemIds().contains(b.id())).isTrue();
         }
+        case INVALID_ENCRYPTED_CONTENT -> assertThat(request.encryptedItems()).isPositive();
         case BACKEND_UNAVAILABLE -> {
           assertThat(status).isIn(500, 502, 503, 504);
           assertThat(pinned).isTrue();

@@ -216,6 +216,20 @@ final class ChainBreaksTest {
         .as("502 counts in any shape").map(ChainBreak::kind).contains(Kind.BACKEND_UNAVAILABLE);
   }
 
+  @Test
+  void classify_invalidEncryptedContent_aBreakOnlyForARequestThatCarriedCiphertext() {
+    Fixture refused = ErrorFixtures.load("invalid_encrypted_content.json");
+    TurnInput sealed = request("{\"model\":\"m\",\"store\":false,\"input\":["
+        + "{\"type\":\"message\",\"role\":\"user\",\"content\":\"q\"},"
+        + "{\"type\":\"reasoning\",\"summary\":[],\"encrypted_content\":\"gAAAAAsealed\"}]}");
+
+    assertThat(sealed.encryptedItems()).isEqualTo(1);
+    assertThat(classify(refused, sealed, false).map(ChainBreak::kind)).as("unpinned too: no pin is needed")
+        .contains(Kind.INVALID_ENCRYPTED_CONTENT);
+    assertThat(classify(refused, CARRIES_REASONING, true)).as("reasoning without ciphertext").isEmpty();
+    assertThat(classify(refused, CONTINUES_RESPONSE, true)).isEmpty();
+  }
+
   private static Optional<ChainBreak> classify(Fixture fixture, TurnInput request, boolean pinned) {
     return ChainBreaks.classify(fixture.status(), fixture.body(), 0, fixture.body().length, request, pinned);
   }

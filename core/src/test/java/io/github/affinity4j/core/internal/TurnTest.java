@@ -1,10 +1,13 @@
 package io.github.affinity4j.core.internal;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
+import static java.util.Objects.requireNonNull;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.affinity4j.core.AffinityListener.ChainRepair;
+import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
 import io.github.affinity4j.core.ChainBreak.Kind;
@@ -324,6 +327,41 @@ final class TurnTest {
     assertThat(script.sent).hasSize(1);
     assertThat(script.delivered).singleElement()
         .satisfies(d -> assertThat(d.note()).map(ChainNote::reason).contains(Reason.NOT_A_BREAK));
+  }
+
+  @Test
+  void invalidEncryptedContent_statelessTurn_sentOnceMoreWithoutTheReasoning() throws Exception {
+    List<ChainRepair> repairs = new ArrayList<>();
+    Engine listened = Engine.builder().retryPause(Duration.ZERO).listener(new AffinityListener() {
+      @Override
+      public void repaired(ChainRepair repair) {
+        repairs.add(repair);
+      }
+    }).build();
+    byte[] body = ("{\"model\":\"m\",\"store\":false,\"input\":["
+        + "{\"type\":\"message\",\"role\":\"user\",\"content\":\"Think.\"},"
+        + "{\"id\":\"rs_1\",\"type\":\"reasoning\",\"summary\":[],\"encrypted_content\":\"gAAAAAsealed\"},"
+        + "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+        + "\"content\":[{\"type\":\"output_text\",\"text\":\"One.\"}]},"
+        + "{\"type\":\"message\",\"role\":\"user\",\"content\":\"Again.\"}]}").getBytes(UTF_8);
+    Turn turn = requireNonNull(listened.turn(scope, "POST", "https", HOST, PATH, body, false));
+    Fixture refused = ErrorFixtures.load("invalid_encrypted_content.json");
+    Script script = new Script(
+        Turn.Outcome.error(refused.status(), refused.body(), null, null),
+        Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
+
+    turn.run(script);
+
+    assertThat(script.sent).hasSize(2);
+    String resent = new String(requireNonNull(script.sent.get(1)), UTF_8);
+    assertThat(resent).doesNotContain("encrypted_content", "gAAAAAsealed", "reasoning\"")
+        .contains("Think.", "One.", "Again.");
+    assertThat(listened.repairStats().breaks(Kind.INVALID_ENCRYPTED_CONTENT)).isEqualTo(1);
+    assertThat(listened.repairStats().reasoningLeftOut()).isEqualTo(1);
+    assertThat(repairs).singleElement().satisfies(repair -> {
+      assertThat(repair.reasoningLeftOut()).isEqualTo(1);
+      assertThat(repair.cause().kind()).isEqualTo(Kind.INVALID_ENCRYPTED_CONTENT);
+    });
   }
 
   private Turn pinnedTurn(Engine on) {
