@@ -45,7 +45,9 @@ import picocli.CommandLine.Spec;
  * request_id=… apim_request_id=… pin=1a2b3c4d repaired=no latency_ms=412}, where {@code pin} is
  * the affinity cookie the request carried and {@code pin_set}, when present, the one the answer
  * set; a failed turn adds {@code error} and {@code detail}), comment lines starting with
- * {@code #}, and ends with exactly one summary line, {@code probe: conversations=N survived=S
+ * {@code #} (among them {@code # cookies set by the gateway: SessionId}, the names, never the
+ * values, of the cookies the answers set, and a line saying so when none of them is the configured
+ * affinity cookie), and ends with exactly one summary line, {@code probe: conversations=N survived=S
  * turns_ok=K turns_failed=F repairs=R backends=<region:count,...>}, where {@code backends} counts
  * the turns each region answered.
  * Conversations run one after another, each turn continuing the previous one with
@@ -64,6 +66,10 @@ import picocli.CommandLine.Spec;
 final class ProbeCommand implements Callable<Integer> {
   static final String DEFAULT_COOKIE_NAME = "APIM-Backend-Affinity";
   static final String DEFAULT_MODEL = "gpt-4.1";
+  /** Begins the comment line listing the names of the cookies the answers set. */
+  static final String COOKIES_SEEN = "cookies set by the gateway: ";
+  /** Begins the comment line saying none of those is a configured affinity cookie. */
+  static final String NOT_CONFIGURED = "none of them is the configured affinity cookie ";
   private static final Pattern TOKEN = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
 
   /** Injected by picocli when the command line is built; null before. */
@@ -175,8 +181,8 @@ final class ProbeCommand implements Callable<Integer> {
     emit(redactor, "# " + String.join(" ", settings));
 
     List<TurnRecord> records;
+    TurnRecorder recorder = new TurnRecorder(cookies);
     try (DebugLogging logging = DebugLogging.on(debug)) {
-      TurnRecorder recorder = new TurnRecorder(cookies);
       OkHttpClient base = new OkHttpClient.Builder()
           .addInterceptor(new ExtrasInterceptor(baseHeaders(extraHeaders), query))
           .build();
@@ -191,12 +197,14 @@ final class ProbeCommand implements Callable<Integer> {
       }
     }
 
+    List<String> cookieNotes = cookieNotes(recorder.cookieNamesSeen(), cookies);
+    cookieNotes.forEach(note -> emit(redactor, "# " + note));
     int survived = survived(records, turns);
     String summary = summary(conversations, survived, records);
     int exit = survived == conversations ? 0 : 1;
     if (report != null) {
       try {
-        new ProbeReport(target, settings, records, summary, exit == 0, turns).write(report);
+        new ProbeReport(target, settings, cookieNotes, records, summary, exit == 0, turns).write(report);
         emit(redactor, "# report written to " + report.toAbsolutePath());
       } catch (IOException | RuntimeException e) {
         emit(redactor, "# report NOT written to " + report.toAbsolutePath() + ": " + e);
@@ -231,6 +239,24 @@ final class ProbeCommand implements Callable<Integer> {
       }
     }
     return records;
+  }
+
+  /**
+   * What the probe says of the cookies the answers set: their names (never values), and, when none
+   * of them is a configured affinity cookie, a line that says so and gives the option to use.
+   */
+  static List<String> cookieNotes(List<String> seen, Set<String> configured) {
+    List<String> notes = new ArrayList<>();
+    notes.add(COOKIES_SEEN + (seen.isEmpty() ? "none" : String.join(",", seen)));
+    if (seen.stream().noneMatch(configured::contains)) {
+      String names = String.join(",", configured);
+      notes.add(seen.isEmpty()
+          ? "no answer set the configured affinity cookie " + names
+              + ": is session affinity on in the backend pool?"
+          : NOT_CONFIGURED + names + "; if " + seen.get(0) + " is the pool's affinity cookie, run with"
+              + " --cookie-name " + seen.get(0) + " (in code: cookieNames(\"" + seen.get(0) + "\"))");
+    }
+    return notes;
   }
 
   /** Conversations whose every turn, up to {@code turns}, succeeded. */

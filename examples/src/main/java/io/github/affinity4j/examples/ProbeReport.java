@@ -15,8 +15,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The probe's {@code --report} page: one self-contained HTML file (inline CSS and SVG, no script,
- * no external asset) with the summary, the turns each region answered, the latency of every turn,
- * and a table of the turns. Everything shown comes from {@link TurnRecord}s, which hold no secret.
+ * no external asset) with the summary, the names of the cookies the answers set, the turns each
+ * region answered, the latency of every turn, and a table of the turns. Everything shown comes
+ * from {@link TurnRecord}s and cookie names, which hold no secret.
  * Immutable; {@link #html()} may be called from any thread.
  */
 final class ProbeReport {
@@ -27,6 +28,7 @@ final class ProbeReport {
 
   private final String target;
   private final List<String> settings;
+  private final List<String> cookieNotes;
   private final List<TurnRecord> records;
   private final String summary;
   private final boolean passed;
@@ -37,15 +39,17 @@ final class ProbeReport {
   /**
    * @param target the gateway, as shown (no secret)
    * @param settings the run's settings, as shown
+   * @param cookieNotes what the probe said of the cookies the answers set (names, no value)
    * @param records every turn sent
    * @param summary the summary line
    * @param passed whether every conversation survived
    * @param turns the turns each conversation was to have, the latency chart's x axis
    */
-  ProbeReport(String target, List<String> settings, List<TurnRecord> records, String summary,
-      boolean passed, int turns) {
+  ProbeReport(String target, List<String> settings, List<String> cookieNotes, List<TurnRecord> records,
+      String summary, boolean passed, int turns) {
     this.target = target;
     this.settings = List.copyOf(settings);
+    this.cookieNotes = List.copyOf(cookieNotes);
     this.records = List.copyOf(records);
     this.summary = summary;
     this.passed = passed;
@@ -87,6 +91,8 @@ final class ProbeReport {
         .append("<p><code>").append(escape(summary)).append("</code></p>\n")
         .append("<p>").append(escape(String.join(" · ", settings)))
         .append(" · generated ").append(generated).append("</p>\n");
+    html.append("<h2>Cookies</h2>\n");
+    cookieNotes.forEach(note -> html.append("<p>").append(escape(note)).append("</p>\n"));
     html.append("<h2>Turns answered per region</h2>\n").append(regionChart());
     html.append("<h2>Latency per turn</h2>\n").append(latencyChart());
     html.append("<h2>Turns</h2>\n").append(table());

@@ -6,8 +6,10 @@ import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.RoutingInfo;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 import okhttp3.Cookie;
 import okhttp3.Interceptor;
 import okhttp3.Request;
@@ -23,11 +25,20 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A turn is scoped to a thread: {@link #begin()} and {@link #end()} bracket one synchronous SDK
  * call (OkHttp runs a synchronous call's interceptors, and affinity4j its events, on the caller's
- * thread). Cookie values are never kept: only their fingerprints. Thread-safe.
+ * thread). Cookie values are never kept: only their fingerprints, and the names of the cookies
+ * the answers set ({@link #cookieNamesSeen()}). Thread-safe.
  */
 final class TurnRecorder {
+  /** The most distinct cookie names kept: names come from the wire. */
+  static final int MAX_NAMES_SEEN = 16;
+  /** The longest cookie name kept whole; a longer one is cut. */
+  static final int MAX_NAME_CHARS = 64;
+  private static final Pattern TOKEN = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+
   private final Set<String> cookieNames;
   private final ThreadLocal<Observed> current = new ThreadLocal<>();
+  /** Guarded by itself. */
+  private final Set<String> namesSeen = new LinkedHashSet<>();
 
   TurnRecorder(Set<String> cookieNames) {
     this.cookieNames = Set.copyOf(cookieNames);
@@ -61,6 +72,17 @@ final class TurnRecorder {
     return observed == null ? new Observed() : observed;
   }
 
+  /**
+   * The names of the cookies the answers set so far, in the order first seen: names only, only
+   * those that are cookie-name tokens, at most {@value #MAX_NAMES_SEEN}, each cut to
+   * {@value #MAX_NAME_CHARS} characters.
+   */
+  List<String> cookieNamesSeen() {
+    synchronized (namesSeen) {
+      return List.copyOf(namesSeen);
+    }
+  }
+
   /** The tap: records every attempt of the turn under way on the calling thread. */
   Interceptor interceptor() {
     return this::intercept;
@@ -91,12 +113,25 @@ final class TurnRecorder {
     }
     String set = null;
     for (Cookie cookie : Cookie.parseAll(request.url(), response.headers())) {
+      seen(cookie.name());
       if (cookieNames.contains(cookie.name())) {
         set = AffinityToken.fingerprintOf(cookie.value());
       }
     }
     record(new Exchange(response.code(), RoutingInfo.from(response::header), sent, set));
     return response;
+  }
+
+  private void seen(String name) {
+    if (!TOKEN.matcher(name).matches()) {
+      return;
+    }
+    String kept = name.length() <= MAX_NAME_CHARS ? name : name.substring(0, MAX_NAME_CHARS) + "...";
+    synchronized (namesSeen) {
+      if (namesSeen.size() < MAX_NAMES_SEEN) {
+        namesSeen.add(kept);
+      }
+    }
   }
 
   private void record(Exchange exchange) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
 import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testkit.LoggedRequest;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -145,6 +146,41 @@ final class ProbeCommandTest {
   }
 
   @Test
+  void probe_poolNamesItsCookieOtherwise_listsTheNamesSeenAndSaysNoneIsConfigured(@TempDir Path dir)
+      throws IOException {
+    apim = ApimSimulator.builder().backends(3).cookieName("SessionId").start();
+    Path report = dir.resolve("probe.html");
+
+    CommandOutput result = probe("--conversations", "2", "--turns", "2", "--report", report.toString());
+
+    assertThat(cookieNames(result)).containsExactly("SessionId");
+    assertThat(result.linesStartingWith("# " + ProbeCommand.NOT_CONFIGURED)).singleElement()
+        .satisfies(line -> assertThat(line).contains(ProbeCommand.DEFAULT_COOKIE_NAME, "--cookie-name SessionId"));
+    assertThat(Files.readString(report)).contains(ProbeCommand.COOKIES_SEEN + "SessionId",
+        ProbeCommand.NOT_CONFIGURED);
+    List<String> values = apim.requestLog().stream().map(LoggedRequest::issuedCookie)
+        .filter(Objects::nonNull).toList();
+    assertThat(values).isNotEmpty();
+    for (String text : List.of(result.out(), result.err(), Files.readString(report))) {
+      assertThat(text).doesNotContain(values.toArray(String[]::new));
+    }
+  }
+
+  @Test
+  void probe_poolUsesTheConfiguredName_listsItAndSaysNothingMore() {
+    apim = ApimSimulator.builder().backends(3).cookieName("SessionId").start();
+
+    CommandOutput named = probe("--cookie-name", "SessionId", "--conversations", "2", "--turns", "2");
+    CommandOutput plain = probe("--no-affinity4j", "--cookie-name", "SessionId", "--conversations", "1",
+        "--turns", "1");
+
+    for (CommandOutput result : List.of(named, plain)) {
+      assertThat(cookieNames(result)).containsExactly("SessionId");
+      assertThat(result.linesStartingWith("# " + ProbeCommand.NOT_CONFIGURED)).isEmpty();
+    }
+  }
+
+  @Test
   void probe_report_writesSelfContainedHtmlWithCharts(@TempDir Path dir) throws IOException {
     apim = ApimSimulator.builder().backends(3).start();
     Path report = dir.resolve("reports/probe.html");
@@ -265,6 +301,14 @@ final class ProbeCommandTest {
     assertThat(summaries).hasSize(1);
     assertThat(result.lines().get(result.lines().size() - 1)).isEqualTo(summaries.get(0));
     return summaries.get(0);
+  }
+
+  /** The cookie names of the one {@code # cookies set by the gateway: } line. */
+  private static List<String> cookieNames(CommandOutput result) {
+    String prefix = "# " + ProbeCommand.COOKIES_SEEN;
+    List<String> lines = result.linesStartingWith(prefix);
+    assertThat(lines).hasSize(1);
+    return List.of(lines.get(0).substring(prefix.length()).split(","));
   }
 
   private static List<Matcher> turns(CommandOutput result) {

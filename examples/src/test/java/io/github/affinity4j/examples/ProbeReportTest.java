@@ -21,9 +21,10 @@ final class ProbeReportTest {
         "400: <b>not found</b>", null, "", hostile, "1a2b3c4d", null, false, 0, 1, Duration.ofMillis(7));
 
     String html = new ProbeReport("https://gw.example/openai/v1", List.of("model=<m>"),
+        List.of("cookies set by the gateway: <i>"),
         List.of(ok, failed), "probe: conversations=1 survived=0", false, 5).html();
 
-    assertThat(html).doesNotContain("<script", "<img", "<b>", "<m>")
+    assertThat(html).doesNotContain("<script", "<img", "<b>", "<m>", "<i>")
         .contains("&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;b&gt;not found&lt;/b&gt;",
             "conversations broke", "failed turns");
   }
@@ -34,7 +35,7 @@ final class ProbeReportTest {
         new RoutingInfo("East US", null, null, null, null, null), null, null, false, 0, 1,
         Duration.ofMillis(120));
 
-    String html = new ProbeReport("http://127.0.0.1/v1", List.of(), List.of(first), "probe:", false, 4).html();
+    String html = new ProbeReport("http://127.0.0.1/v1", List.of(), List.of(), List.of(first), "probe:", false, 4).html();
 
     assertThat(html).contains(">4</text>").contains("<circle");
   }

@@ -67,7 +67,10 @@ import org.slf4j.LoggerFactory;
  * {@code Cookie} header already carries an affinity cookie is left as the caller made it. Install
  * it as an application interceptor (each SDK retry then passes through it and carries the same
  * pin), and do not also give the client a {@code CookieJar} that stores the affinity cookie:
- * OkHttp replaces the {@code Cookie} header with the jar's cookies.
+ * OkHttp replaces the {@code Cookie} header with the jar's cookies. If the gateway's answers to
+ * these requests set cookies but never one of the {@link Builder#cookieNames cookieNames}, it says
+ * so once, at WARN, naming those cookies (never their values): a pool whose affinity cookie is
+ * named otherwise leaves every chain unpinned.
  *
  * <p>Thread-safe; one instance may serve many clients. Its chains live in its
  * {@link AffinityStore}, which may be shared with other interceptors and with a
@@ -87,6 +90,7 @@ public final class AffinityInterceptor implements Interceptor {
   private final RequestScopes scopes;
   private final @Nullable Function<Request, @Nullable String> tenant;
   private final AtomicBoolean warnedUnguardedRedirect = new AtomicBoolean();
+  private final CookieNameCheck cookieNameCheck = new CookieNameCheck();
 
   private AffinityInterceptor(Builder builder) {
     this.engine = builder.engine.build();
@@ -153,7 +157,7 @@ public final class AffinityInterceptor implements Interceptor {
     }
     Turn.MdcScope mdc = turn.inMdc();
     try {
-      return observe(new ChainCall(engine, chain, request, turn, warnedUnguardedRedirect).run(), turn);
+      return observe(new ChainCall(engine, chain, request, turn, warnedUnguardedRedirect, cookieNameCheck).run(), turn);
     } finally {
       mdc.close();
     }

@@ -40,6 +40,7 @@ final class ChainCall implements Turn.Transport<ChainCall.Attempt> {
   private final Request request;
   private final Turn turn;
   private final AtomicBoolean warnedRedirect;
+  private final CookieNameCheck cookieNames;
 
   /** One attempt's result: a response, or the connection failure in its place. */
   static final class Attempt {
@@ -52,12 +53,14 @@ final class ChainCall implements Turn.Transport<ChainCall.Attempt> {
     }
   }
 
-  ChainCall(Engine engine, Interceptor.Chain chain, Request request, Turn turn, AtomicBoolean warnedRedirect) {
+  ChainCall(Engine engine, Interceptor.Chain chain, Request request, Turn turn, AtomicBoolean warnedRedirect,
+      CookieNameCheck cookieNames) {
     this.engine = engine;
     this.chain = chain;
     this.request = request;
     this.turn = turn;
     this.warnedRedirect = warnedRedirect;
+    this.cookieNames = cookieNames;
   }
 
   /** Runs the turn: its attempts, as it decides; returns the response, or throws the failure. */
@@ -73,6 +76,7 @@ final class ChainCall implements Turn.Transport<ChainCall.Attempt> {
   @Override
   public Attempt send(byte @Nullable [] replayBody) {
     Request attempt = replayBody == null ? withPin(request, turn.pin()) : replay(request, replayBody);
+    cookieNames.sending(engine.registry(), attempt.headers());
     try {
       Response response = chain.proceed(attempt);
       if (turn.pin() != null && replayBody == null) {
@@ -90,6 +94,7 @@ final class ChainCall implements Turn.Transport<ChainCall.Attempt> {
     if (response == null) {
       return Turn.Outcome.connectionFailed(requireNonNull(attempt.failure));
     }
+    cookieNames.received(engine.registry(), response.request().url(), response.headers());
     AffinityToken fresh = freshCookie(response);
     if (response.isSuccessful()) {
       return Turn.Outcome.succeeded(fresh, () -> RoutingInfo.from(response::header));

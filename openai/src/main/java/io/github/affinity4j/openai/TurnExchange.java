@@ -48,13 +48,15 @@ final class TurnExchange {
   private final Turn turn;
   private final ResponseCreateParams sent;
   private final ResponseCreateParams unpinned;
+  private final SdkCookies.NameCheck cookieNames;
 
   private TurnExchange(AffinityConversations engine, Turn turn, ResponseCreateParams sent,
-      ResponseCreateParams unpinned) {
+      ResponseCreateParams unpinned, SdkCookies.NameCheck cookieNames) {
     this.engine = engine;
     this.turn = turn;
     this.sent = sent;
     this.unpinned = unpinned;
+    this.cookieNames = cookieNames;
   }
 
   /**
@@ -80,6 +82,10 @@ final class TurnExchange {
     Turn turn = requireNonNull(engine.engine().turn(engine.scope(), "POST", url.scheme(), url.host(),
         url.encodedPath(), body, callerPinned), "a POST to …/responses is a turn");
     AffinityToken pin = turn.pin();
+    SdkCookies.NameCheck cookieNames = SdkCookies.nameCheck(engine);
+    if (pin != null || callerPinned) {
+      cookieNames.sending();
+    }
     ResponseCreateParams sent = pin == null ? request : request.toBuilder()
         .replaceAdditionalHeaders("Cookie", AffinityCookies.merge(cookies, pin.cookiePair()))
         .build();
@@ -96,7 +102,7 @@ final class TurnExchange {
       }
       unpinned = stripped.build();
     }
-    return new TurnExchange(engine, turn, sent, unpinned);
+    return new TurnExchange(engine, turn, sent, unpinned, cookieNames);
   }
 
   /** What a successful turn leaves behind: the response and its routing facts. */
@@ -234,9 +240,13 @@ final class TurnExchange {
     }
   }
 
-  /** The affinity cookie a response set; null if none, or unreadable (logged). */
+  /**
+   * The affinity cookie a response set; null if none, or unreadable (logged). Its cookie names
+   * are checked against the configured ones first, while that check is not settled.
+   */
   private @Nullable AffinityToken fresh(Headers headers) {
     try {
+      cookieNames.received(engine.registry(), engine.responsesUrl(), headers);
       return SdkCookies.fromResponse(engine.registry(), engine.responsesUrl(), headers);
     } catch (RuntimeException failure) {
       logger.error("Affinity cookie not read for {}: unexpected failure", turn, failure);
