@@ -14,6 +14,7 @@ import io.github.affinity4j.core.internal.Engine;
 import io.github.affinity4j.core.internal.Turn;
 import io.github.affinity4j.okhttp.internal.AddedHeaders;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
+import io.github.affinity4j.okhttp.internal.CookieNameCheck;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -90,7 +91,8 @@ public final class AffinityInterceptor implements Interceptor {
   private final RequestScopes scopes;
   private final @Nullable Function<Request, @Nullable String> tenant;
   private final AtomicBoolean warnedUnguardedRedirect = new AtomicBoolean();
-  private final CookieNameCheck cookieNameCheck = new CookieNameCheck();
+  private final CookieNameCheck cookieNameCheck =
+      new CookieNameCheck(AffinityInterceptor.class, "AffinityInterceptor.builder()");
 
   private AffinityInterceptor(Builder builder) {
     this.engine = builder.engine.build();

@@ -10,6 +10,7 @@ import io.github.affinity4j.core.internal.RepairDecision;
 import io.github.affinity4j.core.internal.Turn;
 import io.github.affinity4j.okhttp.internal.AddedHeaders;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
+import io.github.affinity4j.okhttp.internal.CookieNameCheck;
 import java.io.IOException;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -76,7 +77,7 @@ final class ChainCall implements Turn.Transport<ChainCall.Attempt> {
   @Override
   public Attempt send(byte @Nullable [] replayBody) {
     Request attempt = replayBody == null ? withPin(request, turn.pin()) : replay(request, replayBody);
-    cookieNames.sending(engine.registry(), attempt.headers());
+    cookieNames.sending(engine.registry(), AffinityCookies.cookieHeader(attempt.headers()));
     try {
       Response response = chain.proceed(attempt);
       if (turn.pin() != null && replayBody == null) {
@@ -94,7 +95,7 @@ final class ChainCall implements Turn.Transport<ChainCall.Attempt> {
     if (response == null) {
       return Turn.Outcome.connectionFailed(requireNonNull(attempt.failure));
     }
-    cookieNames.received(engine.registry(), response.request().url(), response.headers());
+    cookieNames.received(engine.registry(), response.request().url(), response.headers("Set-Cookie"));
     AffinityToken fresh = freshCookie(response);
     if (response.isSuccessful()) {
       return Turn.Outcome.succeeded(fresh, () -> RoutingInfo.from(response::header));

@@ -3,10 +3,11 @@ package io.github.affinity4j.okhttp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.affinity4j.core.internal.ChainRegistry;
+import io.github.affinity4j.okhttp.internal.CookieNameCheck;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.LoggedRequest;
-import io.github.affinity4j.testsupport.LogCapture;
 import io.github.affinity4j.testsupport.LogCapture.CapturedLog;
+import io.github.affinity4j.testsupport.LogCapture;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -24,6 +24,7 @@ import io.github.affinity4j.core.internal.Engine;
 import io.github.affinity4j.core.internal.TurnInput;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
+import io.github.affinity4j.okhttp.internal.CookieNameCheck;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -81,6 +82,8 @@ public final class AffinityConversations {
   private final @Nullable String clientCookies;
   private final ResponseCreateParams defaults;
   private final Engine engine;
+  private final CookieNameCheck cookieNameCheck =
+      new CookieNameCheck(AffinityConversations.class, "AffinityConversations.builder()");
   private final ChainScope scope;
 
   private AffinityConversations(
@@ -203,6 +206,11 @@ public final class AffinityConversations {
 
   ChainRegistry registry() {
     return engine.registry();
+  }
+
+  /** Says once that the gateway sets cookies, none of the configured name. */
+  CookieNameCheck cookieNameCheck() {
+    return cookieNameCheck;
   }
 
   /** The URL the SDK posts responses to, for cookie scope. */

@@ -20,6 +20,7 @@ import io.github.affinity4j.core.internal.RepairDecision;
 import io.github.affinity4j.core.internal.Turn;
 import io.github.affinity4j.core.internal.TurnOutput;
 import io.github.affinity4j.okhttp.internal.AffinityCookies;
+import io.github.affinity4j.okhttp.internal.CookieNameCheck;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -48,10 +49,10 @@ final class TurnExchange {
   private final Turn turn;
   private final ResponseCreateParams sent;
   private final ResponseCreateParams unpinned;
-  private final SdkCookies.NameCheck cookieNames;
+  private final CookieNameCheck cookieNames;
 
   private TurnExchange(AffinityConversations engine, Turn turn, ResponseCreateParams sent,
-      ResponseCreateParams unpinned, SdkCookies.NameCheck cookieNames) {
+      ResponseCreateParams unpinned, CookieNameCheck cookieNames) {
     this.engine = engine;
     this.turn = turn;
     this.sent = sent;
@@ -82,9 +83,11 @@ final class TurnExchange {
     Turn turn = requireNonNull(engine.engine().turn(engine.scope(), "POST", url.scheme(), url.host(),
         url.encodedPath(), body, callerPinned), "a POST to …/responses is a turn");
     AffinityToken pin = turn.pin();
-    SdkCookies.NameCheck cookieNames = SdkCookies.nameCheck(engine);
-    if (pin != null || callerPinned) {
-      cookieNames.sending();
+    CookieNameCheck cookieNames = engine.cookieNameCheck();
+    if (pin != null) {
+      cookieNames.sending(registry, pin.cookiePair());
+    } else if (callerPinned) {
+      cookieNames.sending(registry, cookies);
     }
     ResponseCreateParams sent = pin == null ? request : request.toBuilder()
         .replaceAdditionalHeaders("Cookie", AffinityCookies.merge(cookies, pin.cookiePair()))
@@ -246,7 +249,7 @@ final class TurnExchange {
    */
   private @Nullable AffinityToken fresh(Headers headers) {
     try {
-      cookieNames.received(engine.registry(), engine.responsesUrl(), headers);
+      cookieNames.received(engine.registry(), engine.responsesUrl(), headers.values("Set-Cookie"));
       return SdkCookies.fromResponse(engine.registry(), engine.responsesUrl(), headers);
     } catch (RuntimeException failure) {
       logger.error("Affinity cookie not read for {}: unexpected failure", turn, failure);

@@ -10,10 +10,11 @@ import com.openai.client.OpenAIClient;
 import com.openai.core.http.StreamResponse;
 import com.openai.models.responses.ResponseStreamEvent;
 import io.github.affinity4j.core.internal.ChainRegistry;
+import io.github.affinity4j.okhttp.internal.CookieNameCheck;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.LoggedRequest;
-import io.github.affinity4j.testsupport.LogCapture;
 import io.github.affinity4j.testsupport.LogCapture.CapturedLog;
+import io.github.affinity4j.testsupport.LogCapture;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -126,8 +127,8 @@ final class ConversationCookieNameTest {
 
   @Test
   void setCookieName_isWhatPrecedesTheFirstEquals_neverTheValue() {
-    assertThat(SdkCookies.NameCheck.name(" SessionId =v=w; Path=/")).isEqualTo("SessionId");
-    assertThat(SdkCookies.NameCheck.name("noValue; Path=/")).isNull();
+    assertThat(CookieNameCheck.name(" SessionId =v=w; Path=/")).isEqualTo("SessionId");
+    assertThat(CookieNameCheck.name("noValue; Path=/")).isNull();
   }
 
   // --- helpers ---

@@ -1,12 +1,10 @@
-package io.github.affinity4j.okhttp;
+package io.github.affinity4j.okhttp.internal;
 
 import io.github.affinity4j.core.internal.ChainRegistry;
 import io.github.affinity4j.core.internal.Names;
-import io.github.affinity4j.okhttp.internal.AffinityCookies;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-import okhttp3.Headers;
 import okhttp3.HttpUrl;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -22,36 +20,43 @@ import org.slf4j.LoggerFactory;
  * pin) and until the WARN has been said, it reads the names of a turn's {@code Set-Cookie} headers,
  * never their values; after that, one volatile read per call. Cookie names from the wire are
  * untrusted: only token names are shown, cut to {@value #MAX_SHOWN_CHARS} characters.
- * Thread-safe; one per interceptor.
+ * Thread-safe; one per adapter instance (the interceptor, the conversation wrapper). Not API.
  */
-final class CookieNameCheck {
-  private static final Logger logger = LoggerFactory.getLogger(AffinityInterceptor.class);
-
+public final class CookieNameCheck {
   /** The longest cookie name shown whole; a longer one is cut. */
-  static final int MAX_SHOWN_CHARS = 64;
+  public static final int MAX_SHOWN_CHARS = 64;
   /** The most cookie names one WARN lists. */
   static final int MAX_SHOWN_NAMES = 3;
 
+  private final Logger logger;
+  private final String builder;
   /** True once a configured cookie was seen or the WARN was said: nothing left to check. */
   private final AtomicBoolean settled = new AtomicBoolean();
 
-  /** Notes a request about to be sent: one carrying a configured affinity cookie settles it. */
-  void sending(ChainRegistry registry, Headers request) {
-    if (!settled.get()
-        && AffinityCookies.carriesAffinityCookie(registry, AffinityCookies.cookieHeader(request))) {
+  /**
+   * A check that warns through {@code logger}, naming {@code builder} (for example
+   * {@code AffinityInterceptor.builder()}) as where the cookie names are set.
+   */
+  public CookieNameCheck(Class<?> logger, String builder) {
+    this.logger = LoggerFactory.getLogger(logger);
+    this.builder = builder;
+  }
+
+  /** Notes a turn about to be sent: one carrying a configured affinity cookie settles it. */
+  public void sending(ChainRegistry registry, @Nullable String cookieHeader) {
+    if (!settled.get() && AffinityCookies.carriesAffinityCookie(registry, cookieHeader)) {
       settled.set(true);
     }
   }
 
   /**
-   * Reads the cookie names a turn's response set: a configured one settles it; only others, and
-   * the WARN is said, once.
+   * Reads the cookie names a turn's response set ({@code Set-Cookie} values): a configured one
+   * settles it; only others, and the WARN is said, once.
    */
-  void received(ChainRegistry registry, HttpUrl url, Headers response) {
+  public void received(ChainRegistry registry, HttpUrl url, List<String> setCookies) {
     if (settled.get()) {
       return;
     }
-    List<String> setCookies = response.values("Set-Cookie");
     if (setCookies.isEmpty()) {
       return;
     }
@@ -73,10 +78,10 @@ final class CookieNameCheck {
     if (!others.isEmpty() && settled.compareAndSet(false, true)) {
       String candidate = shown(others.get(0));
       logger.warn("Responses from {} set cookie(s) {} but none named {}, so no chain is pinned; if {} is"
-          + " the backend pool's affinity cookie, build with AffinityInterceptor.builder().cookieNames(\"{}\")"
+          + " the backend pool's affinity cookie, build with {}.cookieNames(\"{}\")"
           + " (see README, section Configuration)", AffinityCookies.redacted(url),
           others.stream().map(CookieNameCheck::shown).toList(), String.join(", ", registry.cookieNames()),
-          candidate, candidate);
+          candidate, builder, candidate);
     }
   }
 
@@ -85,7 +90,7 @@ final class CookieNameCheck {
    * the name-value pair has no {@code =} (RFC 6265 ignores such a cookie). Stops at the name: the
    * value is not read.
    */
-  static @Nullable String name(String setCookie) {
+  public static @Nullable String name(String setCookie) {
     for (int i = 0; i < setCookie.length(); i++) {
       char c = setCookie.charAt(i);
       if (c == '=') {
