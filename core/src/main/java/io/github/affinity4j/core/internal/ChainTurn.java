@@ -243,20 +243,26 @@ final class ChainTurn {
     if (input == null || recorded || !repairer.journals()) {
       return;
     }
-    if (!output.isContinuable()) {
-      logger.debug("Response {} is {}; not journaled", output.responseId(), output.status().orElse(null));
-      return;
-    }
     String conversation = input.conversationId().orElse(null);
     if (!input.store() && conversation == null) {
       logger.debug("Response {} was made with store false; not journaled, nothing can continue it",
           output.responseId());
       return;
     }
-    recorded = true;
     // After a replay too, the logical parent is what the request continued: the old chain's last
     // response, or the conversation's latest turn; so the new id takes over a whole history.
     String previous = input.previousResponseId().orElse(null);
+    if (!output.isContinuable()) {
+      if (output.isPending()) {
+        // A background response: its output comes on a poll; the turn waits for it there.
+        recorded = true;
+        repairer.awaitBackground(JournalTurn.of(scope, output.responseId(), previous, conversation,
+            input.itemBytes(), Json.EMPTY_ARRAY));
+      }
+      logger.debug("Response {} is {}; not journaled yet", output.responseId(), output.status().orElse(null));
+      return;
+    }
+    recorded = true;
     JournalTurn turn = JournalTurn.of(scope, output.responseId(), previous, conversation, input.itemBytes(),
         output.itemBytes());
     try {

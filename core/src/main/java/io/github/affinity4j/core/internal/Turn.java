@@ -385,9 +385,12 @@ public final class Turn {
     record(output);
   }
 
-  /** Returns whether turns are journaled, so that an adapter may skip reading output. */
+  /**
+   * Returns whether this request's output is journaled (a turn's, or a poll's of a background turn
+   * waiting for it), so that an adapter may skip reading output.
+   */
   public boolean journals() {
-    return repair != null && engine.journals();
+    return repair != null ? engine.journals() : engine.awaitsBackground(chain);
   }
 
   /**
@@ -416,6 +419,8 @@ public final class Turn {
   void record(TurnOutput output) {
     if (repair != null) {
       repair.record(output);
+    } else if (chain != null) { // a poll of a background response
+      engine.backgroundDone(chain, output);
     }
   }
 

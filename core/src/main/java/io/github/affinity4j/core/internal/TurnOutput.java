@@ -210,6 +210,14 @@ public final class TurnOutput {
     return status == null || "completed".equals(status) || "incomplete".equals(status);
   }
 
+  /**
+   * Returns true for a background response not finished yet, status {@code queued} or
+   * {@code in_progress}: its output comes later, on a poll of the backend that holds it.
+   */
+  public boolean isPending() {
+    return "queued".equals(status) || "in_progress".equals(status);
+  }
+
   /** Returns the output items as a JSON array: a fresh copy on each call. */
   public byte[] items() {
     return items.clone();

@@ -30,6 +30,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
+import io.github.affinity4j.core.ChainHistory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -362,6 +363,34 @@ final class TurnTest {
       assertThat(repair.reasoningLeftOut()).isEqualTo(1);
       assertThat(repair.cause().kind()).isEqualTo(Kind.INVALID_ENCRYPTED_CONTENT);
     });
+  }
+
+  @Test
+  void backgroundTurn_outputOnAPoll_journaledThenAndRepairable() {
+    byte[] post = "{\"model\":\"m\",\"background\":true,\"input\":\"Think long.\"}".getBytes(UTF_8);
+    Turn created = requireNonNull(engine.turn(scope, "POST", "https", HOST, PATH, post, false));
+    created.run(new Script(Turn.Outcome.succeeded(PIN_A, () -> RoutingInfo.EMPTY)));
+    created.responseBody(("{\"id\":\"resp_bg\",\"object\":\"response\",\"status\":\"queued\",\"output\":[]}")
+        .getBytes(UTF_8));
+    ChainKey bg = ChainKey.response("resp_bg").in(scope);
+    assertThat(engine.journal().history(bg).status()).as("queued: nothing to journal yet")
+        .isNotEqualTo(ChainHistory.Status.COMPLETE);
+
+    Turn stillQueued = requireNonNull(engine.turn(scope, "GET", "https", HOST, PATH + "/resp_bg", null, false));
+    assertThat(stillQueued.pin()).as("the poll goes where the job runs").isEqualTo(PIN_A);
+    stillQueued.run(new Script(Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY)));
+    stillQueued.responseBody(("{\"id\":\"resp_bg\",\"object\":\"response\",\"status\":\"in_progress\","
+        + "\"output\":[]}").getBytes(UTF_8));
+    Turn done = requireNonNull(engine.turn(scope, "GET", "https", HOST, PATH + "/resp_bg", null, false));
+    done.run(new Script(Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY)));
+    done.responseBody(("{\"id\":\"resp_bg\",\"object\":\"response\",\"status\":\"completed\",\"output\":"
+        + "[{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\","
+        + "\"text\":\"Done.\"}]}]}").getBytes(UTF_8));
+
+    ChainHistory history = engine.journal().history(bg);
+    assertThat(history.status()).isEqualTo(ChainHistory.Status.COMPLETE);
+    String items = history.segments().stream().map(b -> new String(b, UTF_8)).reduce("", String::concat);
+    assertThat(items).contains("Think long.", "Done.");
   }
 
   private Turn pinnedTurn(Engine on) {
