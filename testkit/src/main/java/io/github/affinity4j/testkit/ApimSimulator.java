@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -43,24 +44,52 @@ import org.jspecify.annotations.Nullable;
  * round-robin; see {@link BackendSpec}). With session affinity on (the default), a request without
  * a valid affinity cookie gets {@code Set-Cookie: APIM-Backend-Affinity=<opaque>; Path=/; HttpOnly}
  * for the backend that served it, and requests that carry the cookie go to that backend. When the
- * pinned backend is unavailable, {@link PinnedBackendMode} decides. Every answer carries
+ * pinned backend is unavailable, {@link PinnedBackendMode} decides, or, for a killed backend,
+ * {@link Builder#deadPinnedBackendStatus(int)}: APIM's own 500 (502, 504). Every answer carries
  * {@code x-request-id} and {@code apim-request-id}; answers from a backend carry
  * {@code x-backend-region}, copied from the backend's {@code x-ms-region}. Errors the gateway
  * raises itself use APIM's {@code {"statusCode":…,"message":…}} shape.
  *
  * <p><b>Backends.</b> {@code POST …/responses}, {@code GET|DELETE …/responses/{id}},
+ * {@code POST …/responses/{id}/cancel}, {@code GET …/responses/{id}/input_items},
+ * {@code POST …/responses/compact}, {@code POST …/responses/input_tokens},
  * {@code POST …/conversations} and {@code GET|DELETE …/conversations/{id}} under
  * {@code /openai/v1/}, {@code /v1/}, or {@code /openai/} with an {@code api-version} query. Each
  * backend has its own store, so a {@code previous_response_id} or {@code conversation} made
- * elsewhere is not found there, with the errors the real service returns. The model's answer is a
- * {@link SimulatedAnswer}. A function tool is called when the latest user message of the turn
- * contains the tool's name. With a {@code reasoning} parameter the output starts with a reasoning
- * item, which has {@code encrypted_content} when {@code include} asks for
- * {@code reasoning.encrypted_content}.
+ * elsewhere is not found there, with the errors the real service returns; compact and
+ * input-token counts with a {@code previous_response_id} fail the same way. The model's answer is
+ * a {@link SimulatedAnswer}. A function tool is called when the latest user message of the turn
+ * contains the tool's name.
+ *
+ * <p><b>Reasoning.</b> With a {@code reasoning} parameter, or with {@code include} asking for
+ * {@code reasoning.encrypted_content}, the output starts with a reasoning item; it has
+ * {@code encrypted_content} when {@code include} asks for it. That content (and a compaction
+ * item's) is sealed by the backend that made it, as by the Azure resource that made it: in the
+ * {@code input} of a request served by another backend it is refused with 400
+ * {@code invalid_encrypted_content} ({@link SimulatedBackend#verifiesEncryptedContent(String)}).
+ *
+ * <p><b>Stored items.</b> {@code store: false} keeps nothing: a {@code previous_response_id} or
+ * {@code GET} of such a response is not found, and an {@code item_reference} to one of its items
+ * fails with {@code Item with id '…' not found} (param {@code input}); its output items still
+ * carry ids. Full items sent back with their ids are taken as sent when the request has
+ * {@code store: false}, and looked up by id when it stores (the default).
+ *
+ * <p><b>Background.</b> {@code background: true} (which needs {@code store}) answers
+ * {@code queued} with an empty output; polls ({@code GET …/responses/{id}}) on the backend that
+ * holds it see it {@code in_progress}, then {@code completed} with its output, on the poll
+ * {@link Builder#backgroundCompletesOnPoll(int)} says (the second by default) or once
+ * {@link Builder#backgroundCompletesAfter(Duration)} has passed. A poll on another backend gets
+ * 404. {@code cancel} makes a queued or running one {@code cancelled}; {@code DELETE} deletes it;
+ * {@code input_items} lists its input with ids. A streamed background response is complete when
+ * its stream ends, and {@code GET …/responses/{id}?stream=true&starting_after=N} resumes its
+ * events after sequence number {@code N}, running it to its end. Not modelled: a resumed stream
+ * that waits while the response is still running (the simulated model answers at once), and
+ * failed or incomplete responses.
  *
  * <p>Thread-safe. Sessions (affinity cookies issued) and stored responses are kept for the
- * simulator's lifetime; the request log keeps the latest {@link Builder#requestLogLimit(int)}
- * entries.
+ * simulator's lifetime (background responses do not expire after ten minutes as real ones do);
+ * the request log keeps the latest {@link Builder#requestLogLimit(int)} entries. See
+ * {@code docs/simulator.md}.
  */
 public final class ApimSimulator implements AutoCloseable {
   /** The affinity cookie name most APIM pools are configured with. */
@@ -89,14 +118,17 @@ public final class ApimSimulator implements AutoCloseable {
   private ApimSimulator(Builder builder) throws IOException {
     IdGenerator ids = new IdGenerator(builder.random);
     Map<String, SimulatedBackend> byName = new LinkedHashMap<>();
+    BackgroundPolicy background = new BackgroundPolicy(builder.backgroundCompletesOnPoll,
+        builder.backgroundRunTime);
     for (BackendSpec spec : builder.backends) {
-      byName.put(spec.name(), new SimulatedBackend(spec, ids, builder.clock, builder.circuitBreaker));
+      byName.put(spec.name(), new SimulatedBackend(spec, ids, builder.clock, builder.circuitBreaker,
+          background));
     }
     this.backends = byName;
     this.cookieName = builder.cookieName;
     this.gateway = new Gateway(new ArrayList<>(byName.values()), builder.sessionAffinity,
         builder.cookieName, builder.pinnedBackendMode, ids, builder.recordRequestBodies,
-        builder.requestLogLimit);
+        builder.requestLogLimit, builder.deadPinnedBackendStatus);
     this.executor = Executors.newCachedThreadPool(new SimulatorThreads());
     this.server = HttpServer.create(
         new InetSocketAddress(InetAddress.getLoopbackAddress(), builder.port), 128);
@@ -182,6 +214,9 @@ public final class ApimSimulator implements AutoCloseable {
     private boolean sessionAffinity = true;
     private String cookieName = DEFAULT_COOKIE_NAME;
     private PinnedBackendMode pinnedBackendMode = PinnedBackendMode.REROUTE;
+    private int deadPinnedBackendStatus;
+    private int backgroundCompletesOnPoll = BackgroundPolicy.DEFAULT.poll();
+    private @Nullable Duration backgroundRunTime;
     private @Nullable CircuitBreakerRule circuitBreaker;
     private Clock clock = Clock.systemUTC();
     private Random random = new Random();
@@ -235,6 +270,63 @@ public final class ApimSimulator implements AutoCloseable {
     /** What happens when the pinned backend is unavailable; default {@link PinnedBackendMode#REROUTE}. */
     public Builder pinnedBackendMode(PinnedBackendMode mode) {
       this.pinnedBackendMode = Objects.requireNonNull(mode, "mode");
+      return this;
+    }
+
+    /**
+     * Makes the gateway answer a request pinned to a killed backend itself, with {@code status}
+     * and APIM's own error shape, as APIM does when it cannot connect to the backend:
+     * {@code {"statusCode":500,"message":"Internal server error","activityId":"<uuid>"}} for 500
+     * ({@code BackendConnectionFailure}), {@code "Bad gateway"} for 502 and
+     * {@code "Gateway timeout"} for 504; {@code activityId} is the answer's
+     * {@code apim-request-id}. The request is not forwarded and no new cookie is issued.
+     *
+     * <p>This takes precedence over {@link #pinnedBackendMode(PinnedBackendMode)} for killed
+     * backends only: a pin to a backend whose circuit breaker is open still follows the mode
+     * (APIM answers an open breaker with 503). Default: not set, the mode decides.
+     *
+     * @throws IllegalArgumentException unless {@code status} is 500, 502 or 504
+     */
+    public Builder deadPinnedBackendStatus(int status) {
+      if (status != 500 && status != 502 && status != 504) {
+        throw new IllegalArgumentException(
+            "deadPinnedBackendStatus must be 500, 502 or 504, was " + status);
+      }
+      this.deadPinnedBackendStatus = status;
+      return this;
+    }
+
+    /**
+     * The retrieval ({@code GET …/responses/{id}}) on which a background response
+     * ({@code background: true}) completes; earlier ones show it {@code in_progress}. Default 2:
+     * the create answers {@code queued}, the first poll {@code in_progress}, the second
+     * {@code completed} with the output. Replaces {@link #backgroundCompletesAfter(Duration)}.
+     *
+     * @throws IllegalArgumentException if {@code poll} is less than 1
+     */
+    public Builder backgroundCompletesOnPoll(int poll) {
+      if (poll < 1) {
+        throw new IllegalArgumentException("backgroundCompletesOnPoll must be 1 or more, was " + poll);
+      }
+      this.backgroundCompletesOnPoll = poll;
+      this.backgroundRunTime = null;
+      return this;
+    }
+
+    /**
+     * Makes a background response complete once {@code runTime} has passed on the
+     * {@link #clock(Clock) clock} since it was created, whatever the number of polls: a
+     * retrieval before then shows it {@code in_progress}, the first one after
+     * {@code completed}. Replaces {@link #backgroundCompletesOnPoll(int)}.
+     *
+     * @throws IllegalArgumentException if {@code runTime} is negative
+     */
+    public Builder backgroundCompletesAfter(Duration runTime) {
+      Objects.requireNonNull(runTime, "runTime");
+      if (runTime.isNegative()) {
+        throw new IllegalArgumentException("backgroundCompletesAfter must not be negative, was " + runTime);
+      }
+      this.backgroundRunTime = runTime;
       return this;
     }
 

@@ -2,6 +2,7 @@ package io.github.affinity4j.testkit;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
@@ -36,6 +37,8 @@ final class Gateway implements HttpHandler {
   private final IdGenerator ids;
   private final boolean recordBodies;
   private final int logLimit;
+  /** The status the gateway answers itself for a pin to a killed backend, or 0 to follow pinnedMode. */
+  private final int deadPinStatus;
 
   private final Map<String, SimulatedBackend> sessions = new ConcurrentHashMap<>();
   private final ConcurrentLinkedDeque<LoggedRequest> log = new ConcurrentLinkedDeque<>();
@@ -44,7 +47,9 @@ final class Gateway implements HttpHandler {
   private final Object routingLock = new Object();
 
   Gateway(List<SimulatedBackend> backends, boolean affinity, String cookieName,
-      PinnedBackendMode pinnedMode, IdGenerator ids, boolean recordBodies, int logLimit) {
+      PinnedBackendMode pinnedMode, IdGenerator ids, boolean recordBodies, int logLimit,
+      int deadPinStatus) {
+    this.deadPinStatus = deadPinStatus;
     this.backends = List.copyOf(backends);
     this.affinity = affinity;
     this.cookieName = cookieName;
@@ -65,7 +70,8 @@ final class Gateway implements HttpHandler {
     byte[] body = readBody(exchange.getRequestBody());
     Headers headers = exchange.getResponseHeaders();
     headers.set("x-request-id", ids.uuid());
-    headers.set("apim-request-id", ids.uuid());
+    String activityId = ids.uuid();
+    headers.set("apim-request-id", activityId);
 
     SimulatedBackend target = null;
     String issued = null;
@@ -79,6 +85,8 @@ final class Gateway implements HttpHandler {
       SimulatedBackend pinned = cookie == null ? null : sessions.get(cookie);
       if (pinned != null && pinned.isAvailable()) {
         target = pinned;
+      } else if (pinned != null && !pinned.isAlive() && deadPinStatus != 0) {
+        target = null;
       } else if (pinned != null && pinnedMode == PinnedBackendMode.STRICT) {
         target = null;
       } else {
@@ -104,6 +112,8 @@ final class Gateway implements HttpHandler {
         }
         target.recordOutcome(response.status, response.headers.get("Retry-After"));
         headers.set("x-backend-region", target.region());
+      } else if (pinned != null && !pinned.isAlive() && deadPinStatus != 0) {
+        response = backendConnectionFailure(deadPinStatus, activityId);
       } else if (pinned != null) {
         response = gatewayError(503, pinned.isAlive()
             ? "Service Unavailable: the backend circuit breaker is open."
@@ -115,17 +125,38 @@ final class Gateway implements HttpHandler {
     if (issued != null) {
       headers.add("Set-Cookie", cookieName + "=" + issued + "; Path=/; HttpOnly");
     }
-    String previousResponseId = operation != null && operation.kind() == Operation.Kind.CREATE_RESPONSE
-        && body != null ? previousResponseId(body) : null;
+    RequestFacts facts = operation != null && body != null && carriesInput(operation.kind())
+        ? RequestFacts.read(body) : RequestFacts.NONE;
     record(new LoggedRequest(seq, method, pathAndQuery, cookie,
         target == null ? null : target.name(), response.status, issued,
         recordBodies && body != null ? new String(body, StandardCharsets.UTF_8) : null,
-        previousResponseId, response.createdResponseId));
+        facts.previousResponseId(), response.createdResponseId, facts.encryptedInputItems(),
+        response.errorCode, response.responseStatus, response.backgroundPoll));
     write(exchange, response, target);
   }
 
   private static SimResponse gatewayError(int status, String message) {
     return SimResponse.json(status, Json.gatewayErrorBody(status, message));
+  }
+
+  /**
+   * APIM's own answer when it cannot reach the backend it forwards to: 500 (its
+   * {@code BackendConnectionFailure}), or the 502 or 504 some gateways give, with the request's
+   * {@code apim-request-id} as {@code activityId}.
+   */
+  private static SimResponse backendConnectionFailure(int status, String activityId) {
+    String message = status == 502 ? "Bad gateway" : status == 504 ? "Gateway timeout"
+        : "Internal server error";
+    ObjectNode body = Json.object();
+    body.put("statusCode", status);
+    body.put("message", message);
+    body.put("activityId", activityId);
+    return SimResponse.json(status, Json.write(body));
+  }
+
+  private static boolean carriesInput(Operation.Kind kind) {
+    return kind == Operation.Kind.CREATE_RESPONSE || kind == Operation.Kind.COMPACT_RESPONSE
+        || kind == Operation.Kind.COUNT_INPUT_TOKENS;
   }
 
   /**
@@ -212,25 +243,62 @@ final class Gateway implements HttpHandler {
   }
 
   /**
-   * The top-level {@code previous_response_id} of a create-response body, or null when it has none
-   * or is not a JSON object. Streams over the body without building a tree.
+   * What the request log records of a body that may continue a chain: its top-level
+   * {@code previous_response_id}, and how many items of its top-level {@code input} array carry
+   * {@code encrypted_content}. Read by streaming over the body without building a tree; a body
+   * that is not a JSON object has neither (the backend answers 400).
    */
-  static @Nullable String previousResponseId(byte[] body) {
-    try (JsonParser parser = Json.MAPPER.getFactory().createParser(body)) {
-      if (parser.nextToken() != JsonToken.START_OBJECT) {
-        return null;
-      }
-      while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        String field = parser.currentName();
-        JsonToken value = parser.nextToken();
-        if ("previous_response_id".equals(field)) {
-          return value == JsonToken.VALUE_STRING ? parser.getText() : null;
+  record RequestFacts(@Nullable String previousResponseId, int encryptedInputItems) {
+    static final RequestFacts NONE = new RequestFacts(null, 0);
+
+    static RequestFacts read(byte[] body) {
+      String previousResponseId = null;
+      int encrypted = 0;
+      try (JsonParser parser = Json.MAPPER.getFactory().createParser(body)) {
+        if (parser.nextToken() != JsonToken.START_OBJECT) {
+          return NONE;
         }
-        parser.skipChildren();
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+          String field = parser.currentName();
+          JsonToken value = parser.nextToken();
+          if ("previous_response_id".equals(field) && value == JsonToken.VALUE_STRING) {
+            previousResponseId = parser.getText();
+          } else if ("input".equals(field) && value == JsonToken.START_ARRAY) {
+            encrypted = countEncryptedItems(parser);
+          } else {
+            parser.skipChildren();
+          }
+        }
+      } catch (IOException e) {
+        // Not JSON, or cut short: keep what was read before the fault.
       }
-      return null;
-    } catch (IOException e) {
-      return null; // not JSON: the backend answers 400, and the log says the request continued nothing
+      return new RequestFacts(previousResponseId, encrypted);
+    }
+
+    /** Counts the objects of the array the parser is at whose {@code encrypted_content} is set. */
+    private static int countEncryptedItems(JsonParser parser) throws IOException {
+      int count = 0;
+      JsonToken element;
+      while ((element = parser.nextToken()) != JsonToken.END_ARRAY && element != null) {
+        if (element != JsonToken.START_OBJECT) {
+          parser.skipChildren();
+          continue;
+        }
+        boolean encrypted = false;
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+          String field = parser.currentName();
+          JsonToken value = parser.nextToken();
+          if ("encrypted_content".equals(field) && value == JsonToken.VALUE_STRING
+              && !parser.getText().isEmpty()) {
+            encrypted = true;
+          }
+          parser.skipChildren();
+        }
+        if (encrypted) {
+          count++;
+        }
+      }
+      return count;
     }
   }
 

@@ -1,5 +1,7 @@
 package io.github.affinity4j.testkit;
 
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -8,11 +10,17 @@ import org.jspecify.annotations.Nullable;
  *
  * @param kind what is asked for
  * @param id the response or conversation id in the path, or {@code null}
+ * @param query the raw query string, or {@code null}
  */
-record Operation(Kind kind, @Nullable String id) {
+record Operation(Kind kind, @Nullable String id, @Nullable String query) {
   enum Kind {
     CREATE_RESPONSE, GET_RESPONSE, DELETE_RESPONSE,
+    CANCEL_RESPONSE, LIST_INPUT_ITEMS, COMPACT_RESPONSE, COUNT_INPUT_TOKENS,
     CREATE_CONVERSATION, GET_CONVERSATION, DELETE_CONVERSATION
+  }
+
+  Operation(Kind kind, @Nullable String id) {
+    this(kind, id, null);
   }
 
   /** The operation a request asks for, or {@code null} when the gateway does not know it. */
@@ -27,28 +35,73 @@ record Operation(Kind kind, @Nullable String id) {
     } else {
       return null;
     }
-    int slash = rest.indexOf('/');
-    String collection = slash < 0 ? rest : rest.substring(0, slash);
-    String id = slash < 0 ? null : rest.substring(slash + 1);
-    if (id != null && (id.isEmpty() || id.indexOf('/') >= 0)) {
+    String[] segments = rest.split("/", -1);
+    for (String segment : segments) {
+      if (segment.isEmpty()) {
+        return null;
+      }
+    }
+    Kind kind;
+    if (segments[0].equals("responses")) {
+      kind = responsesKind(method, segments);
+    } else if (segments[0].equals("conversations")) {
+      kind = conversationsKind(method, segments);
+    } else {
       return null;
     }
-    boolean responses = collection.equals("responses");
-    if (!responses && !collection.equals("conversations")) {
+    if (kind == null) {
       return null;
     }
-    switch (method) {
-      case "POST":
-        return id != null ? null
-            : new Operation(responses ? Kind.CREATE_RESPONSE : Kind.CREATE_CONVERSATION, null);
-      case "GET":
-        return id == null ? null
-            : new Operation(responses ? Kind.GET_RESPONSE : Kind.GET_CONVERSATION, id);
-      case "DELETE":
-        return id == null ? null
-            : new Operation(responses ? Kind.DELETE_RESPONSE : Kind.DELETE_CONVERSATION, id);
+    boolean hasId = segments.length > 1 && kind != Kind.COMPACT_RESPONSE
+        && kind != Kind.COUNT_INPUT_TOKENS;
+    return new Operation(kind, hasId ? segments[1] : null, query);
+  }
+
+  private static @Nullable Kind responsesKind(String method, String[] segments) {
+    switch (segments.length) {
+      case 1:
+        return method.equals("POST") ? Kind.CREATE_RESPONSE : null;
+      case 2:
+        if (method.equals("POST")) {
+          return segments[1].equals("compact") ? Kind.COMPACT_RESPONSE
+              : segments[1].equals("input_tokens") ? Kind.COUNT_INPUT_TOKENS : null;
+        }
+        return method.equals("GET") ? Kind.GET_RESPONSE
+            : method.equals("DELETE") ? Kind.DELETE_RESPONSE : null;
+      case 3:
+        if (method.equals("POST") && segments[2].equals("cancel")) {
+          return Kind.CANCEL_RESPONSE;
+        }
+        return method.equals("GET") && segments[2].equals("input_items") ? Kind.LIST_INPUT_ITEMS : null;
       default:
         return null;
     }
+  }
+
+  private static @Nullable Kind conversationsKind(String method, String[] segments) {
+    switch (segments.length) {
+      case 1:
+        return method.equals("POST") ? Kind.CREATE_CONVERSATION : null;
+      case 2:
+        return method.equals("GET") ? Kind.GET_CONVERSATION
+            : method.equals("DELETE") ? Kind.DELETE_CONVERSATION : null;
+      default:
+        return null;
+    }
+  }
+
+  /** The decoded value of query parameter {@code name}, or {@code null} when it is absent. */
+  @Nullable String queryParam(String name) {
+    if (query == null) {
+      return null;
+    }
+    for (String pair : query.split("&")) {
+      int eq = pair.indexOf('=');
+      String key = eq < 0 ? pair : pair.substring(0, eq);
+      if (URLDecoder.decode(key, StandardCharsets.UTF_8).equals(name)) {
+        return eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      }
+    }
+    return null;
   }
 }

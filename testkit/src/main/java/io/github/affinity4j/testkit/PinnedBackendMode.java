@@ -3,7 +3,9 @@ package io.github.affinity4j.testkit;
 /**
  * What the simulated gateway does with a request whose affinity cookie pins it to a backend that
  * is unavailable (killed, or its circuit breaker is open). APIM does not document this; real
- * gateways have been seen doing either.
+ * gateways have been seen doing either. For a killed backend,
+ * {@link ApimSimulator.Builder#deadPinnedBackendStatus(int)} overrides the mode with APIM's own
+ * 500 (or 502, 504).
  */
 public enum PinnedBackendMode {
   /**

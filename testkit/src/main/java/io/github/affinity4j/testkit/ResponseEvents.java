@@ -12,13 +12,27 @@ final class ResponseEvents {
 
   /** The frames of {@code finished}: {@code response.created} to {@code response.completed}. */
   static List<String> frames(ObjectNode finished) {
+    return frames(finished, false);
+  }
+
+  /**
+   * The frames of {@code finished}; for a background response {@code response.created} shows it
+   * {@code queued} and a {@code response.queued} event follows, as the real service streams one.
+   */
+  static List<String> frames(ObjectNode finished, boolean background) {
     EventWriter writer = new EventWriter();
     ObjectNode inProgress = finished.deepCopy();
     inProgress.put("status", "in_progress");
     inProgress.putNull("completed_at");
     inProgress.putNull("usage");
     inProgress.putArray("output");
-    writer.add("response.created", Json.object().set("response", inProgress));
+    if (background) {
+      ObjectNode queued = inProgress.deepCopy().put("status", "queued");
+      writer.add("response.created", Json.object().set("response", queued));
+      writer.add("response.queued", Json.object().set("response", queued));
+    } else {
+      writer.add("response.created", Json.object().set("response", inProgress));
+    }
     writer.add("response.in_progress", Json.object().set("response", inProgress));
     int outputIndex = 0;
     for (JsonNode item : finished.get("output")) {

@@ -1,8 +1,10 @@
 package io.github.affinity4j.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -29,7 +31,7 @@ final class ResponseJson {
     response.put("object", "response");
     response.put("created_at", now);
     response.put("status", "completed");
-    response.put("background", false);
+    response.put("background", request.path("background").asBoolean(false));
     response.put("completed_at", now);
     response.putNull("error");
     response.putNull("incomplete_details");
@@ -62,10 +64,7 @@ final class ResponseJson {
 
   /** Token counts that grow with the context: roughly four characters a token. */
   private static ObjectNode usage(ObjectNode request, List<JsonNode> context, List<JsonNode> output) {
-    long inputChars = request.path("instructions").asText("").length();
-    for (JsonNode item : context) {
-      inputChars += Json.write(item).length();
-    }
+    long inputTokens = inputTokens(request, context);
     long outputChars = 0;
     long reasoningTokens = 0;
     for (JsonNode item : output) {
@@ -75,7 +74,6 @@ final class ResponseJson {
         reasoningTokens += chars / 4;
       }
     }
-    long inputTokens = 1 + inputChars / 4;
     long outputTokens = 1 + outputChars / 4;
     ObjectNode usage = Json.object();
     usage.put("input_tokens", inputTokens);
@@ -84,6 +82,53 @@ final class ResponseJson {
     usage.putObject("output_tokens_details").put("reasoning_tokens", reasoningTokens);
     usage.put("total_tokens", inputTokens + outputTokens);
     return usage;
+  }
+
+  /** The input tokens of a turn: roughly four characters of instructions and context a token. */
+  static long inputTokens(ObjectNode request, List<JsonNode> context) {
+    long inputChars = request.path("instructions").asText("").length();
+    for (JsonNode item : context) {
+      inputChars += Json.write(item).length();
+    }
+    return 1 + inputChars / 4;
+  }
+
+  /**
+   * The answer of {@code POST …/responses/compact}: every user message of the context, then one
+   * compaction item that stands for the rest.
+   */
+  ObjectNode compacted(ObjectNode request, List<JsonNode> context, String encryptedContent) {
+    ObjectNode compacted = Json.object();
+    compacted.put("id", ids.next("resp_", 48));
+    compacted.put("object", "response.compaction");
+    compacted.put("created_at", clock.instant().getEpochSecond());
+    ArrayNode output = compacted.putArray("output");
+    for (JsonNode item : context) {
+      if (MessageItems.isUserMessage(item)) {
+        ObjectNode message = Json.object();
+        message.put("id", ids.next("msg_", 32));
+        message.put("type", "message");
+        message.put("status", "completed");
+        message.put("role", "user");
+        JsonNode content = item.get("content");
+        if (content.isTextual()) {
+          message.putArray("content").add(
+              Json.object().put("type", "input_text").put("text", content.asText()));
+        } else {
+          message.set("content", content);
+        }
+        output.add(message);
+      }
+    }
+    ObjectNode compaction = Json.object();
+    compaction.put("id", ids.next("cmp_", 32));
+    compaction.put("type", "compaction");
+    compaction.put("encrypted_content", encryptedContent);
+    output.add(compaction);
+    List<JsonNode> written = new ArrayList<>();
+    output.forEach(written::add);
+    compacted.set("usage", usage(request, context, written));
+    return compacted;
   }
 
   ObjectNode messageItem(String text) {
@@ -116,13 +161,14 @@ final class ResponseJson {
     return item;
   }
 
-  ObjectNode reasoningItem(boolean withEncryptedContent) {
+  /** A reasoning item, with {@code encrypted_content} when that is not null. */
+  ObjectNode reasoningItem(@Nullable String encryptedContent) {
     ObjectNode item = Json.object();
     item.put("id", ids.next("rs_", 32));
     item.put("type", "reasoning");
     item.putArray("summary");
-    if (withEncryptedContent) {
-      item.put("encrypted_content", ids.next("gAAAAA", 64));
+    if (encryptedContent != null) {
+      item.put("encrypted_content", encryptedContent);
     }
     return item;
   }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.HashSet;
 import java.util.List;
@@ -23,7 +24,15 @@ import org.jspecify.annotations.Nullable;
  * {@link ResponseEvents}'.
  *
  * <p>The model is deterministic: it answers with a {@link SimulatedAnswer} line that names the
- * backend and counts the user messages in its context ({@link MessageItems}). Thread-safe.
+ * backend and counts the user messages in its context ({@link MessageItems}).
+ *
+ * <p>Encrypted reasoning and compaction content is sealed by this backend's
+ * {@link EncryptedContent} and refused from any other ({@code invalid_encrypted_content}). Input
+ * items are looked up by id only where the real service looks them up: an
+ * {@code item_reference} always, a full item that carries an {@code id} only when the request
+ * stores ({@code store} true, the default); with {@code store: false}, and for compact and
+ * input-token counts, a full item is taken as sent. Background responses live in
+ * {@link StoredResponse}. Thread-safe.
  */
 final class ResponsesApi {
   /** Top-level fields of {@code ResponseCreateParams} in openai-java 4.101.0, plus {@code stream}. */
@@ -34,6 +43,14 @@ final class ResponsesApi {
       "prompt_cache_options", "prompt_cache_retention", "reasoning", "safety_identifier",
       "service_tier", "store", "stream", "stream_options", "temperature", "text", "tool_choice",
       "tools", "top_logprobs", "top_p", "truncation", "user");
+  /** Top-level fields of {@code ResponseCompactParams} in openai-java 4.101.0. */
+  private static final Set<String> COMPACT_FIELDS = Set.of(
+      "image", "input", "instructions", "model", "previous_response_id", "prompt_cache_key",
+      "prompt_cache_options", "prompt_cache_retention", "service_tier");
+  /** Top-level fields of {@code InputTokenCountParams} in openai-java 4.101.0. */
+  private static final Set<String> INPUT_TOKENS_FIELDS = Set.of(
+      "conversation", "input", "instructions", "model", "parallel_tool_calls", "personality",
+      "previous_response_id", "reasoning", "text", "tool_choice", "tools", "truncation");
   private static final Set<String> CONVERSATION_FIELDS = Set.of("items", "metadata");
   private static final Set<String> ROLES = Set.of("user", "assistant", "system", "developer");
 
@@ -42,18 +59,28 @@ final class ResponsesApi {
   private final IdGenerator ids;
   private final Clock clock;
   private final ResponseJson responseJson;
+  private final EncryptedContent sealer;
+  private final BackgroundPolicy backgroundPolicy;
   private final Map<String, StoredResponse> responses = new ConcurrentHashMap<>();
   private final Map<String, JsonNode> issuedItems = new ConcurrentHashMap<>();
   private final Map<String, StoredConversation> conversations = new ConcurrentHashMap<>();
   final LongAdder responsesCreated = new LongAdder();
   final LongAdder notFoundErrors = new LongAdder();
 
-  ResponsesApi(String backend, String region, IdGenerator ids, Clock clock) {
+  ResponsesApi(String backend, String region, IdGenerator ids, Clock clock,
+      BackgroundPolicy backgroundPolicy) {
     this.backend = backend;
     this.region = region;
     this.ids = ids;
     this.clock = clock;
     this.responseJson = new ResponseJson(ids, clock);
+    this.sealer = new EncryptedContent(ids, clock);
+    this.backgroundPolicy = backgroundPolicy;
+  }
+
+  /** Whether this backend sealed {@code encryptedContent}. */
+  boolean verifies(String encryptedContent) {
+    return sealer.verify(encryptedContent);
   }
 
   /** Serves one operation; an {@link ApiException} carries an error answer. */
@@ -63,7 +90,15 @@ final class ResponsesApi {
         case CREATE_RESPONSE:
           return createResponse(RequestFields.parseObject(body));
         case GET_RESPONSE:
-          return SimResponse.json(200, Json.write(storedResponse(pathId(operation)).json));
+          return retrieve(operation);
+        case CANCEL_RESPONSE:
+          return cancel(storedResponse(pathId(operation)));
+        case LIST_INPUT_ITEMS:
+          return listInputItems(operation);
+        case COMPACT_RESPONSE:
+          return compact(RequestFields.parseObject(body));
+        case COUNT_INPUT_TOKENS:
+          return countInputTokens(RequestFields.parseObject(body));
         case DELETE_RESPONSE: {
           String id = pathId(operation);
           storedResponse(id);
@@ -91,7 +126,7 @@ final class ResponsesApi {
     }
   }
 
-  /** The response or conversation id of a GET or DELETE, which {@link Operation#parse} always sets. */
+  /** The response or conversation id in the path, which {@link Operation#parse} always sets. */
   private static String pathId(Operation operation) {
     return Objects.requireNonNull(operation.id(), "a GET or DELETE operation has an id");
   }
@@ -103,6 +138,11 @@ final class ResponsesApi {
     String conversationId = RequestFields.conversationId(request.get("conversation"));
     boolean store = RequestFields.optionalBoolean(request, "store", true);
     boolean stream = RequestFields.optionalBoolean(request, "stream", false);
+    boolean background = RequestFields.optionalBoolean(request, "background", false);
+    if (background && !store) {
+      throw ApiException.openAi(400, "Background mode requires `store` to be true.", "background",
+          null);
+    }
     RequestFields.optionalString(request, "instructions");
     ArrayNode tools = RequestFields.optionalArray(request, "tools");
     ArrayNode include = RequestFields.optionalArray(request, "include");
@@ -125,15 +165,14 @@ final class ResponsesApi {
       conversation = conversation(conversationId);
       context.addAll(conversation.items());
     }
-    List<JsonNode> input = inputItems(request.get("input"), context, "input");
-    List<JsonNode> all = new ArrayList<>(context.size() + input.size());
-    all.addAll(context);
-    all.addAll(input);
+    List<JsonNode> input = inputItems(request.get("input"), context, "input", store);
+    List<JsonNode> all = concat(context, input);
 
     List<JsonNode> output = new ArrayList<>();
-    if (reasoning != null && reasoning.isObject()) {
-      boolean encrypted = RequestFields.contains(include, "reasoning.encrypted_content");
-      output.add(responseJson.reasoningItem(encrypted));
+    boolean encrypted = RequestFields.contains(include, "reasoning.encrypted_content");
+    if ((reasoning != null && reasoning.isObject()) || encrypted) {
+      // Asking for encrypted reasoning implies a reasoning model, which reasons on every turn.
+      output.add(responseJson.reasoningItem(encrypted ? sealer.seal() : null));
     }
     String lastUserText = MessageItems.lastUserText(all);
     List<String> toolOutputs = new ArrayList<>();
@@ -155,25 +194,202 @@ final class ResponsesApi {
     String id = ids.next("resp_", 48);
     ObjectNode response = responseJson.response(id, model, request, output, conversationId, all);
     responsesCreated.increment();
-    if (store || conversation != null) {
-      for (JsonNode item : output) {
-        issuedItems.put(item.get("id").asText(), item);
-      }
-    }
+    StoredResponse stored = null;
     if (store) {
-      responses.put(id, new StoredResponse(response, previousId, input, output));
+      stored = new StoredResponse(response, previousId, input, output, background, clock.instant());
+      responses.put(id, stored);
+    }
+    if (background && stream) {
+      // The stream runs the response to its end, so it is complete by the time anyone polls.
+      Objects.requireNonNull(stored, "background implies store").complete();
+    }
+    if ((store && !background) || (background && stream) || conversation != null) {
+      issue(output);
     }
     if (conversation != null) {
       conversation.append(input, output);
     }
-    SimResponse answer = stream
-        ? SimResponse.stream(ResponseEvents.frames(response))
-        : SimResponse.json(200, Json.write(response));
+    SimResponse answer;
+    if (stream) {
+      answer = SimResponse.stream(ResponseEvents.frames(response, background));
+      answer.responseStatus = StoredResponse.COMPLETED;
+    } else {
+      ObjectNode shown = stored == null ? response : stored.json();
+      answer = SimResponse.json(200, Json.write(shown));
+      answer.responseStatus = shown.get("status").asText();
+    }
     answer.createdResponseId = id;
     return answer;
   }
 
-  /** Input and output items of the chain ending at {@code previousId}, oldest first. */
+  /**
+   * {@code GET …/responses/{id}}: the stored response; for a background one, a poll that moves it
+   * on ({@link BackgroundPolicy}). With {@code stream=true} the events of a background response
+   * after {@code starting_after}, which runs it to its end.
+   */
+  private SimResponse retrieve(Operation operation) throws ApiException {
+    StoredResponse stored = storedResponse(pathId(operation));
+    if ("true".equals(operation.queryParam("stream"))) {
+      return resumeStream(stored, operation.queryParam("starting_after"));
+    }
+    if (stored.poll(backgroundPolicy, clock.instant())) {
+      issue(stored.madeOutput());
+    }
+    ObjectNode shown = stored.json();
+    SimResponse answer = SimResponse.json(200, Json.write(shown));
+    answer.responseStatus = shown.get("status").asText();
+    answer.backgroundPoll = stored.background;
+    return answer;
+  }
+
+  private SimResponse resumeStream(StoredResponse stored, @Nullable String startingAfter)
+      throws ApiException {
+    if (!stored.background) {
+      throw ApiException.openAi(400, "Response with id '" + stored.id + "' was not created with"
+          + " background=true and cannot be streamed.", null, null);
+    }
+    int after = -1;
+    if (startingAfter != null) {
+      try {
+        after = Integer.parseInt(startingAfter);
+      } catch (NumberFormatException e) {
+        throw ApiException.invalidType("starting_after", "an integer", "a string");
+      }
+    }
+    if (stored.complete()) {
+      issue(stored.madeOutput());
+    }
+    if (stored.status().equals(StoredResponse.CANCELLED)) {
+      throw ApiException.openAi(400, "Response with id '" + stored.id + "' was cancelled and"
+          + " cannot be streamed.", null, null);
+    }
+    List<String> frames = ResponseEvents.frames(stored.finished(), true);
+    int from = Math.max(0, Math.min(after + 1, frames.size()));
+    SimResponse answer = SimResponse.stream(frames.subList(from, frames.size()));
+    answer.responseStatus = StoredResponse.COMPLETED;
+    answer.backgroundPoll = true;
+    return answer;
+  }
+
+  /**
+   * {@code POST …/responses/{id}/cancel}: a queued or in-progress background response becomes
+   * {@code cancelled}; cancelling one that already ended answers it unchanged (idempotent).
+   */
+  private SimResponse cancel(StoredResponse stored) throws ApiException {
+    if (!stored.background) {
+      throw ApiException.openAi(400, "Cannot cancel a synchronous response.", null, null);
+    }
+    stored.cancel();
+    ObjectNode shown = stored.json();
+    SimResponse answer = SimResponse.json(200, Json.write(shown));
+    answer.responseStatus = shown.get("status").asText();
+    return answer;
+  }
+
+  /** {@code GET …/responses/{id}/input_items}, with {@code limit}, {@code order} and {@code after}. */
+  private SimResponse listInputItems(Operation operation) throws ApiException {
+    StoredResponse stored = storedResponse(pathId(operation));
+    List<JsonNode> items = new ArrayList<>(stored.listedInput(ids,
+        item -> issuedItems.put(item.get("id").asText(), item)));
+    String order = operation.queryParam("order");
+    if (order != null && !order.equals("asc") && !order.equals("desc")) {
+      throw ApiException.invalidValue("order", "'" + order + "'. Supported values are: 'asc' and 'desc'.");
+    }
+    if (!"asc".equals(order)) {
+      Collections.reverse(items);
+    }
+    String after = operation.queryParam("after");
+    if (after != null) {
+      int at = 0;
+      while (at < items.size() && !after.equals(items.get(at).get("id").asText())) {
+        at++;
+      }
+      items = items.subList(Math.min(at + 1, items.size()), items.size());
+    }
+    int limit = 20;
+    String limitParam = operation.queryParam("limit");
+    if (limitParam != null) {
+      try {
+        limit = Integer.parseInt(limitParam);
+      } catch (NumberFormatException e) {
+        limit = 0;
+      }
+      if (limit < 1 || limit > 100) {
+        throw ApiException.invalidValue("limit", "'" + limitParam + "'. Expected an integer from 1 to 100.");
+      }
+    }
+    List<JsonNode> page = items.subList(0, Math.min(limit, items.size()));
+    ObjectNode list = Json.object();
+    list.put("object", "list");
+    list.putArray("data").addAll(page);
+    list.put("first_id", page.isEmpty() ? null : page.get(0).get("id").asText());
+    list.put("last_id", page.isEmpty() ? null : page.get(page.size() - 1).get("id").asText());
+    list.put("has_more", page.size() < items.size());
+    return SimResponse.json(200, Json.write(list));
+  }
+
+  /**
+   * {@code POST …/responses/compact}: the context ({@code previous_response_id}'s chain, then
+   * {@code input}) compacted into its user messages and one compaction item sealed by this
+   * backend. Nothing is stored.
+   */
+  private SimResponse compact(ObjectNode request) throws ApiException {
+    RequestFields.rejectUnknownFields(request, COMPACT_FIELDS);
+    RequestFields.requiredString(request, "model");
+    RequestFields.optionalString(request, "instructions");
+    String previousId = RequestFields.optionalString(request, "previous_response_id");
+    List<JsonNode> context = previousId == null ? List.of() : chainItems(previousId);
+    List<JsonNode> all = concat(context, inputItems(request.get("input"), context, "input", false));
+    return SimResponse.json(200, Json.write(responseJson.compacted(request, all, sealer.seal())));
+  }
+
+  /**
+   * {@code POST …/responses/input_tokens}: the {@code usage.input_tokens} a turn with this
+   * context would report.
+   */
+  private SimResponse countInputTokens(ObjectNode request) throws ApiException {
+    RequestFields.rejectUnknownFields(request, INPUT_TOKENS_FIELDS);
+    RequestFields.optionalString(request, "model");
+    RequestFields.optionalString(request, "instructions");
+    String previousId = RequestFields.optionalString(request, "previous_response_id");
+    String conversationId = RequestFields.conversationId(request.get("conversation"));
+    if (previousId != null && conversationId != null) {
+      throw ApiException.openAi(400, "Mutually exclusive parameters: Ensure you are only providing"
+          + " one of: 'previous_response_id' or 'conversation'.", null,
+          "mutually_exclusive_parameters");
+    }
+    List<JsonNode> context = new ArrayList<>();
+    if (previousId != null) {
+      context.addAll(chainItems(previousId));
+    }
+    if (conversationId != null) {
+      context.addAll(conversation(conversationId).items());
+    }
+    List<JsonNode> all = concat(context, inputItems(request.get("input"), context, "input", false));
+    ObjectNode count = Json.object();
+    count.put("object", "response.input_tokens");
+    count.put("input_tokens", ResponseJson.inputTokens(request, all));
+    return SimResponse.json(200, Json.write(count));
+  }
+
+  /** Makes items this backend issued resolvable by id. */
+  private void issue(List<JsonNode> items) {
+    for (JsonNode item : items) {
+      issuedItems.put(item.get("id").asText(), item);
+    }
+  }
+
+  private static List<JsonNode> concat(List<JsonNode> first, List<JsonNode> second) {
+    List<JsonNode> all = new ArrayList<>(first.size() + second.size());
+    all.addAll(first);
+    all.addAll(second);
+    return all;
+  }
+
+  /**
+   * Input and output items of the chain ending at {@code previousId}, oldest first. A background
+   * response still running is waited for (it completes now); a cancelled one adds its input only.
+   */
   private List<JsonNode> chainItems(String previousId) throws ApiException {
     StoredResponse link = responses.get(previousId);
     if (link == null) {
@@ -186,18 +402,23 @@ final class ResponsesApi {
     }
     List<JsonNode> items = new ArrayList<>();
     for (StoredResponse response : chain) {
-      items.addAll(response.input);
-      items.addAll(response.output);
+      if (response.complete()) {
+        issue(response.madeOutput());
+      }
+      items.addAll(response.input());
+      items.addAll(response.output());
     }
     return items;
   }
 
   /**
-   * Normalises {@code input} to a list of items: a string becomes one user message. Rejects items
-   * that carry ids this backend never issued, and tool outputs whose call is not in context.
+   * Normalises {@code input} to a list of items: a string becomes one user message. Rejects item
+   * references to ids this backend never issued, full items with such ids when
+   * {@code lookUpIds} (the request stores), encrypted content another backend sealed, and tool
+   * outputs whose call is not in context.
    */
-  private List<JsonNode> inputItems(@Nullable JsonNode input, List<JsonNode> context, String param)
-      throws ApiException {
+  private List<JsonNode> inputItems(@Nullable JsonNode input, List<JsonNode> context, String param,
+      boolean lookUpIds) throws ApiException {
     List<JsonNode> items = new ArrayList<>();
     if (input == null || input.isNull()) {
       return items;
@@ -228,7 +449,7 @@ final class ResponsesApi {
       if ("item_reference".equals(type)) {
         item = issuedItem(RequestFields.requiredString((ObjectNode) item, "id", where + ".id"));
         type = item.path("type").asText();
-      } else if (item.has("id")) {
+      } else if (item.has("id") && lookUpIds) {
         issuedItem(RequestFields.requiredString((ObjectNode) item, "id", where + ".id"));
       }
       ObjectNode copy = ((ObjectNode) item).deepCopy();
@@ -255,6 +476,10 @@ final class ResponsesApi {
           }
           break;
         case "reasoning":
+          verifyEncryptedContent(copy, where, false);
+          break;
+        case "compaction":
+          verifyEncryptedContent(copy, where, true);
           break;
         case "":
           throw ApiException.openAi(400, "Missing required parameter: '" + where + ".type'.",
@@ -265,6 +490,19 @@ final class ResponsesApi {
       items.add(copy);
     }
     return items;
+  }
+
+  /** Refuses encrypted content this backend did not seal, as another resource's would be. */
+  private void verifyEncryptedContent(ObjectNode item, String where, boolean required)
+      throws ApiException {
+    JsonNode content = item.get("encrypted_content");
+    if ((content == null || content.isNull()) && !required) {
+      return;
+    }
+    String text = RequestFields.requiredString(item, "encrypted_content", where + ".encrypted_content");
+    if (!sealer.verify(text)) {
+      throw ApiException.invalidEncryptedContent(text);
+    }
   }
 
   private JsonNode issuedItem(String id) throws ApiException {
@@ -296,7 +534,7 @@ final class ResponsesApi {
     if (metadata != null && !metadata.isNull() && !metadata.isObject()) {
       throw ApiException.invalidType("metadata", "an object", Json.typeName(metadata));
     }
-    List<JsonNode> items = inputItems(request.get("items"), List.of(), "items");
+    List<JsonNode> items = inputItems(request.get("items"), List.of(), "items", true);
     ObjectNode json = Json.object();
     String id = ids.next("conv_", 48);
     json.put("id", id);
@@ -327,21 +565,6 @@ final class ResponsesApi {
 
   private static String deleted(String id, String object) {
     return Json.write(Json.object().put("id", id).put("object", object).put("deleted", true));
-  }
-
-  private static final class StoredResponse {
-    final ObjectNode json;
-    final @Nullable String previousId;
-    final List<JsonNode> input;
-    final List<JsonNode> output;
-
-    StoredResponse(ObjectNode json, @Nullable String previousId, List<JsonNode> input,
-        List<JsonNode> output) {
-      this.json = json;
-      this.previousId = previousId;
-      this.input = List.copyOf(input);
-      this.output = List.copyOf(output);
-    }
   }
 
   private static final class StoredConversation {

@@ -19,6 +19,12 @@ final class SimResponse {
   final @Nullable List<String> events;
   /** Id of the response a backend created while answering, or null; for the request log. */
   @Nullable String createdResponseId;
+  /** The {@code code} of an error answer, or null; for the request log. */
+  @Nullable String errorCode;
+  /** The {@code status} of the response object answered, or null; for the request log. */
+  @Nullable String responseStatus;
+  /** Whether this answers a retrieval of a background response; for the request log. */
+  boolean backgroundPoll;
 
   private SimResponse(int status, byte @Nullable [] body, @Nullable List<String> events) {
     this.status = status;

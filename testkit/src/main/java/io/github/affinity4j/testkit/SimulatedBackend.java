@@ -54,9 +54,9 @@ public final class SimulatedBackend {
   int currentWeight;
 
   SimulatedBackend(BackendSpec spec, IdGenerator ids, Clock clock,
-      @Nullable CircuitBreakerRule breakerRule) {
+      @Nullable CircuitBreakerRule breakerRule, BackgroundPolicy backgroundPolicy) {
     this.spec = spec;
-    this.api = new ResponsesApi(spec.name(), spec.region(), ids, clock);
+    this.api = new ResponsesApi(spec.name(), spec.region(), ids, clock, backgroundPolicy);
     this.clock = clock;
     this.breakerRule = breakerRule;
   }
@@ -153,6 +153,15 @@ public final class SimulatedBackend {
     latency = Duration.ZERO;
   }
 
+  /**
+   * Whether this backend sealed {@code encryptedContent}, the {@code encrypted_content} of a
+   * reasoning or compaction item: only then does it accept that item as input. Each backend
+   * seals with a secret of its own, as each Azure resource does.
+   */
+  public boolean verifiesEncryptedContent(String encryptedContent) {
+    return api.verifies(Objects.requireNonNull(encryptedContent, "encryptedContent"));
+  }
+
   /** A snapshot of the backend's counters. */
   public BackendStats stats() {
     return new BackendStats(requests.get(), api.responsesCreated.sum(), api.notFoundErrors.sum());
@@ -176,6 +185,7 @@ public final class SimulatedBackend {
         response = api.handle(operation, body);
       } catch (ApiException e) {
         response = SimResponse.json(e.status, e.body);
+        response.errorCode = e.code;
       }
     }
     response.header("x-ms-region", spec.region());

@@ -352,6 +352,49 @@ final class ApimSimulatorGatewayTest {
   }
 
   @Test
+  void responsesSubPaths_onlyKnownOnesForwarded() throws IOException {
+    simulator = ApimSimulator.builder().backends(1).start();
+    String base = simulator.url() + "/openai/v1/responses/";
+
+    List<Integer> unknown = new ArrayList<>();
+    for (String path : List.of("resp_1/cancel/now", "resp_1/other", "other", "resp_1//cancel")) {
+      unknown.add(send(request(TURN).url(base + path)).status);
+    }
+    unknown.add(send(new Request.Builder().get().url(base + "resp_1/cancel")).status);
+    unknown.add(send(new Request.Builder().post(RequestBody.create("", JSON))
+        .url(base + "resp_1/input_items")).status);
+    int cancel = send(new Request.Builder().post(RequestBody.create("", JSON)).url(base + "resp_1/cancel")).status;
+    int inputItems = send(new Request.Builder().get().url(base + "resp_1/input_items?limit=5")).status;
+    int compact = send(request("{\"model\":\"gpt-4.1\",\"input\":\"x\"}").url(base + "compact")).status;
+    int count = send(request("{\"input\":\"x\"}").url(base + "input_tokens")).status;
+
+    assertThat(unknown).containsOnly(404);
+    assertThat(List.of(cancel, inputItems, compact, count)).containsExactly(404, 404, 200, 200);
+    assertThat(simulator.backend("backend-1").stats().requests()).as("the last four were forwarded")
+        .isEqualTo(4);
+    assertThat(simulator.backend("backend-1").stats().notFoundErrors()).isEqualTo(2);
+  }
+
+  @Test
+  void loggedRequest_earlierConstructors_leaveTheNewFactsEmpty() {
+    LoggedRequest first = new LoggedRequest(1, "GET", "/", null, "b", 200, null, null);
+    LoggedRequest second = new LoggedRequest(1, "POST", "/", null, "b", 200, null, null, "resp_1", "resp_2");
+
+    for (LoggedRequest request : List.of(first, second)) {
+      assertThat(request.encryptedInputItems()).isZero();
+      assertThat(request.carriedEncryptedContent()).isFalse();
+      assertThat(request.errorCode()).isNull();
+      assertThat(request.refusedEncryptedContent()).isFalse();
+      assertThat(request.responseStatus()).isNull();
+      assertThat(request.backgroundPoll()).isFalse();
+    }
+    assertThat(second.previousResponseId()).isEqualTo("resp_1");
+    assertThat(new LoggedRequest(2, "POST", "/", null, "b", 400, null, null, null, null, 1,
+        "invalid_encrypted_content", null, false).toString())
+        .contains("encryptedInputItems=1", "errorCode=invalid_encrypted_content");
+  }
+
+  @Test
   void noBackendAvailable_answers503InApimShape() throws IOException {
     simulator = ApimSimulator.builder().backends(2).start();
     simulator.backends().forEach(SimulatedBackend::kill);

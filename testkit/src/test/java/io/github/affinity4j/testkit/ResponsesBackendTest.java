@@ -383,13 +383,31 @@ final class ResponsesBackendTest {
                 .role(EasyInputMessage.Role.ASSISTANT).content(text(first)).build()),
             ResponseInputItem.ofEasyInputMessage(user("think more"))))
         .build());
-    Raw withId = post("/openai/v1/responses", "{\"model\":\"o4-mini\",\"store\":false,\"input\":["
-        + "{\"type\":\"reasoning\",\"id\":\"" + reasoning.id() + "\",\"summary\":[],"
-        + "\"encrypted_content\":\"" + reasoning.encryptedContent().orElseThrow() + "\"}]}");
 
     assertThat(answer(second).userMessages()).isEqualTo(2);
-    assertThat(withId.status).isEqualTo(400);
-    assertThat(withId.json()).isEqualTo(fixtureBody("item_not_found_store_false.json", reasoning.id()));
+  }
+
+  /**
+   * A full item is taken as sent when the request does not store, as the real service takes the
+   * items a stateless client sends back; a storing request looks its id up, and an item of an
+   * unstored response is not there.
+   */
+  @Test
+  void reasoning_fullItemWithUnstoredId_acceptedWithStoreFalse_notFoundWhenStoring() throws IOException {
+    start(1);
+    Response first = client(sim.openAiBaseUrl()).responses()
+        .create(reasoningTurn("think").store(false).build());
+    ResponseReasoningItem reasoning = first.output().get(0).asReasoning();
+    String item = "{\"type\":\"reasoning\",\"id\":\"" + reasoning.id() + "\",\"summary\":[],"
+        + "\"encrypted_content\":\"" + reasoning.encryptedContent().orElseThrow() + "\"}";
+
+    Raw unstored = post("/openai/v1/responses", "{\"model\":\"o4-mini\",\"store\":false,\"input\":["
+        + item + ",{\"role\":\"user\",\"content\":\"more\"}]}");
+    Raw storing = post("/openai/v1/responses", "{\"model\":\"o4-mini\",\"input\":[" + item + "]}");
+
+    assertThat(unstored.status).isEqualTo(200);
+    assertThat(storing.status).isEqualTo(400);
+    assertThat(storing.json()).isEqualTo(fixtureBody("item_not_found_store_false.json", reasoning.id()));
   }
 
   // --- streaming ---
