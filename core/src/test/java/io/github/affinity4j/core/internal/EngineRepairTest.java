@@ -455,9 +455,11 @@ final class EngineRepairTest {
 
   @Test
   void record_onlyFinishedStoredTurns() {
+    repairer.repairTurn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE)
+        .record(TurnOutput.of("resp_q", "queued", bytes("[]")));
+    assertThat(journal.history(ChainKey.response("resp_q")).isComplete()).as("queued: its output comes on a poll")
+        .isFalse();
     ChainTurn stored = repairer.repairTurn(bytes("{\"model\":\"m\",\"input\":\"a\"}"), null, ChainScope.NONE);
-    stored.record(TurnOutput.of("resp_q", "queued", bytes("[]")));
-    assertThat(journal.history(ChainKey.response("resp_q")).isComplete()).as("queued").isFalse();
     stored.record(output("resp_1", "A"));
     stored.record(output("resp_1b", "again"));
     assertThat(journal.history(ChainKey.response("resp_1")).isComplete()).isTrue();

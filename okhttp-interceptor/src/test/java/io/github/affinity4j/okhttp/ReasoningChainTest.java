@@ -1,0 +1,142 @@
+package io.github.affinity4j.okhttp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.models.responses.Response;
+import com.openai.models.responses.ResponseCreateParams;
+import com.openai.models.responses.ResponseIncludable;
+import com.openai.models.responses.ResponseInputItem;
+import com.openai.models.responses.ResponseOutputItem;
+import io.github.affinity4j.core.ChainBreak;
+import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testkit.LoggedRequest;
+import io.github.affinity4j.testkit.PinnedBackendMode;
+import io.github.affinity4j.testkit.SimulatedAnswer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Issue 16 (points 1 and 5): chains of a reasoning model, whose encrypted reasoning is bound to the
+ * backend that made it, survive the loss of a backend through {@link AffinityInterceptor}, on the
+ * simulator (which refuses another backend's ciphertext with {@code invalid_encrypted_content}).
+ */
+@Timeout(120)
+final class ReasoningChainTest {
+  private static final String MODEL = "o4-mini";
+  private static final String LOST = "backend-2";
+
+  private final List<OpenAIClient> clients = new ArrayList<>();
+  private ApimSimulator simulator;
+
+  @AfterEach
+  void close() {
+    clients.forEach(OpenAIClient::close);
+    if (simulator != null) {
+      simulator.close();
+    }
+  }
+
+  /** How the gateway answers a request pinned to the lost backend. */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"REROUTE", "GATEWAY_500"})
+  void encryptedReasoning_backendLostAfterTurn2_all30SurviveWithFullContextAndNoCiphertextRefused(String gateway) {
+    ApimSimulator.Builder builder = ApimSimulator.builder().backends(3).recordRequestBodies(true);
+    simulator = (gateway.equals("REROUTE") ? builder.pinnedBackendMode(PinnedBackendMode.REROUTE)
+        : builder.deadPinnedBackendStatus(500)).start();
+    AffinityInterceptor interceptor = AffinityInterceptor.builder().retryPause(Duration.ofMillis(1)).build();
+    OpenAIClient client = client(interceptor);
+    int conversations = 30;
+    int turns = 5;
+    String[] previous = new String[conversations];
+    Map<String, Integer> firstTurns = new HashMap<>();
+
+    for (int turn = 1; turn <= turns; turn++) {
+      if (turn == 3) {
+        simulator.backend(LOST).kill();
+      }
+      for (int c = 0; c < conversations; c++) {
+        ResponseCreateParams.Builder params = ResponseCreateParams.builder().model(MODEL)
+            .input("conversation " + c + ", turn " + turn)
+            .addInclude(ResponseIncludable.REASONING_ENCRYPTED_CONTENT);
+        if (previous[c] != null) {
+          params.previousResponseId(previous[c]);
+        }
+        Response response = client.responses().create(params.build());
+        SimulatedAnswer answer = SimulatedAnswer.parse(text(response));
+        assertThat(answer.userMessages()).as("conversation %d, turn %d: full context", c, turn).isEqualTo(turn);
+        assertThat(response.output()).anyMatch(ResponseOutputItem::isReasoning);
+        if (turn == 1) {
+          firstTurns.merge(answer.backend(), 1, Integer::sum);
+        }
+        previous[c] = response.id();
+      }
+    }
+
+    assertThat(firstTurns).as("first turns spread over the pool").hasSize(3)
+        .allSatisfy((backend, count) -> assertThat(count).isEqualTo(conversations / 3));
+    assertThat(simulator.requestLog()).as("no replay carried another backend's ciphertext")
+        .noneMatch(LoggedRequest::refusedEncryptedContent);
+    assertThat(interceptor.repairStats().repairsSucceeded()).as("the lost backend's conversations")
+        .isEqualTo(firstTurns.get(LOST).longValue());
+    assertThat(interceptor.repairStats().repairsFailed()).isZero();
+    assertThat(interceptor.repairStats().reasoningLeftOut()).isPositive();
+  }
+
+  @Test
+  void statelessTurn_carriesReasoningOfALostBackend_sentOnceMoreWithoutItAndAnswered() {
+    simulator = ApimSimulator.builder().backends(3).recordRequestBodies(true).start();
+    AffinityInterceptor interceptor = AffinityInterceptor.builder().build();
+    OpenAIClient client = client(interceptor);
+    Response first = client.responses().create(ResponseCreateParams.builder().model(MODEL).store(false)
+        .input("Think about it.").addInclude(ResponseIncludable.REASONING_ENCRYPTED_CONTENT).build());
+    simulator.backend(SimulatedAnswer.parse(text(first)).backend()).kill();
+
+    List<ResponseInputItem> history = new ArrayList<>();
+    history.add(ResponseInputItem.ofEasyInputMessage(com.openai.models.responses.EasyInputMessage.builder()
+        .role(com.openai.models.responses.EasyInputMessage.Role.USER).content("Think about it.").build()));
+    for (ResponseOutputItem item : first.output()) {
+      if (item.isReasoning()) {
+        history.add(ResponseInputItem.ofReasoning(item.asReasoning()));
+      } else if (item.isMessage()) {
+        history.add(ResponseInputItem.ofResponseOutputMessage(item.asMessage()));
+      }
+    }
+    history.add(ResponseInputItem.ofEasyInputMessage(com.openai.models.responses.EasyInputMessage.builder()
+        .role(com.openai.models.responses.EasyInputMessage.Role.USER).content("And then?").build()));
+    Response second = client.responses().create(ResponseCreateParams.builder().model(MODEL).store(false)
+        .inputOfResponse(history).addInclude(ResponseIncludable.REASONING_ENCRYPTED_CONTENT).build());
+
+    assertThat(SimulatedAnswer.parse(text(second)).userMessages()).isEqualTo(2);
+    List<LoggedRequest> log = simulator.requestLog();
+    assertThat(log).filteredOn(LoggedRequest::refusedEncryptedContent).as("refused once").hasSize(1);
+    assertThat(log.get(log.size() - 1).carriedEncryptedContent()).as("the resend carried none").isFalse();
+    assertThat(interceptor.repairStats().breaks(ChainBreak.Kind.INVALID_ENCRYPTED_CONTENT)).isEqualTo(1);
+    assertThat(interceptor.repairStats().reasoningLeftOut()).isEqualTo(1);
+  }
+
+  private OpenAIClient client(AffinityInterceptor interceptor) {
+    OpenAIClient client = OpenAIOkHttpClient.builder()
+        .baseUrl(simulator.openAiBaseUrl())
+        .apiKey("test-key")
+        .maxRetries(0)
+        .addInterceptor(interceptor)
+        .build();
+    clients.add(client);
+    return client;
+  }
+
+  private static String text(Response response) {
+    return response.output().stream().filter(ResponseOutputItem::isMessage).findFirst().orElseThrow()
+        .asMessage().content().get(0).asOutputText().text();
+  }
+}
