@@ -131,7 +131,7 @@ public final class AffinityConversations {
    * @throws IllegalArgumentException as {@link Builder#defaults(ResponseCreateParams)}
    */
   public Conversation start(ResponseCreateParams defaults) {
-    checkChainable(defaults, "defaults");
+    Conversation.checkChainable(defaults, "defaults");
     return new Conversation(this, Conversation.State.start(defaults));
   }
 
@@ -234,13 +234,7 @@ public final class AffinityConversations {
 
   /** The chain's history, or null if the journal failed (logged). */
   @Nullable ChainHistory history(String responseId) {
-    ChainKey key = ChainKey.response(responseId).in(scope);
-    try {
-      return engine.journal().history(key);
-    } catch (Exception e) { // not only unchecked: a journal written in Kotlin may throw a checked one
-      logger.warn("HistoryJournal {} threw on history of {}", engine.journal().getClass().getName(), key, e);
-      return null;
-    }
+    return engine.history(ChainKey.response(responseId).in(scope));
   }
 
   /** The fingerprint of the live pin of {@code responseId}, if the store has one. */
@@ -254,32 +248,6 @@ public final class AffinityConversations {
       return Optional.empty();
     }
     return token.filter(t -> !t.isExpired(engine.clock().instant())).map(AffinityToken::fingerprint);
-  }
-
-  /**
-   * Rejects params a conversation cannot chain: it sets {@code previous_response_id} itself, and a
-   * turn it cannot continue (no store, a background response, another conversation) would break
-   * the chain.
-   */
-  static void checkChainable(ResponseCreateParams params, String what) {
-    requireNonNull(params, what);
-    if (params.previousResponseId().isPresent()
-        || params._additionalBodyProperties().containsKey("previous_response_id")) {
-      throw new IllegalArgumentException(what + " sets previous_response_id, which a Conversation sets itself;"
-          + " remove it, or continue a given response with AffinityConversations.resume(responseId)");
-    }
-    if (params.conversation().isPresent() || params._additionalBodyProperties().containsKey("conversation")) {
-      throw new IllegalArgumentException(what + " sets conversation; a Conversation chains responses by"
-          + " previous_response_id and cannot also continue a Conversations API conversation");
-    }
-    if (params.store().orElse(true).equals(Boolean.FALSE)) {
-      throw new IllegalArgumentException(what + " sets store to false; a response that is not stored cannot"
-          + " be continued, so a Conversation needs store true (the default)");
-    }
-    if (params.background().orElse(false).equals(Boolean.TRUE)) {
-      throw new IllegalArgumentException(what + " sets background to true; a Conversation needs each turn's"
-          + " finished response to continue from, so background responses are not supported");
-    }
   }
 
   /**
@@ -334,7 +302,7 @@ public final class AffinityConversations {
      *     {@code conversation}, {@code store: false} or {@code background: true}
      */
     public Builder defaults(ResponseCreateParams defaults) {
-      checkChainable(defaults, "defaults");
+      Conversation.checkChainable(defaults, "defaults");
       this.defaults = defaults;
       return this;
     }

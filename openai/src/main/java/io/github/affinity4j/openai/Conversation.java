@@ -120,7 +120,7 @@ public final class Conversation {
    * @throws com.openai.errors.OpenAIException as {@link #send(String)}
    */
   public Response send(ResponseCreateParams params) {
-    AffinityConversations.checkChainable(params, "params");
+    checkChainable(params, "params");
     return run(before -> params, before -> params);
   }
 
@@ -144,7 +144,7 @@ public final class Conversation {
    * @throws IllegalArgumentException as {@link #send(ResponseCreateParams)}
    */
   public CompletableFuture<Response> sendAsync(ResponseCreateParams params) {
-    AffinityConversations.checkChainable(params, "params");
+    checkChainable(params, "params");
     return runAsync(before -> params, before -> params);
   }
 
@@ -175,7 +175,7 @@ public final class Conversation {
    * @throws com.openai.errors.OpenAIException as {@link #send(String)}, before any event
    */
   public StreamResponse<ResponseStreamEvent> stream(ResponseCreateParams params) {
-    AffinityConversations.checkChainable(params, "params");
+    checkChainable(params, "params");
     return runStream(before -> params, before -> params);
   }
 
@@ -403,5 +403,31 @@ public final class Conversation {
         + " submitToolOutputs not yet returned, a sendAsync not yet completed, or a stream not yet at its"
         + " last event nor closed); a Conversation runs one turn at a time, since each turn continues the"
         + " previous response. Wait for that turn, or fork() to branch");
+  }
+
+  /**
+   * Rejects params a conversation cannot chain: it sets {@code previous_response_id} itself, and a
+   * turn it cannot continue (no store, a background response, another conversation) would break
+   * the chain.
+   */
+  static void checkChainable(ResponseCreateParams params, String what) {
+    requireNonNull(params, what);
+    if (params.previousResponseId().isPresent()
+        || params._additionalBodyProperties().containsKey("previous_response_id")) {
+      throw new IllegalArgumentException(what + " sets previous_response_id, which a Conversation sets itself;"
+          + " remove it, or continue a given response with AffinityConversations.resume(responseId)");
+    }
+    if (params.conversation().isPresent() || params._additionalBodyProperties().containsKey("conversation")) {
+      throw new IllegalArgumentException(what + " sets conversation; a Conversation chains responses by"
+          + " previous_response_id and cannot also continue a Conversations API conversation");
+    }
+    if (params.store().orElse(true).equals(Boolean.FALSE)) {
+      throw new IllegalArgumentException(what + " sets store to false; a response that is not stored cannot"
+          + " be continued, so a Conversation needs store true (the default)");
+    }
+    if (params.background().orElse(false).equals(Boolean.TRUE)) {
+      throw new IllegalArgumentException(what + " sets background to true; a Conversation needs each turn's"
+          + " finished response to continue from, so background responses are not supported");
+    }
   }
 }

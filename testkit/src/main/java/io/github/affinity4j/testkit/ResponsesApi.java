@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Deque;
 import java.util.HashSet;
 import java.util.List;
@@ -166,7 +165,7 @@ final class ResponsesApi {
       context.addAll(conversation.items());
     }
     List<JsonNode> input = inputItems(request.get("input"), context, "input", store);
-    List<JsonNode> all = concat(context, input);
+    List<JsonNode> all = StoredResponses.concat(context, input);
 
     List<JsonNode> output = new ArrayList<>();
     boolean encrypted = RequestFields.contains(include, "reasoning.encrypted_content");
@@ -230,7 +229,7 @@ final class ResponsesApi {
   private SimResponse retrieve(Operation operation) throws ApiException {
     StoredResponse stored = storedResponse(pathId(operation));
     if ("true".equals(operation.queryParam("stream"))) {
-      return resumeStream(stored, operation.queryParam("starting_after"));
+      return StoredResponses.resumeStream(stored, operation.queryParam("starting_after"), this::issue);
     }
     if (stored.poll(backgroundPolicy, clock.instant())) {
       issue(stored.madeOutput());
@@ -239,35 +238,6 @@ final class ResponsesApi {
     SimResponse answer = SimResponse.json(200, Json.write(shown));
     answer.responseStatus = shown.get("status").asText();
     answer.backgroundPoll = stored.background;
-    return answer;
-  }
-
-  private SimResponse resumeStream(StoredResponse stored, @Nullable String startingAfter)
-      throws ApiException {
-    if (!stored.background) {
-      throw ApiException.openAi(400, "Response with id '" + stored.id + "' was not created with"
-          + " background=true and cannot be streamed.", null, null);
-    }
-    int after = -1;
-    if (startingAfter != null) {
-      try {
-        after = Integer.parseInt(startingAfter);
-      } catch (NumberFormatException e) {
-        throw ApiException.invalidType("starting_after", "an integer", "a string");
-      }
-    }
-    if (stored.complete()) {
-      issue(stored.madeOutput());
-    }
-    if (stored.status().equals(StoredResponse.CANCELLED)) {
-      throw ApiException.openAi(400, "Response with id '" + stored.id + "' was cancelled and"
-          + " cannot be streamed.", null, null);
-    }
-    List<String> frames = ResponseEvents.frames(stored.finished(), true);
-    int from = Math.max(0, Math.min(after + 1, frames.size()));
-    SimResponse answer = SimResponse.stream(frames.subList(from, frames.size()));
-    answer.responseStatus = StoredResponse.COMPLETED;
-    answer.backgroundPoll = true;
     return answer;
   }
 
@@ -289,43 +259,8 @@ final class ResponsesApi {
   /** {@code GET …/responses/{id}/input_items}, with {@code limit}, {@code order} and {@code after}. */
   private SimResponse listInputItems(Operation operation) throws ApiException {
     StoredResponse stored = storedResponse(pathId(operation));
-    List<JsonNode> items = new ArrayList<>(stored.listedInput(ids,
-        item -> issuedItems.put(item.get("id").asText(), item)));
-    String order = operation.queryParam("order");
-    if (order != null && !order.equals("asc") && !order.equals("desc")) {
-      throw ApiException.invalidValue("order", "'" + order + "'. Supported values are: 'asc' and 'desc'.");
-    }
-    if (!"asc".equals(order)) {
-      Collections.reverse(items);
-    }
-    String after = operation.queryParam("after");
-    if (after != null) {
-      int at = 0;
-      while (at < items.size() && !after.equals(items.get(at).get("id").asText())) {
-        at++;
-      }
-      items = items.subList(Math.min(at + 1, items.size()), items.size());
-    }
-    int limit = 20;
-    String limitParam = operation.queryParam("limit");
-    if (limitParam != null) {
-      try {
-        limit = Integer.parseInt(limitParam);
-      } catch (NumberFormatException e) {
-        limit = 0;
-      }
-      if (limit < 1 || limit > 100) {
-        throw ApiException.invalidValue("limit", "'" + limitParam + "'. Expected an integer from 1 to 100.");
-      }
-    }
-    List<JsonNode> page = items.subList(0, Math.min(limit, items.size()));
-    ObjectNode list = Json.object();
-    list.put("object", "list");
-    list.putArray("data").addAll(page);
-    list.put("first_id", page.isEmpty() ? null : page.get(0).get("id").asText());
-    list.put("last_id", page.isEmpty() ? null : page.get(page.size() - 1).get("id").asText());
-    list.put("has_more", page.size() < items.size());
-    return SimResponse.json(200, Json.write(list));
+    return StoredResponses.page(new ArrayList<>(stored.listedInput(ids,
+        item -> issuedItems.put(item.get("id").asText(), item))), operation);
   }
 
   /**
@@ -339,7 +274,7 @@ final class ResponsesApi {
     RequestFields.optionalString(request, "instructions");
     String previousId = RequestFields.optionalString(request, "previous_response_id");
     List<JsonNode> context = previousId == null ? List.of() : chainItems(previousId);
-    List<JsonNode> all = concat(context, inputItems(request.get("input"), context, "input", false));
+    List<JsonNode> all = StoredResponses.concat(context, inputItems(request.get("input"), context, "input", false));
     return SimResponse.json(200, Json.write(responseJson.compacted(request, all, sealer.seal())));
   }
 
@@ -365,7 +300,7 @@ final class ResponsesApi {
     if (conversationId != null) {
       context.addAll(conversation(conversationId).items());
     }
-    List<JsonNode> all = concat(context, inputItems(request.get("input"), context, "input", false));
+    List<JsonNode> all = StoredResponses.concat(context, inputItems(request.get("input"), context, "input", false));
     ObjectNode count = Json.object();
     count.put("object", "response.input_tokens");
     count.put("input_tokens", ResponseJson.inputTokens(request, all));
@@ -377,13 +312,6 @@ final class ResponsesApi {
     for (JsonNode item : items) {
       issuedItems.put(item.get("id").asText(), item);
     }
-  }
-
-  private static List<JsonNode> concat(List<JsonNode> first, List<JsonNode> second) {
-    List<JsonNode> all = new ArrayList<>(first.size() + second.size());
-    all.addAll(first);
-    all.addAll(second);
-    return all;
   }
 
   /**
@@ -565,27 +493,5 @@ final class ResponsesApi {
 
   private static String deleted(String id, String object) {
     return Json.write(Json.object().put("id", id).put("object", object).put("deleted", true));
-  }
-
-  private static final class StoredConversation {
-    private final ObjectNode json;
-    private final List<JsonNode> items = new ArrayList<>();
-
-    StoredConversation(ObjectNode json) {
-      this.json = json;
-    }
-
-    ObjectNode json() {
-      return json;
-    }
-
-    synchronized List<JsonNode> items() {
-      return List.copyOf(items);
-    }
-
-    synchronized void append(List<JsonNode> input, List<JsonNode> output) {
-      items.addAll(input);
-      items.addAll(output);
-    }
   }
 }

@@ -2,8 +2,6 @@ package io.github.affinity4j.core.internal;
 
 import static java.util.Objects.requireNonNull;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import io.github.affinity4j.core.JournalTurn;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
@@ -64,10 +62,6 @@ public final class Engine {
 
   private static final Logger logger = LoggerFactory.getLogger(Engine.class);
 
-  /** How much background turns waiting for their output may hold, in bytes of input. */
-  static final long MAX_BACKGROUND_BYTES = 32L << 20;
-  /** How long a background turn waits for a poll that brings its output. */
-  static final Duration BACKGROUND_WAIT = Duration.ofHours(24);
 
   private final ChainRegistry registry;
   private final HistoryJournal journal;
@@ -76,8 +70,7 @@ public final class Engine {
   private final AffinityListener listener;
   private final boolean listening;
   private final Set<Integer> gatewayFailures;
-  // Background turns whose output comes on a poll: their input waits here, bounded in bytes and time.
-  private final Cache<ChainKey, JournalTurn> background;
+  private final BackgroundTurns background;
 
   private final LongAdder breaks = new LongAdder();
   private final LongAdder started = new LongAdder();
@@ -96,12 +89,7 @@ public final class Engine {
     this.listener = builder.listener;
     this.listening = listener != AffinityListener.NONE;
     this.gatewayFailures = builder.gatewayFailures;
-    this.background = Caffeine.newBuilder()
-        .maximumWeight(MAX_BACKGROUND_BYTES)
-        .weigher((ChainKey key, JournalTurn turn) -> (int) Math.min(Integer.MAX_VALUE, turn.bytes()))
-        .expireAfterWrite(BACKGROUND_WAIT)
-        .ticker(Tickers.of(registry.clock()))
-        .build();
+    this.background = new BackgroundTurns(registry.clock());
     for (Kind kind : Kind.values()) {
       breaksByKind.put(kind, new LongAdder());
     }
@@ -334,29 +322,20 @@ public final class Engine {
 
   /** Keeps a background turn's input until a poll brings its output ({@link #backgroundDone}). */
   void awaitBackground(JournalTurn pending) {
-    background.put(pending.key(), pending);
+    background.await(pending);
   }
 
   /** Returns true if {@code key} is a background turn waiting for its output. */
   boolean awaitsBackground(@Nullable ChainKey key) {
-    return key != null && background.getIfPresent(key) != null;
+    return background.awaits(key);
   }
 
-  /**
-   * Journals a background turn whose output a poll (or a resumed stream) brought: finished, its
-   * input and output are the turn. Not finished yet, it goes on waiting.
-   */
+  /** Journals a background turn whose finished output a poll brought. */
   void backgroundDone(ChainKey key, TurnOutput output) {
-    if (!output.isContinuable() || !key.id().equals(output.responseId())) {
+    JournalTurn turn = background.done(key, output);
+    if (turn == null || !journals()) {
       return;
     }
-    JournalTurn pending = background.asMap().remove(key);
-    if (pending == null || !journals()) {
-      return;
-    }
-    JournalTurn turn = JournalTurn.of(pending.scope(), pending.responseId(),
-        pending.previousResponseId().orElse(null), pending.conversationId().orElse(null), pending.input(),
-        output.itemBytes());
     try {
       journal.record(turn);
       logger.debug("Background turn {} journaled from a poll ({} bytes)", key, turn.bytes());
