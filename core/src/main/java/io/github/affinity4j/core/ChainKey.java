@@ -44,7 +44,12 @@ public record ChainKey(Kind kind, String id, ChainScope scope) {
     /** A conversation, continued with {@code conversation}; it follows its latest backend. */
     CONVERSATION,
     /** An Assistants thread, continued under {@code /threads/{id}}; it follows its latest backend. */
-    THREAD
+    THREAD,
+    /**
+     * An output item (reasoning, message, function call) of a {@code store: false} response, sent
+     * back in a later request's {@code input}: it names a stateless chain and its backend.
+     */
+    ITEM
   }
 
   /**
@@ -94,6 +99,15 @@ public record ChainKey(Kind kind, String id, ChainScope scope) {
    */
   public static ChainKey conversation(String id) {
     return new ChainKey(Kind.CONVERSATION, id);
+  }
+
+  /**
+   * Returns the key of an output item of a stateless chain, e.g. {@code item:msg_1}, unscoped.
+   *
+   * @throws IllegalArgumentException if {@code id} is not a valid id
+   */
+  public static ChainKey item(String id) {
+    return new ChainKey(Kind.ITEM, id);
   }
 
   /**

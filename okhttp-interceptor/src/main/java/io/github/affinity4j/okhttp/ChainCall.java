@@ -76,7 +76,8 @@ final class ChainCall implements Turn.Transport<ChainCall.Attempt> {
 
   @Override
   public Attempt send(byte @Nullable [] replayBody) {
-    Request attempt = replayBody == null ? withPin(request, turn.pin()) : replay(request, replayBody);
+    Request attempt = replayBody == null ? withPin(withBody(request, turn.pinnedBody()), turn.pin())
+        : replay(request, replayBody);
     cookieNames.sending(engine.registry(), AffinityCookies.cookieHeader(attempt.headers()));
     try {
       Response response = chain.proceed(attempt);
@@ -138,6 +139,12 @@ final class ChainCall implements Turn.Transport<ChainCall.Attempt> {
           AffinityCookies.redacted(response.request().url()), e);
       return null;
     }
+  }
+
+  /** {@code request} with {@code body} in place of its own; itself if {@code body} is null. */
+  private static Request withBody(Request request, byte @Nullable [] body) {
+    return body == null ? request : request.newBuilder()
+        .method(request.method(), RequestBody.create(body, requireNonNull(request.body()).contentType())).build();
   }
 
   /** The replay request: the replay body, and the caller's cookies without any affinity cookie. */

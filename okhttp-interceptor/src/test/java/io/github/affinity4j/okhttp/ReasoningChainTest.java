@@ -124,6 +124,70 @@ final class ReasoningChainTest {
     assertThat(interceptor.repairStats().reasoningLeftOut()).isEqualTo(1);
   }
 
+  /** Issue 16, point 2: stateless chains (store false, the client resends its items) are chains. */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"REROUTE", "UNAVAILABLE"})
+  void statelessChains_backendLostAfterTurn2_all30SurviveOneRequestPerTurnAtMostTwo(String gateway) {
+    ApimSimulator.Builder builder = ApimSimulator.builder().backends(3).recordRequestBodies(true);
+    simulator = (gateway.equals("REROUTE") ? builder.pinnedBackendMode(PinnedBackendMode.REROUTE) : builder).start();
+    AffinityInterceptor interceptor = AffinityInterceptor.builder().retryPause(Duration.ofMillis(1)).build();
+    OpenAIClient client = client(interceptor);
+    int conversations = 30;
+    int turns = 5;
+    List<List<ResponseInputItem>> histories = new ArrayList<>();
+    Map<String, Integer> firstTurns = new HashMap<>();
+    String[] home = new String[conversations];
+
+    for (int turn = 1; turn <= turns; turn++) {
+      if (turn == 3) {
+        simulator.backend(LOST).kill();
+      }
+      for (int c = 0; c < conversations; c++) {
+        if (turn == 1) {
+          histories.add(new ArrayList<>());
+        }
+        List<ResponseInputItem> history = histories.get(c);
+        history.add(userMessage("conversation " + c + ", turn " + turn));
+        Response response = client.responses().create(ResponseCreateParams.builder().model(MODEL).store(false)
+            .inputOfResponse(history).addInclude(ResponseIncludable.REASONING_ENCRYPTED_CONTENT).build());
+        SimulatedAnswer answer = SimulatedAnswer.parse(text(response));
+        assertThat(answer.userMessages()).as("conversation %d, turn %d: full context", c, turn).isEqualTo(turn);
+        if (turn == 1) {
+          firstTurns.merge(answer.backend(), 1, Integer::sum);
+          home[c] = answer.backend();
+        } else if (!LOST.equals(home[c])) {
+          assertThat(answer.backend()).as("conversation %d stays on its backend", c).isEqualTo(home[c]);
+        }
+        for (ResponseOutputItem item : response.output()) {
+          if (item.isReasoning()) {
+            history.add(ResponseInputItem.ofReasoning(item.asReasoning()));
+          } else if (item.isMessage()) {
+            history.add(ResponseInputItem.ofResponseOutputMessage(item.asMessage()));
+          }
+        }
+      }
+    }
+
+    assertThat(firstTurns).as("new stateless conversations spread").hasSize(3)
+        .allSatisfy((backend, count) -> assertThat(count).isEqualTo(conversations / 3));
+    for (int c = 0; c < conversations; c++) {
+      String marker = "\"conversation " + c + ", turn "; // quoted: conversation 1 is not 10
+      long requests = simulator.requestLog().stream()
+          .filter(r -> r.body() != null && r.body().contains(marker)).count();
+      // One request per turn on a live backend; the turn that meets the lost backend, two. Later
+      // turns still carry the lost backend's reasoning, and leave it out before they are sent.
+      assertThat(requests).as("requests of conversation %d (home %s)", c, home[c])
+          .isEqualTo(LOST.equals(home[c]) ? turns + 1L : turns);
+    }
+    assertThat(interceptor.repairStats().repairsSucceeded()).isEqualTo(firstTurns.get(LOST).longValue());
+    assertThat(interceptor.repairStats().repairsFailed()).isZero();
+  }
+
+  private static ResponseInputItem userMessage(String text) {
+    return ResponseInputItem.ofEasyInputMessage(com.openai.models.responses.EasyInputMessage.builder()
+        .role(com.openai.models.responses.EasyInputMessage.Role.USER).content(text).build());
+  }
+
   private OpenAIClient client(AffinityInterceptor interceptor) {
     OpenAIClient client = OpenAIOkHttpClient.builder()
         .baseUrl(simulator.openAiBaseUrl())

@@ -199,9 +199,16 @@ final class TurnExchange {
 
   // --- shared ---
 
-  /** The params of an attempt: as prepared, or the replay body without the stale pin. */
+  /**
+   * The params of an attempt: as prepared (or with the body the turn sends on its pin), or the
+   * replay body without the stale pin.
+   */
   private ResponseCreateParams params(byte @Nullable [] replayBody) {
-    return replayBody == null ? sent : SdkJson.replay(replayBody, unpinned);
+    if (replayBody != null) {
+      return SdkJson.replay(replayBody, unpinned);
+    }
+    byte[] pinnedBody = turn.pinnedBody();
+    return pinnedBody == null ? sent : SdkJson.replay(pinnedBody, sent);
   }
 
   /** Reads the SDK's attempts for the turn, and gives the caller what the turn decided. */

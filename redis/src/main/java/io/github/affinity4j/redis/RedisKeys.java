@@ -38,6 +38,7 @@ final class RedisKeys {
       case RESPONSE -> 'r';
       case CONVERSATION -> 'c';
       case THREAD -> 't';
+      case ITEM -> 'i';
     };
     return prefix + PIN + kind + ':' + key.scope().key() + ':' + key.id();
   }

@@ -172,7 +172,8 @@ public final class ChainBreaks {
 
   private static Optional<ChainBreak> unavailable(int status, @Nullable String code, TurnInput request,
       boolean pinned) {
-    if (!pinned || request.chain().isEmpty()) {
+    // A chain: named by previous_response_id or conversation, or, stateless, by the items it sends back.
+    if (!pinned || (request.chain().isEmpty() && request.itemIds().isEmpty())) {
       return Optional.empty();
     }
     return Optional.of(new ChainBreak(Kind.BACKEND_UNAVAILABLE, status, code, null));

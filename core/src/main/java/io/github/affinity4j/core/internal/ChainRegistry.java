@@ -13,6 +13,8 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.Collections;
 import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
@@ -164,6 +166,31 @@ public final class ChainRegistry {
       notify(listener, "tokenApplied", () -> listener.tokenApplied(key, token));
     }
     return Optional.of(token);
+  }
+
+  /** Returns the token bound to {@code key}, unexpired, without counting a lookup; null if none. */
+  public @Nullable AffinityToken peek(ChainKey key) {
+    AffinityToken token = load(key);
+    return token == null || token.isExpired(clock.instant()) ? null : token;
+  }
+
+  /**
+   * Returns the pin of the first of {@code keys} that has one for this URL, and that key; empty if
+   * none has. Counts one pin applied or missing, as {@link #pinFor} does: for a stateless request,
+   * whose chain is named by the items it sends back (latest first).
+   */
+  public Optional<Map.Entry<ChainKey, AffinityToken>> pinForFirst(List<ChainKey> keys, String scheme, String host,
+      String encodedPath) {
+    Instant now = clock.instant();
+    for (ChainKey key : keys) {
+      AffinityToken token = load(key);
+      if (token != null && !token.isExpired(now) && token.appliesTo(scheme, host, encodedPath, now)) {
+        return pinFor(key, scheme, host, encodedPath).map(pin -> Map.entry(key, pin));
+      }
+    }
+    pinsMissing.increment();
+    logger.debug("No pin for a stateless request: none of its {} items is bound", keys.size());
+    return Optional.empty();
   }
 
   /**

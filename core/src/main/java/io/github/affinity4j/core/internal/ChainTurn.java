@@ -51,7 +51,7 @@ final class ChainTurn {
   private final byte[] body;
   private final @Nullable TurnInput input;
   private @Nullable AffinityToken pin;
-  private final @Nullable ChainKey chain;
+  private @Nullable ChainKey chain;
   private final ChainScope scope;
 
   private State state = State.SENT;
@@ -81,6 +81,14 @@ final class ChainTurn {
    */
   public void pinSent(@Nullable AffinityToken pin) {
     this.pin = pin;
+  }
+
+  /**
+   * Sets the stateless chain the request continues: the item of an earlier {@code store: false}
+   * response that its input sends back. Its history is the request's own input.
+   */
+  void continuesItem(ChainKey item) {
+    this.chain = item;
   }
 
   /**
@@ -304,7 +312,7 @@ final class ChainTurn {
 
   private RepairDecision replay(byte @Nullable [] errorBody) {
     List<byte[]> history = List.of();
-    if (chain != null) {
+    if (chain != null && chain.kind() != ChainKey.Kind.ITEM) { // a stateless request sends its own history
       ChainHistory found;
       try {
         found = repairer.journal().history(chain);

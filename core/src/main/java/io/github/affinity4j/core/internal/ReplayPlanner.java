@@ -197,6 +197,34 @@ final class ReplayPlanner {
     }
   }
 
+  /**
+   * The request {@code body} without the reasoning items of its {@code input} whose id is one of
+   * {@code ids}, everything else as sent; null if it has none of them, or is not a JSON object with
+   * an input array.
+   */
+  static byte @Nullable [] withoutReasoning(byte[] body, Set<String> ids) {
+    try {
+      if (!(Json.MAPPER.readTree(body) instanceof ObjectNode root) || !(root.get("input") instanceof ArrayNode input)) {
+        return null;
+      }
+      ArrayNode kept = Json.MAPPER.createArrayNode();
+      for (JsonNode item : input) {
+        if (item instanceof ObjectNode object && "reasoning".equals(typeOf(object))
+            && ids.contains(String.valueOf(text(object, "id")))) {
+          continue;
+        }
+        kept.add(item);
+      }
+      if (kept.size() == input.size()) {
+        return null;
+      }
+      root.set("input", kept);
+      return Json.MAPPER.writeValueAsBytes(root);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
   /** The item's type: {@code type}, else a message if it has a role, else a reference if it has an id. */
   static String typeOf(ObjectNode item) {
     String type = text(item, "type");

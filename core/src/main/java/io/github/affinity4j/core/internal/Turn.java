@@ -8,6 +8,11 @@ import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.RoutingInfo;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -42,6 +47,11 @@ public final class Turn {
   private final @Nullable AffinityToken pin;
   private final @Nullable ChainTurn repair;
   private final boolean deletes;
+  // A stateless request (store false, no previous_response_id or conversation): its output items
+  // are bound, so that the request that sends them back finds their backend.
+  private final boolean bindsItems;
+  // The body a pinned attempt sends in place of the request's own: without reasoning another backend made.
+  private final byte @Nullable [] pinnedBody;
   private final byte @Nullable [] conversationRequest;
 
   private @Nullable ChainKey previous;
@@ -66,18 +76,84 @@ public final class Turn {
     } else {
       key = body != null ? null : TurnInput.fromPath(encodedPath).map(k -> k.in(scope)).orElse(null);
     }
-    this.chain = key;
     this.deletes = "DELETE".equals(method) && key != null && key.kind() != ChainKey.Kind.THREAD
         && encodedPath.endsWith("/" + key.id());
     if (key != null && callerPinned) {
       logger.debug("Request for {} already carries an affinity cookie; left as the caller set it", key);
     }
-    this.pin = key == null || callerPinned ? null
-        : engine.registry().pinFor(key, scheme, host, encodedPath).orElse(null);
+    TurnInput stateless = repair != null && key == null ? statelessInput(repair) : null;
+    AffinityToken found = null;
+    if (stateless != null) {
+      Map.Entry<ChainKey, AffinityToken> hit = callerPinned ? null
+          : latestItemPin(engine, scope, stateless, scheme, host, encodedPath);
+      if (hit != null) {
+        key = hit.getKey();
+        found = hit.getValue();
+        requireNonNull(repair).continuesItem(key);
+      }
+    } else if (key != null && !callerPinned) {
+      found = engine.registry().pinFor(key, scheme, host, encodedPath).orElse(null);
+    }
+    this.pin = found;
+    this.chain = key;
+    this.bindsItems = stateless != null;
+    this.pinnedBody = found == null || stateless == null ? null
+        : withoutForeignReasoning(engine, scope, requireNonNull(body), stateless, found);
     if (repair != null) {
       repair.pinSent(pin);
     }
     this.previous = key;
+  }
+
+  /**
+   * The stateless request's body without the reasoning items bound to another backend than its pin
+   * (they would be refused there: {@code invalid_encrypted_content}); null if it carries none.
+   */
+  private static byte @Nullable [] withoutForeignReasoning(Engine engine, ChainScope scope, byte[] body,
+      TurnInput input, AffinityToken pin) {
+    Set<String> foreign = new HashSet<>();
+    for (String id : input.itemIds()) {
+      AffinityToken made = engine.registry().peek(ChainKey.item(id).in(scope));
+      if (made != null && !made.value().equals(pin.value())) {
+        foreign.add(id);
+      }
+    }
+    byte[] without = foreign.isEmpty() ? null : ReplayPlanner.withoutReasoning(body, foreign);
+    if (without != null) {
+      logger.debug("Stateless request: {} items of another backend; its reasoning left out", foreign.size());
+    }
+    return without;
+  }
+
+  /**
+   * Returns the body a pinned attempt sends in place of the request's own, or null to send it as
+   * made: a stateless request without the reasoning another backend made.
+   */
+  public byte @Nullable [] pinnedBody() {
+    return pinnedBody == null ? null : pinnedBody.clone();
+  }
+
+  /**
+   * The pin of a stateless request: the one bound to the latest item it sends back that has one,
+   * with that item's key; null if none has.
+   */
+  private static Map.@Nullable Entry<ChainKey, AffinityToken> latestItemPin(Engine engine, ChainScope scope,
+      TurnInput input, String scheme, String host, String encodedPath) {
+    if (input.itemIds().isEmpty()) {
+      return null; // a new stateless conversation: it spreads
+    }
+    List<ChainKey> items = new ArrayList<>();
+    for (String id : input.itemIds()) {
+      items.add(0, ChainKey.item(id).in(scope));
+    }
+    return engine.registry().pinForFirst(items, scheme, host, encodedPath).orElse(null);
+  }
+
+  /** The request of a stateless chain, or null: store false, no previous_response_id nor conversation. */
+  private static @Nullable TurnInput statelessInput(ChainTurn repair) {
+    TurnInput input = repair.input().orElse(null);
+    return input != null && !input.store() && input.previousResponseId().isEmpty()
+        && input.conversationId().isEmpty() ? input : null;
   }
 
   /** Returns the chain the request continues, in its scope; null for a new chain. */
@@ -330,7 +406,8 @@ public final class Turn {
       }
       if (repair != null) {
         repair.succeeded(set, routing);
-        if (repair.isReplay() && chain != null && chain.kind() == ChainKey.Kind.RESPONSE) {
+        if (repair.isReplay() && chain != null
+            && (chain.kind() == ChainKey.Kind.RESPONSE || chain.kind() == ChainKey.Kind.ITEM)) {
           // After a replay the chain lives where the replay went: the stale pin must not be inherited.
           previous = null;
         }
@@ -417,6 +494,11 @@ public final class Turn {
   }
 
   void record(TurnOutput output) {
+    if (bindsItems) {
+      for (String id : output.itemIds()) {
+        engine.registry().bind(ChainKey.item(id).in(scope), previous, fresh);
+      }
+    }
     if (repair != null) {
       repair.record(output);
     } else if (chain != null) { // a poll of a background response

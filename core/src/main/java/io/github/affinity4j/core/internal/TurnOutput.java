@@ -6,6 +6,8 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import io.github.affinity4j.core.ChainKey;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;
@@ -216,6 +218,30 @@ public final class TurnOutput {
    */
   public boolean isPending() {
     return "queued".equals(status) || "in_progress".equals(status);
+  }
+
+  /** Returns the ids of the output items, in order; items without a valid id are skipped. */
+  public List<String> itemIds() {
+    List<String> ids = new ArrayList<>();
+    try (JsonParser parser = Json.FACTORY.createParser(items)) {
+      if (parser.nextToken() != JsonToken.START_ARRAY) {
+        return ids;
+      }
+      while (parser.nextToken() == JsonToken.START_OBJECT) {
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+          String field = parser.currentName();
+          JsonToken value = parser.nextToken();
+          if ("id".equals(field) && value == JsonToken.VALUE_STRING && ChainKey.isValidId(parser.getText())) {
+            ids.add(parser.getText());
+          } else {
+            parser.skipChildren();
+          }
+        }
+      }
+    } catch (IOException e) {
+      logger.debug("Output items unreadable ({}); their ids not bound", e.getClass().getSimpleName());
+    }
+    return ids;
   }
 
   /** Returns the output items as a JSON array: a fresh copy on each call. */

@@ -393,6 +393,44 @@ final class TurnTest {
     assertThat(items).contains("Think long.", "Done.");
   }
 
+  @Test
+  void statelessChain_itemsSentBack_pinnedToTheirBackendAndRepairedWithoutTheReasoning() {
+    byte[] first = "{\"model\":\"m\",\"store\":false,\"input\":\"Think.\"}".getBytes(UTF_8);
+    Turn opening = requireNonNull(engine.turn(scope, "POST", "https", HOST, PATH, first, false));
+    assertThat(opening.pin()).as("a new stateless chain spreads").isNull();
+    opening.run(new Script(Turn.Outcome.succeeded(PIN_A, () -> RoutingInfo.EMPTY)));
+    opening.responseBody(("{\"id\":\"resp_s1\",\"object\":\"response\",\"status\":\"completed\",\"output\":["
+        + "{\"id\":\"rs_1\",\"type\":\"reasoning\",\"summary\":[],\"encrypted_content\":\"gAAAAAsealed\"},"
+        + "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+        + "\"content\":[{\"type\":\"output_text\",\"text\":\"One.\"}]}]}").getBytes(UTF_8));
+
+    byte[] second = ("{\"model\":\"m\",\"store\":false,\"input\":["
+        + "{\"type\":\"message\",\"role\":\"user\",\"content\":\"Think.\"},"
+        + "{\"id\":\"rs_1\",\"type\":\"reasoning\",\"summary\":[],\"encrypted_content\":\"gAAAAAsealed\"},"
+        + "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+        + "\"content\":[{\"type\":\"output_text\",\"text\":\"One.\"}]},"
+        + "{\"type\":\"message\",\"role\":\"user\",\"content\":\"Again.\"}]}").getBytes(UTF_8);
+    Turn continuing = requireNonNull(engine.turn(scope, "POST", "https", HOST, PATH, second, false));
+    assertThat(continuing.pin()).as("pinned to the backend of its latest item").isEqualTo(PIN_A);
+    assertThat(continuing.chain()).isEqualTo(ChainKey.item("msg_1").in(scope));
+
+    Script script = new Script(
+        Turn.Outcome.error(503, "{\"statusCode\":503,\"message\":\"down\"}".getBytes(UTF_8), null, null),
+        Turn.Outcome.succeeded(PIN_B, () -> RoutingInfo.EMPTY));
+    continuing.run(script);
+    continuing.responseBody(("{\"id\":\"resp_s2\",\"object\":\"response\",\"status\":\"completed\",\"output\":["
+        + "{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\","
+        + "\"content\":[{\"type\":\"output_text\",\"text\":\"Two.\"}]}]}").getBytes(UTF_8));
+
+    assertThat(script.sent).hasSize(2);
+    String resent = new String(requireNonNull(script.sent.get(1)), UTF_8);
+    assertThat(resent).as("its own history, without the lost backend's reasoning or ids")
+        .contains("Think.", "One.", "Again.").doesNotContain("encrypted_content\"", "rs_1", "msg_1");
+    assertThat(engine.store().get(ChainKey.item("msg_2").in(scope))).as("the chain goes on where the resend went")
+        .contains(PIN_B);
+    assertThat(engine.repairStats().repairsSucceeded()).isEqualTo(1);
+  }
+
   private Turn pinnedTurn(Engine on) {
     on.registry().bind(resp0, null, PIN_A);
     on.journal().record(JournalTurn.of(scope, "resp_0", null, null,
