@@ -8,10 +8,6 @@ import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.RoutingInfo;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.HashSet;
-import java.util.Set;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -81,11 +77,11 @@ public final class Turn {
     if (key != null && callerPinned) {
       logger.debug("Request for {} already carries an affinity cookie; left as the caller set it", key);
     }
-    TurnInput stateless = repair != null && key == null ? statelessInput(repair) : null;
+    TurnInput stateless = repair != null && key == null ? StatelessChains.input(repair) : null;
     AffinityToken found = null;
     if (stateless != null) {
       Map.Entry<ChainKey, AffinityToken> hit = callerPinned ? null
-          : latestItemPin(engine, scope, stateless, scheme, host, encodedPath);
+          : StatelessChains.latestItemPin(engine, scope, stateless, scheme, host, encodedPath);
       if (hit != null) {
         key = hit.getKey();
         found = hit.getValue();
@@ -98,31 +94,11 @@ public final class Turn {
     this.chain = key;
     this.bindsItems = stateless != null;
     this.pinnedBody = found == null || stateless == null ? null
-        : withoutForeignReasoning(engine, scope, requireNonNull(body), stateless, found);
+        : StatelessChains.withoutForeignReasoning(engine, scope, requireNonNull(body), stateless, found);
     if (repair != null) {
       repair.pinSent(pin);
     }
     this.previous = key;
-  }
-
-  /**
-   * The stateless request's body without the reasoning items bound to another backend than its pin
-   * (they would be refused there: {@code invalid_encrypted_content}); null if it carries none.
-   */
-  private static byte @Nullable [] withoutForeignReasoning(Engine engine, ChainScope scope, byte[] body,
-      TurnInput input, AffinityToken pin) {
-    Set<String> foreign = new HashSet<>();
-    for (String id : input.itemIds()) {
-      AffinityToken made = engine.registry().peek(ChainKey.item(id).in(scope));
-      if (made != null && !made.value().equals(pin.value())) {
-        foreign.add(id);
-      }
-    }
-    byte[] without = foreign.isEmpty() ? null : ReplayPlanner.withoutReasoning(body, foreign);
-    if (without != null) {
-      logger.debug("Stateless request: {} items of another backend; its reasoning left out", foreign.size());
-    }
-    return without;
   }
 
   /**
@@ -131,29 +107,6 @@ public final class Turn {
    */
   public byte @Nullable [] pinnedBody() {
     return pinnedBody == null ? null : pinnedBody.clone();
-  }
-
-  /**
-   * The pin of a stateless request: the one bound to the latest item it sends back that has one,
-   * with that item's key; null if none has.
-   */
-  private static Map.@Nullable Entry<ChainKey, AffinityToken> latestItemPin(Engine engine, ChainScope scope,
-      TurnInput input, String scheme, String host, String encodedPath) {
-    if (input.itemIds().isEmpty()) {
-      return null; // a new stateless conversation: it spreads
-    }
-    List<ChainKey> items = new ArrayList<>();
-    for (String id : input.itemIds()) {
-      items.add(0, ChainKey.item(id).in(scope));
-    }
-    return engine.registry().pinForFirst(items, scheme, host, encodedPath).orElse(null);
-  }
-
-  /** The request of a stateless chain, or null: store false, no previous_response_id nor conversation. */
-  private static @Nullable TurnInput statelessInput(ChainTurn repair) {
-    TurnInput input = repair.input().orElse(null);
-    return input != null && !input.store() && input.previousResponseId().isEmpty()
-        && input.conversationId().isEmpty() ? input : null;
   }
 
   /** Returns the chain the request continues, in its scope; null for a new chain. */
