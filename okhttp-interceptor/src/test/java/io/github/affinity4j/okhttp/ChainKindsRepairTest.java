@@ -26,12 +26,14 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Issue 16 (points 1 and 5): chains of a reasoning model, whose encrypted reasoning is bound to the
- * backend that made it, survive the loss of a backend through {@link AffinityInterceptor}, on the
- * simulator (which refuses another backend's ciphertext with {@code invalid_encrypted_content}).
+ * Issue 16: every kind of chain survives the loss of a backend through {@link AffinityInterceptor},
+ * on the simulator (which refuses another backend's ciphertext with {@code invalid_encrypted_content}):
+ * stored chains of a reasoning model with encrypted reasoning (re-routed, or the gateway's own 500),
+ * stateless chains ({@code store: false}, the client resends its items), and background turns
+ * whose output is read on polls. 30 conversations x 5 turns each, a backend lost after turn 2.
  */
 @Timeout(120)
-final class ReasoningChainTest {
+final class ChainKindsRepairTest {
   private static final String MODEL = "o4-mini";
   private static final String LOST = "backend-2";
 
@@ -180,6 +182,48 @@ final class ReasoningChainTest {
           .isEqualTo(LOST.equals(home[c]) ? turns + 1L : turns);
     }
     assertThat(interceptor.repairStats().repairsSucceeded()).isEqualTo(firstTurns.get(LOST).longValue());
+    assertThat(interceptor.repairStats().repairsFailed()).isZero();
+  }
+
+  /** Issue 16, point 3: background turns, their output read on polls, survive the loss of a backend. */
+  @Test
+  void backgroundTurns_polled_backendLostAfterTurn2_all30SurviveWithFullContext() {
+    simulator = ApimSimulator.builder().backends(3).backgroundCompletesOnPoll(2).start();
+    AffinityInterceptor interceptor = AffinityInterceptor.builder().retryPause(Duration.ofMillis(1)).build();
+    OpenAIClient client = client(interceptor);
+    int conversations = 30;
+    int turns = 5;
+    String[] previous = new String[conversations];
+    Map<String, Integer> firstTurns = new HashMap<>();
+
+    for (int turn = 1; turn <= turns; turn++) {
+      if (turn == 3) {
+        simulator.backend(LOST).kill();
+      }
+      for (int c = 0; c < conversations; c++) {
+        ResponseCreateParams.Builder params = ResponseCreateParams.builder().model(MODEL).background(true)
+            .input("conversation " + c + ", turn " + turn);
+        if (previous[c] != null) {
+          params.previousResponseId(previous[c]);
+        }
+        Response response = client.responses().create(params.build());
+        for (int poll = 0; poll < 5 && !response.status().map(s -> s.asString().equals("completed")).orElse(false);
+            poll++) {
+          response = client.responses().retrieve(response.id());
+        }
+        assertThat(response.status()).map(s -> s.asString()).contains("completed");
+        SimulatedAnswer answer = SimulatedAnswer.parse(text(response));
+        assertThat(answer.userMessages()).as("conversation %d, turn %d: full context", c, turn).isEqualTo(turn);
+        if (turn == 1) {
+          firstTurns.merge(answer.backend(), 1, Integer::sum);
+        }
+        previous[c] = response.id();
+      }
+    }
+
+    assertThat(firstTurns).hasSize(3).allSatisfy((backend, count) -> assertThat(count).isEqualTo(conversations / 3));
+    assertThat(interceptor.repairStats().repairsSucceeded()).as("repaired from the journal the polls filled")
+        .isEqualTo(firstTurns.get(LOST).longValue());
     assertThat(interceptor.repairStats().repairsFailed()).isZero();
   }
 
