@@ -83,7 +83,8 @@ final class ChainBackends {
     }
     try {
       AffinityToken pin = requireNonNull(pins).get(chain).orElse(null);
-      return pin == null ? null : Backend.of(pin.routing().region(), pin.name() + ':' + pin.fingerprint());
+      return pin == null ? null
+          : Backend.of(pin.routing().region(), RoutingLineFormat.cookieLabel(pin.name(), pin.value()));
     } catch (Exception e) { // the engine's store; a failing one is the engine's to report
       return null;
     }

@@ -181,7 +181,7 @@ final class RoutingLineFormat {
    * {@code name:fingerprint}, the fingerprint as {@link AffinityToken#fingerprint()} computes it, so
    * lines match {@link AffinityInterceptor}'s.
    */
-  private static String cookieLabel(String name, String value) {
+  static String cookieLabel(String name, String value) {
     return cleanField(name) + ':' + AffinityToken.fingerprintOf(value);
   }
 

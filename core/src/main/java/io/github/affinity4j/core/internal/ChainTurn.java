@@ -356,8 +356,7 @@ final class ChainTurn {
     repairer.countFailed();
     ChainBreak broke = breakUnderRepair();
     ChainNote note = chain == null ? null : ChainNote.of(chain, Reason.REPAIR_FAILED, broke.kind(), detail);
-    RepairDecision decision = RepairDecision.fail(broke, note, null);
-    String message = decision.message();
+    String message = RepairDecision.failMessage(broke, note);
     logger.debug("{}", message);
     repairer.notify("repairFailed", listener -> listener.repairFailed(chain, broke, message));
     return RepairDecision.fail(broke, note, amend(errorBody, message));
@@ -368,8 +367,8 @@ final class ChainTurn {
     if (chain == null) {
       return RepairDecision.NONE;
     }
-    RepairDecision named = RepairDecision.unrepaired(ChainNote.of(chain, reason, null, detail), null);
-    return RepairDecision.unrepaired(named.note().orElseThrow(), amend(errorBody, named.message()));
+    ChainNote note = ChainNote.of(chain, reason, null, detail);
+    return RepairDecision.unrepaired(note, amend(errorBody, RepairDecision.messageOf(note)));
   }
 
   /** Why the history of {@code chain} cannot be replayed, in a few words; ids and counts only. */

@@ -83,9 +83,13 @@ public final class RepairDecision {
 
   /** The repair failed: the caller gets the error, naming the chain ({@code note}) and why. */
   static RepairDecision fail(ChainBreak cause, @Nullable ChainNote note, byte @Nullable [] errorBody) {
-    String message = note != null ? messageOf(note) : "affinity4j: repair failed after " + cause.kind();
-    return new RepairDecision(Action.FAIL, requireNonNull(cause), Duration.ZERO, null, 0, 0, message,
-        errorBody, note);
+    return new RepairDecision(Action.FAIL, requireNonNull(cause), Duration.ZERO, null, 0, 0,
+        failMessage(cause, note), errorBody, note);
+  }
+
+  /** The message of a failed repair: its note's, or, for a request that continued no chain, the kind. */
+  static String failMessage(ChainBreak cause, @Nullable ChainNote note) {
+    return note != null ? messageOf(note) : "affinity4j: repair failed after " + cause.kind();
   }
 
   /** Nothing to repair on a turn that continued a chain: the failure goes on, naming it. */
@@ -93,7 +97,7 @@ public final class RepairDecision {
     return new RepairDecision(Action.NONE, null, Duration.ZERO, null, 0, 0, messageOf(note), errorBody, note);
   }
 
-  private static String messageOf(ChainNote note) {
+  static String messageOf(ChainNote note) {
     // A note always has a message (it makes one); Throwable's may be null.
     return requireNonNull(note.getMessage());
   }
