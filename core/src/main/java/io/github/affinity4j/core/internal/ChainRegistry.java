@@ -158,6 +158,11 @@ public final class ChainRegistry {
       logger.debug("No pin for {}: {}", key, missing);
       return Optional.empty();
     }
+    return Optional.of(applied(key, token));
+  }
+
+  /** Counts, logs and reports {@code token} applied for {@code key}; returns it. */
+  private AffinityToken applied(ChainKey key, AffinityToken token) {
     pinsApplied.increment();
     if (logger.isDebugEnabled()) {
       logger.debug("Pin {} applied for {}", token.fingerprint(), key);
@@ -165,7 +170,7 @@ public final class ChainRegistry {
     if (listening) {
       notify(listener, "tokenApplied", () -> listener.tokenApplied(key, token));
     }
-    return Optional.of(token);
+    return token;
   }
 
   /** Returns the token bound to {@code key}, unexpired, without counting a lookup; null if none. */
@@ -185,7 +190,7 @@ public final class ChainRegistry {
     for (ChainKey key : keys) {
       AffinityToken token = load(key);
       if (token != null && !token.isExpired(now) && token.appliesTo(scheme, host, encodedPath, now)) {
-        return pinFor(key, scheme, host, encodedPath).map(pin -> Map.entry(key, pin));
+        return Optional.of(Map.entry(key, applied(key, token))); // loaded once: a store may be remote
       }
     }
     pinsMissing.increment();
