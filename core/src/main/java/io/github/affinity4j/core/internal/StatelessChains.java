@@ -20,7 +20,23 @@ import org.slf4j.LoggerFactory;
 final class StatelessChains {
   private static final Logger logger = LoggerFactory.getLogger(Turn.class);
 
+  /** How many items of a response are bound (its latest), and looked up in a request (its latest). */
+  static final int MAX_ITEMS = 16;
+
   private StatelessChains() {}
+
+  /**
+   * Binds the latest {@value #MAX_ITEMS} items of a stateless response to its pin: the request that
+   * sends them back finds its backend by any of them, and its reasoning items are known as this
+   * backend's.
+   */
+  static void bindItems(Engine engine, ChainScope scope, TurnOutput output, @Nullable ChainKey previous,
+      @Nullable AffinityToken fresh) {
+    List<String> ids = output.itemIds();
+    for (String id : ids.subList(Math.max(0, ids.size() - MAX_ITEMS), ids.size())) {
+      engine.registry().bind(ChainKey.item(id).in(scope), previous, fresh);
+    }
+  }
 
   /**
    * The stateless request's body without the reasoning items bound to another backend than its pin
@@ -43,17 +59,20 @@ final class StatelessChains {
   }
 
   /**
-   * The pin of a stateless request: the one bound to the latest item it sends back that has one,
-   * with that item's key; null if none has.
+   * The pin of a stateless request: the one bound to the latest item it sends back that has one
+   * (of its latest {@value #MAX_ITEMS}), with that item's key; null if none has.
    */
   static Map.@Nullable Entry<ChainKey, AffinityToken> latestItemPin(Engine engine, ChainScope scope,
       TurnInput input, String scheme, String host, String encodedPath) {
     if (input.itemIds().isEmpty()) {
       return null; // a new stateless conversation: it spreads
     }
-    List<ChainKey> items = new ArrayList<>();
+    List<ChainKey> items = new ArrayList<>(MAX_ITEMS);
     for (String id : input.itemIds()) {
       items.add(0, ChainKey.item(id).in(scope));
+      if (items.size() > MAX_ITEMS) {
+        items.remove(MAX_ITEMS); // the oldest: the latest items name the chain
+      }
     }
     return engine.registry().pinForFirst(items, scheme, host, encodedPath).orElse(null);
   }

@@ -448,9 +448,7 @@ public final class Turn {
 
   void record(TurnOutput output) {
     if (bindsItems) {
-      for (String id : output.itemIds()) {
-        engine.registry().bind(ChainKey.item(id).in(scope), previous, fresh);
-      }
+      StatelessChains.bindItems(engine, scope, output, previous, fresh);
     }
     if (repair != null) {
       repair.record(output);

@@ -8,6 +8,7 @@ import io.github.affinity4j.core.ChainScope;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.Objects;
 import java.util.Optional;
@@ -51,6 +52,8 @@ public final class TurnInput {
 
   // Path segments in the id position that name an operation, not an id:
   // POST /responses/input_tokens, POST /responses/compact, POST /threads/runs.
+  /** How many item ids a request's reading keeps: its latest ones. */
+  static final int MAX_ITEM_IDS = 256;
   private static final Set<String> NOT_IDS = Set.of("input_tokens", "compact", "runs");
 
   private final byte[] items;
@@ -157,7 +160,7 @@ public final class TurnInput {
   /**
    * Returns the ids the input items carry: the {@code id} of each item, including each
    * {@code item_reference}. Such ids resolve only on the backend that issued them. Unmodifiable,
-   * in input order.
+   * in input order; the latest {@value #MAX_ITEM_IDS} of a longer input.
    */
   public Set<String> itemIds() {
     return itemIds;
@@ -231,8 +234,10 @@ public final class TurnInput {
         JsonToken value = parser.nextToken();
         if ("id".equals(field) && value == JsonToken.VALUE_STRING) {
           String id = parser.getText();
-          if (ChainKey.isValidId(id)) {
-            ids.add(id);
+          if (ChainKey.isValidId(id) && ids.add(id) && ids.size() > MAX_ITEM_IDS) {
+            Iterator<String> oldest = ids.iterator();
+            oldest.next();
+            oldest.remove(); // the latest items name the chain; a body's size bounds nothing here
           }
         } else if ("encrypted_content".equals(field) && value == JsonToken.VALUE_STRING) {
           encrypted = true; // reasoning the backend that made it encrypted for itself

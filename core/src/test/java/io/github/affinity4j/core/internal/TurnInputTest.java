@@ -77,6 +77,20 @@ final class TurnInputTest {
   }
 
   @Test
+  void fromRequestBody_manyItems_keepsTheLatestIdsOnly_itemsWhole() {
+    int many = TurnInput.MAX_ITEM_IDS + 10;
+    StringBuilder input = new StringBuilder();
+    for (int i = 0; i < many; i++) {
+      input.append(i == 0 ? "" : ",").append("{\"id\":\"msg_").append(i).append("\"}");
+    }
+    TurnInput turn = parse("{\"input\":[" + input + "]}").orElseThrow();
+
+    assertThat(turn.itemCount()).isEqualTo(many);
+    assertThat(turn.itemIds()).hasSize(TurnInput.MAX_ITEM_IDS).doesNotContain("msg_9")
+        .startsWith("msg_10").endsWith("msg_" + (many - 1));
+  }
+
+  @Test
   void fromRequestBody_noInputOrNull_emptyArray() {
     TurnInput none = parse("{\"model\":\"m\",\"prompt\":{\"id\":\"pmpt_1\"}}").orElseThrow();
     assertThat(text(none.items())).isEqualTo("[]");

@@ -431,6 +431,47 @@ final class TurnTest {
     assertThat(engine.repairStats().repairsSucceeded()).isEqualTo(1);
   }
 
+  @Test
+  void statelessResponseWithManyItems_onlyItsLatestBound_andARequestLooksUpOnlyItsLatest() {
+    int many = StatelessChains.MAX_ITEMS * 4;
+    byte[] first = "{\"model\":\"m\",\"store\":false,\"input\":\"Call them all.\"}".getBytes(UTF_8);
+    Turn opening = requireNonNull(engine.turn(scope, "POST", "https", HOST, PATH, first, false));
+    opening.run(new Script(Turn.Outcome.succeeded(PIN_A, () -> RoutingInfo.EMPTY)));
+    StringBuilder output = new StringBuilder();
+    for (int i = 0; i < many; i++) {
+      output.append(i == 0 ? "" : ",").append("{\"id\":\"fc_").append(i)
+          .append("\",\"type\":\"function_call\",\"call_id\":\"c").append(i)
+          .append("\",\"name\":\"f\",\"arguments\":\"{}\"}");
+    }
+    opening.responseBody(("{\"id\":\"resp_m\",\"object\":\"response\",\"status\":\"completed\",\"output\":["
+        + output + "]}").getBytes(UTF_8));
+
+    long bound = java.util.stream.IntStream.range(0, many)
+        .filter(i -> engine.store().get(ChainKey.item("fc_" + i).in(scope)).isPresent()).count();
+    assertThat(bound).as("bounded per response").isEqualTo(StatelessChains.MAX_ITEMS);
+    assertThat(engine.store().get(ChainKey.item("fc_" + (many - 1)).in(scope))).as("its latest").contains(PIN_A);
+
+    // A request sending back only the oldest (unbound) items first, then the latest: found by the latest.
+    byte[] next = ("{\"model\":\"m\",\"store\":false,\"input\":[" + output + "]}").getBytes(UTF_8);
+    Turn continuing = requireNonNull(engine.turn(scope, "POST", "https", HOST, PATH, next, false));
+    assertThat(continuing.pin()).isEqualTo(PIN_A);
+    assertThat(continuing.chain()).isEqualTo(ChainKey.item("fc_" + (many - 1)).in(scope));
+  }
+
+  @Test
+  void statelessRequestWhoseOnlyBoundItemIsOlderThanItsLatestLookups_spreads() {
+    engine.registry().bind(ChainKey.item("msg_old").in(scope), null, PIN_A);
+    StringBuilder input = new StringBuilder("{\"id\":\"msg_old\",\"type\":\"message\",\"role\":\"assistant\","
+        + "\"content\":[{\"type\":\"output_text\",\"text\":\"Old.\"}]}");
+    for (int i = 0; i < StatelessChains.MAX_ITEMS; i++) {
+      input.append(",{\"id\":\"msg_new").append(i).append("\",\"type\":\"message\",\"role\":\"user\",")
+          .append("\"content\":\"New.\"}");
+    }
+    byte[] body = ("{\"model\":\"m\",\"store\":false,\"input\":[" + input + "]}").getBytes(UTF_8);
+    Turn turn = requireNonNull(engine.turn(scope, "POST", "https", HOST, PATH, body, false));
+    assertThat(turn.pin()).as("lookups are bounded: the latest items only").isNull();
+  }
+
   private Turn pinnedTurn(Engine on) {
     on.registry().bind(resp0, null, PIN_A);
     on.journal().record(JournalTurn.of(scope, "resp_0", null, null,
