@@ -76,12 +76,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class AffinityConversations {
   private static final Logger logger = LoggerFactory.getLogger(AffinityConversations.class);
+  private static final Duration DEFAULT_POLL_INTERVAL = Duration.ofSeconds(1);
 
   private final OpenAIClient client;
   private final HttpUrl responsesUrl;
   private final @Nullable String clientCookies;
   private final ResponseCreateParams defaults;
   private final Engine engine;
+  private final Duration backgroundPollInterval;
   private final CookieNameCheck cookieNameCheck =
       new CookieNameCheck(AffinityConversations.class, "AffinityConversations.builder()");
   private final ChainScope scope;
@@ -94,6 +96,7 @@ public final class AffinityConversations {
     this.scope = scope;
     this.defaults = builder.defaults;
     this.engine = builder.engine.build();
+    this.backgroundPollInterval = builder.backgroundPollInterval;
   }
 
   /**
@@ -131,7 +134,7 @@ public final class AffinityConversations {
    * @throws IllegalArgumentException as {@link Builder#defaults(ResponseCreateParams)}
    */
   public Conversation start(ResponseCreateParams defaults) {
-    Conversation.checkChainable(defaults, "defaults");
+    Conversation.checkDefaults(defaults);
     return new Conversation(this, Conversation.State.start(defaults));
   }
 
@@ -159,7 +162,8 @@ public final class AffinityConversations {
     }
     ChainHistory history = history(responseId);
     if (history != null && history.status() == ChainHistory.Status.MISSING_LINK && history.turns() == 0
-        && history.link().filter(history.chain()::equals).isPresent() && pinFingerprint(responseId).isEmpty()) {
+        && history.link().filter(history.chain()::equals).isPresent()
+        && pinFingerprint(ChainKey.response(responseId)).isEmpty()) {
       throw new NoSuchElementException("affinity4j: no chain " + history.chain() + " in " + scope
           + " (see docs/security.md)");
     }
@@ -204,6 +208,11 @@ public final class AffinityConversations {
     return engine;
   }
 
+  /** How long a background turn waits between polls. */
+  Duration backgroundPollInterval() {
+    return backgroundPollInterval;
+  }
+
   ChainRegistry registry() {
     return engine.registry();
   }
@@ -237,14 +246,13 @@ public final class AffinityConversations {
     return engine.history(ChainKey.response(responseId).in(scope));
   }
 
-  /** The fingerprint of the live pin of {@code responseId}, if the store has one. */
-  Optional<String> pinFingerprint(String responseId) {
+  /** The fingerprint of the live pin of {@code chain} (in this scope), if the store has one. */
+  Optional<String> pinFingerprint(ChainKey chain) {
     Optional<AffinityToken> token;
     try {
-      token = engine.store().get(ChainKey.response(responseId).in(scope));
+      token = engine.store().get(chain.in(scope));
     } catch (Exception e) { // not only unchecked: a store written in Kotlin may throw a checked one
-      logger.warn("AffinityStore {} threw on get of response:{}", engine.store().getClass().getName(),
-          responseId, e);
+      logger.warn("AffinityStore {} threw on get of {}", engine.store().getClass().getName(), chain, e);
       return Optional.empty();
     }
     return token.filter(t -> !t.isExpired(engine.clock().instant())).map(AffinityToken::fingerprint);
@@ -261,6 +269,7 @@ public final class AffinityConversations {
     private @Nullable String baseUrl;
     private byte @Nullable [] scopeSecret;
     private @Nullable String tenant;
+    private Duration backgroundPollInterval = DEFAULT_POLL_INTERVAL;
 
     private Builder() {}
 
@@ -296,13 +305,14 @@ public final class AffinityConversations {
 
     /**
      * The params a new conversation's {@link Conversation#send(String)} starts from: model,
-     * instructions, tools and so on; their {@code input} is ignored. Default: none.
+     * instructions, tools, {@code store: false} for stateless conversations, and so on. Default:
+     * none.
      *
-     * @throws IllegalArgumentException if they set {@code previous_response_id},
-     *     {@code conversation}, {@code store: false} or {@code background: true}
+     * @throws IllegalArgumentException if they set {@code input} (each turn sends its own),
+     *     {@code previous_response_id} or {@code conversation}
      */
     public Builder defaults(ResponseCreateParams defaults) {
-      Conversation.checkChainable(defaults, "defaults");
+      Conversation.checkDefaults(defaults);
       this.defaults = defaults;
       return this;
     }
@@ -351,6 +361,22 @@ public final class AffinityConversations {
      */
     public Builder retryPause(Duration retryPause) {
       engine.retryPause(retryPause);
+      return this;
+    }
+
+    /**
+     * How long a {@code background: true} turn waits between polls of its response, which
+     * {@link Conversation#send} repeats until the response is no longer {@code queued} or
+     * {@code in_progress}; default 1 s. Async turns wait without holding a thread.
+     *
+     * @throws IllegalArgumentException if not positive or over an hour
+     */
+    public Builder backgroundPollInterval(Duration interval) {
+      requireNonNull(interval, "interval");
+      if (interval.isNegative() || interval.isZero() || interval.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException("backgroundPollInterval must be positive and at most an hour");
+      }
+      this.backgroundPollInterval = interval;
       return this;
     }
 

@@ -7,8 +7,10 @@ import com.openai.models.responses.Response;
 import com.openai.models.responses.ResponseCreateParams;
 import com.openai.models.responses.ResponseFunctionToolCall;
 import com.openai.models.responses.ResponseInputItem;
+import com.openai.models.responses.ResponseStatus;
 import com.openai.models.responses.ResponseStreamEvent;
 import io.github.affinity4j.core.ChainHistory;
+import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.RoutingInfo;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -48,10 +50,25 @@ import org.jspecify.annotations.Nullable;
  * {@link #send(ResponseCreateParams)} (or the builder's {@code defaults}), so model, instructions
  * and tools carry over. {@code send(ResponseCreateParams)} takes your params as they are, except
  * that the conversation sets {@code previous_response_id}: params that set it themselves are
- * rejected ({@link IllegalArgumentException}), as are {@code conversation}, {@code store: false}
- * and {@code background: true}, which a chain cannot be continued from. Headers and query
+ * rejected ({@link IllegalArgumentException}), as is {@code conversation}. Headers and query
  * parameters you set are kept; a {@code Cookie} header of yours keeps its cookies, and the pin is
  * added after them, unless yours already has an affinity cookie (then it is sent as you made it).
+ *
+ * <p><b>Stateless conversations.</b> With {@code store: false} (in the defaults or the first
+ * turn's params) nothing is stored server-side: the conversation keeps every turn's input and
+ * output items (reasoning with its {@code encrypted_content} if you {@code include} it) and sends
+ * them all again as the next turn's {@code input}, without {@code previous_response_id}. The items
+ * it sends back pin the turn to the backend that made them; if that backend is lost, the turn is
+ * sent once more without its encrypted reasoning. {@link #history()} returns the items; the API's
+ * context window bounds them (a turn it refuses leaves the conversation where it was). A
+ * conversation keeps the {@code store} setting of its first turn.
+ *
+ * <p><b>Background turns.</b> With {@code background: true}, {@code send} and {@code sendAsync}
+ * poll the response on its backend until it is no longer {@code queued} or {@code in_progress}
+ * ({@link AffinityConversations.Builder#backgroundPollInterval}), and return it finished; its
+ * output, first seen on a poll, is journaled, so a later turn can be repaired. A streamed
+ * background turn is a stream like any other. A response that {@code failed} or was
+ * {@code cancelled} is returned, and leaves the conversation where it was.
  *
  * <p><b>Thread-safety: one turn at a time, rejected, not queued.</b> Every method may be called
  * from any thread. A turn runs from a {@code send}, {@code sendAsync}, {@code stream} or
@@ -68,20 +85,39 @@ import org.jspecify.annotations.Nullable;
  */
 public final class Conversation {
 
-  /** What the latest finished turn left; immutable, replaced whole. */
+  /**
+   * What the latest finished turn left; immutable, replaced whole. A stateless conversation's
+   * items are its whole history; null for a stored chain.
+   */
   record State(@Nullable String lastResponseId, ResponseCreateParams template, RoutingInfo routing,
-      List<ResponseFunctionToolCall> pendingToolCalls) {
+      List<ResponseFunctionToolCall> pendingToolCalls, @Nullable List<ResponseInputItem> statelessItems) {
 
     static State start(ResponseCreateParams defaults) {
-      return new State(null, defaults, RoutingInfo.EMPTY, List.of());
+      return new State(null, defaults, RoutingInfo.EMPTY, List.of(), null);
     }
 
     static State resumed(ResponseCreateParams defaults, String responseId, List<ResponseFunctionToolCall> calls) {
-      return new State(responseId, defaults, RoutingInfo.EMPTY, calls);
+      return new State(responseId, defaults, RoutingInfo.EMPTY, calls, null);
     }
 
-    State next(ResponseCreateParams template, Response response, RoutingInfo routing) {
-      return new State(response.id(), template, routing, SdkJson.functionCalls(response.output()));
+    boolean isStateless() {
+      return statelessItems != null;
+    }
+
+    List<ResponseInputItem> items() {
+      List<ResponseInputItem> items = statelessItems;
+      return items == null ? List.of() : items;
+    }
+
+    /**
+     * The state after {@code response} to {@code request}; this state again if the response
+     * {@code failed} or was {@code cancelled} (a background one): there is nothing to continue from.
+     */
+    State next(ResponseCreateParams template, TurnRequest request, Response response, RoutingInfo routing) {
+      boolean ended = response.status().filter(status -> status.equals(ResponseStatus.FAILED)
+          || status.equals(ResponseStatus.CANCELLED)).isPresent();
+      return ended ? this : new State(response.id(), template, routing, SdkJson.functionCalls(response.output()),
+          request.itemsAfter(response));
     }
   }
 
@@ -114,8 +150,8 @@ public final class Conversation {
    * {@link #submitToolOutputs(Map)} calls use these params.
    *
    * @throws NullPointerException if {@code params} is null
-   * @throws IllegalArgumentException if the params set {@code previous_response_id},
-   *     {@code conversation}, {@code store: false} or {@code background: true}
+   * @throws IllegalArgumentException if the params set {@code previous_response_id} or
+   *     {@code conversation}, or a {@code store} other than the conversation's first turn's
    * @throws IllegalStateException if another turn of this conversation is in progress
    * @throws com.openai.errors.OpenAIException as {@link #send(String)}
    */
@@ -217,9 +253,10 @@ public final class Conversation {
    *     store is down); the message says which
    */
   public List<ResponseInputItem> history() {
-    String last = state.lastResponseId();
-    if (last == null) {
-      return List.of();
+    State now = state;
+    String last = now.lastResponseId();
+    if (last == null || now.isStateless()) {
+      return now.items();
     }
     ChainHistory history = engine.history(last);
     if (history == null) {
@@ -258,8 +295,13 @@ public final class Conversation {
    * when the gateway set no cookie.
    */
   public Optional<String> pinFingerprint() {
-    String last = state.lastResponseId();
-    return last == null ? Optional.empty() : engine.pinFingerprint(last);
+    State now = state;
+    String last = now.lastResponseId();
+    if (now.isStateless()) {
+      String item = SdkJson.lastItemId(now.items());
+      return item == null ? Optional.empty() : engine.pinFingerprint(ChainKey.item(item));
+    }
+    return last == null ? Optional.empty() : engine.pinFingerprint(ChainKey.response(last));
   }
 
   /**
@@ -289,9 +331,9 @@ public final class Conversation {
     begin();
     try {
       State before = state;
-      TurnExchange.Outcome outcome = TurnExchange.prepare(engine, request.apply(before), before.lastResponseId())
-          .execute();
-      state = before.next(template.apply(before), outcome.response(), outcome.routing());
+      TurnRequest turn = TurnRequest.of(before, request.apply(before));
+      TurnExchange.Outcome outcome = TurnExchange.prepare(engine, turn).execute();
+      state = before.next(template.apply(before), turn, outcome.response(), outcome.routing());
       return outcome.response();
     } finally {
       end();
@@ -304,9 +346,11 @@ public final class Conversation {
       return CompletableFuture.failedFuture(busy());
     }
     State before = state;
+    TurnRequest turn;
     CompletableFuture<TurnExchange.Outcome> running;
     try {
-      running = TurnExchange.prepare(engine, request.apply(before), before.lastResponseId()).executeAsync();
+      turn = TurnRequest.of(before, request.apply(before));
+      running = TurnExchange.prepare(engine, turn).executeAsync();
     } catch (RuntimeException e) {
       end();
       return CompletableFuture.failedFuture(e);
@@ -316,7 +360,7 @@ public final class Conversation {
       Throwable failure = error;
       try {
         if (error == null) {
-          state = before.next(template.apply(before), outcome.response(), outcome.routing());
+          state = before.next(template.apply(before), turn, outcome.response(), outcome.routing());
         }
       } catch (RuntimeException e) {
         failure = e;
@@ -337,11 +381,11 @@ public final class Conversation {
     begin();
     try {
       State before = state;
-      TurnExchange.Streamed streamed = TurnExchange.prepare(engine, request.apply(before), before.lastResponseId())
-          .stream();
+      TurnRequest turn = TurnRequest.of(before, request.apply(before));
+      TurnExchange.Streamed streamed = TurnExchange.prepare(engine, turn).stream();
       ResponseCreateParams next = template.apply(before);
       return new ObservedStream(streamed.events(), streamed.success(),
-          response -> state = before.next(next, response, streamed.success().routing), this::end);
+          response -> state = before.next(next, turn, response, streamed.success().routing), this::end);
     } catch (RuntimeException | Error e) {
       end();
       throw e;
@@ -406,9 +450,8 @@ public final class Conversation {
   }
 
   /**
-   * Rejects params a conversation cannot chain: it sets {@code previous_response_id} itself, and a
-   * turn it cannot continue (no store, a background response, another conversation) would break
-   * the chain.
+   * Rejects params a conversation cannot chain: it sets {@code previous_response_id} itself, and
+   * cannot also continue a Conversations API conversation.
    */
   static void checkChainable(ResponseCreateParams params, String what) {
     requireNonNull(params, what);
@@ -421,13 +464,17 @@ public final class Conversation {
       throw new IllegalArgumentException(what + " sets conversation; a Conversation chains responses by"
           + " previous_response_id and cannot also continue a Conversations API conversation");
     }
-    if (params.store().orElse(true).equals(Boolean.FALSE)) {
-      throw new IllegalArgumentException(what + " sets store to false; a response that is not stored cannot"
-          + " be continued, so a Conversation needs store true (the default)");
-    }
-    if (params.background().orElse(false).equals(Boolean.TRUE)) {
-      throw new IllegalArgumentException(what + " sets background to true; a Conversation needs each turn's"
-          + " finished response to continue from, so background responses are not supported");
+  }
+
+  /**
+   * Rejects defaults a conversation cannot start from: those {@link #checkChainable} rejects, and
+   * an {@code input}, which defaults do not send (each turn sends its own).
+   */
+  static void checkDefaults(ResponseCreateParams defaults) {
+    checkChainable(defaults, "defaults");
+    if (defaults.input().isPresent()) {
+      throw new IllegalArgumentException("defaults set input, which is not sent: each turn sends its own; pass it"
+          + " to send(text) or send(params)");
     }
   }
 }

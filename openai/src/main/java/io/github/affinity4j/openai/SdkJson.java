@@ -25,6 +25,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,10 +73,10 @@ final class SdkJson {
   }
 
   /**
-   * The error body as the engine reads it, {@code {"error":{…}}}, rebuilt from what the SDK kept:
-   * the {@code error} object of an OpenAI error, or the whole body of any other JSON error (such
-   * as APIM's {@code {"statusCode":…,"message":…}}, which the engine reads either way). Empty if
-   * the body was not JSON.
+   * The error body as the engine reads it, rebuilt from what the SDK kept: {@code {"error":{…}}}
+   * around the {@code error} object of an OpenAI error or the whole body of another JSON error;
+   * the gateway's own shape (APIM's {@code {"statusCode":…,"message":…}}) as it came, since that
+   * shape is what says the gateway could not reach the backend. Empty if the body was not JSON.
    */
   static byte[] errorBody(OpenAIServiceException e) {
     try {
@@ -83,8 +84,12 @@ final class SdkJson {
       if (body.isMissing() || body.isNull()) {
         return new byte[0];
       }
+      JsonNode kept = MAPPER.valueToTree(body);
+      if (kept.isObject() && kept.has("statusCode")) {
+        return MAPPER.writeValueAsBytes(kept); // the gateway's own shape, as it came: it means the backend is unreachable
+      }
       ObjectNode wrapped = MAPPER.createObjectNode();
-      wrapped.set("error", MAPPER.valueToTree(body));
+      wrapped.set("error", kept);
       return MAPPER.writeValueAsBytes(wrapped);
     } catch (IOException | RuntimeException failure) {
       logger.debug("Error body of HTTP {} unreadable ({}); judged by its status", e.statusCode(),
@@ -155,6 +160,29 @@ final class SdkJson {
       }
     }
     return items;
+  }
+
+  /**
+   * A response's output items as input items, in order, each whole (ids, encrypted reasoning and
+   * unknown fields included): how a stateless conversation sends them back.
+   */
+  static List<ResponseInputItem> asInput(List<ResponseOutputItem> output) {
+    List<ResponseInputItem> items = new ArrayList<>(output.size());
+    for (ResponseOutputItem item : output) {
+      items.add(MAPPER.convertValue(MAPPER.valueToTree(item), ResponseInputItem.class));
+    }
+    return items;
+  }
+
+  /** The {@code id} of the last of {@code items} that has one; null if none has. */
+  static @Nullable String lastItemId(List<ResponseInputItem> items) {
+    for (int i = items.size() - 1; i >= 0; i--) {
+      JsonNode id = MAPPER.valueToTree(items.get(i)).get("id");
+      if (id != null && id.isTextual()) {
+        return id.asText();
+      }
+    }
+    return null;
   }
 
   /** The function calls among a response's output items, in order. */

@@ -11,6 +11,8 @@ import com.openai.errors.OpenAIIoException;
 import com.openai.errors.OpenAIServiceException;
 import com.openai.models.responses.Response;
 import com.openai.models.responses.ResponseCreateParams;
+import com.openai.models.responses.ResponseRetrieveParams;
+import com.openai.models.responses.ResponseStatus;
 import com.openai.models.responses.ResponseStreamEvent;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainNote;
@@ -25,6 +27,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import okhttp3.HttpUrl;
 import org.jspecify.annotations.Nullable;
@@ -61,14 +65,13 @@ final class TurnExchange {
   }
 
   /**
-   * Prepares the turn that sends {@code params} after {@code previousResponseId} (null for the
-   * first turn of a chain): the request with {@code previous_response_id} and the pin, and the
-   * request as a replay would carry its headers.
+   * Prepares the turn that sends {@code turn}: the request with {@code previous_response_id} (if
+   * it continues a stored chain) and the pin, and the request as a replay would carry its headers.
    */
-  static TurnExchange prepare(AffinityConversations engine, ResponseCreateParams params,
-      @Nullable String previousResponseId) {
-    ResponseCreateParams request = previousResponseId == null ? params
-        : params.toBuilder().previousResponseId(previousResponseId).build();
+  static TurnExchange prepare(AffinityConversations engine, TurnRequest turn) {
+    String previousResponseId = turn.previousResponseId();
+    ResponseCreateParams request = previousResponseId == null ? turn.params()
+        : turn.params().toBuilder().previousResponseId(previousResponseId).build();
     byte[] body = SdkJson.body(request);
     ChainRegistry registry = engine.registry();
 
@@ -80,9 +83,9 @@ final class TurnExchange {
     boolean callerPinned = AffinityCookies.carriesAffinityCookie(registry, cookies);
 
     HttpUrl url = engine.responsesUrl();
-    Turn turn = requireNonNull(engine.engine().turn(engine.scope(), "POST", url.scheme(), url.host(),
+    Turn made = requireNonNull(engine.engine().turn(engine.scope(), "POST", url.scheme(), url.host(),
         url.encodedPath(), body, callerPinned), "a POST to …/responses is a turn");
-    AffinityToken pin = turn.pin();
+    AffinityToken pin = made.pin();
     CookieNameCheck cookieNames = engine.cookieNameCheck();
     if (pin != null) {
       cookieNames.sending(registry, pin.cookiePair());
@@ -105,7 +108,26 @@ final class TurnExchange {
       }
       unpinned = stripped.build();
     }
-    return new TurnExchange(engine, turn, sent, unpinned, cookieNames);
+    return new TurnExchange(engine, made, sent, unpinned, cookieNames);
+  }
+
+  /**
+   * Prepares a poll of the background response {@code responseId}: a {@code GET} on the backend
+   * that holds it (the response's pin), whose finished output the engine journals. Never
+   * repaired: only that backend has the response.
+   */
+  private TurnExchange poll(String responseId) {
+    HttpUrl url = engine.responsesUrl();
+    String ownCookies = AffinityCookies.join(unpinned._additionalHeaders().values("Cookie"));
+    String cookies = ownCookies != null ? ownCookies : engine.clientCookies();
+    Turn polling = requireNonNull(engine.engine().turn(engine.scope(), "GET", url.scheme(), url.host(),
+        url.encodedPath() + "/" + responseId, null,
+        AffinityCookies.carriesAffinityCookie(engine.registry(), cookies)), "a GET of …/responses/{id} is a turn");
+    AffinityToken pin = polling.pin();
+    ResponseCreateParams headers = pin == null ? unpinned : unpinned.toBuilder()
+        .replaceAdditionalHeaders("Cookie", AffinityCookies.merge(cookies, pin.cookiePair()))
+        .build();
+    return new TurnExchange(engine, polling, headers, headers, cookieNames);
   }
 
   /** What a successful turn leaves behind: the response and its routing facts. */
@@ -127,28 +149,46 @@ final class TurnExchange {
 
   // --- sync and streaming ---
 
-  // The raw response is closed by parse(), which reads its body whole.
+  /**
+   * Runs the turn and returns its finished response: a background response is polled on its
+   * backend, every {@link AffinityConversations.Builder#backgroundPollInterval poll interval},
+   * until it is no longer {@code queued} or {@code in_progress}.
+   *
+   * @throws OpenAIIoException if interrupted while waiting for a background response (the
+   *     thread's interrupt flag is set again)
+   */
+  // Each raw response is closed by finished(), which reads its body whole.
   @SuppressWarnings("MustBeClosedChecker")
   Outcome execute() {
-    HttpResponseFor<Response> raw = run(params -> engine.client().responses().withRawResponse().create(params));
-    Success success = success(raw.headers());
-    Response response = success.parse(raw);
-    success.completed(response);
-    return new Outcome(response, success.routing);
+    Outcome outcome = finished(run(params -> engine.client().responses().withRawResponse().create(params)));
+    while (isPending(outcome.response())) {
+      String id = outcome.response().id();
+      try {
+        Thread.sleep(engine.backgroundPollInterval().toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new OpenAIIoException("affinity4j: chain response:" + id + " BACKGROUND_PENDING: interrupted while"
+            + " polling (see docs/conversations.md#background)", e);
+      }
+      TurnExchange polling = poll(id);
+      outcome = polling.finished(polling.run(params -> engine.client().responses().withRawResponse()
+          .retrieve(retrieveParams(id, params))));
+    }
+    return outcome;
   }
 
   // The raw response's stream goes to the caller, who closes it (Conversation.stream's contract).
   @SuppressWarnings("MustBeClosedChecker")
   Streamed stream() {
     HttpResponseFor<StreamResponse<ResponseStreamEvent>> raw =
-        run(params -> engine.client().responses().withRawResponse().createStreaming(params));
+        run(params -> engine.client().responses().withRawResponse().createStreaming(params)).get();
     return new Streamed(raw.parse(), success(raw.headers()));
   }
 
-  private <T> HttpResponseFor<T> run(Function<ResponseCreateParams, HttpResponseFor<T>> call) {
+  private <T> Attempt<T> run(Function<ResponseCreateParams, HttpResponseFor<T>> call) {
     Turn.MdcScope mdc = turn.inMdc();
     try {
-      return turn.run(new SyncSdk<>(call)).get();
+      return turn.run(new SyncSdk<>(call));
     } finally {
       mdc.close();
     }
@@ -173,28 +213,70 @@ final class TurnExchange {
 
   // --- async ---
 
+  /** As {@link #execute()}, without blocking: a poll waits on a delay, not a sleeping thread. */
   CompletableFuture<Outcome> executeAsync() {
-    return turn.runAsync(new AsyncSdk()).thenApply(attempt -> {
-      HttpResponseFor<Response> raw = attempt.get();
-      Success success = success(raw.headers());
-      Response response = success.parse(raw);
-      success.completed(response);
-      return new Outcome(response, success.routing);
-    });
+    return turn.runAsync(new AsyncSdk(params -> engine.client().async().responses().withRawResponse().create(params)))
+        .thenApply(this::finished)
+        .thenCompose(this::pollAsyncUntilDone);
+  }
+
+  private CompletableFuture<Outcome> pollAsyncUntilDone(Outcome outcome) {
+    if (!isPending(outcome.response())) {
+      return CompletableFuture.completedFuture(outcome);
+    }
+    String id = outcome.response().id();
+    Executor later = CompletableFuture.delayedExecutor(engine.backgroundPollInterval().toMillis(),
+        TimeUnit.MILLISECONDS);
+    return CompletableFuture.supplyAsync(() -> poll(id), later).thenCompose(polling -> polling.turn
+        .runAsync(polling.new AsyncSdk(params -> engine.client().async().responses().withRawResponse()
+            .retrieve(retrieveParams(id, params))))
+        .thenApply(polling::finished)
+        .thenCompose(polling::pollAsyncUntilDone));
   }
 
   private final class AsyncSdk extends Sdk<Response> implements Turn.AsyncTransport<Attempt<Response>> {
+    private final Function<ResponseCreateParams, CompletableFuture<HttpResponseFor<Response>>> call;
+
+    AsyncSdk(Function<ResponseCreateParams, CompletableFuture<HttpResponseFor<Response>>> call) {
+      this.call = call;
+    }
+
     @Override
     public CompletableFuture<Attempt<Response>> send(byte @Nullable [] replayBody) {
-      CompletableFuture<HttpResponseFor<Response>> call;
+      CompletableFuture<HttpResponseFor<Response>> sent;
       try {
-        call = engine.client().async().responses().withRawResponse().create(params(replayBody));
+        sent = call.apply(params(replayBody));
       } catch (RuntimeException e) {
-        call = CompletableFuture.failedFuture(e);
+        sent = CompletableFuture.failedFuture(e);
       }
-      return call.handle((raw, error) -> error == null ? new Attempt<>(raw, null)
+      return sent.handle((raw, error) -> error == null ? new Attempt<>(raw, null)
           : new Attempt<>(null, asRuntime(unwrap(error))));
     }
+  }
+
+  /** The response of a successful attempt, read, bound and journaled, with its routing facts. */
+  // The raw response is closed by parse(), which reads its body whole.
+  @SuppressWarnings("MustBeClosedChecker")
+  private Outcome finished(Attempt<Response> attempt) {
+    HttpResponseFor<Response> raw = attempt.get();
+    Success success = success(raw.headers());
+    Response response = success.parse(raw);
+    success.completed(response);
+    return new Outcome(response, success.routing);
+  }
+
+  private static boolean isPending(Response response) {
+    return response.status().filter(status -> status.equals(ResponseStatus.QUEUED)
+        || status.equals(ResponseStatus.IN_PROGRESS)).isPresent();
+  }
+
+  /** A retrieval of {@code responseId} with the headers and query parameters of {@code like}. */
+  private static ResponseRetrieveParams retrieveParams(String responseId, ResponseCreateParams like) {
+    return ResponseRetrieveParams.builder()
+        .responseId(responseId)
+        .additionalHeaders(like._additionalHeaders())
+        .additionalQueryParams(like._additionalQueryParams())
+        .build();
   }
 
   // --- shared ---

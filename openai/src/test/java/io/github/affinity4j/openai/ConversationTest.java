@@ -70,9 +70,7 @@ final class ConversationTest {
     Conversation chat = conversations.start();
     Map<String, Function<ResponseCreateParams.Builder, ResponseCreateParams.Builder>> wrong = Map.of(
         "previous_response_id", params -> params.previousResponseId("resp_1"),
-        "conversation", params -> params.conversation("conv_1"),
-        "store", params -> params.store(false),
-        "background", params -> params.background(true));
+        "conversation", params -> params.conversation("conv_1"));
 
     wrong.forEach((what, change) -> {
       ResponseCreateParams params = change.apply(defaults().toBuilder().input("hi")).build();
@@ -80,13 +78,41 @@ final class ConversationTest {
           .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(what);
       assertThatThrownBy(() -> chat.sendAsync(params)).as(what).isInstanceOf(IllegalArgumentException.class);
       assertThatThrownBy(() -> chat.stream(params)).as(what).isInstanceOf(IllegalArgumentException.class);
-      assertThatThrownBy(() -> AffinityConversations.builder().defaults(params)).as(what)
+      ResponseCreateParams asDefaults = change.apply(defaults().toBuilder()).build();
+      assertThatThrownBy(() -> AffinityConversations.builder().defaults(asDefaults)).as(what)
           .isInstanceOf(IllegalArgumentException.class);
-      assertThatThrownBy(() -> conversations.start(params)).as(what).isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> conversations.start(asDefaults)).as(what).isInstanceOf(IllegalArgumentException.class);
     });
     assertThat(simulator.requestLog()).isEmpty();
     // Rejected before the turn began: the conversation is free.
     assertThat(SimulatedAnswer.parse(text(chat.send(marker(0, 1)))).userMessages()).isEqualTo(1);
+  }
+
+  @Test
+  void defaultsWithAnInput_rejected_notSilentlyDropped() {
+    ResponseCreateParams withInput = defaults().toBuilder().input("hi").build();
+
+    assertThatThrownBy(() -> conversations.start(withInput)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> AffinityConversations.builder().defaults(withInput))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(simulator.requestLog()).isEmpty();
+  }
+
+  @Test
+  void storeSettingChangedAfterTheFirstTurn_rejectedBeforeAnythingIsSent_eitherWay() {
+    Conversation stored = conversations.start();
+    stored.send("one");
+    Conversation stateless = conversations.start(defaults().toBuilder().store(false).build());
+    stateless.send("one");
+    int sent = simulator.requestLog().size();
+
+    assertThatThrownBy(() -> stored.send(defaults().toBuilder().store(false).input("two").build()))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> stateless.send(defaults().toBuilder().store(true).input("two").build()))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(simulator.requestLog()).hasSize(sent);
+    assertThat(SimulatedAnswer.parse(text(stored.send("two"))).userMessages()).as("free again").isEqualTo(2);
+    assertThat(SimulatedAnswer.parse(text(stateless.send("two"))).userMessages()).isEqualTo(2);
   }
 
   @Test
