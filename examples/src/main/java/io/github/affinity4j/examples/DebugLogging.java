@@ -48,7 +48,7 @@ final class DebugLogging implements AutoCloseable {
    * (after affinity4j's interceptor is added) so the routing log sees the pins.
    *
    * @param cookieNames the affinity cookie names, shown as fingerprints
-   * @param redact header names to show as {@code ██}, in addition to the default credentials
+   * @param redact header names to show as the routing log's marker ({@code [redacted]}), in addition to the default credentials
    */
   void apply(OpenAIOkHttpClient.Builder sdk, Collection<String> cookieNames, Collection<String> redact) {
     if (!enabled) {

@@ -8,11 +8,14 @@ import com.openai.credential.BearerTokenCredential;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.okhttp.EntraIdInterceptor;
 import io.github.affinity4j.openai.AffinityOpenAI;
+import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testkit.SimulatedBackend;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.AbstractMap;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -25,21 +28,30 @@ import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code probe}: runs a few multi-turn conversations against a real gateway and tells whether
- * they survive, which regions served them, and what affinity4j had to repair.
+ * {@code probe}: runs a few multi-turn conversations against a real gateway, or an embedded
+ * {@link ApimSimulator} ({@code --simulator}), and tells whether they survive, which regions served
+ * them, and what affinity4j had to repair.
  *
  * <pre>
  * java -jar affinity4j-examples.jar probe \
  *     --base-url https://my-apim.azure-api.net/inference/openai/v1 \
  *     --subscription-key "$APIM_SUBSCRIPTION_KEY" --model gpt-4.1-mini \
  *     --conversations 10 --turns 5 --report probe.html
+ * java -jar affinity4j-examples.jar probe --simulator --conversations 6 --turns 3
+ * java -jar affinity4j-examples.jar probe --simulator --kill-backend 2 --no-affinity4j
  * </pre>
+ *
+ * <p>With {@code --simulator} the probe starts a seeded simulator on loopback ({@code --backends},
+ * default 3, round-robin, cookie affinity), needs no key, and with {@code --kill-backend N} kills
+ * backend N once every conversation has had {@code --kill-after-turn} turns (default 1), then runs
+ * the remaining turns: the conversations it held are repaired by affinity4j, and lost without it.
  *
  * <p>Prints one line per turn ({@code conversation=1 turn=2 status=200 region="West US"
  * request_id=… apim_request_id=… pin=1a2b3c4d repaired=no latency_ms=412}, where {@code pin} is
@@ -60,8 +72,9 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "probe", sortOptions = false, usageHelpAutoWidth = true,
     description = {
-        "Runs multi-turn Responses API conversations against a gateway and reports whether they "
-            + "survive, the regions that served them, and the repairs affinity4j made.",
+        "Runs multi-turn Responses API conversations against a gateway (or, with --simulator, an "
+            + "embedded APIM simulator) and reports whether they survive, the regions that served "
+            + "them, and the repairs affinity4j made.",
         "Exit code 0 if every conversation survived, 1 if not, 2 for a usage error."})
 final class ProbeCommand implements Callable<Integer> {
   static final String DEFAULT_COOKIE_NAME = "APIM-Backend-Affinity";
@@ -76,9 +89,10 @@ final class ProbeCommand implements Callable<Integer> {
   @Spec
   private @Nullable CommandSpec spec;
 
-  @Option(names = "--base-url", required = true, paramLabel = "URL", order = 1,
-      description = "The gateway's OpenAI base URL, e.g. https://my-apim.azure-api.net/inference/openai/v1")
-  private @Nullable String baseUrl; // required: picocli sets it before call()
+  @Option(names = "--base-url", paramLabel = "URL", order = 1,
+      description = "The gateway's OpenAI base URL, e.g. "
+          + "https://my-apim.azure-api.net/inference/openai/v1 (or --simulator).")
+  private @Nullable String baseUrl;
 
   @Option(names = "--api-key", arity = "0..1", interactive = true, prompt = "API key: ",
       paramLabel = "KEY", order = 2,
@@ -135,8 +149,11 @@ final class ProbeCommand implements Callable<Integer> {
           + "redacted) and the SDK's own.")
   private boolean debug;
 
-  @Option(names = {"-h", "--help"}, usageHelp = true, order = 14, description = "Show this help.")
+  @Option(names = {"-h", "--help"}, usageHelp = true, order = 30, description = "Show this help.")
   private boolean help;
+
+  @Mixin
+  private ProbeSimulator simulator = new ProbeSimulator();
 
   private final PrintStream out;
 
@@ -146,7 +163,17 @@ final class ProbeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    HttpUrl url = validate();
+    HttpUrl given = validate();
+    if (given != null) {
+      return probe(given, null);
+    }
+    try (ApimSimulator apim = simulator.start()) {
+      return probe(HttpUrl.get(apim.openAiBaseUrl()), apim);
+    }
+  }
+
+  /** Probes {@code url}: the gateway given, or the embedded {@code apim}. */
+  private int probe(HttpUrl url, @Nullable ApimSimulator apim) {
     List<Map.Entry<String, String>> extraHeaders = parseHeaders();
     Set<String> cookies = cookieNames == null || cookieNames.isEmpty()
         ? Set.of(DEFAULT_COOKIE_NAME) : new LinkedHashSet<>(cookieNames);
@@ -165,7 +192,7 @@ final class ProbeCommand implements Callable<Integer> {
     query.forEach(parameter -> secrets.add(parameter.getValue()));
     Redactor redactor = new Redactor(secrets);
 
-    String target = display(url) + (query.isEmpty() ? "" : "?" + String.join("&",
+    String target = ProbeLines.display(url) + (query.isEmpty() ? "" : "?" + String.join("&",
         query.stream().map(parameter -> parameter.getKey() + "=" + Redactor.MASK).toList()));
     List<String> settings = List.of(
         "model=" + model,
@@ -179,6 +206,11 @@ final class ProbeCommand implements Callable<Integer> {
             : String.join(",", extraHeaders.stream().map(Map.Entry::getKey).toList())));
     emit(redactor, "# affinity4j probe of " + target);
     emit(redactor, "# " + String.join(" ", settings));
+    SimulatedBackend victim = null;
+    if (apim != null) {
+      simulator.describe(apim).forEach(line -> emit(redactor, "# " + line));
+      victim = simulator.victim(apim);
+    }
 
     List<TurnRecord> records;
     TurnRecorder recorder = new TurnRecorder(cookies);
@@ -188,7 +220,8 @@ final class ProbeCommand implements Callable<Integer> {
           .build();
       OpenAIClient client = client(sdkUrl, base, recorder, cookies, extraHeaders, logging);
       try {
-        records = conversations(new TurnRunner(client, recorder, model, stream, redactor), redactor);
+        records = conversations(new TurnRunner(client, recorder, model, stream, redactor), redactor,
+            victim);
       } finally {
         client.close();
         // The SDK does not close a client it was given.
@@ -200,7 +233,7 @@ final class ProbeCommand implements Callable<Integer> {
     List<String> cookieNotes = cookieNotes(recorder.cookieNamesSeen(), cookies);
     cookieNotes.forEach(note -> emit(redactor, "# " + note));
     int survived = survived(records, turns);
-    String summary = summary(conversations, survived, records);
+    String summary = ProbeLines.summary(conversations, survived, records);
     int exit = survived == conversations ? 0 : 1;
     if (report != null) {
       try {
@@ -216,29 +249,47 @@ final class ProbeCommand implements Callable<Integer> {
   }
 
   /**
-   * Runs the conversations one after another, printing each turn. A conversation stops at its
-   * first failed turn: its chain cannot be continued.
+   * Runs the conversations one after another, printing each turn; with a {@code victim}, turns up
+   * to {@link ProbeSimulator#killAfterTurn()} of every conversation, then the victim is killed, then
+   * the remaining turns of every conversation. A conversation stops at its first failed turn: its
+   * chain cannot be continued. Returns the records by conversation and turn.
    */
-  private List<TurnRecord> conversations(TurnRunner runner, Redactor redactor) {
+  private List<TurnRecord> conversations(TurnRunner runner, Redactor redactor,
+      @Nullable SimulatedBackend victim) {
     List<TurnRecord> records = new ArrayList<>();
+    @Nullable String[] previous = new @Nullable String[conversations + 1];
+    boolean[] broken = new boolean[conversations + 1];
+    int split = victim == null ? turns : simulator.killAfterTurn();
     for (int c = 1; c <= conversations; c++) {
-      String previous = null;
-      for (int t = 1; t <= turns; t++) {
-        TurnRecord record = runner.run(c, t, prompt(c, t), previous);
-        records.add(record);
-        emit(redactor, line(record));
-        if (!record.ok()) {
-          if (t < turns) {
-            emit(redactor, "# conversation " + c + " broke at turn " + t + ": "
-                + (t + 1 == turns ? "turn " + turns : "turns " + (t + 1) + "-" + turns)
-                + " not sent");
-          }
-          break;
-        }
-        previous = record.responseId();
+      turns(runner, redactor, records, previous, broken, c, 1, split);
+    }
+    if (victim != null) {
+      victim.kill();
+      emit(redactor, "# simulator: " + victim.name() + " killed");
+      for (int c = 1; c <= conversations; c++) {
+        turns(runner, redactor, records, previous, broken, c, split + 1, turns);
       }
     }
+    records.sort(Comparator.comparingInt(TurnRecord::conversation).thenComparingInt(TurnRecord::turn));
     return records;
+  }
+
+  /** Turns {@code from} to {@code to} of conversation {@code c}, unless it broke. */
+  private void turns(TurnRunner runner, Redactor redactor, List<TurnRecord> records,
+      @Nullable String[] previous, boolean[] broken, int c, int from, int to) {
+    for (int t = from; t <= to && !broken[c]; t++) {
+      TurnRecord record = runner.run(c, t, prompt(c, t), previous[c]);
+      records.add(record);
+      emit(redactor, ProbeLines.line(record));
+      previous[c] = record.responseId();
+      if (!record.ok()) {
+        broken[c] = true;
+        if (t < turns) {
+          emit(redactor, "# conversation " + c + " broke at turn " + t + ": "
+              + (t + 1 == turns ? "turn " + turns : "turns " + (t + 1) + "-" + turns) + " not sent");
+        }
+      }
+    }
   }
 
   /**
@@ -266,14 +317,29 @@ final class ProbeCommand implements Callable<Integer> {
     return (int) ok.values().stream().filter(n -> n == turns).count();
   }
 
-  private HttpUrl validate() {
-    HttpUrl url = HttpUrl.parse(Objects.requireNonNull(baseUrl, "picocli requires --base-url"));
-    if (url == null) {
-      throw usage("--base-url must be an http or https URL, e.g. "
-          + "https://my-apim.azure-api.net/inference/openai/v1");
-    }
+  /** Checks the options; returns the gateway's URL, or null with {@code --simulator}. */
+  private @Nullable HttpUrl validate() {
     if (conversations < 1 || turns < 1) {
       throw usage("--conversations and --turns must be 1 or more");
+    }
+    simulator.validate(turns, this::usage);
+    HttpUrl url = null;
+    if (simulator.enabled()) {
+      if (baseUrl != null) {
+        throw usage("give --base-url or --simulator, not both");
+      }
+      if (apiKey == null && subscriptionKey == null && !entra) {
+        apiKey = ProbeSimulator.API_KEY; // the simulator checks no key
+      }
+    } else {
+      if (baseUrl == null) {
+        throw usage("give --base-url URL, or --simulator to probe an embedded APIM simulator");
+      }
+      url = HttpUrl.parse(baseUrl);
+      if (url == null) {
+        throw usage("--base-url must be an http or https URL, e.g. "
+            + "https://my-apim.azure-api.net/inference/openai/v1");
+      }
     }
     if (apiKey == null && subscriptionKey == null && !entra) {
       throw usage("give --api-key, --subscription-key or --entra (for a gateway without "
@@ -403,77 +469,5 @@ final class ProbeCommand implements Callable<Integer> {
 
   private void emit(Redactor redactor, String line) {
     out.println(redactor.apply(line));
-  }
-
-  /** The URL as shown: scheme, host, port and path; never user info, a query or a fragment. */
-  static String display(HttpUrl url) {
-    String host = url.host().indexOf(':') >= 0 ? "[" + url.host() + "]" : url.host();
-    boolean defaultPort = url.port() == HttpUrl.defaultPort(url.scheme());
-    return url.scheme() + "://" + host + (defaultPort ? "" : ":" + url.port()) + url.encodedPath();
-  }
-
-  /** One turn as a line of {@code key=value} fields. */
-  static String line(TurnRecord record) {
-    StringBuilder line = new StringBuilder()
-        .append("conversation=").append(record.conversation())
-        .append(" turn=").append(record.turn())
-        .append(" status=").append(record.status() == 0 ? "-" : String.valueOf(record.status()))
-        .append(" region=").append(value(record.routing().region()))
-        .append(" request_id=").append(value(record.routing().requestId()))
-        .append(" apim_request_id=").append(value(record.routing().apimRequestId()))
-        .append(" pin=").append(value(record.pinSent()));
-    if (record.pinSet() != null) {
-      line.append(" pin_set=").append(record.pinSet());
-    }
-    line.append(" repaired=").append(record.repaired() ? "yes" : "no");
-    if (record.repaired()) {
-      line.append(" items_replayed=").append(record.itemsReplayed());
-    }
-    line.append(" latency_ms=").append(record.latency().toMillis());
-    if (!record.ok()) {
-      line.append(" error=").append(value(record.error()))
-          .append(" detail=").append(value(record.detail()));
-    }
-    return line.toString();
-  }
-
-  /** The one summary line. */
-  static String summary(int conversations, int survived, List<TurnRecord> records) {
-    long ok = records.stream().filter(TurnRecord::ok).count();
-    long repairs = records.stream().filter(TurnRecord::repaired).count();
-    Map<String, Integer> regions = new TreeMap<>();
-    records.stream().filter(TurnRecord::ok)
-        .forEach(record -> regions.merge(clean(record.region()).replace(',', ';'), 1, Integer::sum));
-    StringBuilder backends = new StringBuilder();
-    regions.forEach((region, count) ->
-        backends.append(backends.length() == 0 ? "" : ",").append(region).append(':').append(count));
-    return "probe: conversations=" + conversations
-        + " survived=" + survived
-        + " turns_ok=" + ok
-        + " turns_failed=" + (records.size() - ok)
-        + " repairs=" + repairs
-        + " backends=" + backends;
-  }
-
-  /** A field value: {@code -} if absent, quoted if it holds a space or a quote. */
-  static String value(@Nullable String text) {
-    if (text == null || text.isEmpty()) {
-      return "-";
-    }
-    String clean = clean(text);
-    if (clean.indexOf(' ') < 0 && clean.indexOf('"') < 0 && clean.indexOf('=') < 0) {
-      return clean;
-    }
-    return '"' + clean.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
-  }
-
-  /** Control characters become {@code ?}, so that a field from a header cannot break the line. */
-  private static String clean(String text) {
-    StringBuilder clean = new StringBuilder(text.length());
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      clean.append(c < 0x20 || c == 0x7f ? '?' : c);
-    }
-    return clean.toString();
   }
 }

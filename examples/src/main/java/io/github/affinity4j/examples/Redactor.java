@@ -1,19 +1,20 @@
 package io.github.affinity4j.examples;
 
+import io.github.affinity4j.okhttp.RoutingLogInterceptor;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Replaces known secrets (API key, subscription key, header values) with {@code ██} in text that
- * came from elsewhere, such as an error message a gateway wrote. The commands never print a secret
- * themselves; this is the second line of defence for text they do not control. Immutable and
- * thread-safe.
+ * Replaces known secrets (API key, subscription key, header values) with {@code [redacted]}, the
+ * routing log's marker, in text that came from elsewhere, such as an error message a gateway
+ * wrote. The commands never print a secret themselves; this is the second line of defence for text
+ * they do not control. Immutable and thread-safe.
  */
 final class Redactor {
   /** What a secret shows as. */
-  static final String MASK = "██";
+  static final String MASK = RoutingLogInterceptor.REDACTED;
   /** Shorter values are not masked: they would mangle ordinary words and are no real secret. */
   static final int MIN_SECRET_LENGTH = 4;
 

@@ -39,7 +39,18 @@ final class MainTest {
     assertThat(result.exitCode()).isZero();
     assertThat(result.out()).contains("--base-url", "--api-key", "--subscription-key", "--header",
         "--entra", "--model", "--conversations", "--turns", "--stream", "--cookie-name",
-        "--no-affinity4j", "--report", "--debug");
+        "--no-affinity4j", "--report", "--debug", "--simulator", "--backends", "--kill-backend",
+        "--kill-after-turn");
+  }
+
+  @Test
+  void run_version_printsTheProjectVersionFromTheBuild() {
+    CommandOutput result = CommandOutput.run("--version");
+
+    assertThat(result.exitCode()).isZero();
+    String expected = System.getProperty("affinity4j.expected.version");
+    assertThat(expected).as("set by the pom for Surefire").isNotBlank();
+    assertThat(result.lines()).containsExactly("affinity4j-examples " + expected);
   }
 
   @Test

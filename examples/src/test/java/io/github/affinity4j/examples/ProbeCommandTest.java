@@ -3,6 +3,7 @@ package io.github.affinity4j.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
+import io.github.affinity4j.okhttp.RoutingLogInterceptor;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.LoggedRequest;
 import java.io.ByteArrayOutputStream;
@@ -237,7 +238,8 @@ final class ProbeCommandTest {
       // logger's level when the logger is made), with the extra header and the key redacted.
       assertThat(log)
           .contains("DEBUG io.github.affinity4j.okhttp.RoutingLogInterceptor - POST /openai/v1/responses 200")
-          .contains("> X-Tenant-Token: ██", "> Ocp-Apim-Subscription-Key: ██");
+          .contains("> X-Tenant-Token: " + RoutingLogInterceptor.REDACTED,
+              "> Ocp-Apim-Subscription-Key: " + RoutingLogInterceptor.REDACTED);
       assertThat(result.out()).contains("headers=X-Tenant-Token", "auth=subscription-key");
       for (String text : List.of(result.out(), result.err(), log, Files.readString(report))) {
         assertThat(text).doesNotContain(subscriptionKey, headerSecret, RecordingGateway.COOKIE);

@@ -30,6 +30,8 @@ final class RoutingBodies {
   private static final Logger logger = LoggerFactory.getLogger(RoutingLogInterceptor.class);
   // A Responses API object starts with "id" and "object"; 64 KiB is ample and bounds the peek.
   private static final long RESPONSE_PEEK_BYTES = 64 * 1024;
+  // API error bodies are a few hundred bytes; "error" comes first in every shape seen.
+  private static final long ERROR_PEEK_BYTES = 16 * 1024;
 
   private final long maxBodyBytes;
   private final ChainBackends backends;
@@ -111,6 +113,24 @@ final class RoutingBodies {
     return new Incoming(response.newBuilder()
         .body(ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength()))
         .build(), null);
+  }
+
+  /**
+   * The {@code error=} value of a failed (non-2xx) answer: its API error's code, else its type,
+   * sanitised ({@link RoutingErrorCode}), from the first 16 KiB of the body, peeked, gzip decoded;
+   * null for a successful answer, a stream, or a body without either.
+   */
+  @Nullable String errorCode(Response response) {
+    if (response.isSuccessful() || response.body() == null || BoundedBodies.isEventStream(response)) {
+      return null;
+    }
+    try {
+      return RoutingErrorCode.of(BoundedBodies.peekDecoded(response, ERROR_PEEK_BYTES, null));
+    } catch (IOException e) {
+      // The caller reads the body next and meets the same failure.
+      logger.debug("Error body unreadable ({}); no error code", e.getClass().getSimpleName());
+      return null;
+    }
   }
 
   /** The body's bytes, read only as {@link BoundedBodies} allows, so it is sent whole; else null. */

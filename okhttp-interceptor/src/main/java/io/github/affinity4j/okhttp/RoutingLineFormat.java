@@ -18,8 +18,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The text of {@link RoutingLogInterceptor}'s lines and its redaction rules: which fields a line
- * holds and how they are quoted, affinity cookies as {@code name:fingerprint}, redacted headers,
- * control characters made harmless. Does no I/O. Immutable and thread-safe.
+ * holds and how they are quoted, affinity cookies as {@code name:fingerprint}, redacted headers
+ * (shown as the configured marker), control characters made harmless. Does no I/O. Immutable and
+ * thread-safe.
  */
 final class RoutingLineFormat {
   private static final int MAX_FIELD_CHARS = 200;
@@ -28,10 +29,20 @@ final class RoutingLineFormat {
       "Authorization", "Proxy-Authorization", "api-key", "x-api-key", "Ocp-Apim-Subscription-Key");
 
   private final Set<String> cookieNames;
+  private final String marker;
 
-  /** A format that recognises the affinity cookies named {@code cookieNames}. */
-  RoutingLineFormat(Set<String> cookieNames) {
+  /**
+   * A format that recognises the affinity cookies named {@code cookieNames} and shows a redacted
+   * value as {@code marker}.
+   */
+  RoutingLineFormat(Set<String> cookieNames, String marker) {
     this.cookieNames = Set.copyOf(cookieNames);
+    this.marker = marker;
+  }
+
+  /** What a redacted value shows. */
+  String marker() {
+    return marker;
   }
 
   /** The affinity cookie names. */
@@ -41,11 +52,13 @@ final class RoutingLineFormat {
 
   /**
    * What the routing log learned of one exchange: the gateway's routing headers, the affinity
-   * cookie sent and set (labels), the chain continued and created, and the backend it moved away
-   * from; all but {@code routing} may be null.
+   * cookie sent and set (labels), the chain continued and created, the backend it moved away
+   * from, and the API error's code of a failed answer ({@link RoutingErrorCode}, already
+   * sanitised); all but {@code routing} may be null.
    */
   record Facts(RoutingInfo routing, @Nullable String cookieSent, @Nullable String cookieSet,
-      @Nullable ChainKey chain, @Nullable ChainKey created, @Nullable Backend before) {}
+      @Nullable ChainKey chain, @Nullable ChainKey created, @Nullable Backend before,
+      @Nullable String error) {}
 
   /**
    * The line of an exchange that got a response, followed by its headers when {@code dump} (the
@@ -56,6 +69,7 @@ final class RoutingLineFormat {
     StringBuilder line = start(sent, 256)
         .append(' ').append(response.code())
         .append(' ').append(TimeUnit.NANOSECONDS.toMillis(tookNanos)).append("ms");
+    field(line, "error", facts.error());
     field(line, "region", routing.region());
     field(line, "x-request-id", routing.requestId());
     field(line, "apim-request-id", routing.apimRequestId());
@@ -185,7 +199,7 @@ final class RoutingLineFormat {
     return cleanField(name) + ':' + AffinityToken.fingerprintOf(value);
   }
 
-  private static void appendHeaders(StringBuilder line, String prefix, Headers headers,
+  private void appendHeaders(StringBuilder line, String prefix, Headers headers,
       Set<String> redacted) {
     for (int i = 0; i < headers.size(); i++) {
       String name = headers.name(i);
@@ -194,7 +208,7 @@ final class RoutingLineFormat {
     }
   }
 
-  private static String headerValue(String name, String value, Set<String> redacted) {
+  private String headerValue(String name, String value, Set<String> redacted) {
     if ("Cookie".equalsIgnoreCase(name)) {
       StringBuilder out = new StringBuilder();
       for (String pair : value.split(";")) {
@@ -212,14 +226,14 @@ final class RoutingLineFormat {
       return pairLabel(pair.trim()) + (end < 0 ? "" : clean(value.substring(end), 1000));
     }
     if (redacted.contains(name)) {
-      return RoutingLogInterceptor.REDACTED;
+      return marker;
     }
     return clean(value, 4000);
   }
 
-  private static String pairLabel(String pair) {
+  private String pairLabel(String pair) {
     int eq = pair.indexOf('=');
-    return eq <= 0 ? RoutingLogInterceptor.REDACTED
+    return eq <= 0 ? marker
         : cookieLabel(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
   }
 

@@ -44,7 +44,10 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>A line (see {@link Level} for examples) holds: method, path without the query, status,
- * latency until the response headers, {@code region} ({@code x-ms-region}, else
+ * latency until the response headers, {@code error} (on a non-2xx answer: the API error's
+ * {@code code}, else its {@code type}, read from the first 16 KiB of the body; only ASCII letters,
+ * digits and {@code ._:-} are kept, other characters show as {@code _}, at most 64; absent from
+ * the gateway's own {@code {"statusCode":…,"message":…}} errors), {@code region} ({@code x-ms-region}, else
  * {@code x-backend-region}), {@code x-request-id}, {@code apim-request-id},
  * {@code remaining-requests} and {@code remaining-tokens} ({@code x-ratelimit-remaining-*}),
  * {@code retry-after} (from {@code retry-after-ms}, {@code x-ms-retry-after-ms} or
@@ -70,23 +73,27 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Where to install.</b> As an application interceptor after {@link AffinityInterceptor}, it
  * sees the pin that interceptor adds and logs every SDK retry; as a network interceptor
- * ({@code addNetworkInterceptor}) it sees the headers as sent, including a {@code CookieJar}'s,
- * and the bodies as sent: it decodes a gzip answer to find its id, and does not read a compressed
- * stream or another encoding.
+ * ({@code addNetworkInterceptor}) it sees the headers as sent, including a {@code CookieJar}'s
+ * (so {@code cookie-sent} is the cookie actually sent), and the bodies as sent: it decodes a gzip
+ * answer to find its id, and does not read a compressed stream or another encoding. See
+ * {@code docs/diagnostics.md}.
  *
- * <p><b>Secrets.</b> Request and response bodies are never logged. With {@link Level#HEADERS},
+ * <p><b>Secrets.</b> Request and response bodies are never logged (of an error body, only its
+ * sanitised {@code code} or {@code type}, never its message). With {@link Level#HEADERS},
  * {@code Authorization}, {@code Proxy-Authorization}, {@code api-key}, {@code x-api-key},
  * {@code Ocp-Apim-Subscription-Key} and any {@link #redactHeader(String)} show as
- * {@value #REDACTED}; {@code Cookie} and {@code Set-Cookie} show each cookie as
- * {@code name:fingerprint} (attributes kept), never a value.
+ * {@value #REDACTED}, or the {@link Builder#redactionMarker(String) marker} chosen; {@code Cookie}
+ * and {@code Set-Cookie} show each cookie as {@code name:fingerprint} (attributes kept), never a
+ * value.
  *
  * <p><b>MDC.</b> While a line is logged, MDC key {@value #MDC_CHAIN} holds the chain and
  * {@value #MDC_REGION} the region, when known; earlier values are restored afterwards.
  *
  * <p><b>Cost.</b> At {@link Level#NONE}, or when the default SLF4J logger is disabled at the
  * chosen level, a request passes straight through: no body is read, nothing is parsed. Otherwise
- * a JSON {@code POST …/responses} request body is copied once (and sent from that copy), and a
- * successful JSON answer's first 64 KiB are peeked for its id.
+ * a JSON {@code POST …/responses} request body is copied once (and sent from that copy), a
+ * successful JSON answer's first 64 KiB are peeked for its id, and a failed answer's first 16 KiB
+ * for its error code.
  *
  * <p><b>Bodies are sent whole.</b> A request body is read only when it declares its length, at
  * most {@link Builder#maxBodyBytes(long)}, and is neither one-shot nor duplex; any other body
@@ -106,8 +113,18 @@ public final class RoutingLogInterceptor implements Interceptor {
   public static final String MDC_CHAIN = AffinityInterceptor.MDC_CHAIN;
   /** MDC key for the region that served an exchange. */
   public static final String MDC_REGION = "affinity4j.region";
-  /** What a redacted header value shows. */
-  public static final String REDACTED = "██";
+  /**
+   * What a redacted value shows by default: ASCII, so that it reads the same on any terminal and in
+   * any log file's encoding (under {@code LANG=C} a non-ASCII marker prints as {@code ??}, which
+   * hides that a value was redacted at all). Choose another with
+   * {@link Builder#redactionMarker(String)}.
+   */
+  public static final String REDACTED = "[redacted]";
+  /**
+   * The block marker of OkHttp's {@code HttpLoggingInterceptor}, for logs read on UTF-8 terminals
+   * only: {@code RoutingLogInterceptor.builder().redactionMarker(REDACTED_BLOCK)}.
+   */
+  public static final String REDACTED_BLOCK = "\u2588\u2588";
   /** Default bound on a request body read to find its chain: 8 MiB, as {@link AffinityInterceptor}. */
   public static final long DEFAULT_MAX_BODY_BYTES = AffinityInterceptor.DEFAULT_MAX_BODY_BYTES;
   /** Default bound on the chains and response ids remembered: 100 000. */
@@ -134,7 +151,8 @@ public final class RoutingLogInterceptor implements Interceptor {
      *     remaining-requests=997 remaining-tokens=998120 cookie-sent=APIM-Backend-Affinity:1a2b3c4d
      *     cookie-set=APIM-Backend-Affinity:9f8e7d6c chain=response:resp_67ab… created=response:resp_68cd…
      *     BACKEND CHANGED (was region="West US" cookie=APIM-Backend-Affinity:1a2b3c4d)
-     * POST /openai/v1/responses 429 35ms region="West US" … retry-after=2000ms chain=response:resp_68cd…
+     * POST /openai/v1/responses 429 35ms error=429 region="West US" … retry-after=2000ms chain=response:resp_68cd…
+     * POST /openai/v1/responses 400 21ms error=previous_response_not_found region="East US" … chain=response:resp_68cd…
      * POST /openai/v1/responses failed after 10003ms: SocketTimeoutException chain=response:resp_68cd…
      * }</pre>
      */
@@ -146,8 +164,8 @@ public final class RoutingLogInterceptor implements Interceptor {
      *
      * <pre>{@code
      * POST /openai/v1/responses 200 412ms region="West US" … chain=response:resp_67ab…
-     * > Authorization: ██
-     * > Ocp-Apim-Subscription-Key: ██
+     * > Authorization: [redacted]
+     * > Ocp-Apim-Subscription-Key: [redacted]
      * > Cookie: theme:5d41402a; APIM-Backend-Affinity:1a2b3c4d
      * < content-type: application/json
      * < x-ms-region: West US
@@ -186,7 +204,7 @@ public final class RoutingLogInterceptor implements Interceptor {
 
   private RoutingLogInterceptor(Builder builder) {
     this.sink = new RoutingLineSink(builder.logger, builder.logLevel);
-    this.format = new RoutingLineFormat(builder.cookieNames);
+    this.format = new RoutingLineFormat(builder.cookieNames, builder.redactionMarker);
     this.ticker = Tickers.of(builder.clock);
     AffinityInterceptor affinity = builder.affinity;
     if (affinity == null) {
@@ -285,8 +303,8 @@ public final class RoutingLogInterceptor implements Interceptor {
     Backend before = backends.track(outgoing.chain(), current, cookieSent, cookieSet);
     Incoming incoming = bodies.incoming(sent, response, current);
 
-    RoutingLineFormat.Facts facts = new RoutingLineFormat.Facts(
-        routing, cookieSent, cookieSet, outgoing.chain(), incoming.created(), before);
+    RoutingLineFormat.Facts facts = new RoutingLineFormat.Facts(routing, cookieSent, cookieSet,
+        outgoing.chain(), incoming.created(), before, bodies.errorCode(response));
     String line = format.exchange(sent, response, took, facts, dump(level));
     sink.log(line, outgoing.chain(), routing.region());
     return incoming.response();
@@ -316,6 +334,7 @@ public final class RoutingLogInterceptor implements Interceptor {
     private boolean logLevelSet;
     private @Nullable Logger logger;
     private Set<String> cookieNames = Set.of(DEFAULT_COOKIE_NAME);
+    private String redactionMarker = REDACTED;
     private final Set<String> extraRedacted = new LinkedHashSet<>();
     private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
     private long maximumChains = DEFAULT_MAXIMUM_CHAINS;
@@ -379,6 +398,25 @@ public final class RoutingLogInterceptor implements Interceptor {
         names.add(name);
       }
       this.cookieNames = names;
+      return this;
+    }
+
+    /**
+     * What a redacted value shows at {@link Level#HEADERS}; default {@value RoutingLogInterceptor#REDACTED}
+     * (ASCII, readable on any terminal). {@link RoutingLogInterceptor#REDACTED_BLOCK} is OkHttp's
+     * {@code ██}, which prints as {@code ??} where the output encoding is ASCII ({@code LANG=C}).
+     *
+     * @throws IllegalArgumentException if empty, longer than 32 characters, or holding a control
+     *     character (a marker must not break the line it is in)
+     */
+    public Builder redactionMarker(String marker) {
+      requireNonNull(marker, "marker");
+      if (marker.isEmpty() || marker.length() > 32
+          || marker.chars().anyMatch(c -> c < 0x20 || c == 0x7F)) {
+        throw new IllegalArgumentException("redactionMarker must be 1 to 32 characters without "
+            + "control characters, was \"" + RoutingLineFormat.cleanField(marker) + '"');
+      }
+      this.redactionMarker = marker;
       return this;
     }
 

@@ -306,7 +306,7 @@ final class RoutingLogInterceptorTest {
   // --- 3. levels, redaction ---
 
   @Test
-  void headers_secretsInEveryRedactedHeader_shownAsBlocksOrCookieFingerprints() throws Exception {
+  void headers_secretsInEveryRedactedHeader_shownAsMarkerOrCookieFingerprints() throws Exception {
     RoutingLogInterceptor routing = RoutingLogInterceptor.builder()
         .level(RoutingLogInterceptor.Level.HEADERS).logger(lines::add).build();
     OkHttpClient client = client(new OkHttpClient.Builder().addInterceptor(routing));
@@ -335,13 +335,13 @@ final class RoutingLogInterceptorTest {
     String pin = COOKIE + ":" + fingerprint("sent-secret");
     assertThat(lines.get(0)).contains("\n> X-Custom-Token: custom-secret");
     assertThat(lines.get(1).lines()).contains(
-        "> Authorization: ██",
-        "> Proxy-Authorization: ██",
-        "> api-key: ██",
-        "> x-api-key: ██",
-        "> Ocp-Apim-Subscription-Key: ██",
+        "> Authorization: [redacted]",
+        "> Proxy-Authorization: [redacted]",
+        "> api-key: [redacted]",
+        "> x-api-key: [redacted]",
+        "> Ocp-Apim-Subscription-Key: [redacted]",
         "> Cookie: theme:" + fingerprint("dark") + "; " + pin,
-        "> X-Custom-Token: ██",
+        "> X-Custom-Token: [redacted]",
         "> x-visible: shown",
         "< x-ms-region: West US",
         "< Set-Cookie: " + COOKIE + ":" + fingerprint("set-secret-1") + "; Path=/; HttpOnly",
@@ -637,8 +637,8 @@ final class RoutingLogInterceptorTest {
 
     assertThat(secrets).hasSizeGreaterThan(5); // at least two cookies were issued
     assertThat(log).contains("DEBUG " + RoutingLogInterceptor.class.getName())
-        .contains("BACKEND CHANGED").contains("> Authorization: ██")
-        .contains("> Ocp-Apim-Subscription-Key: ██").contains("> api-key: ██")
+        .contains("BACKEND CHANGED").contains("> Authorization: [redacted]")
+        .contains("> Ocp-Apim-Subscription-Key: [redacted]").contains("> api-key: [redacted]")
         .contains(" failed after ");
     assertThat(log.toLowerCase(Locale.ROOT)).contains("< set-cookie: apim-backend-affinity:");
     assertThat(seen.get(0)).contains("AADSTS700016").contains(EntraIdInterceptor.DEFAULT_SCOPE);
