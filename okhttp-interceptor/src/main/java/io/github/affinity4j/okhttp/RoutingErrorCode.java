@@ -1,9 +1,6 @@
 package io.github.affinity4j.okhttp;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
-import io.github.affinity4j.core.internal.Json;
-import java.io.IOException;
+import io.github.affinity4j.core.internal.ChainBreaks;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -15,7 +12,8 @@ import org.jspecify.annotations.Nullable;
  * is made harmless here: only ASCII letters, digits and {@code . _ : -} are kept (any other
  * character becomes {@code _}), and it is cut at {@value #MAX_CHARS} characters. Such a value never
  * needs quoting, so it cannot close its field, start another one or break the line. The message is
- * never read into the line: it may quote the caller's input. Stateless and thread-safe.
+ * never read into the line: it may quote the caller's input. The body is read by the engine's
+ * reader of error bodies ({@link ChainBreaks#errorCode}). Stateless and thread-safe.
  */
 final class RoutingErrorCode {
   /** The longest value kept; real codes are under 40 characters. */
@@ -29,40 +27,7 @@ final class RoutingErrorCode {
    * ({@code {"statusCode":500,"message":…}}) has neither.
    */
   static @Nullable String of(byte[] body) {
-    if (body.length == 0) {
-      return null;
-    }
-    String code = null;
-    String type = null;
-    try (JsonParser parser = Json.FACTORY.createParser(body)) {
-      if (parser.nextToken() != JsonToken.START_OBJECT) {
-        return null;
-      }
-      while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        String field = parser.currentName();
-        JsonToken value = parser.nextToken();
-        if (!"error".equals(field) || value != JsonToken.START_OBJECT) {
-          parser.skipChildren();
-          continue;
-        }
-        while (parser.nextToken() == JsonToken.FIELD_NAME) {
-          String name = parser.currentName();
-          JsonToken token = parser.nextToken();
-          boolean scalar = token == JsonToken.VALUE_STRING || token == JsonToken.VALUE_NUMBER_INT;
-          if ("code".equals(name) && scalar) {
-            code = parser.getText();
-          } else if ("type".equals(name) && token == JsonToken.VALUE_STRING) {
-            type = parser.getText();
-          } else {
-            parser.skipChildren();
-          }
-        }
-        break;
-      }
-    } catch (IOException e) {
-      // Cut off by the read bound, or not JSON: what was read so far still counts.
-    }
-    String chosen = code != null && !code.isBlank() ? code : type;
+    String chosen = ChainBreaks.errorCode(body, 0, body.length);
     return chosen == null || chosen.isBlank() ? null : sanitise(chosen);
   }
 

@@ -227,6 +227,20 @@ public final class ChainBreaks {
     return null;
   }
 
+  /**
+   * Returns the API error's {@code code}, else its {@code type}, from an error body (read as far
+   * as it goes, for a body cut by a read bound); null if it has neither, as the gateway's own
+   * shape has not. As sent: sanitise it before it goes anywhere.
+   *
+   * @throws IndexOutOfBoundsException if {@code offset} and {@code length} are outside {@code body}
+   */
+  public static @Nullable String errorCode(byte[] body, int offset, int length) {
+    Objects.checkFromIndexSize(offset, length, body.length);
+    ErrorBody error = ErrorBody.parse(body, offset, length);
+    String code = error.code;
+    return code != null && !code.isBlank() ? code : error.type;
+  }
+
   /** The fields of an OpenAI error body, {@code {"error":{"message","type","param","code"}}}. */
   private static final class ErrorBody {
     @Nullable String message;
