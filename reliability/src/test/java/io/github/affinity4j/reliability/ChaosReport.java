@@ -19,6 +19,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.github.affinity4j.core.internal.LostPins;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -454,10 +455,16 @@ final class ChaosReport {
     return repairsPerTurn.keySet().stream().map(Turn::conversation).distinct().count();
   }
 
+  /**
+   * Whether the backend that held the turn's chain was lost during the turn, or shortly before it:
+   * a backend seen lost is replayed around at once until a probe on its pin hears it again (at
+   * most one {@link LostPins#PROBE} after it is back, plus that probe's time).
+   */
   private boolean metLoss(Turn turn) {
+    long learned = 2 * LostPins.PROBE.toNanos();
     return turn.homeBefore() != null && run.episodes().stream()
         .anyMatch(episode -> episode.backend().equals(turn.homeBefore())
-            && episode.overlaps(turn.startNanos(), turn.endNanos()));
+            && episode.overlaps(turn.startNanos() - learned, turn.endNanos()));
   }
 
   private Map<Turn, Integer> repairsPerTurn() {

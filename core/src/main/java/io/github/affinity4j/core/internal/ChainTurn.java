@@ -311,25 +311,17 @@ final class ChainTurn {
   }
 
   private RepairDecision replay(byte @Nullable [] errorBody) {
-    List<byte[]> history = List.of();
-    if (chain != null && chain.kind() != ChainKey.Kind.ITEM) { // a stateless request sends its own history
-      ChainHistory found;
-      try {
-        found = repairer.journal().history(chain);
-      } catch (Exception e) {
-        repairer.journalFailed("history", chain, e);
-        return fail("the journal threw " + e.getClass().getSimpleName(), errorBody);
-      }
-      if (found == null || !found.isComplete()) {
-        return fail(missing(chain, found), errorBody);
-      }
-      history = found.segments();
+    ReplayPlanner.Plan plan;
+    try {
+      plan = plan();
+    } catch (PlanFailed e) {
+      return fail(e.detail, errorBody);
     }
-    ReplayPlanner.Plan plan = ReplayPlanner.plan(body, history);
-    byte[] replayBody = plan.body;
-    if (replayBody == null) { // no plan: its failure says why
-      return fail("no replay: " + plan.failure, errorBody);
-    }
+    return replayWith(plan);
+  }
+
+  private RepairDecision replayWith(ReplayPlanner.Plan plan) {
+    byte[] replayBody = requireNonNull(plan.body);
     if (state == State.SENT) {
       started();
     }
@@ -343,6 +335,64 @@ final class ChainTurn {
     logger.debug("{}: replaying {} items of history ({} left out) in {} bytes, without the pin",
         describeChain(), plan.itemsReplayed, plan.itemsDropped, replayBody.length);
     return RepairDecision.replay(breakUnderRepair(), replayBody, plan.itemsReplayed, plan.itemsDropped);
+  }
+
+  /**
+   * Returns the replay to send at once in place of the pinned request, its pin's backend already
+   * seen lost by another request ({@link LostPins}): a break of kind
+   * {@link Kind#BACKEND_UNAVAILABLE} with status 0, repaired by replay. Null to send on the pin as
+   * usual: repair is off, or there is no history to replay (the backend may be back).
+   */
+  byte @Nullable [] replayForLostPin() {
+    if (input == null || state != State.SENT || repairer.policy() == RepairPolicy.FAIL) {
+      return null;
+    }
+    ReplayPlanner.Plan plan;
+    try {
+      plan = plan();
+    } catch (PlanFailed e) {
+      logger.debug("{}: pin seen lost, but no replay ({}); sent on the pin", describeChain(), e.detail);
+      return null;
+    }
+    cause = new ChainBreak(Kind.BACKEND_UNAVAILABLE, 0, null, null);
+    brokeAt = repairer.clock().instant();
+    repairer.countBreak(Kind.BACKEND_UNAVAILABLE);
+    logger.debug("{}: its pin's backend was seen lost; replaying at once", describeChain());
+    return replayWith(plan).replayBody();
+  }
+
+  /** The replay of this request: its body with the chain's history; a failure says why there is none. */
+  private ReplayPlanner.Plan plan() throws PlanFailed {
+    List<byte[]> history = List.of();
+    if (chain != null && chain.kind() != ChainKey.Kind.ITEM) { // a stateless request sends its own history
+      ChainHistory found;
+      try {
+        found = repairer.journal().history(chain);
+      } catch (Exception e) {
+        repairer.journalFailed("history", chain, e);
+        throw new PlanFailed("the journal threw " + e.getClass().getSimpleName());
+      }
+      if (found == null || !found.isComplete()) {
+        throw new PlanFailed(missing(chain, found));
+      }
+      history = found.segments();
+    }
+    ReplayPlanner.Plan plan = ReplayPlanner.plan(body, history);
+    if (plan.body == null) { // no plan: its failure says why
+      throw new PlanFailed("no replay: " + plan.failure);
+    }
+    return plan;
+  }
+
+  /** Why a request has no replay; a control-flow signal within this class, without a stack trace. */
+  private static final class PlanFailed extends Exception {
+    private static final long serialVersionUID = 1L;
+    final String detail;
+
+    PlanFailed(String detail) {
+      super(detail, null, false, false);
+      this.detail = detail;
+    }
   }
 
   private void started() {

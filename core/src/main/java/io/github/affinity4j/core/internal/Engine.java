@@ -71,6 +71,7 @@ public final class Engine {
   private final boolean listening;
   private final Set<Integer> gatewayFailures;
   private final BackgroundTurns background;
+  private final LostPins lostPins;
 
   private final LongAdder breaks = new LongAdder();
   private final LongAdder started = new LongAdder();
@@ -90,6 +91,7 @@ public final class Engine {
     this.listening = listener != AffinityListener.NONE;
     this.gatewayFailures = builder.gatewayFailures;
     this.background = new BackgroundTurns(registry.clock());
+    this.lostPins = new LostPins(registry.clock());
     for (Kind kind : Kind.values()) {
       breaksByKind.put(kind, new LongAdder());
     }
@@ -318,6 +320,11 @@ public final class Engine {
 
   void countFailed() {
     failed.increment();
+  }
+
+  /** The pins whose backend this process has seen lost. */
+  LostPins lostPins() {
+    return lostPins;
   }
 
   /** Keeps a background turn's input until a poll brings its output ({@link #backgroundDone}). */

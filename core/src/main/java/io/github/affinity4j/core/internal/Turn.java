@@ -3,6 +3,7 @@ package io.github.affinity4j.core.internal;
 import static java.util.Objects.requireNonNull;
 
 import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote;
 import io.github.affinity4j.core.ChainScope;
@@ -49,6 +50,8 @@ public final class Turn {
   // The body a pinned attempt sends in place of the request's own: without reasoning another backend made.
   private final byte @Nullable [] pinnedBody;
   private final byte @Nullable [] conversationRequest;
+  // The replay sent at once in place of the pinned request: its pin's backend was seen lost.
+  private final byte @Nullable [] replayAtOnce;
 
   private @Nullable ChainKey previous;
   private @Nullable AffinityToken fresh;
@@ -98,6 +101,8 @@ public final class Turn {
     if (repair != null) {
       repair.pinSent(pin);
     }
+    this.replayAtOnce = found != null && repair != null && engine.lostPins().isLost(found)
+        ? repair.replayForLostPin() : null;
     this.previous = key;
   }
 
@@ -240,7 +245,7 @@ public final class Turn {
    * so nothing has reached the caller when a repair starts. Returns the attempt the caller gets.
    */
   public <R> R run(Transport<R> transport) {
-    byte[] replay = null;
+    byte[] replay = replayAtOnce;
     while (true) {
       R attempt = transport.send(replay);
       RepairDecision decision = decide(transport.judge(attempt));
@@ -267,7 +272,7 @@ public final class Turn {
 
   /** {@link #run}, without blocking: a retry's pause is a delay, not a sleep. */
   public <R> CompletableFuture<R> runAsync(AsyncTransport<R> transport) {
-    return attemptAsync(transport, null);
+    return attemptAsync(transport, replayAtOnce);
   }
 
   private <R> CompletableFuture<R> attemptAsync(AsyncTransport<R> transport, byte @Nullable [] replay) {
@@ -307,14 +312,21 @@ public final class Turn {
       return namedBelow(below);
     }
     try {
+      // Only an answer to the pinned request says something about the pin's backend.
+      boolean pinned = pin != null && !repair.isReplay();
+      boolean rerouted = false;
       RepairDecision decision;
       if (outcome.failure != null) {
         decision = repair.decideConnectionFailure();
       } else {
         AffinityToken set = outcome.fresh;
         // The gateway chose a backend anew when the error set another affinity cookie than the pin.
-        boolean rerouted = set != null && (pin == null || !set.value().equals(pin.value()));
+        rerouted = set != null && (pin == null || !set.value().equals(pin.value()));
         decision = repair.decide(outcome.status, outcome.errorBody, rerouted);
+      }
+      if (pinned && (rerouted || decision.action() != RepairDecision.Action.RETRY && decision.cause()
+          .filter(broke -> broke.kind() == ChainBreak.Kind.BACKEND_UNAVAILABLE).isPresent())) {
+        engine.lostPins().lost(requireNonNull(pin));
       }
       return below != null && decision.action() == RepairDecision.Action.NONE ? namedBelow(below) : decision;
     } catch (RuntimeException e) {
@@ -356,6 +368,17 @@ public final class Turn {
         engine.forget(chain);
         bound = true;
         return;
+      }
+      LostPins lostPins = engine.lostPins();
+      if (pin != null && (repair == null || !repair.isReplay())) {
+        if (set != null && !set.value().equals(pin.value())) {
+          lostPins.lost(pin); // the gateway re-pinned the chain: its backend is gone
+        } else {
+          lostPins.answered(pin);
+        }
+      }
+      if (lostPins.any()) {
+        lostPins.answeredFrom(routing.get()); // a backend of that region answered
       }
       if (repair != null) {
         repair.succeeded(set, routing);

@@ -11,6 +11,7 @@ import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
 import io.github.affinity4j.core.ChainBreak.Kind;
+import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote.Reason;
 import io.github.affinity4j.core.ChainNote;
@@ -23,17 +24,21 @@ import io.github.affinity4j.core.RoutingInfo;
 import io.github.affinity4j.core.internal.RepairDecision.Action;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import io.github.affinity4j.testsupport.MutableClock;
 import org.jspecify.annotations.Nullable;
-import io.github.affinity4j.core.ChainHistory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -50,6 +55,7 @@ final class TurnTest {
 
   private static final AffinityToken PIN_A = pin("backend-a");
   private static final AffinityToken PIN_B = pin("backend-b");
+  private static final AffinityToken PIN_C = pin("backend-c");
 
   private final ChainScope scope = ChainScope.builder().origin("https", HOST, 443, "/openai/v1")
       .credentials(header -> "api-key".equals(header) ? "key-1" : null).build();
@@ -279,9 +285,14 @@ final class TurnTest {
   // --- set-up ---
 
   private static Engine engine() {
+    return engine(Clock.systemUTC());
+  }
+
+  private static Engine engine(Clock clock) {
     return Engine.builder()
         .journal(CaffeineHistoryJournal.builder().executor(Runnable::run).build())
         .retryPause(Duration.ZERO)
+        .clock(clock)
         .build();
   }
 
@@ -472,17 +483,121 @@ final class TurnTest {
     assertThat(turn.pin()).as("lookups are bounded: the latest items only").isNull();
   }
 
+  /** Issue 18, point 4: how the loss of a pin's backend is learned. */
+  static Stream<Arguments> pinLost() {
+    byte[] apim503 = "{\"statusCode\":503,\"message\":\"down\"}".getBytes(UTF_8);
+    return Stream.of(
+        Arguments.of("re-routed: not found with another cookie", Turn.Outcome.error(400, NOT_FOUND, PIN_B, null)),
+        Arguments.of("unavailable: 503", Turn.Outcome.error(503, apim503, null, null)),
+        Arguments.of("re-pinned: a success with another cookie", Turn.Outcome.succeeded(PIN_B, () -> RoutingInfo.EMPTY)));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("pinLost")
+  void pinSeenLost_otherChainsOnItReplayAtOnce_noRequestSentOnIt(String how, Turn.Outcome first) {
+    MutableClock clock = new MutableClock(); // stands still: no probe falls due
+    Engine engine = engine(clock);
+    Turn losing = pinnedTurn(engine, "resp_0");
+    losing.run(new Script(first, Turn.Outcome.succeeded(PIN_B, () -> RoutingInfo.EMPTY)));
+    losing.responseBody(response("resp_1"));
+
+    for (String other : List.of("resp_a", "resp_b", "resp_c")) {
+      Turn next = pinnedTurn(engine, other);
+      Script script = new Script(Turn.Outcome.succeeded(PIN_C, () -> RoutingInfo.EMPTY));
+      next.run(script);
+      next.responseBody(response(other + "x"));
+
+      assertThat(script.sent).as("%s: one request, the replay, unpinned", other).hasSize(1);
+      assertThat(script.sent.get(0)).isNotNull();
+      assertThat(json(script.sent.get(0)).get("input")).hasSize(3);
+      assertThat(engine.store().get(ChainKey.response(other + "x").in(scope))).map(AffinityToken::value)
+          .as("the chain lives where the replay went").contains(PIN_C.value());
+      assertThat(engine.journal().history(ChainKey.response(other + "x").in(scope)).turns()).isEqualTo(2);
+    }
+    assertThat(engine.repairStats().breaks(Kind.BACKEND_UNAVAILABLE)).as("each replay at once counted")
+        .isGreaterThanOrEqualTo(3);
+    assertThat(engine.repairStats().repairsFailed()).isZero();
+  }
+
+  @Test
+  void pinSeenLost_oneRequestPerProbeIntervalStillGoesOnThePin_itsAnswerClearsTheLoss() {
+    MutableClock clock = new MutableClock();
+    Engine engine = engine(clock);
+    pinnedTurn(engine, "resp_0").run(new Script(Turn.Outcome.error(400, NOT_FOUND, PIN_B, null),
+        Turn.Outcome.succeeded(PIN_B, () -> RoutingInfo.EMPTY)));
+    clock.advance(LostPins.PROBE);
+
+    Script probe = new Script(Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
+    pinnedTurn(engine, "resp_a").run(probe);
+    Script after = new Script(Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
+    pinnedTurn(engine, "resp_b").run(after);
+
+    assertThat(probe.sent).as("the probe, on the pin").containsExactly((byte[]) null);
+    assertThat(after.sent).as("the backend answered: pinned again").containsExactly((byte[]) null);
+    assertThat(engine.repairStats().breaks(Kind.BACKEND_UNAVAILABLE)).isZero();
+  }
+
+  @Test
+  void notFoundOnAPinThatStillAnswers_doesNotMarkIt_otherChainsStillSentPinned() {
+    pinnedTurn(engine, "resp_0").run(new Script(Turn.Outcome.error(400, NOT_FOUND, null, null),
+        Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY)));
+
+    Script script = new Script(Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
+    pinnedTurn(engine, "resp_a").run(script);
+
+    assertThat(script.sent).containsExactly((byte[]) null);
+  }
+
+  @Test
+  void pinSeenLost_expiresAfterAWhile_orClearsWhenItAnswers() {
+    MutableClock clock = new MutableClock();
+    Engine timed = engine(clock);
+    pinnedTurn(timed, "resp_0").run(new Script(Turn.Outcome.error(400, NOT_FOUND, PIN_B, null),
+        Turn.Outcome.succeeded(PIN_B, () -> RoutingInfo.EMPTY)));
+    assertThat(timed.lostPins().isLost(PIN_A)).isTrue();
+
+    clock.advance(LostPins.FOR.plusSeconds(1));
+    assertThat(timed.lostPins().isLost(PIN_A)).as("for a while only").isFalse();
+
+    timed.lostPins().lost(PIN_A);
+    Script pinned = new Script(Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
+    Turn turn = pinnedTurn(timed, "resp_a");
+    timed.lostPins().answered(PIN_A); // as a pinned request answered by that backend does
+    turn.run(pinned);
+    assertThat(timed.lostPins().isLost(PIN_A)).isFalse();
+  }
+
+  @Test
+  void pinSeenLost_noHistoryToReplay_sentOnThePinAsUsual() {
+    engine.lostPins().lost(PIN_A);
+    engine.registry().bind(ChainKey.response("resp_unjournaled").in(scope), null, PIN_A);
+    byte[] body = "{\"model\":\"m\",\"previous_response_id\":\"resp_unjournaled\",\"input\":\"x\"}".getBytes(UTF_8);
+    Turn turn = requireNonNull(engine.turn(scope, "POST", "https", HOST, PATH, body, false));
+    Script script = new Script(Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
+
+    turn.run(script);
+
+    assertThat(script.sent).as("the backend may be back").containsExactly((byte[]) null);
+    assertThat(engine.lostPins().isLost(PIN_A)).as("and it answered").isFalse();
+  }
+
   private Turn pinnedTurn(Engine on) {
-    on.registry().bind(resp0, null, PIN_A);
-    on.journal().record(JournalTurn.of(scope, "resp_0", null, null,
+    return pinnedTurn(on, "resp_0");
+  }
+
+  /** A turn continuing {@code id}, a one-turn chain journaled and pinned to {@link #PIN_A}. */
+  private Turn pinnedTurn(Engine on, String id) {
+    on.registry().bind(ChainKey.response(id).in(scope), null, PIN_A);
+    on.journal().record(JournalTurn.of(scope, id, null, null,
         "[{\"type\":\"message\",\"role\":\"user\",\"content\":\"First?\"}]".getBytes(UTF_8),
         "[{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"One.\"}]}]"
             .getBytes(UTF_8)));
-    byte[] body = "{\"model\":\"m\",\"previous_response_id\":\"resp_0\",\"input\":\"Second?\"}".getBytes(UTF_8);
+    byte[] body = ("{\"model\":\"m\",\"previous_response_id\":\"" + id + "\",\"input\":\"Second?\"}").getBytes(UTF_8);
     Turn turn = on.turn(scope, "POST", "https", HOST, PATH, body, false);
     assertThat(turn).isNotNull();
     return turn;
   }
+
 
   private static Turn.Outcome[] notFoundThenReplay() {
     return new Turn.Outcome[] {
