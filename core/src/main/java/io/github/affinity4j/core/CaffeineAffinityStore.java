@@ -26,10 +26,9 @@ import java.util.concurrent.Executor;
  * <ul>
  *   <li>{@link #DEFAULT_MAXIMUM_SIZE} = 100,000 keys. A key is one response id (or conversation or
  *       thread id); a six-turn conversation uses six, so this holds about 16,000 live
- *       conversations. Measured on a 64-bit JVM, an entry costs about 250 bytes when the gateway
- *       sets its cookie once per chain (the links share one token) and about 650 bytes when it
- *       sets it on every response (a token with its routing facts per link), so the bound caps the
- *       store at 25 to 65 MiB. A pin evicted early costs one repair, not a conversation.
+ *       conversations. Measured on a 64-bit JVM ({@code memory} benchmark), a chain's first key
+ *       costs about 290 bytes with its own pin, and each later link about 200 (the links share
+ *       their pin's bytes), so the bound caps the store at 20 to 30 MiB. A pin evicted early costs one repair, not a conversation.
  *   <li>{@link #DEFAULT_EXPIRE_AFTER_ACCESS} = 1 hour. OpenAI keeps stored responses for 30 days,
  *       but a pin is only worth what the gateway still honours: backend pools change with deploys,
  *       circuit breakers and scaling, and gateways that keep sticky sessions on their side forget
@@ -52,9 +51,11 @@ public final class CaffeineAffinityStore implements AffinityStore {
 
   private final long maximumSize;
   private final Duration expireAfterAccess;
-  // Response keys, nearly all of them, are held by their id alone: a ChainKey per entry would
-  // cost a fifth of it. Other kinds keep their ChainKey, so ids of different kinds never clash.
-  private final Cache<ChainKey, AffinityToken> cache;
+  // Entries in their compact form (see Compact): a chain's pin in about 290 bytes instead of 370.
+  private final Cache<Compact.Key, Compact.Pin> cache;
+  // The token each thread read last, with its entry: a chain's next link inherits the token it
+  // read, and shares its entry's bytes instead of a copy.
+  private final ThreadLocal<Compact.Read> lastRead = ThreadLocal.withInitial(Compact.Read::new);
 
   private CaffeineAffinityStore(Builder builder) {
     this.maximumSize = builder.maximumSize;
@@ -84,12 +85,20 @@ public final class CaffeineAffinityStore implements AffinityStore {
 
   @Override
   public Optional<AffinityToken> get(ChainKey key) {
-    return Optional.ofNullable(cache.getIfPresent(cacheKey(key)));
+    Compact.Pin pin = cache.getIfPresent(cacheKey(key));
+    if (pin == null) {
+      return Optional.empty();
+    }
+    AffinityToken token = pin.token();
+    lastRead.get().set(token, pin);
+    return Optional.of(token);
   }
 
   @Override
   public void put(ChainKey key, AffinityToken token) {
-    cache.put(cacheKey(key), requireNonNull(token, "token"));
+    requireNonNull(token, "token");
+    Compact.Pin read = lastRead.get().pinOf(token);
+    cache.put(cacheKey(key), read != null ? read : Compact.Pin.of(token));
   }
 
   @Override
@@ -106,8 +115,8 @@ public final class CaffeineAffinityStore implements AffinityStore {
    * The whole key, scope included: keying by the id alone would let one scope's id reach another
    * scope's pin.
    */
-  private static ChainKey cacheKey(ChainKey key) {
-    return requireNonNull(key, "key");
+  private static Compact.Key cacheKey(ChainKey key) {
+    return Compact.Key.of(requireNonNull(key, "key"));
   }
 
   void cleanUp() {
