@@ -1,0 +1,99 @@
+package io.github.affinity4j.testsupport;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every Java block of the README and of {@code docs/*.md} is either a snippet that a test runs
+ * ({@code <!-- snippet: name -->} on the line before its fence, and {@code // snippet: name} in a
+ * test source of some module), or says why not ({@code <!-- not-compiled: reason -->}).
+ */
+final class DocsPagesTest {
+  private static final Path ROOT = Path.of("..");
+  private static final String SNIPPET = "<!-- snippet: ";
+  private static final String NOT_COMPILED = "<!-- not-compiled: ";
+
+  @Test
+  void everyJavaBlock_isASnippetOrSaysWhyNot() {
+    List<String> unmarked = new ArrayList<>();
+    for (Path page : pages()) {
+      List<String> lines = read(page);
+      for (int i = 0; i < lines.size(); i++) {
+        if (!lines.get(i).strip().equals("```java")) {
+          continue;
+        }
+        String mark = i == 0 ? "" : lines.get(i - 1).strip();
+        boolean marked = mark.startsWith(SNIPPET) && mark.endsWith("-->")
+            || mark.startsWith(NOT_COMPILED) && mark.endsWith("-->") && mark.length() > NOT_COMPILED.length() + 3;
+        if (!marked) {
+          unmarked.add(ROOT.relativize(page) + ":" + (i + 1));
+        }
+      }
+    }
+    assertThat(unmarked).as("java blocks without <!-- snippet: name --> or <!-- not-compiled: reason -->").isEmpty();
+  }
+
+  @Test
+  void everySnippet_isInATestSource() {
+    Set<String> inSources = testSources().stream()
+        .flatMap(source -> read(source).stream())
+        .map(String::strip)
+        .filter(line -> line.startsWith("// snippet: "))
+        .map(line -> line.substring("// snippet: ".length()).strip())
+        .collect(Collectors.toSet());
+    List<String> missing = new ArrayList<>();
+    for (Path page : pages()) {
+      for (String name : DocSnippets.pageSnippets(page).keySet()) {
+        if (!inSources.contains(name)) {
+          missing.add(ROOT.relativize(page) + ": " + name);
+        }
+      }
+    }
+    assertThat(missing).as("snippets no test source marks with // snippet: name").isEmpty();
+  }
+
+  @Test
+  void readme_isALandingPage_ofAtMost300Lines() {
+    assertThat(read(ROOT.resolve("README.md"))).hasSizeLessThanOrEqualTo(300);
+  }
+
+  private static List<Path> pages() {
+    List<Path> pages = new ArrayList<>();
+    pages.add(ROOT.resolve("README.md"));
+    try (Stream<Path> docs = Files.list(ROOT.resolve("docs"))) {
+      docs.filter(path -> path.toString().endsWith(".md")).sorted().forEach(pages::add);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return pages;
+  }
+
+  private static List<Path> testSources() {
+    try (Stream<Path> files = Files.walk(ROOT)) {
+      return files.filter(path -> path.toString().endsWith(".java"))
+          .filter(path -> path.toString().contains("/src/test/java/"))
+          .filter(path -> !path.toString().contains("/target/"))
+          .toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static List<String> read(Path file) {
+    try {
+      return Files.readAllLines(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
