@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -50,7 +51,13 @@ final class DocsPagesTest {
         .map(String::strip)
         .filter(line -> line.startsWith("// snippet: "))
         .map(line -> line.substring("// snippet: ".length()).strip())
-        .collect(Collectors.toSet());
+        .collect(Collectors.toCollection(HashSet::new));
+    // The README's dependencies block is the getting-started project's (GettingStartedPomTest).
+    read(ROOT.resolve("examples/getting-started/pom.xml")).stream()
+        .map(String::strip)
+        .filter(line -> line.startsWith("<!-- snippet: "))
+        .map(line -> line.substring("<!-- snippet: ".length()).split("[ (]")[0])
+        .forEach(inSources::add);
     List<String> missing = new ArrayList<>();
     for (Path page : pages()) {
       for (String name : DocSnippets.pageSnippets(page).keySet()) {
@@ -78,15 +85,28 @@ final class DocsPagesTest {
     return pages;
   }
 
+  /** The test sources of every module, and of the getting-started project under examples/. */
   private static List<Path> testSources() {
-    try (Stream<Path> files = Files.walk(ROOT)) {
-      return files.filter(path -> path.toString().endsWith(".java"))
-          .filter(path -> path.toString().contains("/src/test/java/"))
-          .filter(path -> !path.toString().contains("/target/"))
-          .toList();
+    List<Path> roots = new ArrayList<>();
+    try (Stream<Path> modules = Files.list(ROOT)) {
+      modules.map(module -> module.resolve("src/test/java")).forEach(roots::add);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+    roots.add(ROOT.resolve("examples/getting-started/src/test/java"));
+    roots.add(ROOT.resolve("examples/getting-started/src/main/java"));
+    List<Path> sources = new ArrayList<>();
+    for (Path root : roots) {
+      if (!Files.isDirectory(root)) {
+        continue;
+      }
+      try (Stream<Path> files = Files.walk(root)) {
+        files.filter(path -> path.toString().endsWith(".java")).forEach(sources::add);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    return sources;
   }
 
   private static List<String> read(Path file) {
