@@ -9,7 +9,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -17,12 +20,16 @@ import org.junit.jupiter.api.Test;
 /**
  * Every Java block of the README and of {@code docs/*.md} is either a snippet that a test runs
  * ({@code <!-- snippet: name -->} on the line before its fence, and {@code // snippet: name} in a
- * test source of some module), or says why not ({@code <!-- not-compiled: reason -->}).
+ * test source of some module), or says why not ({@code <!-- not-compiled: reason -->}). Every
+ * relative link of those pages and of RELIABILITY.md names a file and heading that exist, except
+ * on lines marked {@code <!-- after merge: … -->} (pages another branch of the same issue adds).
  */
 final class DocsPagesTest {
   private static final Path ROOT = Path.of("..");
   private static final String SNIPPET = "<!-- snippet: ";
   private static final String NOT_COMPILED = "<!-- not-compiled: ";
+  private static final String AFTER_MERGE = "<!-- after merge";
+  private static final Pattern LINK = Pattern.compile("\\]\\(([^)\\s]+)\\)");
 
   @Test
   void everyJavaBlock_isASnippetOrSaysWhyNot() {
@@ -67,6 +74,55 @@ final class DocsPagesTest {
       }
     }
     assertThat(missing).as("snippets no test source marks with // snippet: name").isEmpty();
+  }
+
+  @Test
+  void everyRelativeLink_namesAFileAndHeadingThatExist() {
+    List<String> broken = new ArrayList<>();
+    List<Path> pages = new ArrayList<>(pages());
+    pages.add(ROOT.resolve("RELIABILITY.md"));
+    for (Path page : pages) {
+      List<String> lines = read(page);
+      for (int i = 0; i < lines.size(); i++) {
+        String line = lines.get(i);
+        if (line.contains(AFTER_MERGE)) {
+          continue;   // names a page another branch of the same issue adds
+        }
+        Matcher link = LINK.matcher(line);
+        while (link.find()) {
+          String target = link.group(1);
+          if (target.startsWith("http://") || target.startsWith("https://")) {
+            continue;
+          }
+          int hash = target.indexOf('#');
+          String file = hash < 0 ? target : target.substring(0, hash);
+          Path resolved = file.isEmpty() ? page : page.getParent().resolve(file).normalize();
+          if (!Files.exists(resolved)) {
+            broken.add(ROOT.relativize(page) + ":" + (i + 1) + " " + target);
+          } else if (hash >= 0 && (file.isEmpty() || file.endsWith(".md"))) {
+            if (!headingAnchors(resolved).contains(target.substring(hash + 1))) {
+              broken.add(ROOT.relativize(page) + ":" + (i + 1) + " " + target);
+            }
+          }
+        }
+      }
+    }
+    assertThat(broken).as("relative links to missing files or headings").isEmpty();
+  }
+
+  /** GitHub's anchors: a heading in lower case, punctuation dropped, spaces as hyphens. */
+  private static Set<String> headingAnchors(Path page) {
+    Set<String> anchors = new HashSet<>();
+    boolean inCode = false;
+    for (String line : read(page)) {
+      if (line.startsWith("```")) {
+        inCode = !inCode;
+      } else if (!inCode && line.startsWith("#")) {
+        String heading = line.replaceFirst("^#+", "").strip().toLowerCase(Locale.ROOT);
+        anchors.add(heading.replaceAll("[^\\p{L}\\p{N}_\\- ]", "").replace(' ', '-'));
+      }
+    }
+    return anchors;
   }
 
   @Test
