@@ -1,5 +1,6 @@
 package com.example;
 
+// snippet: metrics-spring
 import io.github.affinity4j.micrometer.AffinityMetrics;
 import io.github.affinity4j.micrometer.RepairMetricsListener;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
@@ -32,3 +33,4 @@ public class AffinityMetricsConfiguration {
         .build();
   }
 }
+// snippet: end

@@ -5,13 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.example.AffinityMetricsConfiguration;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testsupport.DocSnippets;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -19,6 +17,8 @@ import okhttp3.RequestBody;
 import okhttp3.Response;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The snippets of {@code docs/metrics.md}: each is the code a test here compiles and runs, and the
@@ -36,10 +36,10 @@ final class MetricsDocsTest {
   void plainSnippet_bindsAndCounts() throws IOException {
     try (ApimSimulator apim = ApimSimulator.builder().backends(2).start()) {
       MeterRegistry registry = new SimpleMeterRegistry();
-      // snippet:start
+      // snippet: metrics-binding
       AffinityInterceptor interceptor = AffinityInterceptor.builder().build();
       AffinityMetrics.builder(interceptor).build().bindTo(registry);
-      // snippet:end
+      // snippet: end
       OkHttpClient http = new OkHttpClient.Builder().addInterceptor(interceptor).build();
       try {
         String id = post(http, apim, null);
@@ -69,30 +69,13 @@ final class MetricsDocsTest {
         .getTag(AffinityMetrics.COOKIE_TAG)).isEqualTo("APIM-Backend-Affinity");
   }
 
-  @Test
-  void page_snippets_areTheCodeTheseTestsRun() throws IOException {
-    List<String> blocks = javaBlocks(Files.readString(PAGE));
-    String source = Files.readString(SOURCE);
-    String plain = source.substring(source.indexOf("// snippet:start\n") + "// snippet:start\n".length(),
-        source.indexOf("      // snippet:end"));
-    String spring = Files.readString(SPRING);
-
-    assertThat(blocks).hasSize(2);
-    assertThat(blocks.get(0)).isEqualTo(plain.replace("\n      ", "\n").strip() + "\n");
-    // The page shows the class from its imports on; the package line is the test's.
-    assertThat(blocks.get(1)).isEqualTo(spring.substring(spring.indexOf("import ")));
-  }
-
-  private static List<String> javaBlocks(String page) {
-    List<String> blocks = new ArrayList<>();
-    int at = 0;
-    while ((at = page.indexOf("```java\n", at)) >= 0) {
-      int start = at + "```java\n".length();
-      int end = page.indexOf("```", start);
-      blocks.add(page.substring(start, end));
-      at = end + 3;
-    }
-    return blocks;
+  @ParameterizedTest
+  @ValueSource(strings = {"metrics-binding", "metrics-spring"})
+  void page_snippets_areTheCodeTheseTestsRun(String snippet) {
+    Path source = DocSnippets.testSource(snippet.equals("metrics-spring") ? AffinityMetricsConfiguration.class
+        : MetricsDocsTest.class);
+    assertThat(DocSnippets.inPage(DocSnippets.page("docs/metrics.md"), snippet))
+        .isEqualTo(DocSnippets.inSource(source, snippet));
   }
 
   private static String post(OkHttpClient http, ApimSimulator apim, String previous) throws IOException {

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testsupport.DocSnippets;
 import io.github.affinity4j.testsupport.LogCapture;
 import io.github.affinity4j.testsupport.LogCapture.CapturedLog;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
@@ -53,14 +53,14 @@ final class DiagnosticsDocsTest {
   @Test
   void snippet_networkInterceptor_logsTheCookieActuallySent() throws Exception {
     apim = ApimSimulator.builder().backends(2).start();
-    // snippet:start
+    // snippet: routing-log-network
     OkHttpClient http = new OkHttpClient.Builder()
         .addInterceptor(AffinityInterceptor.builder().build())    // adds each chain's pin
         .addNetworkInterceptor(RoutingLogInterceptor.builder()    // sees the headers as sent
             .level(RoutingLogInterceptor.Level.HEADERS)
             .build())
         .build();
-    // snippet:end
+    // snippet: end
     client = http;
     String url = apim.openAiBaseUrl() + "/responses";
 
@@ -86,16 +86,11 @@ final class DiagnosticsDocsTest {
   }
 
   @Test
-  void page_snippet_isTheCodeThisTestRuns() throws IOException {
-    String page = Files.readString(PAGE);
-    String block = page.substring(page.indexOf("```java\n") + "```java\n".length());
-    block = block.substring(0, block.indexOf("```"));
-    String source = Files.readString(SOURCE);
-    String region = source.substring(source.indexOf("// snippet:start\n") + "// snippet:start\n".length(),
-        source.indexOf("    // snippet:end"));
-
-    assertThat(block).isEqualTo(dedent(region, 4));
+  void page_snippet_isTheCodeThisTestRuns() {
+    assertThat(DocSnippets.inPage(DocSnippets.page("docs/diagnostics.md"), "routing-log-network"))
+        .isEqualTo(DocSnippets.inSource(DocSnippets.testSource(DiagnosticsDocsTest.class), "routing-log-network"));
   }
+
 
   /** Posts; returns the response id, and puts the affinity cookie's value in {@code cookie[1]}. */
   private static String post(OkHttpClient http, String url, String json, String[] cookie)

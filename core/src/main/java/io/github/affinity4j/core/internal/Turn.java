@@ -324,8 +324,11 @@ public final class Turn {
         rerouted = set != null && (pin == null || !set.value().equals(pin.value()));
         decision = repair.decide(outcome.status, outcome.errorBody, rerouted);
       }
-      if (pinned && (rerouted || decision.action() != RepairDecision.Action.RETRY && decision.cause()
-          .filter(broke -> broke.kind() == ChainBreak.Kind.BACKEND_UNAVAILABLE).isPresent())) {
+      // A break on the pin, re-routed or with the backend unavailable, says the backend is gone;
+      // another error (a 429 setting a cookie, say) says nothing of it.
+      boolean lost = rerouted || decision.cause().filter(broke -> broke.kind() == ChainBreak.Kind.BACKEND_UNAVAILABLE)
+          .isPresent();
+      if (pinned && lost && decision.action() != RepairDecision.Action.RETRY && decision.cause().isPresent()) {
         engine.lostPins().lost(requireNonNull(pin));
       }
       return below != null && decision.action() == RepairDecision.Action.NONE ? namedBelow(below) : decision;
