@@ -380,8 +380,11 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     void expect(boolean condition, String expectation) {
-      this.asExpected = condition && requests == turnsSent() + repairs();
-      this.expectation = expectation + " and one extra request per repair";
+      // A repair costs the failed request that found the break; once the process knows a backend
+      // lost, the other chains on it replay at once, without one.
+      long extra = requests - turnsSent();
+      this.asExpected = condition && extra >= 0 && extra <= repairs();
+      this.expectation = expectation + " and at most one extra request per repair";
     }
 
     /** The short name of the backend that answered: from the answer, else from the region header. */
