@@ -11,6 +11,7 @@ import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.JournalTurn;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -143,6 +144,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
   private final long localFallbackMaximumEntries;
   private final long localFallbackMaximumBytes;
   private final JournalScripts scripts;
+  private final ChainRoots roots;
   private final HistoryPages pages;
   private final @Nullable FallbackJournal local;
   // What was written while Redis was unavailable, to send once it answers.
@@ -156,10 +158,11 @@ public final class RedisHistoryJournal implements HistoryJournal {
     this.localFallbackMaximumEntries = builder.localFallbackMaximumEntries;
     this.localFallbackMaximumBytes = builder.localFallbackMaximumBytes;
     this.scripts = new JournalScripts(prefix, maximumBytesPerChain, expireAfterAccess, builder.segmentTurns);
-    this.pages = new HistoryPages(connector, scripts, maximumBytesPerChain);
+    this.roots = new ChainRoots(connector.isCluster(), prefix, expireAfterAccess, connector.commandTimeout());
+    this.pages = new HistoryPages(connector, scripts, roots, maximumBytesPerChain);
     this.local = localFallbackMaximumEntries == 0 ? null : new FallbackJournal(localFallbackMaximumEntries,
         localFallbackMaximumBytes, maximumBytesPerChain, MAX_TURNS, expireAfterAccess);
-    this.queue = new JournalQueue(connector, scripts, localFallbackMaximumEntries, localFallbackMaximumBytes);
+    this.queue = new JournalQueue(connector, scripts, roots, localFallbackMaximumEntries, localFallbackMaximumBytes);
     if (local != null) {
       connector.whenAvailable(queue::send);
     }
@@ -208,11 +211,15 @@ public final class RedisHistoryJournal implements HistoryJournal {
   public void record(JournalTurn turn) {
     PendingWrite.Turn pending = new PendingWrite.Turn(requireNonNull(turn, "turn"));
     List<Object> reply = queue.send() == JournalQueue.Send.DONE
-        ? connector.execute("journal record", commands -> pending.call(scripts).<List<Object>>run(commands), null)
+        ? connector.executeWith("journal record", commands -> roots.record(commands, scripts, pending), null)
         : null;
     if (reply != null) {
       recorded(pending, reply);
     } else if (local != null) {
+      String root = roots.knownRootOf(pending);
+      if (root != null) { // so that the turns queued after it find it
+        roots.remember(pending.key(), root);
+      }
       ChainKey parent = pending.previous == null ? null : ChainKey.response(pending.previous).in(pending.scope);
       // A conversation's turn links to its latest turn, which only Redis knows.
       boolean unknown = parent == null && pending.conversation != null;
@@ -254,7 +261,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
     if (local != null) {
       local.recordConversation(conversation, pending.items());
     }
-    write("journal recordConversation", pending);
+    write("journal recordConversation", pending, commands -> pending.call(scripts, "").<Long>run(commands.sync()));
   }
 
   /**
@@ -304,7 +311,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
     if (local != null) {
       local.forget(chain);
     }
-    write("journal forget", new PendingWrite.Forget(chain));
+    write("journal forget", new PendingWrite.Forget(chain), commands -> roots.forget(commands, scripts, chain));
   }
 
   /**
@@ -317,10 +324,12 @@ public final class RedisHistoryJournal implements HistoryJournal {
       local.clear();
     }
     queue.clear();
+    roots.clear();
     connector.execute("journal clear", commands -> KeyScan.unlink(commands,
         RedisKeys.pattern(prefix, RedisKeys.TURN)) + KeyScan.unlink(commands,
         RedisKeys.pattern(prefix, RedisKeys.SEGMENT)) + KeyScan.unlink(commands,
-        RedisKeys.pattern(prefix, RedisKeys.CONVERSATION)), 0L);
+        RedisKeys.pattern(prefix, RedisKeys.CONVERSATION)) + KeyScan.unlink(commands,
+        RedisKeys.pattern(prefix, RedisKeys.ROOT)), 0L);
   }
 
   /**
@@ -349,7 +358,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
 
   /** The arguments of the record script for {@code turn}; for tests that pipeline records. */
   byte[][] recordArgs(JournalTurn turn) {
-    return scripts.record(new PendingWrite.Turn(turn)).args();
+    return scripts.record(new PendingWrite.Turn(turn), "").args();
   }
 
   /** The record script; for tests that pipeline records. */
@@ -358,9 +367,8 @@ public final class RedisHistoryJournal implements HistoryJournal {
   }
 
   /** Writes to Redis once what waits is sent, else queues the write (when the local fallback is on). */
-  private void write(String operation, PendingWrite pending) {
-    if (queue.send() == JournalQueue.Send.DONE
-        && connector.execute(operation, commands -> pending.call(scripts).<Long>run(commands), null) != null) {
+  private void write(String operation, PendingWrite pending, Function<LettuceConnection.Commands, Long> command) {
+    if (queue.send() == JournalQueue.Send.DONE && connector.executeWith(operation, command, null) != null) {
       queue.send();
       return;
     }

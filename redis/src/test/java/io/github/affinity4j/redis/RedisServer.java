@@ -99,6 +99,11 @@ final class RedisServer implements AutoCloseable {
     return dir;
   }
 
+  /** True while the server process runs. */
+  boolean isRunning() {
+    return process != null && process.isAlive();
+  }
+
   /** Starts the server again, on the same port, after {@link #stop()}. */
   void start() throws IOException {
     List<String> command = new ArrayList<>(List.of(binary, "--port", Integer.toString(port),
@@ -118,6 +123,22 @@ final class RedisServer implements AutoCloseable {
       }
       Thread.onSpinWait();
     }
+  }
+
+  /** Kills the server (SIGKILL: no shutdown, no failover handed over) and waits until it is gone. */
+  void kill() throws InterruptedException {
+    if (process == null) {
+      return;
+    }
+    process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    process = null;
+  }
+
+  /** Starts a server in the given directory, kept after {@link #stop()}: a cluster node's config lives there. */
+  static RedisServer launchIn(Path dir, int port, String... extraArgs) throws IOException {
+    RedisServer server = new RedisServer(findBinary(), port, List.of(extraArgs), dir, false);
+    server.start();
+    return server;
   }
 
   /** Stops the server (SIGTERM, no snapshot) and waits until its port is closed. */
@@ -289,14 +310,14 @@ final class RedisServer implements AutoCloseable {
     return false;
   }
 
-  private static void unavailable(String message) {
+  static void unavailable(String message) {
     if ("true".equalsIgnoreCase(System.getenv("CI"))) {
       fail(message + " (CI=true: a missing server fails the build)");
     }
     Assumptions.abort(message);
   }
 
-  private static int freePort() throws IOException {
+  static int freePort() throws IOException {
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return socket.getLocalPort();
     }
@@ -314,7 +335,7 @@ final class RedisServer implements AutoCloseable {
         + " -Daffinity4j.redis.server=PATH";
   }
 
-  private static String findBinary() {
+  static String findBinary() {
     String missing = missing();
     if (missing != null) {
       unavailable(missing);
