@@ -190,8 +190,12 @@ final class LettuceConnection {
   }
 
   private CompletableFuture<Commands> connect() {
-    if (clusterClient != null) {
-      return clusterClient.connectAsync(RedisConnector.CODEC)
+    RedisClusterClient cluster = clusterClient;
+    if (cluster != null) {
+      // The topology first (from the first seed that answers): connectAsync needs it, and reads it
+      // only through the blocking connect otherwise.
+      return cluster.refreshPartitionsAsync().toCompletableFuture()
+          .thenCompose(loaded -> cluster.connectAsync(RedisConnector.CODEC))
           .thenApply(c -> new Commands(c.sync(), c.async(), c));
     }
     return requireNonNull(client).connectAsync(RedisConnector.CODEC, requireNonNull(uri)).toCompletableFuture()

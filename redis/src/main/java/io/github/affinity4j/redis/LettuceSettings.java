@@ -72,6 +72,10 @@ record LettuceSettings(@Nullable String username, char @Nullable [] password, @N
   ClusterClientOptions clusterOptions() {
     ClusterClientOptions.Builder options = ClusterClientOptions.builder();
     common(options);
+    // A cluster opens its connection to a master when a command first needs it (at start, after a
+    // failover): rejecting commands until it is open would fail that first command. Queued
+    // instead, a command waits at most the command timeout, and one to a lost master times out.
+    options.disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS);
     return options.topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
             // Lettuce 7 reads the topology again on every adaptive trigger (a redirect, a node
             // that stays unreachable, a slot no node serves) by default: here at most once per

@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * {@code redis-server} or {@code redis-cli}, a test is skipped, or fails under CI ({@code CI=true}),
  * as for {@link RedisServer}.
  */
-final class RedisCluster implements AutoCloseable {
+final class RedisCluster implements TestRedis, AutoCloseable {
 
   static final int MASTERS = 3;
 
@@ -134,6 +134,16 @@ final class RedisCluster implements AutoCloseable {
     return live().stream().map(RedisServer::uri).toArray(String[]::new);
   }
 
+  @Override
+  public RedisConnector.Builder connector() {
+    return RedisConnector.builder().cluster(seeds());
+  }
+
+  @Override
+  public String address() {
+    return "redis-cluster://" + String.join(",", live().stream().map(n -> "127.0.0.1:" + n.port()).toList());
+  }
+
   /** The nodes that are up. */
   List<RedisServer> live() {
     return nodes.stream().filter(RedisServer::isRunning).toList();
@@ -151,7 +161,8 @@ final class RedisCluster implements AutoCloseable {
   }
 
   /** Sends a one-key command to the master of the key's slot, following a MOVED; the first reply line. */
-  String command(String... words) throws IOException {
+  @Override
+  public String command(String... words) throws IOException {
     RedisServer node = live().get(0);
     String reply = node.command(words);
     if (reply.startsWith("-MOVED ")) {
@@ -162,7 +173,8 @@ final class RedisCluster implements AutoCloseable {
   }
 
   /** The keys matching {@code pattern} on every master. */
-  List<String> keys(String pattern) throws IOException {
+  @Override
+  public List<String> keys(String pattern) throws IOException {
     List<String> keys = new ArrayList<>();
     for (RedisServer node : live()) {
       if (info(node, "INFO", "replication").contains("role:master")) {

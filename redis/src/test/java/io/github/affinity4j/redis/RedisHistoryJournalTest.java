@@ -19,32 +19,50 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** The cases of CaffeineHistoryJournalTest, against a real Redis, and what only Redis adds. */
+/**
+ * The cases of CaffeineHistoryJournalTest, against a real Redis, and what only Redis adds: each on
+ * one node and on a Redis Cluster of three masters.
+ */
 @RequiresRedisServer
 @Timeout(60)
+@ParameterizedClass(name = "{0}")
+@ValueSource(strings = {TestRedis.STANDALONE, TestRedis.CLUSTER})
 final class RedisHistoryJournalTest {
 
   private static RedisServer server;
 
+  private final TestRedis redis;
+  private final boolean cluster;
   private final String prefix = "test-" + UUID.randomUUID() + ":";
   private final List<RedisConnector> connectors = new ArrayList<>();
   private RedisHistoryJournal journal;
 
+  RedisHistoryJournalTest(String deployment) {
+    this.redis = TestRedis.of(deployment, server);
+    this.cluster = deployment.equals(TestRedis.CLUSTER);
+  }
+
   @BeforeAll
   static void startServer() {
-    server = RedisServer.launch();
+    if (server == null) {
+      server = RedisServer.launch();
+    }
   }
 
   @AfterAll
   static void stopServer() throws Exception {
     if (server != null) {
       server.close();
+      server = null;
     }
   }
 
@@ -135,7 +153,7 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_1", null, "[1]", "[1]"));
     journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
     for (String key : keys("seg:")) {
-      server.command("DEL", key); // expired, or evicted under maxmemory
+      redis.command("DEL", key); // expired, or evicted under maxmemory
     }
 
     ChainHistory history = journal.history(ChainKey.response("resp_2"));
@@ -148,17 +166,40 @@ final class RedisHistoryJournalTest {
   void record_turn_keyLayoutAndTwoHourExpiry() throws Exception {
     journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
+    journal.record(turn("resp_2", "resp_1", "[3]", "[4]"));
 
-    assertThat(server.command("TYPE", prefix + "turn::resp_1")).as("no scope: an empty field").isEqualTo("+string");
-    assertThat(server.command("TYPE", prefix + "conv::conv_1")).isEqualTo("+hash");
+    // No scope: an empty field. The chain's root in the hash tag: its conversation.
+    assertThat(redis.command("TYPE", prefix + "turn:{:c:conv_1}:resp_1")).isEqualTo("+string");
+    assertThat(redis.command("TYPE", prefix + "turn:{:c:conv_1}:resp_2")).isEqualTo("+string");
+    assertThat(redis.command("TYPE", prefix + "conv:{:c:conv_1}")).isEqualTo("+hash");
+    assertThat(redis.command("GET", prefix + "root::resp_2")).as("the root pointer").isEqualTo("$8");
     assertThat(keys("seg:")).singleElement().satisfies(segment -> {
-      assertThat(segment).startsWith(prefix + "seg::");
-      assertThat(server.command("TYPE", segment)).isEqualTo("+hash");
-      assertThat(server.command("HEXISTS", segment, "resp_1")).isEqualTo(":1");
+      assertThat(segment).isEqualTo(prefix + "seg:{:c:conv_1}:1");
+      assertThat(redis.command("TYPE", segment)).isEqualTo("+hash");
+      assertThat(redis.command("HEXISTS", segment, "resp_1")).isEqualTo(":1");
       assertThat(pttl(segment)).isBetween(7_190_000L, 7_200_000L);
     });
-    assertThat(pttl(prefix + "turn::resp_1")).isBetween(7_190_000L, 7_200_000L);
-    assertThat(pttl(prefix + "conv::conv_1")).isBetween(7_190_000L, 7_200_000L);
+    for (String key : List.of("turn:{:c:conv_1}:resp_1", "conv:{:c:conv_1}", "root::resp_1", "root::resp_2")) {
+      assertThat(pttl(prefix + key)).as(key).isBetween(7_190_000L, 7_200_000L);
+    }
+  }
+
+  @Test
+  void record_chain_everyKeyButItsRootPointersInOneSlot() throws Exception {
+    journal.record(turn("resp_1", null, "[1]", "[1]"));
+    journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+    journal.record(turn("resp_2b", "resp_1", "[b]", "[b]"));
+
+    List<String> chain = keys("").stream().filter(key -> !key.startsWith(prefix + "root:")).toList();
+    assertThat(chain).containsExactlyInAnyOrder(prefix + "turn:{:r:resp_1}:resp_1", prefix + "turn:{:r:resp_1}:resp_2",
+        prefix + "turn:{:r:resp_1}:resp_2b", prefix + "seg:{:r:resp_1}:1");
+    RedisCluster slots = RedisCluster.shared();
+    long slot = slots.slot(prefix + "seg:{:r:resp_1}:#"); // the segment counter, too
+    for (String key : chain) {
+      assertThat(slots.slot(key)).as(key).isEqualTo(slot);
+    }
+    assertThat(keys("root:")).containsExactlyInAnyOrder(prefix + "root::resp_1", prefix + "root::resp_2",
+        prefix + "root::resp_2b");
   }
 
   @Test
@@ -171,14 +212,14 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_2b", "resp_1", "[b]", "[b]")); // a branch
     // As if 110 minutes had passed since anything was last used.
     for (String key : keys("")) {
-      server.command("PEXPIRE", key, "600000");
+      redis.command("PEXPIRE", key, "600000");
     }
 
     journal.record(turn("resp_6", "resp_5", "[6]", "[6]"));
     // What would expire before the new turn does: gone.
     for (String key : keys("")) {
       if (pttl(key) < 7_100_000L) {
-        server.command("DEL", key);
+        redis.command("DEL", key);
       }
     }
 
@@ -198,13 +239,13 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_3b", "resp_3", "[b]", "[b]")); // a branch
     assertThat(keys("seg:")).as("two turns a segment").hasSize(6);
     for (String key : keys("")) {
-      server.command("PEXPIRE", key, "600000");
+      redis.command("PEXPIRE", key, "600000");
     }
 
     journal.record(turn("resp_10", "resp_9", "[10]", "[10]"));
     for (String key : keys("")) {
       if (pttl(key) < 7_100_000L) {
-        server.command("DEL", key);
+        redis.command("DEL", key);
       }
     }
 
@@ -248,13 +289,13 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_1", null, "[1]", "[1]"));
     journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
     for (String key : keys("")) {
-      server.command("PEXPIRE", key, "1000");
+      redis.command("PEXPIRE", key, "1000");
     }
 
     assertThat(journal.history(ChainKey.response("resp_2")).isComplete()).isTrue();
     for (String key : keys("")) {
       if (pttl(key) < 7_100_000L) {
-        server.command("DEL", key);
+        redis.command("DEL", key);
       }
     }
     assertThat(journal.history(ChainKey.response("resp_2")).isComplete()).isTrue();
@@ -276,7 +317,7 @@ final class RedisHistoryJournalTest {
     assertThat(journal.history(ChainKey.response("resp_4")).link()).as("the first link past the bound")
         .contains(ChainKey.response("resp_3"));
     for (String segment : keys("seg:")) {
-      assertThat(server.command("HEXISTS", segment, "resp_3")).as("a marker keeps no items").isEqualTo(":0");
+      assertThat(redis.command("HEXISTS", segment, "resp_3")).as("a marker keeps no items").isEqualTo(":0");
     }
     journal.record(turn("resp_2b", "resp_1", "[]", "[]"));
     assertThat(journal.history(ChainKey.response("resp_2b")).isComplete()).as("a branch under the bound").isTrue();
@@ -349,7 +390,8 @@ final class RedisHistoryJournalTest {
 
   @Test
   void history_unreadableRecord_missingNotThrown() throws Exception {
-    server.command("SET", prefix + "turn::resp_1", "not a turn");
+    redis.command("SET", prefix + "turn:{:r:resp_1}:resp_1", "not a turn");
+    redis.command("SET", prefix + "root::resp_1", "r:resp_1");
 
     assertThat(journal.history(ChainKey.response("resp_1")).status()).isEqualTo(Status.MISSING_LINK);
   }
@@ -357,6 +399,7 @@ final class RedisHistoryJournalTest {
   @Test
   void history_redisStoppedThenBackEmptyWithoutLocalFallback_unavailableWhileDownMissingOnceItAnswers()
       throws Exception {
+    Assumptions.assumeFalse(cluster, "one node stopped: a cluster's master lost is RedisClusterFailoverTest");
     try (RedisServer own = RedisServer.launch()) {
       CountDownLatch available = new CountDownLatch(1);
       RedisConnector connector = RedisConnector.builder().uri(own.uri()).keyPrefix(prefix)
@@ -398,7 +441,7 @@ final class RedisHistoryJournalTest {
 
   @Test
   void history_connectorClosed_unavailableUnlessKeptLocally() {
-    RedisConnector connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
+    RedisConnector connector = redis.connector().keyPrefix(prefix).build();
     RedisHistoryJournal closed = RedisHistoryJournal.builder().connector(connector).build();
     closed.record(turn("resp_1", null, "[]", "[]"));
     journal.record(turn("resp_9", null, "[]", "[]")); // by another instance
@@ -414,7 +457,7 @@ final class RedisHistoryJournalTest {
     journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(turn("resp_1", null, "[]", "[]"));
     journal.record(turn("resp_2", "resp_1", "[]", "[]"));
-    server.command("SET", prefix + "pin:r::resp_1", "x");
+    redis.command("SET", prefix + "pin:r::resp_1", "x");
     assertThat(journal.estimatedSize()).isEqualTo(3);
 
     journal.clear();
@@ -422,7 +465,7 @@ final class RedisHistoryJournalTest {
     assertThat(journal.history(ChainKey.response("resp_1")).isComplete()).isFalse();
     assertThat(journal.estimatedSize()).isZero();
     assertThat(keys("seg:")).isEmpty();
-    assertThat(server.command("EXISTS", prefix + "pin:r::resp_1")).as("pins are the store's").isEqualTo(":1");
+    assertThat(redis.command("EXISTS", prefix + "pin:r::resp_1")).as("pins are the store's").isEqualTo(":1");
   }
 
   @Test
@@ -507,7 +550,7 @@ final class RedisHistoryJournalTest {
   void builder_defaultsAndBadArguments() {
     assertThat(journal.maximumBytesPerChain()).isEqualTo(4L << 20);
     assertThat(journal.expireAfterAccess()).isEqualTo(Duration.ofHours(2));
-    assertThat(journal.toString()).contains("redis://127.0.0.1:" + server.port()).contains("available");
+    assertThat(journal.toString()).contains(redis.address()).contains("available");
     assertThatThrownBy(() -> RedisHistoryJournal.builder().build()).hasMessageContaining("RedisConnector.builder()");
     assertThatThrownBy(() -> RedisHistoryJournal.builder().maximumBytesPerChain(0)).hasMessageContaining("4L << 20");
     assertThatThrownBy(() -> RedisHistoryJournal.builder().expireAfterAccess(Duration.ofNanos(1)))
@@ -519,7 +562,7 @@ final class RedisHistoryJournalTest {
   }
 
   private RedisHistoryJournal journal(RedisHistoryJournal.Builder builder) {
-    RedisConnector connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
+    RedisConnector connector = redis.connector().keyPrefix(prefix).build();
     connectors.add(connector);
     // Connected before the test: a first command slower than the timeout on a loaded machine would
     // be answered from the local fallback, not from Redis.
@@ -528,12 +571,12 @@ final class RedisHistoryJournalTest {
   }
 
   private long pttl(String key) throws Exception {
-    return Long.parseLong(server.command("PTTL", key).substring(1));
+    return Long.parseLong(redis.command("PTTL", key).substring(1));
   }
 
-  /** This test's keys in a section ("" for all), but the segment counter, which never expires. */
+  /** This test's keys in a section ("" for all), but the chains' segment counters. */
   private List<String> keys(String section) throws Exception {
-    return server.keys(prefix + section + "*").stream().filter(key -> !key.equals(prefix + "segments")).toList();
+    return redis.keys(prefix + section + "*").stream().filter(key -> !key.endsWith(":#")).toList();
   }
 
   private static JournalTurn turn(String id, String previous, String input, String output) {

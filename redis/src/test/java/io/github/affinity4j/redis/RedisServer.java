@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Assumptions;
  * <p>Without the binary, a test is skipped with a message saying how to install it; under CI
  * (environment {@code CI=true}) it fails instead, since a CI that skips these tests proves nothing.
  */
-final class RedisServer implements AutoCloseable {
+final class RedisServer implements TestRedis, AutoCloseable {
 
   private final String binary;
   private final int port;
@@ -95,6 +95,16 @@ final class RedisServer implements AutoCloseable {
     return "redis://127.0.0.1:" + port;
   }
 
+  @Override
+  public RedisConnector.Builder connector() {
+    return RedisConnector.builder().uri(uri());
+  }
+
+  @Override
+  public String address() {
+    return "redis://127.0.0.1:" + port;
+  }
+
   Path dir() {
     return dir;
   }
@@ -154,7 +164,8 @@ final class RedisServer implements AutoCloseable {
   }
 
   /** Sends one command in Redis' inline protocol and returns the first reply line. */
-  String command(String... words) throws IOException {
+  @Override
+  public String command(String... words) throws IOException {
     try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
       socket.setSoTimeout(5_000);
       OutputStream out = socket.getOutputStream();
@@ -178,7 +189,8 @@ final class RedisServer implements AutoCloseable {
   }
 
   /** Returns the keys matching {@code pattern} ({@code KEYS}: fine for a test's own few keys). */
-  List<String> keys(String pattern) throws IOException {
+  @Override
+  public List<String> keys(String pattern) throws IOException {
     List<String> keys = new ArrayList<>();
     for (Object key : (List<?>) call("KEYS", pattern)) {
       keys.add((String) key);
