@@ -88,11 +88,14 @@ final class CommandRunner {
       gate.fellBack(operation, e);
     } else if (e instanceof RedisCommandExecutionException refusal) {
       refused(operation, refusal);
+      connection.masterMayBeGone(); // CLUSTERDOWN, TRYAGAIN: the topology may be changing
     } else if (e instanceof RedisCommandTimeoutException && !timeoutIsOutage && gate.isAvailable()) {
       gate.fellBack(operation, e);
       warnings.slow(operation);
+      connection.masterMayBeGone();
     } else {
       gate.failed(operation, e);
+      connection.masterMayBeGone();
     }
   }
 

@@ -21,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -50,6 +51,8 @@ final class LettuceConnection {
   private final @Nullable RedisURI uri;
   private final @Nullable RedisClusterClient clusterClient;
 
+  private final long refreshIntervalNanos;
+  private final AtomicLong lastRefresh = new AtomicLong(System.nanoTime());
   private final Object connectLock = new Object();
   private volatile CompletableFuture<Commands> connecting;
   private volatile boolean closed;
@@ -66,6 +69,7 @@ final class LettuceConnection {
     this.commandTimeout = uri.getTimeout();
     this.resources = resources(maxReconnectDelay);
     this.cluster = false;
+    this.refreshIntervalNanos = maxReconnectDelay.toNanos();
     this.client = RedisClient.create(resources);
     client.setOptions(options);
     this.clusterClient = null;
@@ -85,6 +89,7 @@ final class LettuceConnection {
     this.commandTimeout = seeds.get(0).getTimeout();
     this.resources = resources(maxReconnectDelay);
     this.cluster = true;
+    this.refreshIntervalNanos = maxReconnectDelay.toNanos();
     this.client = null;
     this.clusterClient = RedisClusterClient.create(resources, seeds);
     clusterClient.setOptions(options);
@@ -103,6 +108,21 @@ final class LettuceConnection {
   /** True for a Redis Cluster. */
   boolean isCluster() {
     return cluster;
+  }
+
+  /**
+   * A command failed as if its master were gone: on a cluster, reads the topology again in the
+   * background, at most once per retry interval. Lettuce's own triggers miss the usual failover:
+   * commands for a dead master's slots wait on its connection and time out, and nothing redirects
+   * them, until the topology names the promoted replica.
+   */
+  void masterMayBeGone() {
+    RedisClusterClient cluster = clusterClient;
+    long last = lastRefresh.get();
+    long now = System.nanoTime();
+    if (cluster != null && !closed && now - last >= refreshIntervalNanos && lastRefresh.compareAndSet(last, now)) {
+      cluster.refreshPartitionsAsync();
+    }
   }
 
   /** The address without credentials, for messages. */

@@ -231,6 +231,11 @@ public final class RedisAffinityStore implements AffinityStore {
     return count != null ? count : local == null ? 0 : local.size();
   }
 
+  /** How many changes made while Redis was unavailable wait to be sent to it. */
+  long waitingForRedis() {
+    return local == null ? 0 : local.pendingCount();
+  }
+
   @Override
   public String toString() {
     return "RedisAffinityStore[expireAfterAccess=" + expireAfterAccess

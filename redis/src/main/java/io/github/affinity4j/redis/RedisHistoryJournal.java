@@ -347,6 +347,11 @@ public final class RedisHistoryJournal implements HistoryJournal {
     return count != null ? count : local == null ? 0 : local.size();
   }
 
+  /** How many writes made while Redis was unavailable wait to be sent to it. */
+  long waitingForRedis() {
+    return queue.size();
+  }
+
   @Override
   public String toString() {
     return "RedisHistoryJournal[maximumBytesPerChain=" + maximumBytesPerChain + ", expireAfterAccess="

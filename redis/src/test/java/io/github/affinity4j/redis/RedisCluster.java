@@ -149,6 +149,17 @@ final class RedisCluster implements TestRedis, AutoCloseable {
     return nodes.stream().filter(RedisServer::isRunning).toList();
   }
 
+  /** The live nodes that are masters now. */
+  List<RedisServer> masters() throws IOException {
+    List<RedisServer> masters = new ArrayList<>();
+    for (RedisServer node : live()) {
+      if (info(node, "INFO", "replication").contains("role:master")) {
+        masters.add(node);
+      }
+    }
+    return masters;
+  }
+
   /** The master that serves {@code key}'s slot. */
   RedisServer masterOf(String key) throws IOException {
     for (RedisServer node : live()) {
@@ -170,6 +181,36 @@ final class RedisCluster implements TestRedis, AutoCloseable {
       reply = node(port).command(words);
     }
     return reply;
+  }
+
+  /** Sends a command to the master of {@code key}'s slot; the whole reply, as {@link RedisServer#call}. */
+  Object call(String key, String... words) throws IOException {
+    return masterOf(key).call(words);
+  }
+
+  /**
+   * Waits until {@code master}'s replica has every write the master acknowledged (its replication
+   * offset caught up), so that killing the master then loses none.
+   */
+  void awaitReplicaCaughtUp(RedisServer master) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (true) {
+      String replication = info(master, "INFO", "replication");
+      long offset = Long.parseLong(field(replication, "master_repl_offset"));
+      String replica = field(replication, "slave0");
+      if (replica != null && replica.contains("offset=" + offset + ",")) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("The replica of " + master.port() + " did not catch up: " + replication);
+      }
+      TimeUnit.MILLISECONDS.sleep(5); // polling a process we started
+    }
+  }
+
+  private static String field(String info, String name) {
+    return info.lines().filter(l -> l.startsWith(name + ":")).map(l -> l.substring(name.length() + 1).trim())
+        .findFirst().orElse(null);
   }
 
   /** The keys matching {@code pattern} on every master. */
