@@ -127,15 +127,15 @@ final class ChainRoots {
         String root = rootOf(commands.sync(), turn);
         remember(turn.key(), root);
         futures.add(async.set(RedisKeys.root(prefix, turn.key()), ascii(root), SetArgs.Builder.px(ttlMillis)));
-        futures.add(turn.call(scripts, root).send(async));
+        futures.add(turn.call(scripts, root).sendText(async));
       } else if (pending instanceof PendingWrite.Forget forget && forget.key().kind() == ChainKey.Kind.RESPONSE) {
         String root = rootOf(commands.sync(), forget.key());
         futures.add(async.del(RedisKeys.root(prefix, forget.key())));
         if (!root.equals(NONE)) {
-          futures.add(forget.call(scripts, root).send(async));
+          futures.add(forget.call(scripts, root).sendText(async));
         }
       } else {
-        futures.add(pending.call(scripts, rootOf(commands.sync(), pending.chain())).send(async));
+        futures.add(pending.call(scripts, rootOf(commands.sync(), pending.chain())).sendText(async));
       }
     }
     return futures;

@@ -148,8 +148,9 @@ final class JournalQueue {
 
   private List<Future<?>> send(LettuceConnection.Commands connection, List<PendingWrite> batch,
       boolean load) {
-    if (load) {
+    if (load && !roots.isCluster()) {
       // A Redis that comes back empty has no scripts, and a pipelined NOSCRIPT cannot be retried.
+      // (A cluster is sent the scripts' text instead: see LuaScript.Call#sendText.)
       JournalScripts.loadWrites(connection.sync());
     }
     return roots.send(connection, scripts, batch);

@@ -110,6 +110,15 @@ final class LuaScript {
       return script.send(commands, type, keys, args);
     }
 
+    /**
+     * Sends the call with the script's text ({@code EVAL}), for a pipeline to a cluster: its masters
+     * change (a promoted replica has no scripts yet), and a script loaded on every node first
+     * would wait for a node that is down.
+     */
+    <T> RedisFuture<T> sendText(RedisClusterAsyncCommands<String, byte[]> commands) {
+      return commands.eval(script.text, type, keys, args);
+    }
+
     /** The arguments, not a copy: a history read sets where its next page starts in them. */
     byte[][] args() {
       return args;
