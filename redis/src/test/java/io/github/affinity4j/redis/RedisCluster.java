@@ -54,6 +54,14 @@ final class RedisCluster implements TestRedis, AutoCloseable {
 
   /** Starts six nodes and joins them into a cluster of three masters with a replica each. */
   static RedisCluster launch() {
+    return launch(null);
+  }
+
+  /**
+   * As {@link #launch()}, every node requiring {@code password} (also between nodes), or none if
+   * null.
+   */
+  static RedisCluster launch(String password) {
     String cli = findCli();
     List<RedisServer> nodes = new ArrayList<>();
     Path dir = null;
@@ -61,12 +69,20 @@ final class RedisCluster implements TestRedis, AutoCloseable {
       dir = Files.createTempDirectory("affinity4j-redis-cluster");
       for (int i = 0; i < 2 * MASTERS; i++) {
         Path nodeDir = Files.createDirectory(dir.resolve("node-" + i));
-        nodes.add(RedisServer.launchIn(nodeDir, RedisServer.freePort(), "--cluster-enabled", "yes",
+        List<String> args = new ArrayList<>(List.of("--cluster-enabled", "yes",
             "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
             "--cluster-port", Integer.toString(RedisServer.freePort())));
+        if (password != null) {
+          args.addAll(List.of("--requirepass", password, "--masterauth", password));
+        }
+        RedisServer node = RedisServer.launchIn(nodeDir, RedisServer.freePort(), args.toArray(new String[0]));
+        if (password != null) {
+          node.authenticateWith(password);
+        }
+        nodes.add(node);
       }
       RedisCluster cluster = new RedisCluster(dir, nodes);
-      cluster.create(cli);
+      cluster.create(cli, password);
       return cluster;
     } catch (IOException | RuntimeException e) {
       for (RedisServer node : nodes) {
@@ -83,14 +99,18 @@ final class RedisCluster implements TestRedis, AutoCloseable {
     }
   }
 
-  private void create(String cli) throws IOException, InterruptedException {
+  private void create(String cli, String password) throws IOException, InterruptedException {
     List<String> command = new ArrayList<>(List.of(cli, "--cluster", "create"));
     for (RedisServer node : nodes) {
       command.add("127.0.0.1:" + node.port());
     }
     command.addAll(List.of("--cluster-replicas", "1", "--cluster-yes"));
+    ProcessBuilder builder = new ProcessBuilder(command);
+    if (password != null) {
+      builder.environment().put("REDISCLI_AUTH", password); // not on the command line
+    }
     Path log = dir.resolve("create.log");
-    Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process process = builder.redirectErrorStream(true).redirectOutput(log.toFile()).start();
     if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
       process.destroyForcibly();
       throw new IllegalStateException("redis-cli --cluster create failed: " + Files.readString(log));

@@ -37,6 +37,8 @@ final class RedisServer implements TestRedis, AutoCloseable {
   private final Path dir;
   private final boolean tls;
   private Process process;
+  // Sent with AUTH before each command of the tests' own, if the server requires one.
+  private volatile String password;
 
   private RedisServer(String binary, int port, List<String> extraArgs, Path dir, boolean tls) {
     this.binary = binary;
@@ -166,7 +168,7 @@ final class RedisServer implements TestRedis, AutoCloseable {
   /** Sends one command in Redis' inline protocol and returns the first reply line. */
   @Override
   public String command(String... words) throws IOException {
-    try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+    try (Socket socket = open()) {
       socket.setSoTimeout(5_000);
       OutputStream out = socket.getOutputStream();
       StringBuilder request = new StringBuilder("*").append(words.length).append("\r\n");
@@ -188,6 +190,28 @@ final class RedisServer implements TestRedis, AutoCloseable {
     }
   }
 
+  /** Makes the tests' own commands authenticate with {@code password} first. */
+  void authenticateWith(String password) {
+    this.password = password;
+  }
+
+  private Socket open() throws IOException {
+    Socket socket = new Socket(InetAddress.getLoopbackAddress(), port);
+    String secret = password;
+    if (secret != null) {
+      byte[] auth = ("*2\r\n$4\r\nAUTH\r\n$" + secret.length() + "\r\n" + secret + "\r\n")
+          .getBytes(StandardCharsets.UTF_8);
+      socket.getOutputStream().write(auth);
+      socket.getOutputStream().flush();
+      InputStream in = socket.getInputStream();
+      int c;
+      while ((c = in.read()) != -1 && c != '\n') {
+        // the +OK line
+      }
+    }
+    return socket;
+  }
+
   /** Returns the keys matching {@code pattern} ({@code KEYS}: fine for a test's own few keys). */
   @Override
   public List<String> keys(String pattern) throws IOException {
@@ -203,7 +227,7 @@ final class RedisServer implements TestRedis, AutoCloseable {
    * a nil), a Long for an integer, a List for an array; an error reply throws.
    */
   Object call(String... words) throws IOException {
-    try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+    try (Socket socket = open()) {
       socket.setSoTimeout(30_000);
       OutputStream out = socket.getOutputStream();
       StringBuilder request = new StringBuilder("*").append(words.length).append("\r\n");
