@@ -29,6 +29,21 @@ record LettuceSettings(@Nullable String username, char @Nullable [] password, @N
   // How often a cluster's topology is read even when nothing suggests it changed.
   private static final Duration TOPOLOGY_REFRESH_PERIOD = Duration.ofMinutes(1);
 
+  /**
+   * Parses a URI as Lettuce does, for a builder's check.
+   *
+   * @throws IllegalArgumentException if it is not a Redis URI; the message never quotes it
+   */
+  static RedisURI parse(String uri) {
+    try {
+      return RedisURI.create(uri);
+    } catch (RuntimeException e) {
+      // Lettuce's message may echo the URI, password included.
+      throw new IllegalArgumentException("Not a Redis URI (" + e.getClass().getSimpleName()
+          + "); use e.g. redis://localhost:6379 or rediss://host:6380 for TLS");
+    }
+  }
+
   /** Each seed of a cluster with these settings; database 0, the only one a cluster has. */
   List<RedisURI> seedUris(List<String> seeds) {
     List<RedisURI> uris = new ArrayList<>(seeds.size());

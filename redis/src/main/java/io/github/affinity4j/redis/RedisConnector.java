@@ -267,7 +267,7 @@ public final class RedisConnector implements AutoCloseable {
      * @throws IllegalArgumentException if it is not a Redis URI
      */
     public Builder uri(String uri) {
-      parse(requireNonNull(uri, "uri"));
+      LettuceSettings.parse(requireNonNull(uri, "uri"));
       this.uriText = uri;
       return this;
     }
@@ -298,7 +298,7 @@ public final class RedisConnector implements AutoCloseable {
         throw new IllegalArgumentException("cluster needs at least one seed URI; e.g. redis://10.0.0.5:6379");
       }
       for (String seed : seedUris) {
-        RedisURI parsed = parse(requireNonNull(seed, "seed URI"));
+        RedisURI parsed = LettuceSettings.parse(requireNonNull(seed, "seed URI"));
         if (parsed.getSocket() != null || !parsed.getSentinels().isEmpty()) {
           throw new IllegalArgumentException("A cluster seed is a redis:// or rediss:// URI of one node, got "
               + (parsed.getSocket() != null ? "a socket" : "a Sentinel") + " URI");
@@ -306,16 +306,6 @@ public final class RedisConnector implements AutoCloseable {
       }
       this.seeds = List.of(seedUris);
       return this;
-    }
-
-    private static RedisURI parse(String uri) {
-      try {
-        return RedisURI.create(uri);
-      } catch (RuntimeException e) {
-        // Lettuce's message may echo the URI, password included.
-        throw new IllegalArgumentException("Not a Redis URI (" + e.getClass().getSimpleName()
-            + "); use e.g. redis://localhost:6379 or rediss://host:6380 for TLS");
-      }
     }
 
     /** Sets the ACL user name (Redis 6+); default none: the {@code default} user. */

@@ -33,25 +33,44 @@ import org.slf4j.LoggerFactory;
  * {@link ChainScope#NONE}), and a script builds every key it touches from the one scope it is
  * given: a turn, a conversation and the links between them are found only in the scope they were
  * recorded in, and a turn recorded in one scope never replaces or links into another's, even with
- * the same response id. Only the scope's key, a fingerprint, is stored. Records written before
- * scopes existed are not read: a 0.x layout change, without migration; they expire within two hours.
+ * the same response id. Only the scope's key, a fingerprint, is stored.
  *
- * <p><b>Layout</b> (see {@code RedisKeys}). A turn's items live in a <em>segment</em>, a hash
- * {@code <prefix>seg:<scope>:<n>} that holds turns of one region of a chain (a turn joins its
- * parent's segment until that holds {@value #SEGMENT_TURNS} turns or the bytes-per-chain bound), each
- * field being a one-line header ({@code 2 <input length> <parent> <parent's segment>}) followed by
- * the input and output items exactly as the engine passed them. A turn's own key,
- * {@code <prefix>turn:<scope>:<response id>}, says where it is and what its chain adds up to
+ * <p><b>Layout: one hash slot per chain</b> (see {@code RedisKeys}). Every key of a chain carries
+ * the hash tag <code>{&lt;scope&gt;:&lt;root&gt;}</code>, its root being the chain's first response
+ * ({@code r:resp_…}) or its conversation ({@code c:conv_…}), so on a Redis Cluster all of a chain's
+ * keys lie in one slot, on one master, and each script touches only them. A turn's items live in a
+ * <em>segment</em>, a hash <code>&lt;prefix&gt;seg:{S:R}:&lt;n&gt;</code> that holds turns of one
+ * region of a chain (a turn joins its parent's segment until that holds {@value #SEGMENT_TURNS} turns
+ * or the bytes-per-chain bound), each field being a one-line header
+ * ({@code 2 <input length> <parent> <parent's segment>}) followed by the input and output items
+ * exactly as the engine passed them. A turn's own key, <code>&lt;prefix&gt;turn:{S:R}:&lt;response
+ * id&gt;</code>, says where it is and what its chain adds up to
  * ({@code 2 <segment> <chain bytes> <depth> <first marker>}). A conversation is a hash,
- * {@code <prefix>conv:<scope>:<conversation id>}, with field {@code h} (its latest turn) and
- * {@code i} (the items it was created with).
+ * <code>&lt;prefix&gt;conv:{S:c:&lt;conversation id&gt;}</code>, with field {@code h} (its latest
+ * turn) and {@code i} (the items it was created with). A response's <em>root pointer</em>,
+ * {@code <prefix>root:<scope>:<response id>}, names its chain's root (in the slot of its own name),
+ * so that any instance finds the chain from a response id. Records of the layout before (0.1 before
+ * Redis Cluster support: {@code turn:<scope>:<id>}, a global {@code segments} counter) are not read:
+ * a 0.x layout change, without migration; they expire within two hours, and a chain recorded only in
+ * them cannot be repaired meanwhile. Pins ({@link RedisAffinityStore}) kept their layout.
  *
  * <p><b>Bounded work, however long the chain.</b> {@link #record} is one Lua script that reads the
  * parent's key (its chain's bytes and depth, so the per-chain bounds are checked from the parent
  * alone) and touches the turn's segment, the segments and conversation its chain runs through (at
- * most {@value #MAX_SEGMENTS}) and two turn keys: never one key per ancestor. {@link #history} reads
- * a chain in pages of at most {@value #PAGE_LINKS} links or 512 KiB, one script each, so no call holds
- * Redis for long; a page that times out fails that read alone (see {@link RedisConnector}).
+ * most {@value #MAX_SEGMENTS}), two turn keys and their root pointers: never one key per ancestor.
+ * {@link #history} reads a chain in pages of at most {@value #PAGE_LINKS} links or 512 KiB, one script
+ * each, so no call holds Redis for long; a page that times out fails that read alone (see
+ * {@link RedisConnector}).
+ *
+ * <p><b>Round trips.</b> On one Redis (standalone, Sentinel, a non-cluster managed tier) a record, a
+ * history page and a forget are each one script, one round trip: the script reads and keeps the
+ * root pointers itself. On a Redis Cluster ({@link RedisConnector.Builder#cluster}) a script may touch
+ * only its chain's slot, so the journal finds the root first: from the turn (its conversation, or a
+ * new chain), from the roots this instance recorded or read (remembered for up to
+ * {@value ChainRoots#MAXIMUM_KNOWN} responses), or else with one single-key {@code GETEX} of the
+ * pointer. A record then sends its script and its pointer together, pipelined: one round trip when
+ * the root is known here (the usual case for the instance that recorded the turn before), two when
+ * another instance recorded it; a history read likewise.
  *
  * <p><b>Semantics match {@link CaffeineHistoryJournal}:</b>
  *
@@ -109,9 +128,7 @@ import org.slf4j.LoggerFactory;
  * repair with an error that says first that the HistoryJournal could not be read, and then quotes
  * this journal's {@code toString()}, which says Redis is unavailable and for how long.
  *
- * <p>The scripts read keys they compute from the links, so this journal needs a standalone Redis (or
- * one behind Sentinel, or a managed non-cluster tier); Redis Cluster is not supported. Thread-safe.
- * Items are conversation content: never logged.
+ * <p>Thread-safe. Items are conversation content: never logged.
  */
 public final class RedisHistoryJournal implements HistoryJournal {
   /** The most turns one chain may hold and still be replayed. */
