@@ -63,21 +63,38 @@ final class ChainRoots {
    * Records a turn: one script on one node; on a cluster the script and the turn's root pointer,
    * pipelined, after reading the parent's root if it is not known here.
    */
-  List<Object> record(LettuceConnection.Commands commands, JournalScripts scripts, PendingWrite.Turn turn) {
+  List<Object> record(LettuceConnection.Commands commands, JournalScripts scripts, PendingWrite.Turn turn,
+      ReplicaWait wait) {
     if (!cluster) {
-      return scripts.record(turn, "").run(commands.sync());
+      List<Object> reply = scripts.record(turn, "").run(commands.sync());
+      if (wait.isOn()) {
+        wait.after(commands.sync());
+      }
+      return reply;
     }
     String root = rootOf(commands.sync(), turn);
-    RedisClusterAsyncCommands<String, byte[]> async = commands.async();
+    String pointer = RedisKeys.root(prefix, turn.key());
     List<RedisFuture<?>> beside = new ArrayList<>(2);
-    beside.add(async.set(RedisKeys.root(prefix, turn.key()), ascii(root), SetArgs.Builder.px(ttlMillis)));
+    // The pointer, on its own master; with waitForReplicas, its WAIT after it on that connection.
+    RedisClusterAsyncCommands<String, byte[]> pointerMaster = wait.isOn()
+        ? ReplicaWait.masterOf(commands, pointer).async() : commands.async();
+    beside.add(pointerMaster.set(pointer, ascii(root), SetArgs.Builder.px(ttlMillis)));
+    RedisFuture<Long> pointerReplicated = wait.isOn() ? wait.send(pointerMaster) : null;
     ChainKey parent = turn.parent();
     if (parent != null) {
-      beside.add(async.pexpire(RedisKeys.root(prefix, parent), ttlMillis));
+      beside.add(commands.async().pexpire(RedisKeys.root(prefix, parent), ttlMillis));
     }
-    List<Object> reply = scripts.record(turn, root).run(commands.sync());
+    RedisClusterCommands<String, byte[]> chainMaster = wait.isOn()
+        ? ReplicaWait.masterOf(commands, RedisKeys.turn(prefix, turn.key(), root)).sync() : commands.sync();
+    List<Object> reply = scripts.record(turn, root).run(chainMaster);
+    if (wait.isOn()) {
+      wait.after(chainMaster);
+    }
     for (RedisFuture<?> future : beside) {
       LettuceFutures.awaitOrCancel(future, commandTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+    if (pointerReplicated != null) {
+      wait.check(LettuceFutures.awaitOrCancel(pointerReplicated, commandTimeout.toNanos(), TimeUnit.NANOSECONDS));
     }
     remember(turn.key(), root);
     return reply;

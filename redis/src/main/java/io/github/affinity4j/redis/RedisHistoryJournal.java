@@ -35,24 +35,17 @@ import org.slf4j.LoggerFactory;
  * recorded in, and a turn recorded in one scope never replaces or links into another's, even with
  * the same response id. Only the scope's key, a fingerprint, is stored.
  *
- * <p><b>Layout: one hash slot per chain</b> (see {@code RedisKeys}). Every key of a chain carries
- * the hash tag <code>{&lt;scope&gt;:&lt;root&gt;}</code>, its root being the chain's first response
- * ({@code r:resp_…}) or its conversation ({@code c:conv_…}), so on a Redis Cluster all of a chain's
- * keys lie in one slot, on one master, and each script touches only them. A turn's items live in a
- * <em>segment</em>, a hash <code>&lt;prefix&gt;seg:{S:R}:&lt;n&gt;</code> that holds turns of one
- * region of a chain (a turn joins its parent's segment until that holds {@value #SEGMENT_TURNS} turns
- * or the bytes-per-chain bound), each field being a one-line header
- * ({@code 2 <input length> <parent> <parent's segment>}) followed by the input and output items
- * exactly as the engine passed them. A turn's own key, <code>&lt;prefix&gt;turn:{S:R}:&lt;response
- * id&gt;</code>, says where it is and what its chain adds up to
- * ({@code 2 <segment> <chain bytes> <depth> <first marker>}). A conversation is a hash,
- * <code>&lt;prefix&gt;conv:{S:c:&lt;conversation id&gt;}</code>, with field {@code h} (its latest
- * turn) and {@code i} (the items it was created with). A response's <em>root pointer</em>,
- * {@code <prefix>root:<scope>:<response id>}, names its chain's root (in the slot of its own name),
- * so that any instance finds the chain from a response id. Records of the layout before (0.1 before
- * Redis Cluster support: {@code turn:<scope>:<id>}, a global {@code segments} counter) are not read:
- * a 0.x layout change, without migration; they expire within two hours, and a chain recorded only in
- * them cannot be repaired meanwhile. Pins ({@link RedisAffinityStore}) kept their layout.
+ * <p><b>Layout: one hash slot per chain</b> (see docs/redis.md). Every key of a chain carries the
+ * hash tag <code>{&lt;scope&gt;:&lt;root&gt;}</code>, its root being the chain's first response or its
+ * conversation, so on a Redis Cluster a chain's keys lie in one slot and each script touches only
+ * them. A turn's items live in a <em>segment</em>, a hash of the turns of one region of a chain (a
+ * turn joins its parent's segment until that holds {@value #SEGMENT_TURNS} turns or the
+ * bytes-per-chain bound), each field a one-line header and the items exactly as the engine passed
+ * them; a turn's own key says where it is and what its chain adds up to; a conversation is a hash of
+ * its latest turn and the items it was created with; a response's root pointer names its chain's
+ * root, in the slot of its own name, so that any instance finds the chain from a response id.
+ * Records of the layout before Redis Cluster support are not read: a 0.x change, without
+ * migration; they expire within two hours. Pins ({@link RedisAffinityStore}) kept their layout.
  *
  * <p><b>Bounded work, however long the chain.</b> {@link #record} is one Lua script that reads the
  * parent's key (its chain's bytes and depth, so the per-chain bounds are checked from the parent
@@ -62,15 +55,10 @@ import org.slf4j.LoggerFactory;
  * each, so no call holds Redis for long; a page that times out fails that read alone (see
  * {@link RedisConnector}).
  *
- * <p><b>Round trips.</b> On one Redis (standalone, Sentinel, a non-cluster managed tier) a record, a
- * history page and a forget are each one script, one round trip: the script reads and keeps the
- * root pointers itself. On a Redis Cluster ({@link RedisConnector.Builder#cluster}) a script may touch
- * only its chain's slot, so the journal finds the root first: from the turn (its conversation, or a
- * new chain), from the roots this instance recorded or read (remembered for up to
- * {@value ChainRoots#MAXIMUM_KNOWN} responses), or else with one single-key {@code GETEX} of the
- * pointer. A record then sends its script and its pointer together, pipelined: one round trip when
- * the root is known here (the usual case for the instance that recorded the turn before), two when
- * another instance recorded it; a history read likewise.
+ * <p><b>Round trips.</b> On one Redis, a record, a history page and a forget are one script each.
+ * On a cluster, a record sends its script and the turn's root pointer pipelined: one round trip when
+ * this instance knows the chain's root (it recorded or read the chain), else one {@code GETEX} of the
+ * parent's pointer first; a history read likewise (docs/redis.md).
  *
  * <p><b>Semantics match {@link CaffeineHistoryJournal}:</b>
  *
@@ -162,6 +150,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
   private final long localFallbackMaximumBytes;
   private final JournalScripts scripts;
   private final ChainRoots roots;
+  private final ReplicaWait replicaWait;
   private final HistoryPages pages;
   private final @Nullable FallbackJournal local;
   // What was written while Redis was unavailable, to send once it answers.
@@ -176,6 +165,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
     this.localFallbackMaximumBytes = builder.localFallbackMaximumBytes;
     this.scripts = new JournalScripts(prefix, maximumBytesPerChain, expireAfterAccess, builder.segmentTurns);
     this.roots = new ChainRoots(connector.isCluster(), prefix, expireAfterAccess, connector.commandTimeout());
+    this.replicaWait = new ReplicaWait(builder.waitForReplicas, connector.commandTimeout());
     this.pages = new HistoryPages(connector, scripts, roots, maximumBytesPerChain);
     this.local = localFallbackMaximumEntries == 0 ? null : new FallbackJournal(localFallbackMaximumEntries,
         localFallbackMaximumBytes, maximumBytesPerChain, MAX_TURNS, expireAfterAccess);
@@ -228,7 +218,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
   public void record(JournalTurn turn) {
     PendingWrite.Turn pending = new PendingWrite.Turn(requireNonNull(turn, "turn"));
     List<Object> reply = queue.send() == JournalQueue.Send.DONE
-        ? connector.executeWith("journal record", commands -> roots.record(commands, scripts, pending), null)
+        ? connector.executeWith("journal record", commands -> roots.record(commands, scripts, pending, replicaWait), null)
         : null;
     if (reply != null) {
       recorded(pending, reply);
@@ -378,14 +368,9 @@ public final class RedisHistoryJournal implements HistoryJournal {
         + ", " + connector + ']';
   }
 
-  /** The arguments of the record script for {@code turn}; for tests that pipeline records. */
-  byte[][] recordArgs(JournalTurn turn) {
-    return scripts.record(new PendingWrite.Turn(turn), "").args();
-  }
-
-  /** The record script; for tests that pipeline records. */
-  static LuaScript recordScript() {
-    return JournalScripts.RECORD;
+  /** The scripts' calls, as this journal makes them; for tests that pipeline records. */
+  JournalScripts scripts() {
+    return scripts;
   }
 
   /** Writes to Redis once what waits is sent, else queues the write (when the local fallback is on). */
@@ -405,6 +390,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
     private long localFallbackMaximumEntries = DEFAULT_LOCAL_FALLBACK_MAXIMUM_ENTRIES;
     private long localFallbackMaximumBytes = DEFAULT_LOCAL_FALLBACK_MAXIMUM_BYTES;
     private int segmentTurns = SEGMENT_TURNS;
+    private int waitForReplicas;
 
     private Builder() {}
 
@@ -480,6 +466,23 @@ public final class RedisHistoryJournal implements HistoryJournal {
             + localFallbackMaximumBytes + "; e.g. 16L << 20 for 16 MiB");
       }
       this.localFallbackMaximumBytes = localFallbackMaximumBytes;
+      return this;
+    }
+
+    /**
+     * Sets how many replicas must have a turn before {@link #record} returns (Redis {@code WAIT}, at
+     * most half the command timeout; fewer is logged at WARN); default 0: Redis replicates in the
+     * background, so a turn recorded just before its master dies may be lost. With 1, a turn the
+     * caller got its response for survives a failover, for one more round trip per turn.
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder waitForReplicas(int waitForReplicas) {
+      if (waitForReplicas < 0) {
+        throw new IllegalArgumentException("waitForReplicas must not be negative, got " + waitForReplicas
+            + "; e.g. 1 for one replica");
+      }
+      this.waitForReplicas = waitForReplicas;
       return this;
     }
 

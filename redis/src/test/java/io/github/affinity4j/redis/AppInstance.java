@@ -55,6 +55,15 @@ final class AppInstance implements AutoCloseable {
    */
   AppInstance(String name, RedisConnector.Builder redis, String prefix, boolean localFallback,
       HttpUrl responsesUrl) {
+    this(name, redis, prefix, localFallback, 0, responsesUrl);
+  }
+
+  /**
+   * @param redis a connector builder aimed at Redis ({@code uri} or {@code cluster} set)
+   * @param waitForReplicas the journal's {@code waitForReplicas}
+   */
+  AppInstance(String name, RedisConnector.Builder redis, String prefix, boolean localFallback, int waitForReplicas,
+      HttpUrl responsesUrl) {
     this.responsesUrl = responsesUrl;
     connector = redis.keyPrefix(prefix).clientName("instance-" + name)
         .retryInterval(Duration.ofMillis(50))
@@ -76,6 +85,7 @@ final class AppInstance implements AutoCloseable {
         .build();
     journal = RedisHistoryJournal.builder().connector(connector)
         .localFallbackMaximumEntries(localFallback ? RedisHistoryJournal.DEFAULT_LOCAL_FALLBACK_MAXIMUM_ENTRIES : 0)
+        .waitForReplicas(waitForReplicas)
         .build();
     interceptor = AffinityInterceptor.builder()
         .store(store)

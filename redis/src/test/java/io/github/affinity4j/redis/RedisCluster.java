@@ -208,31 +208,6 @@ final class RedisCluster implements TestRedis, AutoCloseable {
     return masterOf(key).call(words);
   }
 
-  /**
-   * Waits until {@code master}'s replica has every write the master acknowledged (its replication
-   * offset caught up), so that killing the master then loses none.
-   */
-  void awaitReplicaCaughtUp(RedisServer master) throws IOException, InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (true) {
-      String replication = info(master, "INFO", "replication");
-      long offset = Long.parseLong(field(replication, "master_repl_offset"));
-      String replica = field(replication, "slave0");
-      if (replica != null && replica.contains("offset=" + offset + ",")) {
-        return;
-      }
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("The replica of " + master.port() + " did not catch up: " + replication);
-      }
-      TimeUnit.MILLISECONDS.sleep(5); // polling a process we started
-    }
-  }
-
-  private static String field(String info, String name) {
-    return info.lines().filter(l -> l.startsWith(name + ":")).map(l -> l.substring(name.length() + 1).trim())
-        .findFirst().orElse(null);
-  }
-
   /** The keys matching {@code pattern} on every master. */
   @Override
   public List<String> keys(String pattern) throws IOException {

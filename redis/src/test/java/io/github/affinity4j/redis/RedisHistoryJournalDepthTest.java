@@ -116,12 +116,12 @@ final class RedisHistoryJournalDepthTest {
     long bytes = 0;
     long started = System.nanoTime();
     try (StatefulRedisConnection<String, byte[]> connection = client.connect(RedisConnector.CODEC)) {
-      LuaScript record = RedisHistoryJournal.recordScript();
+      LuaScript record = JournalScripts.RECORD;
       record.load(connection.sync());
       connection.setAutoFlushCommands(false);
       List<RedisFuture<?>> batch = new ArrayList<>();
       for (int i = 0; i < count; i++) {
-        batch.add(record.send(connection.async(), ScriptOutputType.MULTI, journal.recordArgs(turn(i))));
+        batch.add(record.send(connection.async(), ScriptOutputType.MULTI, journal.scripts().record(new PendingWrite.Turn(turn(i)), "").args()));
         bytes += itemBytes(i);
         if (batch.size() == 2_000 || i == count - 1) {
           connection.flushCommands();

@@ -10,7 +10,9 @@ import io.github.affinity4j.core.JournalTurn;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Queue;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -182,6 +184,62 @@ final class RedisHistoryJournalTest {
     for (String key : List.of("turn:{:c:conv_1}:resp_1", "conv:{:c:conv_1}", "root::resp_1", "root::resp_2")) {
       assertThat(pttl(prefix + key)).as(key).isBetween(7_190_000L, 7_200_000L);
     }
+  }
+
+  @Test
+  void record_waitForReplicas_eachTurnOnAReplicaBeforeItReturns() throws Exception {
+    if (cluster) {
+      RedisCluster shared = RedisCluster.shared();
+      RedisHistoryJournal waiting = journal(RedisHistoryJournal.builder().waitForReplicas(1));
+      waiting.record(turn("resp_0", null, "[0]", "[0]")); // the connections to the masters opened
+      Map<String, Long> waits = waitsRunBy(shared.masters(), () -> {
+        waiting.record(turn("resp_1", null, "[1]", "[1]"));
+        waiting.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+      });
+      assertThat(waits).as("per turn, a WAIT on the chain's master and one on its pointer's")
+          .containsEntry("wait", 4L);
+      return;
+    }
+    try (RedisServer master = RedisServer.launch();
+        RedisServer replica = RedisServer.launch("--replicaof", "127.0.0.1", Integer.toString(master.port()))) {
+      RedisConnector connector = RedisConnector.builder().uri(master.uri()).keyPrefix(prefix).build();
+      connectors.add(connector);
+      assertThat(connector.awaitConnection(Duration.ofSeconds(20))).isTrue();
+      RedisHistoryJournal waiting = RedisHistoryJournal.builder().connector(connector).waitForReplicas(1).build();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (!String.valueOf(replica.call("INFO", "replication")).contains("master_link_status:up")) {
+        assertThat(System.nanoTime()).as("replica in sync within 20 s").isLessThan(deadline);
+        TimeUnit.MILLISECONDS.sleep(20); // polling a process we started
+      }
+
+      Map<String, Long> waits = waitsRunBy(List.of(master), () -> {
+        for (int i = 1; i <= 5; i++) {
+          waiting.record(turn("resp_" + i, i == 1 ? null : "resp_" + (i - 1), "[" + i + "]", "[]"));
+          assertThat(replica.command("EXISTS", prefix + "turn:{:r:resp_1}:resp_" + i))
+              .as("turn %d on the replica when record returns", i).isEqualTo(":1");
+        }
+      });
+      assertThat(waits).as("one WAIT per turn").containsEntry("wait", 5L);
+      assertThat(waiting.history(ChainKey.response("resp_5")).turns()).isEqualTo(5);
+    }
+  }
+
+  /** How often each of {@code masters} ran WAIT during {@code action}, from INFO commandstats. */
+  private static Map<String, Long> waitsRunBy(List<RedisServer> masters, RedisConnectorTest.Action action)
+      throws Exception {
+    for (RedisServer master : masters) {
+      master.call("CONFIG", "RESETSTAT");
+    }
+    action.run();
+    Map<String, Long> calls = new HashMap<>();
+    for (RedisServer master : masters) {
+      for (String line : String.valueOf(master.call("INFO", "commandstats")).split("\r?\n")) {
+        if (line.startsWith("cmdstat_wait:")) {
+          calls.merge("wait", Long.parseLong(line.replaceAll("^[^:]+:calls=(\\d+),.*", "$1")), Long::sum);
+        }
+      }
+    }
+    return calls;
   }
 
   @Test
