@@ -91,6 +91,16 @@ final class SnippetsTest {
         }
         assertThat(redis.isCluster()).isTrue();
         assertThat(affinity.journal().estimatedSize()).as("found by SCAN on every master").isEqualTo(1);
+
+        // --- docs/redis.md snippet: waitForReplicas ---
+        RedisHistoryJournal journal = RedisHistoryJournal.builder()
+            .connector(redis)
+            .waitForReplicas(1)   // Redis WAIT after each turn: one more round trip
+            .build();
+        // --- end ---
+        journal.record(io.github.affinity4j.core.JournalTurn.builder().responseId("resp_docs").input(new byte[] {'[', ']'})
+            .output(new byte[] {'[', ']'}).build());
+        assertThat(journal.history(io.github.affinity4j.core.ChainKey.response("resp_docs")).isComplete()).isTrue();
       } finally {
         http.dispatcher().executorService().shutdown();
         http.connectionPool().evictAll();
