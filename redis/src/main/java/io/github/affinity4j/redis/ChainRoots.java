@@ -1,5 +1,7 @@
 package io.github.affinity4j.redis;
 
+import static java.util.Objects.requireNonNull;
+
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.github.affinity4j.core.ChainKey;
@@ -192,7 +194,7 @@ final class ChainRoots {
     if (root != null) {
       return root;
     }
-    ChainKey parent = java.util.Objects.requireNonNull(turn.parent());
+    ChainKey parent = requireNonNull(turn.parent());
     String found = lookUp(commands, parent);
     // A parent never recorded (or expired): the turn starts a chain of its own, whose start is missing.
     return found != null ? found : RedisKeys.responseRoot(parent.id());

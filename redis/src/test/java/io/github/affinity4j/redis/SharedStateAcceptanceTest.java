@@ -2,35 +2,20 @@ package io.github.affinity4j.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.github.affinity4j.core.AffinityListener.ChainRepair;
-import io.github.affinity4j.core.AffinityListener;
-import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote;
-import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.SimulatedAnswer;
 import java.io.IOException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import okhttp3.HttpUrl;
-import okhttp3.MediaType;
-import okhttp3.OkHttpClient;
-import okhttp3.Request;
-import okhttp3.RequestBody;
-import okhttp3.Response;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -47,7 +32,6 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(180)
 final class SharedStateAcceptanceTest {
 
-  private static final MediaType JSON = MediaType.get("application/json");
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
   private final String prefix = "acceptance-" + UUID.randomUUID() + ":";
