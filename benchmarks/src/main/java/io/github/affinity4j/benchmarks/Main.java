@@ -61,8 +61,9 @@ public final class Main {
         System.out.println("  overhead      one turn through each interceptor, ratio to bare OkHttp");
         System.out.println("                (interleaved in one JVM, then JMH; --no-jmh skips JMH)");
         System.out.println("  scale         10 000 open chains on 64 threads: throughput, errors, heap");
-        System.out.println("  redis         Redis store and journal vs Caffeine on loopback (starts a");
-        System.out.println("                redis-server if on the PATH; --redis-uri URI for another)");
+        System.out.println("  redis         Redis store and journal vs Caffeine on loopback, one node and a");
+        System.out.println("                cluster (starts redis-server from the PATH; --redis-uri URI,");
+        System.out.println("                --cluster-uri URI,URI for others)");
         System.out.println("  repair-cost   bytes, requests and added latency of one chain repair");
         System.out.println("                versus history length (1, 10, 100 turns), on the simulator");
         System.out.println();

@@ -35,21 +35,27 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.IntConsumer;
 
 /**
- * {@code redis}: what a lookup costs with the Redis store next to the in-memory one, on loopback.
- * Latency: one thread, one pin lookup at a time (p50, p99, mean). Throughput: 8 threads sharing one
- * store (for Redis, one connector: one connection, commands pipelined). Also a repair's history read
- * of a 10-turn chain, and a turn's record. Prints a table with the Redis / Caffeine ratios.
+ * {@code redis}: what a lookup costs with the Redis store next to the in-memory one, on one Redis
+ * and on a Redis Cluster, on loopback. Latency: one thread, one pin lookup at a time (p50, p99,
+ * mean). Throughput: 8 threads sharing one store (for Redis, one connector: one connection,
+ * commands pipelined). Also a repair's history read of a 10-turn chain and a turn's record, by the
+ * instance that recorded the chain and by another that meets it first (on a cluster, that one must
+ * find the chain's root first). Prints a table with the Redis / Caffeine and Cluster / Redis ratios.
  *
  * <pre>
  * java -jar benchmarks/target/affinity4j-benchmarks.jar redis [--quick] [--redis-uri redis://host:port]
+ *     [--cluster-uri redis://host:port,redis://host2:port]
  * </pre>
  *
- * <p>Without {@code --redis-uri}, starts {@code redis-server} from the PATH on a free loopback port
- * (no persistence) and stops it at the end.
+ * <p>Without {@code --redis-uri}, starts {@code redis-server} from the PATH on a free loopback port;
+ * without {@code --cluster-uri}, six more as a cluster of three masters with a replica each, joined
+ * with {@code redis-cli --cluster create} (skipped if redis-cli is missing); no persistence; all
+ * stopped at the end.
  */
 public final class StoreLookupBenchmark {
 
   private static final int KEYS = 10_000;
+  private static final int CHAINS = 100;
   private static final int THREADS = 8;
 
   private StoreLookupBenchmark() {}
@@ -57,106 +63,162 @@ public final class StoreLookupBenchmark {
   /** Measures and prints the table; it has no targets, so returns true. */
   static boolean run(String[] args) throws Exception {
     boolean quick = Arrays.asList(args).contains("--quick");
-    String uri = null;
-    for (int i = 0; i < args.length - 1; i++) {
-      if (args[i].equals("--redis-uri")) {
-        uri = args[i + 1];
-      }
-    }
+    String uri = option(args, "--redis-uri");
+    String clusterSeeds = option(args, "--cluster-uri");
     int latencyOps = quick ? 20_000 : 100_000;
     Duration window = quick ? Duration.ofSeconds(1) : Duration.ofSeconds(5);
-    Process server = null;
-    Path dir = null;
-    if (uri == null) {
-      dir = Files.createTempDirectory("affinity4j-bench-redis");
-      int port = freePort();
-      server = startRedis(port, dir);
-      uri = "redis://127.0.0.1:" + port;
-    }
-    try (RedisConnector connector = RedisConnector.builder().uri(uri)
-        .keyPrefix("affinity4j-bench:" + System.nanoTime() + ":").build()) {
-      if (!connector.awaitConnection(Duration.ofSeconds(10))) {
-        throw new IllegalStateException("Cannot connect to " + connector);
+    List<Process> servers = new ArrayList<>();
+    Path dir = Files.createTempDirectory("affinity4j-bench-redis");
+    try {
+      if (uri == null) {
+        int port = freePort();
+        servers.add(startRedis(port, dir.resolve("standalone")));
+        uri = "redis://127.0.0.1:" + port;
       }
-      AffinityStore caffeine = CaffeineAffinityStore.builder().build();
-      AffinityStore redis = RedisAffinityStore.builder().connector(connector).build();
-      HistoryJournal caffeineJournal = CaffeineHistoryJournal.builder().build();
-      HistoryJournal redisJournal = RedisHistoryJournal.builder().connector(connector).build();
-      for (AffinityStore store : List.of(caffeine, redis)) {
-        for (int i = 0; i < KEYS; i++) {
-          store.put(key(i), token(i));
+      String[] seeds = clusterSeeds != null ? clusterSeeds.split(",") : startCluster(dir, servers);
+      Measured caffeine = measure(null, latencyOps, window);
+      Measured redis;
+      Measured cluster = null;
+      try (Connectors standalone = new Connectors(RedisConnector.builder().uri(uri))) {
+        redis = measure(standalone, latencyOps, window);
+      }
+      if (seeds != null) {
+        try (Connectors clustered = new Connectors(RedisConnector.builder().cluster(seeds))) {
+          cluster = measure(clustered, latencyOps, window);
         }
       }
-      byte[] turnItems = ("[{\"role\":\"user\",\"content\":\"" + "x".repeat(500) + "\"}]")
-          .getBytes(StandardCharsets.UTF_8);
-      for (HistoryJournal journal : List.of(caffeineJournal, redisJournal)) {
-        for (int c = 0; c < 100; c++) {
-          for (int t = 1; t <= 10; t++) {
-            journal.record(JournalTurn.builder().responseId("resp_" + c + "_" + t)
-                .previousResponseId(t == 1 ? null : "resp_" + c + "_" + (t - 1))
-                .input(turnItems).output(turnItems).build());
-          }
-        }
-      }
-
-      System.out.println("Store lookup: Redis (" + uri.replaceAll("//[^@/]*@", "//") + ", Lettuce, one connection)"
-          + " vs Caffeine, " + KEYS + " pins, JDK " + System.getProperty("java.version") + ", "
-          + Runtime.getRuntime().availableProcessors() + " CPUs");
-      System.out.println();
-      System.out.printf("| %-40s | %-22s | %-22s | %-8s |%n", "operation", "Caffeine", "Redis", "Redis / Caffeine");
-      System.out.println("|---|---|---|---|");
-
-      IntConsumer caffeineGet = i -> caffeine.get(key(i));
-      IntConsumer redisGet = i -> redis.get(key(i));
-      long[] cl = latencies(caffeineGet, latencyOps);
-      long[] rl = latencies(redisGet, latencyOps);
-      row("pin lookup, p50 (1 thread)", micros(percentile(cl, 50)), micros(percentile(rl, 50)),
-          ratio(percentile(rl, 50), percentile(cl, 50)));
-      row("pin lookup, p99 (1 thread)", micros(percentile(cl, 99)), micros(percentile(rl, 99)),
-          ratio(percentile(rl, 99), percentile(cl, 99)));
-      row("pin lookup, mean (1 thread)", micros(mean(cl)), micros(mean(rl)), ratio(mean(rl), mean(cl)));
-      double ct = throughput(caffeineGet, window);
-      double rt = throughput(redisGet, window);
-      row("pin lookups / s (" + THREADS + " threads)", perSecond(ct), perSecond(rt), ratio(rt, ct));
-
-      AffinityToken bound = token(1);
-      IntConsumer caffeinePut = i -> caffeine.put(key(i), bound);
-      IntConsumer redisPut = i -> redis.put(key(i), bound);
-      long[] cp = latencies(caffeinePut, latencyOps / 2);
-      long[] rp = latencies(redisPut, latencyOps / 2);
-      row("pin bind, p50 (1 thread)", micros(percentile(cp, 50)), micros(percentile(rp, 50)),
-          ratio(percentile(rp, 50), percentile(cp, 50)));
-
-      IntConsumer caffeineHistory = i -> caffeineJournal.history(ChainKey.response("resp_" + (i % 100) + "_10"));
-      IntConsumer redisHistory = i -> redisJournal.history(ChainKey.response("resp_" + (i % 100) + "_10"));
-      long[] ch = latencies(caffeineHistory, latencyOps / 10);
-      long[] rh = latencies(redisHistory, latencyOps / 10);
-      row("history of a 10-turn chain (20 KiB), p50", micros(percentile(ch, 50)), micros(percentile(rh, 50)),
-          ratio(percentile(rh, 50), percentile(ch, 50)));
-
-      int[] next = {0};
-      IntConsumer caffeineRecord = i -> caffeineJournal.record(JournalTurn.builder()
-          .responseId("resp_c_" + next[0]++).previousResponseId("resp_" + (i % 100) + "_10")
-          .input(turnItems).output(turnItems).build());
-      IntConsumer redisRecord = i -> redisJournal.record(JournalTurn.builder()
-          .responseId("resp_r_" + next[0]++).previousResponseId("resp_" + (i % 100) + "_10")
-          .input(turnItems).output(turnItems).build());
-      long[] cr = latencies(caffeineRecord, latencyOps / 10);
-      long[] rr = latencies(redisRecord, latencyOps / 10);
-      row("record a turn (11th of its chain), p50", micros(percentile(cr, 50)), micros(percentile(rr, 50)),
-          ratio(percentile(rr, 50), percentile(cr, 50)));
-      System.out.println();
-      System.out.println("A lookup is one GETEX round trip; next to an HTTP request to a model (tens of ms"
-          + " and up), the Redis column is what sharing state across instances costs.");
-      redisJournal.clear();
+      print(uri, seeds, caffeine, redis, cluster);
     } finally {
-      if (server != null) {
+      for (Process server : servers) {
         server.destroy();
         server.waitFor(10, TimeUnit.SECONDS);
-        deleteRecursively(dir);
       }
+      deleteRecursively(dir);
     }
     return true;
+  }
+
+  /** What one deployment measured, in nanoseconds (lookups per second for the throughput). */
+  private record Measured(long lookupP50, long lookupP99, long lookupMean, double lookupsPerSecond, long bindP50,
+      long historyP50, long recordP50, long historyElsewhereP50, long recordElsewhereP50) {}
+
+  /** Two connectors to one deployment: one instance's, and another instance's that saw nothing. */
+  private static final class Connectors implements AutoCloseable {
+    final RedisConnector mine;
+    final RedisConnector other;
+
+    Connectors(RedisConnector.Builder builder) {
+      String prefix = "affinity4j-bench:" + System.nanoTime() + ":";
+      mine = builder.keyPrefix(prefix).clientName("bench-a").build();
+      other = builder.keyPrefix(prefix).clientName("bench-b").build();
+      for (RedisConnector connector : List.of(mine, other)) {
+        if (!connector.awaitConnection(Duration.ofSeconds(10))) {
+          throw new IllegalStateException("Cannot connect to " + connector);
+        }
+      }
+    }
+
+    @Override
+    public void close() {
+      mine.close();
+      other.close();
+    }
+  }
+
+  /** Measures Caffeine ({@code connectors} null) or Redis through {@code connectors}. */
+  private static Measured measure(Connectors connectors, int latencyOps, Duration window) throws Exception {
+    AffinityStore store = connectors == null ? CaffeineAffinityStore.builder().build()
+        : RedisAffinityStore.builder().connector(connectors.mine).build();
+    HistoryJournal journal = connectors == null ? CaffeineHistoryJournal.builder().build()
+        : RedisHistoryJournal.builder().connector(connectors.mine).build();
+    // Another instance: it knows no chain's root, as one that meets another's chain for the first time.
+    HistoryJournal elsewhere = connectors == null ? journal
+        : RedisHistoryJournal.builder().connector(connectors.other).localFallbackMaximumEntries(0).build();
+    for (int i = 0; i < KEYS; i++) {
+      store.put(key(i), token(i));
+    }
+    byte[] items = ("[{\"role\":\"user\",\"content\":\"" + "x".repeat(500) + "\"}]").getBytes(StandardCharsets.UTF_8);
+    for (int c = 0; c < CHAINS; c++) {
+      for (int t = 1; t <= 10; t++) {
+        journal.record(JournalTurn.builder().responseId("resp_" + c + "_" + t)
+            .previousResponseId(t == 1 ? null : "resp_" + c + "_" + (t - 1)).input(items).output(items).build());
+      }
+    }
+    long[] lookups = latencies(i -> store.get(key(i)), latencyOps);
+    double perSecond = throughput(i -> store.get(key(i)), window);
+    AffinityToken bound = token(1);
+    long[] binds = latencies(i -> store.put(key(i), bound), latencyOps / 2);
+    long[] histories = latencies(i -> journal.history(ChainKey.response("resp_" + (i % CHAINS) + "_10")),
+        latencyOps / 10);
+    int[] next = {0};
+    long[] records = latencies(i -> journal.record(JournalTurn.builder().responseId("resp_m_" + next[0]++)
+        .previousResponseId("resp_" + (i % CHAINS) + "_10").input(items).output(items).build()), latencyOps / 10);
+    // Each chain once, as an instance meets a chain it has not seen: sequential, no warm-up.
+    long[] historiesElsewhere = once(i -> elsewhere.history(ChainKey.response("resp_" + i + "_9")));
+    long[] recordsElsewhere = once(i -> elsewhere.record(JournalTurn.builder().responseId("resp_o_" + i)
+        .previousResponseId("resp_" + i + "_8").input(items).output(items).build()));
+    journal.clear();
+    return new Measured(percentile(lookups, 50), percentile(lookups, 99), mean(lookups), perSecond,
+        percentile(binds, 50), percentile(histories, 50), percentile(records, 50),
+        percentile(historiesElsewhere, 50), percentile(recordsElsewhere, 50));
+  }
+
+  private static void print(String uri, String[] seeds, Measured caffeine, Measured redis, Measured cluster) {
+    System.out.println("Store and journal: Caffeine vs Redis (" + uri.replaceAll("//[^@/]*@", "//") + ") vs Redis Cluster ("
+        + (seeds == null ? "not run: redis-cli missing" : seeds.length + " seeds, 3 masters + 1 replica each")
+        + "), Lettuce, one connection each; " + KEYS + " pins, JDK " + System.getProperty("java.version") + ", "
+        + Runtime.getRuntime().availableProcessors() + " CPUs");
+    System.out.println();
+    System.out.printf("| %-48s | %-12s | %-12s | %-14s | %-16s | %-15s |%n", "operation", "Caffeine", "Redis",
+        "Redis Cluster", "Redis / Caffeine", "Cluster / Redis");
+    System.out.println("|---|---|---|---|---|---|");
+    row("pin lookup, p50 (1 thread)", caffeine, redis, cluster, Measured::lookupP50);
+    row("pin lookup, p99 (1 thread)", caffeine, redis, cluster, Measured::lookupP99);
+    row("pin lookup, mean (1 thread)", caffeine, redis, cluster, Measured::lookupMean);
+    System.out.printf("| %-48s | %-12s | %-12s | %-14s | %-16s | %-15s |%n", "pin lookups / s (" + THREADS + " threads)",
+        perSecond(caffeine.lookupsPerSecond()), perSecond(redis.lookupsPerSecond()),
+        cluster == null ? "-" : perSecond(cluster.lookupsPerSecond()),
+        ratio(redis.lookupsPerSecond(), caffeine.lookupsPerSecond()),
+        cluster == null ? "-" : ratio(cluster.lookupsPerSecond(), redis.lookupsPerSecond()));
+    row("pin bind, p50", caffeine, redis, cluster, Measured::bindP50);
+    row("history of a 10-turn chain (20 KiB), p50", caffeine, redis, cluster, Measured::historyP50);
+    row("record a turn (11th of its chain), p50", caffeine, redis, cluster, Measured::recordP50);
+    row("history, by an instance new to the chain, p50", caffeine, redis, cluster, Measured::historyElsewhereP50);
+    row("record, parent by another instance, p50", caffeine, redis, cluster, Measured::recordElsewhereP50);
+    System.out.println();
+    System.out.println("A lookup is one GETEX round trip. On a cluster, a record or a history read is one script on"
+        + " the chain's master when the instance knows the chain's root (it recorded or read the chain), else"
+        + " one GET of the root first (the last two rows); Caffeine's last two rows are its own journal.");
+  }
+
+  private static void row(String name, Measured caffeine, Measured redis, Measured cluster,
+      java.util.function.ToLongFunction<Measured> value) {
+    long c = value.applyAsLong(caffeine);
+    long r = value.applyAsLong(redis);
+    System.out.printf("| %-48s | %-12s | %-12s | %-14s | %-16s | %-15s |%n", name, micros(c), micros(r),
+        cluster == null ? "-" : micros(value.applyAsLong(cluster)), ratio(r, c),
+        cluster == null ? "-" : ratio(value.applyAsLong(cluster), r));
+  }
+
+  private static String option(String[] args, String name) {
+    for (int i = 0; i < args.length - 1; i++) {
+      if (args[i].equals(name)) {
+        return args[i + 1];
+      }
+    }
+    return null;
+  }
+
+  /** Each of the chains once, in order, one at a time. */
+  private static long[] once(IntConsumer op) {
+    long[] nanos = new long[CHAINS];
+    for (int i = 0; i < CHAINS; i++) {
+      long start = System.nanoTime();
+      op.accept(i);
+      nanos[i] = System.nanoTime() - start;
+    }
+    Arrays.sort(nanos);
+    return nanos;
   }
 
   private static ChainKey key(int i) {
@@ -242,25 +304,57 @@ public final class StoreLookupBenchmark {
     return String.format(Locale.ROOT, r < 1 ? "%.3fx" : "%.1fx", r);
   }
 
-  private static void row(String name, String caffeine, String redis, String ratio) {
-    System.out.printf("| %-40s | %-22s | %-22s | %-8s |%n", name, caffeine, redis, ratio);
-  }
-
   private static int freePort() throws IOException {
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return socket.getLocalPort();
     }
   }
 
-  private static Process startRedis(int port, Path dir) throws IOException, InterruptedException {
-    String binary = "redis-server";
+  /**
+   * Starts a cluster of three masters with a replica each on loopback (six redis-server, joined by
+   * redis-cli --cluster create); adds the processes to {@code servers}. Null if redis-cli is missing.
+   */
+  private static String[] startCluster(Path dir, List<Process> servers) throws IOException, InterruptedException {
+    String cli = onPath("redis-cli");
+    if (cli == null) {
+      return null;
+    }
+    List<String> create = new ArrayList<>(List.of(cli, "--cluster", "create"));
+    String[] seeds = new String[6];
+    for (int i = 0; i < seeds.length; i++) {
+      int port = freePort();
+      servers.add(startRedis(port, dir.resolve("node-" + i), "--cluster-enabled", "yes", "--cluster-config-file",
+          "nodes.conf", "--cluster-port", Integer.toString(freePort())));
+      create.add("127.0.0.1:" + port);
+      seeds[i] = "redis://127.0.0.1:" + port;
+    }
+    create.addAll(List.of("--cluster-replicas", "1", "--cluster-yes"));
+    Process join = new ProcessBuilder(create).redirectErrorStream(true)
+        .redirectOutput(dir.resolve("create.log").toFile()).start();
+    if (!join.waitFor(60, TimeUnit.SECONDS) || join.exitValue() != 0) {
+      join.destroyForcibly();
+      throw new IllegalStateException("redis-cli --cluster create failed: " + Files.readString(dir.resolve("create.log")));
+    }
+    return seeds;
+  }
+
+  private static String onPath(String name) {
     for (String entry : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-      if (!entry.isEmpty() && Files.isExecutable(Path.of(entry, "redis-server"))) {
-        binary = Path.of(entry, "redis-server").toString();
+      if (!entry.isEmpty() && Files.isExecutable(Path.of(entry, name))) {
+        return Path.of(entry, name).toString();
       }
     }
-    Process process = new ProcessBuilder(binary, "--port", Integer.toString(port), "--bind", "127.0.0.1",
-        "--save", "", "--appendonly", "no", "--dir", dir.toString(), "--loglevel", "warning")
+    return null;
+  }
+
+  private static Process startRedis(int port, Path dir, String... extra) throws IOException, InterruptedException {
+    Files.createDirectories(dir);
+    String binary = onPath("redis-server");
+    List<String> command = new ArrayList<>(List.of(binary == null ? "redis-server" : binary, "--port",
+        Integer.toString(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir.toString(),
+        "--loglevel", "warning"));
+    command.addAll(List.of(extra));
+    Process process = new ProcessBuilder(command)
         .redirectErrorStream(true).redirectOutput(dir.resolve("redis.log").toFile()).start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (!pong(port)) {

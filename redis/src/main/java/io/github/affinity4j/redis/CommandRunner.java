@@ -6,7 +6,6 @@ import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisCommandInterruptedException;
 import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisException;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -51,7 +50,7 @@ final class CommandRunner {
    * @param timeoutIsOutage true for a command that takes constant time, whose timeout means Redis
    *     is not answering; false for one that may be slow alone (a page of a history)
    */
-  <T> @Nullable T run(String operation, Function<StatefulRedisConnection<String, byte[]>, T> command,
+  <T> @Nullable T run(String operation, Function<LettuceConnection.Commands, T> command,
       @Nullable T fallback, boolean timeoutIsOutage) {
     if (connection.isClosed()) {
       logger.debug("Redis connector closed; {} falls back", operation);
@@ -77,7 +76,7 @@ final class CommandRunner {
    * see {@link RedisConnector#executeBatch}.
    */
   int runBatch(String operation,
-      Function<StatefulRedisConnection<String, byte[]>, List<? extends Future<?>>> batch) {
+      Function<LettuceConnection.Commands, List<? extends Future<?>>> batch) {
     // Never null: await returns an int, and the fallback is -1.
     return requireNonNull(run(operation, c -> await(operation, batch.apply(c)), -1, true));
   }
@@ -89,11 +88,14 @@ final class CommandRunner {
       gate.fellBack(operation, e);
     } else if (e instanceof RedisCommandExecutionException refusal) {
       refused(operation, refusal);
+      connection.masterMayBeGone(); // CLUSTERDOWN, TRYAGAIN: the topology may be changing
     } else if (e instanceof RedisCommandTimeoutException && !timeoutIsOutage && gate.isAvailable()) {
       gate.fellBack(operation, e);
       warnings.slow(operation);
+      connection.masterMayBeGone();
     } else {
       gate.failed(operation, e);
+      connection.masterMayBeGone();
     }
   }
 

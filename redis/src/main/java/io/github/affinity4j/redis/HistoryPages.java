@@ -21,17 +21,29 @@ final class HistoryPages {
 
   private final RedisConnector connector;
   private final JournalScripts scripts;
+  private final ChainRoots roots;
   private final long maximumBytesPerChain;
 
-  HistoryPages(RedisConnector connector, JournalScripts scripts, long maximumBytesPerChain) {
+  HistoryPages(RedisConnector connector, JournalScripts scripts, ChainRoots roots, long maximumBytesPerChain) {
     this.connector = connector;
     this.scripts = scripts;
+    this.roots = roots;
     this.maximumBytesPerChain = maximumBytesPerChain;
   }
 
-  /** Reads a chain from Redis, page by page; null if Redis could not be read. */
+  /**
+   * Reads a chain from Redis, page by page; null if Redis could not be read. On a cluster, the
+   * chain's root is found first (see {@link ChainRoots}) unless this instance knows it.
+   */
   @Nullable ChainHistory read(ChainKey chain) {
-    Read read = new Read(chain, scripts.history(chain));
+    String root = roots.isCluster() ? connector.execute("journal root", c -> roots.rootOf(c, chain), null) : "";
+    if (root == null) {
+      return null;
+    }
+    if (root.equals(ChainRoots.NONE) && roots.isCluster()) {
+      return ChainHistory.missingLink(chain, chain, 0); // no turn of that response was recorded
+    }
+    Read read = new Read(chain, scripts.history(chain, root));
     while (true) {
       List<Object> reply = connector.executeSlow("journal history",
           commands -> read.call.<List<Object>>run(commands), null);

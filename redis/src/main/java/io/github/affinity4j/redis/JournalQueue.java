@@ -1,7 +1,5 @@
 package io.github.affinity4j.redis;
 
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -41,6 +39,7 @@ final class JournalQueue {
 
   private final RedisConnector connector;
   private final JournalScripts scripts;
+  private final ChainRoots roots;
   private final long maximumEntries;
   private final long maximumBytes;
   private final ConcurrentLinkedDeque<PendingWrite> queue = new ConcurrentLinkedDeque<>();
@@ -49,9 +48,11 @@ final class JournalQueue {
   private final ReentrantLock sending = new ReentrantLock();
   private final AtomicBoolean overflowWarned = new AtomicBoolean();
 
-  JournalQueue(RedisConnector connector, JournalScripts scripts, long maximumEntries, long maximumBytes) {
+  JournalQueue(RedisConnector connector, JournalScripts scripts, ChainRoots roots, long maximumEntries,
+      long maximumBytes) {
     this.connector = connector;
     this.scripts = scripts;
+    this.roots = roots;
     this.maximumEntries = maximumEntries;
     this.maximumBytes = maximumBytes;
   }
@@ -145,17 +146,13 @@ final class JournalQueue {
     }
   }
 
-  private List<Future<?>> send(StatefulRedisConnection<String, byte[]> connection, List<PendingWrite> batch,
+  private List<Future<?>> send(LettuceConnection.Commands connection, List<PendingWrite> batch,
       boolean load) {
-    if (load) {
+    if (load && !roots.isCluster()) {
       // A Redis that comes back empty has no scripts, and a pipelined NOSCRIPT cannot be retried.
+      // (A cluster is sent the scripts' text instead: see LuaScript.Call#sendText.)
       JournalScripts.loadWrites(connection.sync());
     }
-    RedisAsyncCommands<String, byte[]> commands = connection.async();
-    List<Future<?>> futures = new ArrayList<>(batch.size());
-    for (PendingWrite pending : batch) {
-      futures.add(pending.call(scripts).send(commands));
-    }
-    return futures;
+    return roots.send(connection, scripts, batch);
   }
 }

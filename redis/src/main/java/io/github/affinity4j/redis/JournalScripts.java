@@ -3,7 +3,7 @@ package io.github.affinity4j.redis;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import org.jspecify.annotations.Nullable;
@@ -23,6 +23,7 @@ final class JournalScripts {
   static final LuaScript FORGET = LuaScript.load("journal-forget.lua");
 
   private static final byte[] EMPTY = new byte[0];
+  private static final String[] NO_KEYS = new String[0];
   private static final byte[] RESPONSE = {'r'};
   private static final byte[] CONVERSATION_KIND = {'c'};
 
@@ -48,12 +49,16 @@ final class JournalScripts {
     this.pageBytesArg = number(RedisHistoryJournal.PAGE_BYTES);
   }
 
-  /** Records a turn; the reply is {@code [1 if recorded as a marker else 0, the parent it was linked to]}. */
-  LuaScript.Call record(PendingWrite.Turn turn) {
-    return RECORD.call(ScriptOutputType.MULTI, prefixBytes, ascii(turn.scope.key()), ascii(turn.id),
-        turn.previous == null ? EMPTY : ascii(turn.previous),
+  /**
+   * Records a turn; the reply is {@code [1 if recorded as a marker else 0, the parent it was linked to]}.
+   *
+   * @param root the chain's root (the call goes to its slot), or empty on one node: the script finds it
+   */
+  LuaScript.Call record(PendingWrite.Turn turn, String root) {
+    return RECORD.call(ScriptOutputType.MULTI, keys(turn.key(), root), prefixBytes, ascii(turn.scope.key()),
+        ascii(turn.id), turn.previous == null ? EMPTY : ascii(turn.previous),
         turn.conversation == null ? EMPTY : ascii(turn.conversation),
-        turn.input, turn.output, maxChainArg, ttlArg, maxTurnsArg, maxSegmentsArg, segmentTurnsArg);
+        turn.input, turn.output, maxChainArg, ttlArg, maxTurnsArg, maxSegmentsArg, segmentTurnsArg, ascii(root));
   }
 
   /** Records the items a conversation was created with, keeping its latest turn. */
@@ -62,24 +67,37 @@ final class JournalScripts {
         new String[] {RedisKeys.conversation(prefix, conversation)}, items, ttlArg);
   }
 
-  /** Forgets a turn or a conversation, in its key's scope. */
-  LuaScript.Call forget(ChainKey key) {
-    return FORGET.call(ScriptOutputType.INTEGER, prefixBytes, ascii(key.scope().key()), kind(key),
-        ascii(key.id()));
+  /** Forgets a turn or a conversation, in its key's scope; {@code root} as for {@link #record}. */
+  LuaScript.Call forget(ChainKey key, String root) {
+    return FORGET.call(ScriptOutputType.INTEGER, keys(key, root), prefixBytes, ascii(key.scope().key()), kind(key),
+        ascii(key.id()), ascii(root));
   }
 
   /**
-   * The call of the first page of {@code chain}'s history. Its last two arguments, empty here,
-   * name where the next page starts: {@link HistoryPages} sets them in {@link LuaScript.Call#args()}
-   * from each reply.
+   * The call of the first page of {@code chain}'s history, in the slot of {@code root} (as for
+   * {@link #record}). Its arguments 10 and 11, empty here, name where the next page starts:
+   * {@link HistoryPages} sets them in {@link LuaScript.Call#args()} from each reply.
    */
-  LuaScript.Call history(ChainKey chain) {
-    return HISTORY.call(ScriptOutputType.MULTI, prefixBytes, ascii(chain.scope().key()), kind(chain),
-        ascii(chain.id()), maxChainArg, ttlArg, maxTurnsArg, pageLinksArg, pageBytesArg, EMPTY, EMPTY);
+  LuaScript.Call history(ChainKey chain, String root) {
+    return HISTORY.call(ScriptOutputType.MULTI, keys(chain, root), prefixBytes, ascii(chain.scope().key()),
+        kind(chain), ascii(chain.id()), maxChainArg, ttlArg, maxTurnsArg, pageLinksArg, pageBytesArg, EMPTY, EMPTY,
+        ascii(root));
+  }
+
+  /**
+   * The key that routes a call to its chain's slot on a cluster: the turn's or the conversation's.
+   * None on one node, where the script finds the root itself.
+   */
+  private String[] keys(ChainKey chain, String root) {
+    if (root.isEmpty()) {
+      return NO_KEYS;
+    }
+    return new String[] {chain.kind() == ChainKey.Kind.CONVERSATION ? RedisKeys.conversation(prefix, chain)
+        : RedisKeys.turn(prefix, chain, root)};
   }
 
   /** Makes sure Redis has the scripts that queued writes are pipelined with. */
-  static void loadWrites(RedisCommands<String, byte[]> commands) {
+  static void loadWrites(RedisClusterCommands<String, byte[]> commands) {
     RECORD.load(commands);
     CONVERSATION.load(commands);
     FORGET.load(commands);

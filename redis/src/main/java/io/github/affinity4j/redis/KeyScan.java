@@ -2,7 +2,7 @@ package io.github.affinity4j.redis;
 
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.ScanArgs;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.util.List;
 import java.util.function.ToLongFunction;
 
@@ -18,18 +18,18 @@ final class KeyScan {
   private KeyScan() {}
 
   /** Counts the keys matching {@code pattern}. */
-  static long count(RedisCommands<String, byte[]> commands, String pattern) {
+  static long count(RedisClusterCommands<String, byte[]> commands, String pattern) {
     return sum(commands, pattern, List::size);
   }
 
   /** Unlinks the keys matching {@code pattern}, page by page as found; returns how many. */
-  static long unlink(RedisCommands<String, byte[]> commands, String pattern) {
+  static long unlink(RedisClusterCommands<String, byte[]> commands, String pattern) {
     return sum(commands, pattern,
         keys -> keys.isEmpty() ? 0 : commands.unlink(keys.toArray(new String[0])));
   }
 
   /** Walks the keys matching {@code pattern} and adds up what {@code perPage} makes of each page. */
-  private static long sum(RedisCommands<String, byte[]> commands, String pattern,
+  private static long sum(RedisClusterCommands<String, byte[]> commands, String pattern,
       ToLongFunction<List<String>> perPage) {
     ScanArgs args = ScanArgs.Builder.matches(pattern).limit(PAGE);
     KeyScanCursor<String> cursor = commands.scan(args);

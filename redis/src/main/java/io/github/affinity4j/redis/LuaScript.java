@@ -3,8 +3,8 @@ package io.github.affinity4j.redis;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.async.RedisAsyncCommands;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -42,7 +42,7 @@ final class LuaScript {
     }
   }
 
-  <T> T run(RedisCommands<String, byte[]> commands, ScriptOutputType type, String[] keys, byte[]... args) {
+  <T> T run(RedisClusterCommands<String, byte[]> commands, ScriptOutputType type, String[] keys, byte[]... args) {
     try {
       return commands.evalsha(sha, type, keys, args);
     } catch (RedisNoScriptException e) {
@@ -54,12 +54,12 @@ final class LuaScript {
    * Sends the script by its SHA-1 without waiting, for a pipeline; {@link #load} it first on that
    * connection, since a NOSCRIPT reply cannot be answered with the text there.
    */
-  <T> RedisFuture<T> send(RedisAsyncCommands<String, byte[]> commands, ScriptOutputType type, byte[]... args) {
+  <T> RedisFuture<T> send(RedisClusterAsyncCommands<String, byte[]> commands, ScriptOutputType type, byte[]... args) {
     return send(commands, type, NO_KEYS, args);
   }
 
-  /** As {@link #send(RedisAsyncCommands, ScriptOutputType, byte[]...)}, with keys. */
-  <T> RedisFuture<T> send(RedisAsyncCommands<String, byte[]> commands, ScriptOutputType type, String[] keys,
+  /** As {@link #send(RedisClusterAsyncCommands, ScriptOutputType, byte[]...)}, with keys. */
+  <T> RedisFuture<T> send(RedisClusterAsyncCommands<String, byte[]> commands, ScriptOutputType type, String[] keys,
       byte[]... args) {
     return commands.evalsha(sha, type, keys, args);
   }
@@ -75,7 +75,7 @@ final class LuaScript {
   }
 
   /** Makes sure the server has the script ({@code SCRIPT LOAD}), e.g. before a pipeline of {@link #send}. */
-  void load(RedisCommands<String, byte[]> commands) {
+  void load(RedisClusterCommands<String, byte[]> commands) {
     commands.scriptLoad(text);
   }
 
@@ -102,12 +102,21 @@ final class LuaScript {
       this.args = args;
     }
 
-    <T> T run(RedisCommands<String, byte[]> commands) {
+    <T> T run(RedisClusterCommands<String, byte[]> commands) {
       return script.run(commands, type, keys, args);
     }
 
-    <T> RedisFuture<T> send(RedisAsyncCommands<String, byte[]> commands) {
+    <T> RedisFuture<T> send(RedisClusterAsyncCommands<String, byte[]> commands) {
       return script.send(commands, type, keys, args);
+    }
+
+    /**
+     * Sends the call with the script's text ({@code EVAL}), for a pipeline to a cluster: its masters
+     * change (a promoted replica has no scripts yet), and a script loaded on every node first
+     * would wait for a node that is down.
+     */
+    <T> RedisFuture<T> sendText(RedisClusterAsyncCommands<String, byte[]> commands) {
+      return commands.eval(script.text, type, keys, args);
     }
 
     /** The arguments, not a copy: a history read sets where its next page starts in them. */

@@ -14,8 +14,15 @@ sealed interface PendingWrite {
   /** The bytes of items it holds, for the queue's bound. */
   long bytes();
 
-  /** The script call that makes this write in Redis. */
-  LuaScript.Call call(JournalScripts scripts);
+  /** The turn or conversation written or forgotten. */
+  ChainKey chain();
+
+  /**
+   * The script call that makes this write in Redis.
+   *
+   * @param root the root of the chain's slot (see {@link ChainRoots}); empty on one node
+   */
+  LuaScript.Call call(JournalScripts scripts, String root);
 
   /** A turn, its items copied once and shared with the local fallback. */
   final class Turn implements PendingWrite {
@@ -39,14 +46,24 @@ sealed interface PendingWrite {
       return ChainKey.response(id).in(scope);
     }
 
+    /** The response it continues, in its scope; null if none (a new chain, or a conversation's turn). */
+    @Nullable ChainKey parent() {
+      return previous == null ? null : ChainKey.response(previous).in(scope);
+    }
+
+    @Override
+    public ChainKey chain() {
+      return key();
+    }
+
     @Override
     public long bytes() {
       return (long) input.length + output.length;
     }
 
     @Override
-    public LuaScript.Call call(JournalScripts scripts) {
-      return scripts.record(this);
+    public LuaScript.Call call(JournalScripts scripts, String root) {
+      return scripts.record(this, root);
     }
   }
 
@@ -58,7 +75,12 @@ sealed interface PendingWrite {
     }
 
     @Override
-    public LuaScript.Call call(JournalScripts scripts) {
+    public ChainKey chain() {
+      return key;
+    }
+
+    @Override
+    public LuaScript.Call call(JournalScripts scripts, String root) {
       return scripts.recordConversation(key, items);
     }
   }
@@ -71,8 +93,13 @@ sealed interface PendingWrite {
     }
 
     @Override
-    public LuaScript.Call call(JournalScripts scripts) {
-      return scripts.forget(key);
+    public ChainKey chain() {
+      return key;
+    }
+
+    @Override
+    public LuaScript.Call call(JournalScripts scripts, String root) {
+      return scripts.forget(key, root);
     }
   }
 }

@@ -9,8 +9,8 @@ import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
 import io.lettuce.core.GetExArgs;
 import io.lettuce.core.SetArgs;
-import io.lettuce.core.api.async.RedisAsyncCommands;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.time.DateTimeException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -231,6 +231,11 @@ public final class RedisAffinityStore implements AffinityStore {
     return count != null ? count : local == null ? 0 : local.size();
   }
 
+  /** How many changes made while Redis was unavailable wait to be sent to it. */
+  long waitingForRedis() {
+    return local == null ? 0 : local.pendingCount();
+  }
+
   @Override
   public String toString() {
     return "RedisAffinityStore[expireAfterAccess=" + expireAfterAccess
@@ -240,7 +245,7 @@ public final class RedisAffinityStore implements AffinityStore {
   }
 
   private void change(String redisKey, byte @Nullable [] value, String operation,
-      Function<RedisCommands<String, byte[]>, Boolean> command) {
+      Function<RedisClusterCommands<String, byte[]>, Boolean> command) {
     sendPending();
     // Never null: the command answers whether Redis replied, and the fallback is FALSE.
     boolean done = requireNonNull(connector.execute(operation, command, Boolean.FALSE));
@@ -283,7 +288,7 @@ public final class RedisAffinityStore implements AffinityStore {
     }
   }
 
-  private List<Future<?>> send(RedisAsyncCommands<String, byte[]> commands,
+  private List<Future<?>> send(RedisClusterAsyncCommands<String, byte[]> commands,
       List<Map.Entry<String, FallbackStore.Change>> batch, FallbackStore local) {
     List<Future<?>> futures = new ArrayList<>(batch.size());
     for (Map.Entry<String, FallbackStore.Change> change : batch) {

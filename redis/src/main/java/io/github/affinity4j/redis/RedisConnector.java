@@ -4,16 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.affinity4j.core.internal.Tickers;
-import io.lettuce.core.ClientOptions;
-import io.lettuce.core.RedisCredentials;
 import io.lettuce.core.RedisURI;
-import io.lettuce.core.SocketOptions;
-import io.lettuce.core.SslOptions;
-import io.lettuce.core.SslVerifyMode;
-import io.lettuce.core.StaticCredentialsProvider;
-import io.lettuce.core.TimeoutOptions;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
@@ -21,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Future;
 import java.util.function.Function;
@@ -105,9 +96,18 @@ public final class RedisConnector implements AutoCloseable {
   private RedisConnector(Builder builder) {
     this.keyPrefix = builder.keyPrefix;
     this.commandTimeout = builder.commandTimeout;
-    RedisURI uri = builder.redisUri();
-    this.tls = uri.isSsl();
-    this.connection = new LettuceConnection(uri, builder.clientOptions(), builder.retryInterval);
+    LettuceSettings settings = new LettuceSettings(builder.username, builder.password, builder.tlsSetting,
+        builder.verifyPeer, builder.trustedCertificates, builder.database, builder.clientName,
+        builder.connectTimeout, builder.commandTimeout, builder.retryInterval);
+    if (builder.seeds != null) {
+      List<RedisURI> seeds = settings.seedUris(builder.seeds);
+      this.tls = seeds.get(0).isSsl();
+      this.connection = new LettuceConnection(seeds, settings.clusterOptions(), builder.retryInterval);
+    } else {
+      RedisURI uri = settings.redisUri(requireNonNull(builder.uriText));
+      this.tls = uri.isSsl();
+      this.connection = new LettuceConnection(uri, settings.clientOptions(), builder.retryInterval);
+    }
     this.address = connection.address();
     Ticker ticker = Tickers.of(builder.clock);
     this.gate = new OutageGate(address, builder.retryInterval, builder.warnInterval, builder.listener, ticker);
@@ -115,7 +115,7 @@ public final class RedisConnector implements AutoCloseable {
     this.runner = new CommandRunner(connection, gate, warnings, commandTimeout);
   }
 
-  /** Returns a builder; {@code uri} is required. */
+  /** Returns a builder; {@code uri} or {@code cluster} is required. */
   public static Builder builder() {
     return new Builder();
   }
@@ -128,6 +128,11 @@ public final class RedisConnector implements AutoCloseable {
   /** Returns the command timeout. */
   public Duration commandTimeout() {
     return commandTimeout;
+  }
+
+  /** Returns true if this connector talks to a Redis Cluster ({@link Builder#cluster}). */
+  public boolean isCluster() {
+    return connection.isCluster();
   }
 
   /**
@@ -183,9 +188,15 @@ public final class RedisConnector implements AutoCloseable {
    * it is not time to try again, or if the operation fails. Never throws a Lettuce exception. For
    * commands that take constant time: one that times out means Redis is not answering, an outage.
    */
-  <T> @Nullable T execute(String operation, Function<RedisCommands<String, byte[]>, T> command,
+  <T> @Nullable T execute(String operation, Function<RedisClusterCommands<String, byte[]>, T> command,
       @Nullable T fallback) {
     return runner.run(operation, c -> command.apply(c.sync()), fallback, true);
+  }
+
+  /** As {@link #execute}, with both the connection's synchronous and asynchronous commands, to pipeline. */
+  <T> @Nullable T executeWith(String operation, Function<LettuceConnection.Commands, T> command,
+      @Nullable T fallback) {
+    return runner.run(operation, command, fallback, true);
   }
 
   /**
@@ -193,7 +204,7 @@ public final class RedisConnector implements AutoCloseable {
    * history): if it times out, that operation falls back alone, and Redis stays available for the
    * others. One slow command is not an outage; a connection failure still is.
    */
-  <T> @Nullable T executeSlow(String operation, Function<RedisCommands<String, byte[]>, T> command,
+  <T> @Nullable T executeSlow(String operation, Function<RedisClusterCommands<String, byte[]>, T> command,
       @Nullable T fallback) {
     return runner.run(operation, c -> command.apply(c.sync()), fallback, false);
   }
@@ -208,7 +219,7 @@ public final class RedisConnector implements AutoCloseable {
    *     {@link #execute}); then some commands may have run
    */
   int executeBatch(String operation,
-      Function<StatefulRedisConnection<String, byte[]>, List<? extends Future<?>>> batch) {
+      Function<LettuceConnection.Commands, List<? extends Future<?>>> batch) {
     return runner.runBatch(operation, batch);
   }
 
@@ -228,6 +239,7 @@ public final class RedisConnector implements AutoCloseable {
   /** Builds a {@link RedisConnector}. Not thread-safe. */
   public static final class Builder {
     private @Nullable String uriText;
+    private @Nullable List<String> seeds;
     private @Nullable String username;
     private char @Nullable [] password;
     private @Nullable Boolean tlsSetting;
@@ -250,20 +262,49 @@ public final class RedisConnector implements AutoCloseable {
      * {@code rediss://host:port} for TLS, {@code redis-sentinel://host:26379,host2:26379/0#mymaster}
      * for Sentinel, {@code redis-socket:///path/to/socket}. Credentials may be in the URI
      * ({@code redis://user:password@host}), but {@link #password(char[])} keeps them out of
-     * configuration strings. Redis Cluster is not supported (see the README).
+     * configuration strings. For a Redis Cluster, use {@link #cluster} instead.
      *
      * @throws IllegalArgumentException if it is not a Redis URI
      */
     public Builder uri(String uri) {
-      requireNonNull(uri, "uri");
-      try {
-        RedisURI.create(uri);
-      } catch (RuntimeException e) {
-        // Lettuce's message may echo the URI, password included.
-        throw new IllegalArgumentException("Not a Redis URI (" + e.getClass().getSimpleName()
-            + "); use e.g. redis://localhost:6379 or rediss://host:6380 for TLS");
-      }
+      LettuceSettings.parse(requireNonNull(uri, "uri"));
       this.uriText = uri;
+      return this;
+    }
+
+    /**
+     * Sets the nodes of a Redis Cluster to read its topology from (at least one; a few, so that
+     * one being down does not stop a start), instead of {@link #uri}: {@code redis://host:port} or
+     * {@code rediss://host:port} for TLS. The connector then reaches every master of the cluster:
+     * each command goes to the master of its key's slot, {@code MOVED} and {@code ASK} redirects
+     * are followed, and the topology is read again when a node is lost or a slot moves (and every
+     * minute), so a replica promoted by a failover takes over. Password, user name, TLS and the
+     * other settings apply to every node; the database is always 0. Azure Managed Redis with the
+     * OSS cluster policy is one such cluster: give its endpoint, port 10000.
+     *
+     * <pre>{@code
+     * RedisConnector redis = RedisConnector.builder()
+     *     .cluster("rediss://my-cache.westeurope.redis.azure.net:10000")
+     *     .password(System.getenv("REDIS_KEY").toCharArray())
+     *     .build();
+     * }</pre>
+     *
+     * @throws IllegalArgumentException if none is given, or one is not a {@code redis://} or
+     *     {@code rediss://} URI
+     */
+    public Builder cluster(String... seedUris) {
+      requireNonNull(seedUris, "seedUris");
+      if (seedUris.length == 0) {
+        throw new IllegalArgumentException("cluster needs at least one seed URI; e.g. redis://10.0.0.5:6379");
+      }
+      for (String seed : seedUris) {
+        RedisURI parsed = LettuceSettings.parse(requireNonNull(seed, "seed URI"));
+        if (parsed.getSocket() != null || !parsed.getSentinels().isEmpty()) {
+          throw new IllegalArgumentException("A cluster seed is a redis:// or rediss:// URI of one node, got "
+              + (parsed.getSocket() != null ? "a socket" : "a Sentinel") + " URI");
+        }
+      }
+      this.seeds = List.of(seedUris);
       return this;
     }
 
@@ -411,49 +452,24 @@ public final class RedisConnector implements AutoCloseable {
     /**
      * Builds the connector and starts connecting in the background; does not wait for Redis.
      *
-     * @throws NullPointerException if {@code uri} was not set
+     * @throws NullPointerException if neither {@code uri} nor {@code cluster} was set
+     * @throws IllegalStateException if both were set, or a database other than 0 for a cluster
      */
     public RedisConnector build() {
-      requireNonNull(uriText, "uri is required; e.g. redis://localhost:6379");
+      if (uriText != null && seeds != null) {
+        throw new IllegalStateException("uri and cluster were both set; set uri for one Redis (or Sentinel),"
+            + " cluster for a Redis Cluster");
+      }
+      if (seeds == null) {
+        requireNonNull(uriText, "uri is required; e.g. redis://localhost:6379, or cluster(...) for a Redis Cluster");
+      } else if (database != null && database != 0) {
+        throw new IllegalStateException("database was set to " + database + ", but a Redis Cluster has only 0");
+      }
+      if (seeds != null && (keyPrefix.indexOf('{') >= 0 || keyPrefix.indexOf('}') >= 0)) {
+        // A brace in the prefix would move the hash tag that keeps a chain's keys in one slot.
+        throw new IllegalStateException("keyPrefix must not hold { or } on a cluster, got " + keyPrefix);
+      }
       return new RedisConnector(this);
-    }
-
-    private RedisURI redisUri() {
-      RedisURI uri = RedisURI.create(uriText);
-      if (tlsSetting != null) {
-        uri.setSsl(tlsSetting);
-      }
-      uri.setVerifyPeer(verifyPeer ? SslVerifyMode.FULL : SslVerifyMode.NONE);
-      if (database != null) {
-        uri.setDatabase(database);
-      }
-      uri.setClientName(clientName);
-      uri.setTimeout(commandTimeout);
-      if (password != null || username != null) {
-        String user = username;
-        char[] secret = password == null ? null : Arrays.copyOf(password, password.length);
-        if (uri.getCredentialsProvider() instanceof StaticCredentialsProvider given) {
-          RedisCredentials inUri = given.resolveCredentialsNow();
-          user = user != null ? user : inUri.getUsername();
-          secret = secret != null ? secret : inUri.getPassword();
-        }
-        uri.setCredentialsProvider(new StaticCredentialsProvider(user, secret));
-      }
-      return uri;
-    }
-
-    private ClientOptions clientOptions() {
-      ClientOptions.Builder options = ClientOptions.builder()
-          .autoReconnect(true)
-          // Fail at once while disconnected: a queued command would hold a request for the timeout.
-          .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-          .socketOptions(SocketOptions.builder().connectTimeout(connectTimeout).keepAlive(true).build())
-          .timeoutOptions(TimeoutOptions.enabled(commandTimeout));
-      if (trustedCertificates != null) {
-        options.sslOptions(SslOptions.builder().jdkSslProvider()
-            .trustManager(trustedCertificates.toFile()).build());
-      }
-      return options.build();
     }
 
     private static Duration positive(Duration value, String name, String example) {

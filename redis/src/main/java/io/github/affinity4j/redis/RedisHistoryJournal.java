@@ -11,6 +11,7 @@ import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.JournalTurn;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,25 +33,32 @@ import org.slf4j.LoggerFactory;
  * {@link ChainScope#NONE}), and a script builds every key it touches from the one scope it is
  * given: a turn, a conversation and the links between them are found only in the scope they were
  * recorded in, and a turn recorded in one scope never replaces or links into another's, even with
- * the same response id. Only the scope's key, a fingerprint, is stored. Records written before
- * scopes existed are not read: a 0.x layout change, without migration; they expire within two hours.
+ * the same response id. Only the scope's key, a fingerprint, is stored.
  *
- * <p><b>Layout</b> (see {@code RedisKeys}). A turn's items live in a <em>segment</em>, a hash
- * {@code <prefix>seg:<scope>:<n>} that holds turns of one region of a chain (a turn joins its
- * parent's segment until that holds {@value #SEGMENT_TURNS} turns or the bytes-per-chain bound), each
- * field being a one-line header ({@code 2 <input length> <parent> <parent's segment>}) followed by
- * the input and output items exactly as the engine passed them. A turn's own key,
- * {@code <prefix>turn:<scope>:<response id>}, says where it is and what its chain adds up to
- * ({@code 2 <segment> <chain bytes> <depth> <first marker>}). A conversation is a hash,
- * {@code <prefix>conv:<scope>:<conversation id>}, with field {@code h} (its latest turn) and
- * {@code i} (the items it was created with).
+ * <p><b>Layout: one hash slot per chain</b> (see docs/redis.md). Every key of a chain carries the
+ * hash tag <code>{&lt;scope&gt;:&lt;root&gt;}</code>, its root being the chain's first response or its
+ * conversation, so on a Redis Cluster a chain's keys lie in one slot and each script touches only
+ * them. A turn's items live in a <em>segment</em>, a hash of the turns of one region of a chain (a
+ * turn joins its parent's segment until that holds {@value #SEGMENT_TURNS} turns or the
+ * bytes-per-chain bound), each field a one-line header and the items exactly as the engine passed
+ * them; a turn's own key says where it is and what its chain adds up to; a conversation is a hash of
+ * its latest turn and the items it was created with; a response's root pointer names its chain's
+ * root, in the slot of its own name, so that any instance finds the chain from a response id.
+ * Records of the layout before Redis Cluster support are not read: a 0.x change, without
+ * migration; they expire within two hours. Pins ({@link RedisAffinityStore}) kept their layout.
  *
  * <p><b>Bounded work, however long the chain.</b> {@link #record} is one Lua script that reads the
  * parent's key (its chain's bytes and depth, so the per-chain bounds are checked from the parent
  * alone) and touches the turn's segment, the segments and conversation its chain runs through (at
- * most {@value #MAX_SEGMENTS}) and two turn keys: never one key per ancestor. {@link #history} reads
- * a chain in pages of at most {@value #PAGE_LINKS} links or 512 KiB, one script each, so no call holds
- * Redis for long; a page that times out fails that read alone (see {@link RedisConnector}).
+ * most {@value #MAX_SEGMENTS}), two turn keys and their root pointers: never one key per ancestor.
+ * {@link #history} reads a chain in pages of at most {@value #PAGE_LINKS} links or 512 KiB, one script
+ * each, so no call holds Redis for long; a page that times out fails that read alone (see
+ * {@link RedisConnector}).
+ *
+ * <p><b>Round trips.</b> On one Redis, a record, a history page and a forget are one script each.
+ * On a cluster, a record sends its script and the turn's root pointer pipelined: one round trip when
+ * this instance knows the chain's root (it recorded or read the chain), else one {@code GETEX} of the
+ * parent's pointer first; a history read likewise (docs/redis.md).
  *
  * <p><b>Semantics match {@link CaffeineHistoryJournal}:</b>
  *
@@ -108,9 +116,7 @@ import org.slf4j.LoggerFactory;
  * repair with an error that says first that the HistoryJournal could not be read, and then quotes
  * this journal's {@code toString()}, which says Redis is unavailable and for how long.
  *
- * <p>The scripts read keys they compute from the links, so this journal needs a standalone Redis (or
- * one behind Sentinel, or a managed non-cluster tier); Redis Cluster is not supported. Thread-safe.
- * Items are conversation content: never logged.
+ * <p>Thread-safe. Items are conversation content: never logged.
  */
 public final class RedisHistoryJournal implements HistoryJournal {
   /** The most turns one chain may hold and still be replayed. */
@@ -143,6 +149,8 @@ public final class RedisHistoryJournal implements HistoryJournal {
   private final long localFallbackMaximumEntries;
   private final long localFallbackMaximumBytes;
   private final JournalScripts scripts;
+  private final ChainRoots roots;
+  private final ReplicaWait replicaWait;
   private final HistoryPages pages;
   private final @Nullable FallbackJournal local;
   // What was written while Redis was unavailable, to send once it answers.
@@ -156,10 +164,12 @@ public final class RedisHistoryJournal implements HistoryJournal {
     this.localFallbackMaximumEntries = builder.localFallbackMaximumEntries;
     this.localFallbackMaximumBytes = builder.localFallbackMaximumBytes;
     this.scripts = new JournalScripts(prefix, maximumBytesPerChain, expireAfterAccess, builder.segmentTurns);
-    this.pages = new HistoryPages(connector, scripts, maximumBytesPerChain);
+    this.roots = new ChainRoots(connector.isCluster(), prefix, expireAfterAccess, connector.commandTimeout());
+    this.replicaWait = new ReplicaWait(builder.waitForReplicas, connector.commandTimeout());
+    this.pages = new HistoryPages(connector, scripts, roots, maximumBytesPerChain);
     this.local = localFallbackMaximumEntries == 0 ? null : new FallbackJournal(localFallbackMaximumEntries,
         localFallbackMaximumBytes, maximumBytesPerChain, MAX_TURNS, expireAfterAccess);
-    this.queue = new JournalQueue(connector, scripts, localFallbackMaximumEntries, localFallbackMaximumBytes);
+    this.queue = new JournalQueue(connector, scripts, roots, localFallbackMaximumEntries, localFallbackMaximumBytes);
     if (local != null) {
       connector.whenAvailable(queue::send);
     }
@@ -208,11 +218,15 @@ public final class RedisHistoryJournal implements HistoryJournal {
   public void record(JournalTurn turn) {
     PendingWrite.Turn pending = new PendingWrite.Turn(requireNonNull(turn, "turn"));
     List<Object> reply = queue.send() == JournalQueue.Send.DONE
-        ? connector.execute("journal record", commands -> pending.call(scripts).<List<Object>>run(commands), null)
+        ? connector.executeWith("journal record", commands -> roots.record(commands, scripts, pending, replicaWait), null)
         : null;
     if (reply != null) {
       recorded(pending, reply);
     } else if (local != null) {
+      String root = roots.knownRootOf(pending);
+      if (root != null) { // so that the turns queued after it find it
+        roots.remember(pending.key(), root);
+      }
       ChainKey parent = pending.previous == null ? null : ChainKey.response(pending.previous).in(pending.scope);
       // A conversation's turn links to its latest turn, which only Redis knows.
       boolean unknown = parent == null && pending.conversation != null;
@@ -254,7 +268,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
     if (local != null) {
       local.recordConversation(conversation, pending.items());
     }
-    write("journal recordConversation", pending);
+    write("journal recordConversation", pending, commands -> pending.call(scripts, "").<Long>run(commands.sync()));
   }
 
   /**
@@ -304,7 +318,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
     if (local != null) {
       local.forget(chain);
     }
-    write("journal forget", new PendingWrite.Forget(chain));
+    write("journal forget", new PendingWrite.Forget(chain), commands -> roots.forget(commands, scripts, chain));
   }
 
   /**
@@ -317,10 +331,12 @@ public final class RedisHistoryJournal implements HistoryJournal {
       local.clear();
     }
     queue.clear();
+    roots.clear();
     connector.execute("journal clear", commands -> KeyScan.unlink(commands,
         RedisKeys.pattern(prefix, RedisKeys.TURN)) + KeyScan.unlink(commands,
         RedisKeys.pattern(prefix, RedisKeys.SEGMENT)) + KeyScan.unlink(commands,
-        RedisKeys.pattern(prefix, RedisKeys.CONVERSATION)), 0L);
+        RedisKeys.pattern(prefix, RedisKeys.CONVERSATION)) + KeyScan.unlink(commands,
+        RedisKeys.pattern(prefix, RedisKeys.ROOT)), 0L);
   }
 
   /**
@@ -338,6 +354,11 @@ public final class RedisHistoryJournal implements HistoryJournal {
     return count != null ? count : local == null ? 0 : local.size();
   }
 
+  /** How many writes made while Redis was unavailable wait to be sent to it. */
+  long waitingForRedis() {
+    return queue.size();
+  }
+
   @Override
   public String toString() {
     return "RedisHistoryJournal[maximumBytesPerChain=" + maximumBytesPerChain + ", expireAfterAccess="
@@ -347,20 +368,14 @@ public final class RedisHistoryJournal implements HistoryJournal {
         + ", " + connector + ']';
   }
 
-  /** The arguments of the record script for {@code turn}; for tests that pipeline records. */
-  byte[][] recordArgs(JournalTurn turn) {
-    return scripts.record(new PendingWrite.Turn(turn)).args();
-  }
-
-  /** The record script; for tests that pipeline records. */
-  static LuaScript recordScript() {
-    return JournalScripts.RECORD;
+  /** The scripts' calls, as this journal makes them; for tests that pipeline records. */
+  JournalScripts scripts() {
+    return scripts;
   }
 
   /** Writes to Redis once what waits is sent, else queues the write (when the local fallback is on). */
-  private void write(String operation, PendingWrite pending) {
-    if (queue.send() == JournalQueue.Send.DONE
-        && connector.execute(operation, commands -> pending.call(scripts).<Long>run(commands), null) != null) {
+  private void write(String operation, PendingWrite pending, Function<LettuceConnection.Commands, Long> command) {
+    if (queue.send() == JournalQueue.Send.DONE && connector.executeWith(operation, command, null) != null) {
       queue.send();
       return;
     }
@@ -375,6 +390,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
     private long localFallbackMaximumEntries = DEFAULT_LOCAL_FALLBACK_MAXIMUM_ENTRIES;
     private long localFallbackMaximumBytes = DEFAULT_LOCAL_FALLBACK_MAXIMUM_BYTES;
     private int segmentTurns = SEGMENT_TURNS;
+    private int waitForReplicas;
 
     private Builder() {}
 
@@ -450,6 +466,23 @@ public final class RedisHistoryJournal implements HistoryJournal {
             + localFallbackMaximumBytes + "; e.g. 16L << 20 for 16 MiB");
       }
       this.localFallbackMaximumBytes = localFallbackMaximumBytes;
+      return this;
+    }
+
+    /**
+     * Sets how many replicas must have a turn before {@link #record} returns (Redis {@code WAIT}, at
+     * most half the command timeout; fewer is logged at WARN); default 0: Redis replicates in the
+     * background, so a turn recorded just before its master dies may be lost. With 1, a turn the
+     * caller got its response for survives a failover, for one more round trip per turn.
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder waitForReplicas(int waitForReplicas) {
+      if (waitForReplicas < 0) {
+        throw new IllegalArgumentException("waitForReplicas must not be negative, got " + waitForReplicas
+            + "; e.g. 1 for one replica");
+      }
+      this.waitForReplicas = waitForReplicas;
       return this;
     }
 

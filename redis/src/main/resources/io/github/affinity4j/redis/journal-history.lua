@@ -3,7 +3,9 @@
 -- holds Redis for long however long the chain; the caller asks for the next page from the cursor.
 -- ARGV: 1 key prefix, 2 scope key, 3 kind of the chain ('r' response, 'c' conversation), 4 its id,
 --       5 max bytes per chain, 6 expiry in ms, 7 max turns per chain, 8 most links in this page,
---       9 most bytes in this page, 10 cursor: the next link ('' for the first page), 11 its segment
+--       9 most bytes in this page, 10 cursor: the next link ('' for the first page), 11 its segment,
+--       12 the chain's root (see journal-record.lua), or '' on one node: then this script finds it
+-- KEYS: on a cluster, 1 a key in the chain's slot (it routes the call there)
 -- Returns {status, link, segment, last, has root items (0/1), root items, turns newest first...}:
 --   'C' complete: this page reached the start
 --   'P' a page: read on from link in segment
@@ -15,11 +17,7 @@
 local prefix, scope, kind, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local maxChain, ttl, maxTurns = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local pageLinks, pageBytes = tonumber(ARGV[8]), tonumber(ARGV[9])
-local ref, seg = ARGV[10], ARGV[11]
-
-local function key(section, name)
-  return prefix .. section .. scope .. ':' .. name
-end
+local ref, seg, root = ARGV[10], ARGV[11], ARGV[12]
 
 local links = 0 -- read in this page
 
@@ -27,19 +25,47 @@ local function missing(link)
   return { 'M', link, '', '', links, '' }
 end
 
+local function esc(s)
+  return (string.gsub(s, '[%%{}]', { ['%'] = '%25', ['{'] = '%7B', ['}'] = '%7D' }))
+end
+
+if root == '' then -- one node: find the root here, restarting its pointer's expiry
+  if kind == 'c' then
+    root = 'c:' .. esc(id)
+  else
+    local pointer = prefix .. 'root:' .. scope .. ':' .. id
+    root = redis.call('GET', pointer)
+    if not root then
+      return missing('r:' .. id)
+    end
+    if ref == '' then
+      redis.call('PEXPIRE', pointer, ttl)
+    end
+  end
+end
+local tag = '{' .. scope .. ':' .. root .. '}:'
+
+local function key(section, name)
+  return prefix .. section .. tag .. name
+end
+
+local function convKey(name)
+  return prefix .. 'conv:{' .. scope .. ':c:' .. esc(name) .. '}'
+end
+
 local last = ''
 if ref == '' then
   if kind == 'c' then
-    local ckey = key('conv:', id)
-    local root = redis.call('HMGET', ckey, 'h', 'i')
-    if not root[1] and not root[2] then
+    local ckey = convKey(id)
+    local head = redis.call('HMGET', ckey, 'h', 'i')
+    if not head[1] and not head[2] then
       return missing('c:' .. id)
     end
     redis.call('PEXPIRE', ckey, ttl)
-    if not root[1] then
-      return { 'C', '', '', '', 1, root[2] }
+    if not head[1] then
+      return { 'C', '', '', '', 1, head[2] }
     end
-    id = root[1]
+    id = head[1]
   end
   local ikey = key('turn:', id)
   local v = redis.call('GET', ikey)
@@ -65,7 +91,10 @@ local values, got, seen, touched = {}, 0, {}, {}
 local hasRoot, rootItems = 0, ''
 while ref ~= '-' do
   if string.sub(ref, 1, 2) == 'c:' then
-    local ckey = key('conv:', string.sub(ref, 3))
+    local ckey = convKey(string.sub(ref, 3))
+    if 'c:' .. esc(string.sub(ref, 3)) ~= root then
+      return missing(ref) -- not this chain's conversation: another slot
+    end
     local items = redis.call('HGET', ckey, 'i')
     if not items then
       return missing(ref) -- created before it was journaled, or gone

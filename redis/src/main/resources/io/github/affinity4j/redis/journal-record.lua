@@ -2,16 +2,23 @@
 -- touching a bounded number of keys however long the chain is.
 -- ARGV: 1 key prefix, 2 scope key ('' for none), 3 response id, 4 previous response id or '',
 --       5 conversation id or '', 6 input items, 7 output items, 8 max bytes per chain,
---       9 expiry in ms, 10 max turns per chain, 11 max segments along a chain, 12 max turns per segment
+--       9 expiry in ms, 10 max turns per chain, 11 max segments along a chain, 12 max turns per segment,
+--       13 the chain's root ('r:<response id>' or 'c:<conversation id>', escaped), or '' on one node:
+--          then this script finds it and keeps the turn's root pointer itself
+-- KEYS: on a cluster, 1 the turn's key (it routes the call to the slot of the chain's root)
 -- Returns {1 if recorded as a marker (past a per-chain bound) else 0, the parent it was linked to}.
 --
--- Every key of one call is <prefix><section><scope key>:<name>, so a call never reads or writes
--- another scope's keys (see RedisKeys):
---   turn:S:<id>  string "2 <segment|-> <chain bytes> <depth> <first marker|->": where a turn is;
---                a marker (past a bound) has no segment and names the first marker of its chain
---   seg:S:<n>    hash: <id> = "2 <input length> <parent> <parent's segment|-|?>\n<input><output>",
---                ' m' = "<turns> <bytes>[ <ancestor>...]" (a field name with a space is never an id)
---   conv:S:<id>  hash: h = latest response id, i = the items it was created with
+-- Every key of a chain is <prefix><section>{<scope key>:<root>}:<name>: the braces are a hash tag, so
+-- on a cluster all of a chain's keys share one slot, and a call never reads or writes another scope's
+-- keys (see RedisKeys):
+--   turn:{T}:<id>  string "2 <segment|-> <chain bytes> <depth> <first marker|->": where a turn is;
+--                  a marker (past a bound) has no segment and names the first marker of its chain
+--   seg:{T}:<n>    hash: <id> = "2 <input length> <parent> <parent's segment|-|?>\n<input><output>",
+--                  ' m' = "<turns> <bytes>[ <ancestor>...]" (a field name with a space is never an id)
+--   seg:{T}:#      the counter that names the chain's segments
+--   conv:{S:c:<id>}  hash: h = latest response id, i = the items it was created with
+--   root:S:<id>    string: the root of the chain a response belongs to (outside the slot: on a
+--                  cluster, the connector reads and writes it beside the script)
 -- A parent is r:<response id>, c:<conversation id> or - (the start of a chain). A segment holds
 -- turns of one region of a chain tree; a turn joins its parent's segment until that is full. Its
 -- ancestors (s<n> for a segment, c:<id> for a conversation) are the segments and conversation its
@@ -21,14 +28,40 @@ local prefix, scope, id, prev, conv = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5
 local input, output = ARGV[6], ARGV[7]
 local maxChain, ttl, maxTurns = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
 local maxSegments, segmentTurns = tonumber(ARGV[11]), tonumber(ARGV[12])
+local root = ARGV[13]
+
+-- An id in a hash tag: without braces, so the tag ends where the key says.
+local function esc(s)
+  return (string.gsub(s, '[%%{}]', { ['%'] = '%25', ['{'] = '%7B', ['}'] = '%7D' }))
+end
+
+local function pointer(name)
+  return prefix .. 'root:' .. scope .. ':' .. name
+end
+
+local onOneNode = root == ''
+if onOneNode then
+  if conv ~= '' then
+    root = 'c:' .. esc(conv)
+  elseif prev ~= '' then
+    root = redis.call('GET', pointer(prev)) or ('r:' .. esc(prev))
+  else
+    root = 'r:' .. esc(id)
+  end
+end
+local tag = '{' .. scope .. ':' .. root .. '}:'
 
 local function key(section, name)
-  return prefix .. section .. scope .. ':' .. name
+  return prefix .. section .. tag .. name
+end
+
+local function convKey(name)
+  return prefix .. 'conv:{' .. scope .. ':c:' .. esc(name) .. '}'
 end
 
 local function ancestorKey(a)
   if string.sub(a, 1, 2) == 'c:' then
-    return key('conv:', string.sub(a, 3))
+    return convKey(string.sub(a, 3))
   end
   return key('seg:', string.sub(a, 2))
 end
@@ -61,9 +94,11 @@ end
 
 local function newSegment()
   local n
-  repeat -- the counter has no expiry, but an allkeys-* eviction policy may still drop it
-    n = tostring(redis.call('INCR', prefix .. 'segments'))
+  local counter = key('seg:', '#')
+  repeat -- the counter may expire or be evicted before the chain's segments: never reuse a name
+    n = tostring(redis.call('INCR', counter))
   until redis.call('EXISTS', key('seg:', n)) == 0
+  redis.call('PEXPIRE', counter, ttl)
   return n
 end
 
@@ -72,7 +107,7 @@ if prev ~= '' then
   parent = 'r:' .. prev
 end
 if conv ~= '' then
-  local ckey = key('conv:', conv)
+  local ckey = convKey(conv)
   local head = redis.call('HGET', ckey, 'h')
   redis.call('HSET', ckey, 'h', id)
   redis.call('PEXPIRE', ckey, ttl)
@@ -103,7 +138,7 @@ if string.sub(parent, 1, 2) == 'r:' then
     end
   end
 elseif string.sub(parent, 1, 2) == 'c:' then
-  parentBytes = redis.call('HSTRLEN', key('conv:', conv), 'i')
+  parentBytes = redis.call('HSTRLEN', convKey(conv), 'i')
   ancestors = ' ' .. parent
 end
 
@@ -137,6 +172,14 @@ local function replaced(old)
   local oldSeg = old and string.match(old, '^2 (%S+) ')
   if oldSeg and oldSeg ~= '-' and oldSeg ~= seg then
     redis.call('HDEL', key('seg:', oldSeg), id)
+  end
+end
+
+-- On one node the script keeps the pointers; on a cluster the connector does, beside it.
+if onOneNode then
+  redis.call('SET', pointer(id), root, 'PX', ttl)
+  if prev ~= '' then
+    redis.call('PEXPIRE', pointer(prev), ttl)
   end
 end
 

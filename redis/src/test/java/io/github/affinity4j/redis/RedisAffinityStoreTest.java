@@ -8,6 +8,7 @@ import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.RoutingInfo;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -15,32 +16,46 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ValueSource;
 
+/** The store against a real Redis: each case on one node and on a Redis Cluster of three masters. */
 @RequiresRedisServer
 @Timeout(60)
+@ParameterizedClass(name = "{0}")
+@ValueSource(strings = {TestRedis.STANDALONE, TestRedis.CLUSTER})
 final class RedisAffinityStoreTest {
 
   private static RedisServer server;
+
+  private final TestRedis redis;
 
   private final String prefix = "test-" + UUID.randomUUID() + ":";
   private RedisConnector connector;
   private RedisAffinityStore store;
 
+  RedisAffinityStoreTest(String deployment) {
+    this.redis = TestRedis.of(deployment, server);
+  }
+
   @BeforeAll
   static void startServer() {
-    server = RedisServer.launch();
+    if (server == null) {
+      server = RedisServer.launch();
+    }
   }
 
   @AfterAll
   static void stopServer() throws Exception {
     if (server != null) {
       server.close();
+      server = null;
     }
   }
 
   @BeforeEach
   void connect() {
-    connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
+    connector = redis.connector().keyPrefix(prefix).build();
     assertThat(connector.awaitConnection(Duration.ofSeconds(20))).isTrue(); // not the local fallback
     store = RedisAffinityStore.builder().connector(connector).build();
   }
@@ -55,7 +70,7 @@ final class RedisAffinityStoreTest {
     AffinityToken token = token("backend-a");
     store.put(ChainKey.response("resp_1"), token);
 
-    try (RedisConnector other = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build()) {
+    try (RedisConnector other = redis.connector().keyPrefix(prefix).build()) {
       RedisAffinityStore elsewhere = RedisAffinityStore.builder().connector(other).build();
       assertThat(elsewhere.get(ChainKey.response("resp_1"))).contains(token);
       assertThat(elsewhere.get(ChainKey.response("resp_2"))).isEmpty();
@@ -69,16 +84,16 @@ final class RedisAffinityStoreTest {
     store.put(ChainKey.conversation("conv_1"), token("b"));
     store.put(ChainKey.thread("thread_1"), token("c"));
 
-    assertThat(server.command("TYPE", prefix + "pin:r::resp_1")).isEqualTo("+string");
-    assertThat(server.command("TYPE", prefix + "pin:c::conv_1")).isEqualTo("+string");
-    assertThat(server.command("TYPE", prefix + "pin:t::thread_1")).isEqualTo("+string");
+    assertThat(redis.command("TYPE", prefix + "pin:r::resp_1")).isEqualTo("+string");
+    assertThat(redis.command("TYPE", prefix + "pin:c::conv_1")).isEqualTo("+string");
+    assertThat(redis.command("TYPE", prefix + "pin:t::thread_1")).isEqualTo("+string");
     assertThat(pttl(prefix + "pin:r::resp_1")).isBetween(3_590_000L, 3_600_000L);
   }
 
   @Test
   void get_afterTimePassed_restartsExpiry() throws Exception {
     store.put(ChainKey.response("resp_1"), token("a"));
-    server.command("PEXPIRE", prefix + "pin:r::resp_1", "1000"); // as if 59 minutes had passed
+    redis.command("PEXPIRE", prefix + "pin:r::resp_1", "1000"); // as if 59 minutes had passed
 
     assertThat(store.get(ChainKey.response("resp_1"))).isPresent();
     assertThat(pttl(prefix + "pin:r::resp_1")).as("a lookup is an access").isGreaterThan(3_590_000L);
@@ -114,22 +129,37 @@ final class RedisAffinityStoreTest {
     for (int i = 0; i < 2_500; i++) {
       store.put(ChainKey.response("resp_" + i), token("a"));
     }
-    server.command("SET", "other:pin:r:resp_1", "x");
-    server.command("SET", prefix + "turn:resp_1", "x");
+    redis.command("SET", "other:pin:r:resp_1", "x");
+    redis.command("SET", prefix + "turn:resp_1", "x");
 
     assertThat(store.estimatedSize()).isEqualTo(2_500);
   }
 
   @Test
+  void put_manyPins_eachOneKeyInTheSlotOfItsOwnName() throws Exception {
+    for (int i = 0; i < 300; i++) {
+      store.put(ChainKey.response("resp_" + i), token("a"));
+    }
+
+    List<String> keys = redis.keys(prefix + "pin:*");
+    assertThat(keys).hasSize(300).allSatisfy(key -> assertThat(key).doesNotContain("{"));
+    if (redis instanceof RedisCluster cluster) {
+      // Spread by name over the cluster: every master holds some.
+      assertThat(cluster.masters()).hasSize(RedisCluster.MASTERS).allSatisfy(master ->
+          assertThat(master.keys(prefix + "pin:*")).as("pins on master %d", master.port()).isNotEmpty());
+    }
+  }
+
+  @Test
   void get_unreadableRecord_emptyNotThrown() throws Exception {
-    server.command("SET", prefix + "pin:r::resp_1", "\u0009garbage");
+    redis.command("SET", prefix + "pin:r::resp_1", "\u0009garbage");
 
     assertThat(store.get(ChainKey.response("resp_1"))).isEmpty();
   }
 
   @Test
   void toString_showsAddressAndExpiry() {
-    assertThat(store.toString()).contains("redis://127.0.0.1:" + server.port()).contains("PT1H")
+    assertThat(store.toString()).contains(redis.address()).contains("PT1H")
         .contains(prefix);
   }
 
@@ -145,7 +175,7 @@ final class RedisAffinityStoreTest {
   }
 
   private long pttl(String key) throws Exception {
-    return Long.parseLong(server.command("PTTL", key).substring(1));
+    return Long.parseLong(redis.command("PTTL", key).substring(1));
   }
 
   static AffinityToken token(String value) {

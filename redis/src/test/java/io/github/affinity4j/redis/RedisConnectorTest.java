@@ -326,11 +326,11 @@ final class RedisConnectorTest {
   }
 
   @FunctionalInterface
-  private interface Action {
+  interface Action {
     void run() throws Exception;
   }
 
-  private static String captureLog(Action action) throws Exception {
+  static String captureLog(Action action) throws Exception {
     PrintStream original = System.err;
     ByteArrayOutputStream buffer = new ByteArrayOutputStream();
     System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));

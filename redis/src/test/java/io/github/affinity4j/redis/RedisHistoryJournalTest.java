@@ -10,7 +10,9 @@ import io.github.affinity4j.core.JournalTurn;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Queue;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -19,32 +21,50 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** The cases of CaffeineHistoryJournalTest, against a real Redis, and what only Redis adds. */
+/**
+ * The cases of CaffeineHistoryJournalTest, against a real Redis, and what only Redis adds: each on
+ * one node and on a Redis Cluster of three masters.
+ */
 @RequiresRedisServer
 @Timeout(60)
+@ParameterizedClass(name = "{0}")
+@ValueSource(strings = {TestRedis.STANDALONE, TestRedis.CLUSTER})
 final class RedisHistoryJournalTest {
 
   private static RedisServer server;
 
+  private final TestRedis redis;
+  private final boolean cluster;
   private final String prefix = "test-" + UUID.randomUUID() + ":";
   private final List<RedisConnector> connectors = new ArrayList<>();
   private RedisHistoryJournal journal;
 
+  RedisHistoryJournalTest(String deployment) {
+    this.redis = TestRedis.of(deployment, server);
+    this.cluster = deployment.equals(TestRedis.CLUSTER);
+  }
+
   @BeforeAll
   static void startServer() {
-    server = RedisServer.launch();
+    if (server == null) {
+      server = RedisServer.launch();
+    }
   }
 
   @AfterAll
   static void stopServer() throws Exception {
     if (server != null) {
       server.close();
+      server = null;
     }
   }
 
@@ -135,7 +155,7 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_1", null, "[1]", "[1]"));
     journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
     for (String key : keys("seg:")) {
-      server.command("DEL", key); // expired, or evicted under maxmemory
+      redis.command("DEL", key); // expired, or evicted under maxmemory
     }
 
     ChainHistory history = journal.history(ChainKey.response("resp_2"));
@@ -148,17 +168,96 @@ final class RedisHistoryJournalTest {
   void record_turn_keyLayoutAndTwoHourExpiry() throws Exception {
     journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
+    journal.record(turn("resp_2", "resp_1", "[3]", "[4]"));
 
-    assertThat(server.command("TYPE", prefix + "turn::resp_1")).as("no scope: an empty field").isEqualTo("+string");
-    assertThat(server.command("TYPE", prefix + "conv::conv_1")).isEqualTo("+hash");
+    // No scope: an empty field. The chain's root in the hash tag: its conversation.
+    assertThat(redis.command("TYPE", prefix + "turn:{:c:conv_1}:resp_1")).isEqualTo("+string");
+    assertThat(redis.command("TYPE", prefix + "turn:{:c:conv_1}:resp_2")).isEqualTo("+string");
+    assertThat(redis.command("TYPE", prefix + "conv:{:c:conv_1}")).isEqualTo("+hash");
+    assertThat(redis.command("GET", prefix + "root::resp_2")).as("the root pointer").isEqualTo("$8");
     assertThat(keys("seg:")).singleElement().satisfies(segment -> {
-      assertThat(segment).startsWith(prefix + "seg::");
-      assertThat(server.command("TYPE", segment)).isEqualTo("+hash");
-      assertThat(server.command("HEXISTS", segment, "resp_1")).isEqualTo(":1");
+      assertThat(segment).isEqualTo(prefix + "seg:{:c:conv_1}:1");
+      assertThat(redis.command("TYPE", segment)).isEqualTo("+hash");
+      assertThat(redis.command("HEXISTS", segment, "resp_1")).isEqualTo(":1");
       assertThat(pttl(segment)).isBetween(7_190_000L, 7_200_000L);
     });
-    assertThat(pttl(prefix + "turn::resp_1")).isBetween(7_190_000L, 7_200_000L);
-    assertThat(pttl(prefix + "conv::conv_1")).isBetween(7_190_000L, 7_200_000L);
+    for (String key : List.of("turn:{:c:conv_1}:resp_1", "conv:{:c:conv_1}", "root::resp_1", "root::resp_2")) {
+      assertThat(pttl(prefix + key)).as(key).isBetween(7_190_000L, 7_200_000L);
+    }
+  }
+
+  @Test
+  void record_waitForReplicas_eachTurnOnAReplicaBeforeItReturns() throws Exception {
+    if (cluster) {
+      RedisCluster shared = RedisCluster.shared();
+      RedisHistoryJournal waiting = journal(RedisHistoryJournal.builder().waitForReplicas(1));
+      waiting.record(turn("resp_0", null, "[0]", "[0]")); // the connections to the masters opened
+      Map<String, Long> waits = waitsRunBy(shared.masters(), () -> {
+        waiting.record(turn("resp_1", null, "[1]", "[1]"));
+        waiting.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+      });
+      assertThat(waits).as("per turn, a WAIT on the chain's master and one on its pointer's")
+          .containsEntry("wait", 4L);
+      return;
+    }
+    try (RedisServer master = RedisServer.launch();
+        RedisServer replica = RedisServer.launch("--replicaof", "127.0.0.1", Integer.toString(master.port()))) {
+      RedisConnector connector = RedisConnector.builder().uri(master.uri()).keyPrefix(prefix).build();
+      connectors.add(connector);
+      assertThat(connector.awaitConnection(Duration.ofSeconds(20))).isTrue();
+      RedisHistoryJournal waiting = RedisHistoryJournal.builder().connector(connector).waitForReplicas(1).build();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (!String.valueOf(replica.call("INFO", "replication")).contains("master_link_status:up")) {
+        assertThat(System.nanoTime()).as("replica in sync within 20 s").isLessThan(deadline);
+        TimeUnit.MILLISECONDS.sleep(20); // polling a process we started
+      }
+
+      Map<String, Long> waits = waitsRunBy(List.of(master), () -> {
+        for (int i = 1; i <= 5; i++) {
+          waiting.record(turn("resp_" + i, i == 1 ? null : "resp_" + (i - 1), "[" + i + "]", "[]"));
+          assertThat(replica.command("EXISTS", prefix + "turn:{:r:resp_1}:resp_" + i))
+              .as("turn %d on the replica when record returns", i).isEqualTo(":1");
+        }
+      });
+      assertThat(waits).as("one WAIT per turn").containsEntry("wait", 5L);
+      assertThat(waiting.history(ChainKey.response("resp_5")).turns()).isEqualTo(5);
+    }
+  }
+
+  /** How often each of {@code masters} ran WAIT during {@code action}, from INFO commandstats. */
+  private static Map<String, Long> waitsRunBy(List<RedisServer> masters, RedisConnectorTest.Action action)
+      throws Exception {
+    for (RedisServer master : masters) {
+      master.call("CONFIG", "RESETSTAT");
+    }
+    action.run();
+    Map<String, Long> calls = new HashMap<>();
+    for (RedisServer master : masters) {
+      for (String line : String.valueOf(master.call("INFO", "commandstats")).split("\r?\n")) {
+        if (line.startsWith("cmdstat_wait:")) {
+          calls.merge("wait", Long.parseLong(line.replaceAll("^[^:]+:calls=(\\d+),.*", "$1")), Long::sum);
+        }
+      }
+    }
+    return calls;
+  }
+
+  @Test
+  void record_chain_everyKeyButItsRootPointersInOneSlot() throws Exception {
+    journal.record(turn("resp_1", null, "[1]", "[1]"));
+    journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+    journal.record(turn("resp_2b", "resp_1", "[b]", "[b]"));
+
+    List<String> chain = keys("").stream().filter(key -> !key.startsWith(prefix + "root:")).toList();
+    assertThat(chain).containsExactlyInAnyOrder(prefix + "turn:{:r:resp_1}:resp_1", prefix + "turn:{:r:resp_1}:resp_2",
+        prefix + "turn:{:r:resp_1}:resp_2b", prefix + "seg:{:r:resp_1}:1");
+    RedisCluster slots = RedisCluster.shared();
+    long slot = slots.slot(prefix + "seg:{:r:resp_1}:#"); // the segment counter, too
+    for (String key : chain) {
+      assertThat(slots.slot(key)).as(key).isEqualTo(slot);
+    }
+    assertThat(keys("root:")).containsExactlyInAnyOrder(prefix + "root::resp_1", prefix + "root::resp_2",
+        prefix + "root::resp_2b");
   }
 
   @Test
@@ -171,14 +270,14 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_2b", "resp_1", "[b]", "[b]")); // a branch
     // As if 110 minutes had passed since anything was last used.
     for (String key : keys("")) {
-      server.command("PEXPIRE", key, "600000");
+      redis.command("PEXPIRE", key, "600000");
     }
 
     journal.record(turn("resp_6", "resp_5", "[6]", "[6]"));
     // What would expire before the new turn does: gone.
     for (String key : keys("")) {
       if (pttl(key) < 7_100_000L) {
-        server.command("DEL", key);
+        redis.command("DEL", key);
       }
     }
 
@@ -198,13 +297,13 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_3b", "resp_3", "[b]", "[b]")); // a branch
     assertThat(keys("seg:")).as("two turns a segment").hasSize(6);
     for (String key : keys("")) {
-      server.command("PEXPIRE", key, "600000");
+      redis.command("PEXPIRE", key, "600000");
     }
 
     journal.record(turn("resp_10", "resp_9", "[10]", "[10]"));
     for (String key : keys("")) {
       if (pttl(key) < 7_100_000L) {
-        server.command("DEL", key);
+        redis.command("DEL", key);
       }
     }
 
@@ -248,13 +347,13 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_1", null, "[1]", "[1]"));
     journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
     for (String key : keys("")) {
-      server.command("PEXPIRE", key, "1000");
+      redis.command("PEXPIRE", key, "1000");
     }
 
     assertThat(journal.history(ChainKey.response("resp_2")).isComplete()).isTrue();
     for (String key : keys("")) {
       if (pttl(key) < 7_100_000L) {
-        server.command("DEL", key);
+        redis.command("DEL", key);
       }
     }
     assertThat(journal.history(ChainKey.response("resp_2")).isComplete()).isTrue();
@@ -276,7 +375,7 @@ final class RedisHistoryJournalTest {
     assertThat(journal.history(ChainKey.response("resp_4")).link()).as("the first link past the bound")
         .contains(ChainKey.response("resp_3"));
     for (String segment : keys("seg:")) {
-      assertThat(server.command("HEXISTS", segment, "resp_3")).as("a marker keeps no items").isEqualTo(":0");
+      assertThat(redis.command("HEXISTS", segment, "resp_3")).as("a marker keeps no items").isEqualTo(":0");
     }
     journal.record(turn("resp_2b", "resp_1", "[]", "[]"));
     assertThat(journal.history(ChainKey.response("resp_2b")).isComplete()).as("a branch under the bound").isTrue();
@@ -349,7 +448,8 @@ final class RedisHistoryJournalTest {
 
   @Test
   void history_unreadableRecord_missingNotThrown() throws Exception {
-    server.command("SET", prefix + "turn::resp_1", "not a turn");
+    redis.command("SET", prefix + "turn:{:r:resp_1}:resp_1", "not a turn");
+    redis.command("SET", prefix + "root::resp_1", "r:resp_1");
 
     assertThat(journal.history(ChainKey.response("resp_1")).status()).isEqualTo(Status.MISSING_LINK);
   }
@@ -357,6 +457,7 @@ final class RedisHistoryJournalTest {
   @Test
   void history_redisStoppedThenBackEmptyWithoutLocalFallback_unavailableWhileDownMissingOnceItAnswers()
       throws Exception {
+    Assumptions.assumeFalse(cluster, "one node stopped: a cluster's master lost is RedisClusterFailoverTest");
     try (RedisServer own = RedisServer.launch()) {
       CountDownLatch available = new CountDownLatch(1);
       RedisConnector connector = RedisConnector.builder().uri(own.uri()).keyPrefix(prefix)
@@ -398,7 +499,7 @@ final class RedisHistoryJournalTest {
 
   @Test
   void history_connectorClosed_unavailableUnlessKeptLocally() {
-    RedisConnector connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
+    RedisConnector connector = redis.connector().keyPrefix(prefix).build();
     RedisHistoryJournal closed = RedisHistoryJournal.builder().connector(connector).build();
     closed.record(turn("resp_1", null, "[]", "[]"));
     journal.record(turn("resp_9", null, "[]", "[]")); // by another instance
@@ -414,7 +515,7 @@ final class RedisHistoryJournalTest {
     journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(turn("resp_1", null, "[]", "[]"));
     journal.record(turn("resp_2", "resp_1", "[]", "[]"));
-    server.command("SET", prefix + "pin:r::resp_1", "x");
+    redis.command("SET", prefix + "pin:r::resp_1", "x");
     assertThat(journal.estimatedSize()).isEqualTo(3);
 
     journal.clear();
@@ -422,7 +523,7 @@ final class RedisHistoryJournalTest {
     assertThat(journal.history(ChainKey.response("resp_1")).isComplete()).isFalse();
     assertThat(journal.estimatedSize()).isZero();
     assertThat(keys("seg:")).isEmpty();
-    assertThat(server.command("EXISTS", prefix + "pin:r::resp_1")).as("pins are the store's").isEqualTo(":1");
+    assertThat(redis.command("EXISTS", prefix + "pin:r::resp_1")).as("pins are the store's").isEqualTo(":1");
   }
 
   @Test
@@ -507,7 +608,7 @@ final class RedisHistoryJournalTest {
   void builder_defaultsAndBadArguments() {
     assertThat(journal.maximumBytesPerChain()).isEqualTo(4L << 20);
     assertThat(journal.expireAfterAccess()).isEqualTo(Duration.ofHours(2));
-    assertThat(journal.toString()).contains("redis://127.0.0.1:" + server.port()).contains("available");
+    assertThat(journal.toString()).contains(redis.address()).contains("available");
     assertThatThrownBy(() -> RedisHistoryJournal.builder().build()).hasMessageContaining("RedisConnector.builder()");
     assertThatThrownBy(() -> RedisHistoryJournal.builder().maximumBytesPerChain(0)).hasMessageContaining("4L << 20");
     assertThatThrownBy(() -> RedisHistoryJournal.builder().expireAfterAccess(Duration.ofNanos(1)))
@@ -519,7 +620,7 @@ final class RedisHistoryJournalTest {
   }
 
   private RedisHistoryJournal journal(RedisHistoryJournal.Builder builder) {
-    RedisConnector connector = RedisConnector.builder().uri(server.uri()).keyPrefix(prefix).build();
+    RedisConnector connector = redis.connector().keyPrefix(prefix).build();
     connectors.add(connector);
     // Connected before the test: a first command slower than the timeout on a loaded machine would
     // be answered from the local fallback, not from Redis.
@@ -528,12 +629,12 @@ final class RedisHistoryJournalTest {
   }
 
   private long pttl(String key) throws Exception {
-    return Long.parseLong(server.command("PTTL", key).substring(1));
+    return Long.parseLong(redis.command("PTTL", key).substring(1));
   }
 
-  /** This test's keys in a section ("" for all), but the segment counter, which never expires. */
+  /** This test's keys in a section ("" for all), but the chains' segment counters. */
   private List<String> keys(String section) throws Exception {
-    return server.keys(prefix + section + "*").stream().filter(key -> !key.equals(prefix + "segments")).toList();
+    return redis.keys(prefix + section + "*").stream().filter(key -> !key.endsWith(":#")).toList();
   }
 
   private static JournalTurn turn(String id, String previous, String input, String output) {

@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Assumptions;
  * <p>Without the binary, a test is skipped with a message saying how to install it; under CI
  * (environment {@code CI=true}) it fails instead, since a CI that skips these tests proves nothing.
  */
-final class RedisServer implements AutoCloseable {
+final class RedisServer implements TestRedis, AutoCloseable {
 
   private final String binary;
   private final int port;
@@ -37,6 +37,8 @@ final class RedisServer implements AutoCloseable {
   private final Path dir;
   private final boolean tls;
   private Process process;
+  // Sent with AUTH before each command of the tests' own, if the server requires one.
+  private volatile String password;
 
   private RedisServer(String binary, int port, List<String> extraArgs, Path dir, boolean tls) {
     this.binary = binary;
@@ -95,8 +97,23 @@ final class RedisServer implements AutoCloseable {
     return "redis://127.0.0.1:" + port;
   }
 
+  @Override
+  public RedisConnector.Builder connector() {
+    return RedisConnector.builder().uri(uri());
+  }
+
+  @Override
+  public String address() {
+    return "redis://127.0.0.1:" + port;
+  }
+
   Path dir() {
     return dir;
+  }
+
+  /** True while the server process runs. */
+  boolean isRunning() {
+    return process != null && process.isAlive();
   }
 
   /** Starts the server again, on the same port, after {@link #stop()}. */
@@ -120,6 +137,22 @@ final class RedisServer implements AutoCloseable {
     }
   }
 
+  /** Kills the server (SIGKILL: no shutdown, no failover handed over) and waits until it is gone. */
+  void kill() throws InterruptedException {
+    if (process == null) {
+      return;
+    }
+    process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    process = null;
+  }
+
+  /** Starts a server in the given directory, kept after {@link #stop()}: a cluster node's config lives there. */
+  static RedisServer launchIn(Path dir, int port, String... extraArgs) throws IOException {
+    RedisServer server = new RedisServer(findBinary(), port, List.of(extraArgs), dir, false);
+    server.start();
+    return server;
+  }
+
   /** Stops the server (SIGTERM, no snapshot) and waits until its port is closed. */
   void stop() throws InterruptedException {
     if (process == null) {
@@ -133,8 +166,9 @@ final class RedisServer implements AutoCloseable {
   }
 
   /** Sends one command in Redis' inline protocol and returns the first reply line. */
-  String command(String... words) throws IOException {
-    try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+  @Override
+  public String command(String... words) throws IOException {
+    try (Socket socket = open()) {
       socket.setSoTimeout(5_000);
       OutputStream out = socket.getOutputStream();
       StringBuilder request = new StringBuilder("*").append(words.length).append("\r\n");
@@ -156,8 +190,31 @@ final class RedisServer implements AutoCloseable {
     }
   }
 
+  /** Makes the tests' own commands authenticate with {@code password} first. */
+  void authenticateWith(String password) {
+    this.password = password;
+  }
+
+  private Socket open() throws IOException {
+    Socket socket = new Socket(InetAddress.getLoopbackAddress(), port);
+    String secret = password;
+    if (secret != null) {
+      byte[] auth = ("*2\r\n$4\r\nAUTH\r\n$" + secret.length() + "\r\n" + secret + "\r\n")
+          .getBytes(StandardCharsets.UTF_8);
+      socket.getOutputStream().write(auth);
+      socket.getOutputStream().flush();
+      InputStream in = socket.getInputStream();
+      int c;
+      while ((c = in.read()) != -1 && c != '\n') {
+        // the +OK line
+      }
+    }
+    return socket;
+  }
+
   /** Returns the keys matching {@code pattern} ({@code KEYS}: fine for a test's own few keys). */
-  List<String> keys(String pattern) throws IOException {
+  @Override
+  public List<String> keys(String pattern) throws IOException {
     List<String> keys = new ArrayList<>();
     for (Object key : (List<?>) call("KEYS", pattern)) {
       keys.add((String) key);
@@ -170,7 +227,7 @@ final class RedisServer implements AutoCloseable {
    * a nil), a Long for an integer, a List for an array; an error reply throws.
    */
   Object call(String... words) throws IOException {
-    try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+    try (Socket socket = open()) {
       socket.setSoTimeout(30_000);
       OutputStream out = socket.getOutputStream();
       StringBuilder request = new StringBuilder("*").append(words.length).append("\r\n");
@@ -289,14 +346,14 @@ final class RedisServer implements AutoCloseable {
     return false;
   }
 
-  private static void unavailable(String message) {
+  static void unavailable(String message) {
     if ("true".equalsIgnoreCase(System.getenv("CI"))) {
       fail(message + " (CI=true: a missing server fails the build)");
     }
     Assumptions.abort(message);
   }
 
-  private static int freePort() throws IOException {
+  static int freePort() throws IOException {
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return socket.getLocalPort();
     }
@@ -314,7 +371,7 @@ final class RedisServer implements AutoCloseable {
         + " -Daffinity4j.redis.server=PATH";
   }
 
-  private static String findBinary() {
+  static String findBinary() {
     String missing = missing();
     if (missing != null) {
       unavailable(missing);

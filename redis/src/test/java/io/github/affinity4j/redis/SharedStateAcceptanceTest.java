@@ -2,35 +2,20 @@ package io.github.affinity4j.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.github.affinity4j.core.AffinityListener.ChainRepair;
-import io.github.affinity4j.core.AffinityListener;
-import io.github.affinity4j.core.ChainBreak;
 import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainNote;
-import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.SimulatedAnswer;
 import java.io.IOException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import okhttp3.HttpUrl;
-import okhttp3.MediaType;
-import okhttp3.OkHttpClient;
-import okhttp3.Request;
-import okhttp3.RequestBody;
-import okhttp3.Response;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -47,11 +32,10 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(180)
 final class SharedStateAcceptanceTest {
 
-  private static final MediaType JSON = MediaType.get("application/json");
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
   private final String prefix = "acceptance-" + UUID.randomUUID() + ":";
-  private final List<Instance> instances = new ArrayList<>();
+  private final List<AppInstance> instances = new ArrayList<>();
   private RedisServer redis;
   private ApimSimulator apim;
   private HttpUrl responses;
@@ -65,7 +49,7 @@ final class SharedStateAcceptanceTest {
 
   @AfterEach
   void stop() throws IOException {
-    for (Instance instance : instances) {
+    for (AppInstance instance : instances) {
       instance.close();
     }
     if (apim != null) {
@@ -79,8 +63,8 @@ final class SharedStateAcceptanceTest {
   @Test
   void twoInstances_alternateTurnsOf100Conversations_fullContextAndKillRepairedByWhicheverMeetsIt()
       throws Exception {
-    Instance a = instance("a");
-    Instance b = instance("b");
+    AppInstance a = instance("a");
+    AppInstance b = instance("b");
     int conversations = 100;
     int turns = 6;
     String[] last = new String[conversations];
@@ -94,9 +78,9 @@ final class SharedStateAcceptanceTest {
         apim.backend(killed).kill();
       }
       for (int c = 0; c < conversations; c++) {
-        Instance instance = (c + turn) % 2 == 0 ? a : b; // the next turn lands on the other instance
-        Reply reply = send(instance, "conversation " + c + ", turn " + turn, last[c]);
-        assertThat(reply.status).as("conversation %d turn %d: %s", c, turn, reply.body).isEqualTo(200);
+        AppInstance instance = (c + turn) % 2 == 0 ? a : b; // the next turn lands on the other instance
+        AppInstance.Reply reply = AppInstance.send(instance, "conversation " + c + ", turn " + turn, last[c]);
+        assertThat(reply.status()).as("conversation %d turn %d: %s", c, turn, reply.body()).isEqualTo(200);
         SimulatedAnswer answer = reply.answer();
         assertThat(answer.userMessages()).as("conversation %d turn %d sees its whole history", c, turn)
             .isEqualTo(turn);
@@ -106,7 +90,7 @@ final class SharedStateAcceptanceTest {
         } else if (turn < 4 || !home[c].equals(killed)) {
           assertThat(answer.backend()).as("conversation %d stays on its backend", c).isEqualTo(home[c]);
         }
-        last[c] = reply.id;
+        last[c] = reply.id();
       }
     }
 
@@ -127,40 +111,40 @@ final class SharedStateAcceptanceTest {
 
   @Test
   void redisStoppedMidRun_oneInstanceKeepsItsChainsPinnedAndRepairsThemFromItsLocalFallback() throws Exception {
-    Instance a = instance("a", true);
+    AppInstance a = instance("a", true);
     int conversations = 30;
     String[] last = new String[conversations];
     String[] home = new String[conversations];
     for (int turn = 1; turn <= 2; turn++) {
       for (int c = 0; c < conversations; c++) {
-        Reply reply = send(a, "turn " + turn, last[c]);
-        assertThat(reply.status).isEqualTo(200);
+        AppInstance.Reply reply = AppInstance.send(a, "turn " + turn, last[c]);
+        assertThat(reply.status()).isEqualTo(200);
         home[c] = turn == 1 ? reply.answer().backend() : home[c];
-        last[c] = reply.id;
+        last[c] = reply.id();
       }
     }
 
     redis.stop();
     long pinned = a.interceptor.stats().pinsApplied();
     for (int c = 0; c < conversations; c++) {
-      Reply reply = send(a, "turn 3, Redis down", last[c]);
-      assertThat(reply.status).as("conversation %d: %s", c, reply.body).isEqualTo(200);
+      AppInstance.Reply reply = AppInstance.send(a, "turn 3, Redis down", last[c]);
+      assertThat(reply.status()).as("conversation %d: %s", c, reply.body()).isEqualTo(200);
       assertThat(reply.answer().backend()).as("conversation %d keeps its backend", c).isEqualTo(home[c]);
       assertThat(reply.answer().userMessages()).isEqualTo(3);
-      last[c] = reply.id;
+      last[c] = reply.id();
     }
     assertThat(a.interceptor.stats().pinsApplied() - pinned).as("every pinned turn found its pin locally")
         .isEqualTo(conversations);
     String killed = home[0];
     apim.backend(killed).kill();
     for (int c = 0; c < conversations; c++) {
-      Reply reply = send(a, "turn 4, Redis down, a backend lost", last[c]);
-      assertThat(reply.status).as("conversation %d: %s", c, reply.body).isEqualTo(200);
+      AppInstance.Reply reply = AppInstance.send(a, "turn 4, Redis down, a backend lost", last[c]);
+      assertThat(reply.status()).as("conversation %d: %s", c, reply.body()).isEqualTo(200);
       assertThat(reply.answer().userMessages()).as("conversation %d sees its whole history", c).isEqualTo(4);
       if (!home[c].equals(killed)) {
         assertThat(reply.answer().backend()).isEqualTo(home[c]);
       }
-      last[c] = reply.id;
+      last[c] = reply.id();
     }
     long onKilled = java.util.Arrays.stream(home).filter(killed::equals).count();
     System.out.printf("Redis down: %d conversations kept their backends; the %d on %s were repaired from the"
@@ -172,10 +156,10 @@ final class SharedStateAcceptanceTest {
 
     redis.start(); // empty: the test server keeps no snapshot
     a.awaitAvailable();
-    Instance b = instance("b", true); // Redis is the source again: another instance finds a's pins
+    AppInstance b = instance("b", true); // Redis is the source again: another instance finds a's pins
     for (int c = 0; c < conversations; c++) {
-      Reply reply = send(b, "turn 5, Redis back, another instance", last[c]);
-      assertThat(reply.status).as("conversation %d: %s", c, reply.body).isEqualTo(200);
+      AppInstance.Reply reply = AppInstance.send(b, "turn 5, Redis back, another instance", last[c]);
+      assertThat(reply.status()).as("conversation %d: %s", c, reply.body()).isEqualTo(200);
       assertThat(reply.answer().userMessages()).isEqualTo(5);
     }
     assertThat(b.interceptor.stats().pinsApplied()).as("pins kept during the outage were sent to Redis")
@@ -185,15 +169,15 @@ final class SharedStateAcceptanceTest {
   @Test
   void redisStoppedMidRun_withoutLocalFallback_requestsFlowPinlessTurnsFailClearlyNewChainsWorkAfterItReturns()
       throws Exception {
-    Instance a = instance("a", false);
-    Instance b = instance("b", false);
+    AppInstance a = instance("a", false);
+    AppInstance b = instance("b", false);
     int conversations = 30;
     String[] last = new String[conversations];
     for (int turn = 1; turn <= 2; turn++) {
       for (int c = 0; c < conversations; c++) {
-        Reply reply = send((c + turn) % 2 == 0 ? a : b, "turn " + turn, last[c]);
-        assertThat(reply.status).isEqualTo(200);
-        last[c] = reply.id;
+        AppInstance.Reply reply = AppInstance.send((c + turn) % 2 == 0 ? a : b, "turn " + turn, last[c]);
+        assertThat(reply.status()).isEqualTo(200);
+        last[c] = reply.id();
       }
     }
 
@@ -202,25 +186,25 @@ final class SharedStateAcceptanceTest {
     int failedClearly = 0;
     int secondsFailed = 0;
     for (int c = 0; c < conversations; c++) {
-      Instance instance = c % 2 == 0 ? a : b;
-      Reply reply = send(instance, "turn 3", last[c]); // a pinned turn: needs Redis
-      if (reply.status == 200) {
+      AppInstance instance = c % 2 == 0 ? a : b;
+      AppInstance.Reply reply = AppInstance.send(instance, "turn 3", last[c]); // a pinned turn: needs Redis
+      if (reply.status() == 200) {
         assertThat(reply.answer().userMessages()).as("landed on its backend by luck: whole").isEqualTo(3);
         ok++;
       } else {
-        assertThat(reply.status).isEqualTo(400);
+        assertThat(reply.status()).isEqualTo(400);
         assertRepairFailed(reply, last[c]);
         assertThat(instance.history(last[c])).as("the repair found the journal unreadable, not the history missing")
             .isEqualTo(ChainHistory.Status.UNAVAILABLE);
         failedClearly++;
       }
-      Instance other = c % 2 == 0 ? b : a;
-      Reply fresh = send(other, "a new conversation while Redis is down", null);
-      assertThat(fresh.status).as("requests still go out").isEqualTo(200);
-      Reply second = send(other, "and its second turn, on the same instance", fresh.id);
-      assertThat(second.status).isIn(200, 400);
-      if (second.status == 400) {
-        assertRepairFailed(second, fresh.id);
+      AppInstance other = c % 2 == 0 ? b : a;
+      AppInstance.Reply fresh = AppInstance.send(other, "a new conversation while Redis is down", null);
+      assertThat(fresh.status()).as("requests still go out").isEqualTo(200);
+      AppInstance.Reply second = AppInstance.send(other, "and its second turn, on the same instance", fresh.id());
+      assertThat(second.status()).isIn(200, 400);
+      if (second.status() == 400) {
+        assertRepairFailed(second, fresh.id());
         secondsFailed++;
       }
     }
@@ -239,17 +223,17 @@ final class SharedStateAcceptanceTest {
     b.awaitAvailable();
     int lostFailed = 0;
     for (int c = 0; c < conversations; c++) {
-      Instance instance = c % 2 == 0 ? b : a;
-      Reply reply = send(instance, "turn 4, after the outage", last[c]);
-      if (reply.status != 200) {
-        assertThat(reply.status).isEqualTo(400);
+      AppInstance instance = c % 2 == 0 ? b : a;
+      AppInstance.Reply reply = AppInstance.send(instance, "turn 4, after the outage", last[c]);
+      if (reply.status() != 200) {
+        assertThat(reply.status()).isEqualTo(400);
         assertRepairFailed(reply, last[c]);
         assertThat(instance.history(last[c])).as("Redis answers but lost the history: not in the journal")
             .isEqualTo(ChainHistory.Status.MISSING_LINK);
         lostFailed++;
       }
       // Moves the gateway's round-robin on, so that unpinned turns do not land on their backends in step.
-      assertThat(send(c % 2 == 0 ? a : b, "a new conversation after the outage", null).status).isEqualTo(200);
+      assertThat(AppInstance.send(c % 2 == 0 ? a : b, "a new conversation after the outage", null).status()).isEqualTo(200);
     }
     System.out.printf("Redis back, empty: %d of %d old chains missed their backend and failed: not in the"
         + " journal%n", lostFailed, conversations);
@@ -257,10 +241,10 @@ final class SharedStateAcceptanceTest {
     for (int c = 0; c < 10; c++) {
       String previous = null;
       for (int turn = 1; turn <= 4; turn++) {
-        Reply reply = send((c + turn) % 2 == 0 ? a : b, "after the outage, turn " + turn, previous);
-        assertThat(reply.status).as("new chains work again: %s", reply.body).isEqualTo(200);
+        AppInstance.Reply reply = AppInstance.send((c + turn) % 2 == 0 ? a : b, "after the outage, turn " + turn, previous);
+        assertThat(reply.status()).as("new chains work again: %s", reply.body()).isEqualTo(200);
         assertThat(reply.answer().userMessages()).isEqualTo(turn);
-        previous = reply.id;
+        previous = reply.id();
       }
     }
   }
@@ -269,121 +253,21 @@ final class SharedStateAcceptanceTest {
    * The error reply of a repair that failed on chain {@code response:previousId}: named by header
    * {@value ChainNote#HEADER} (the reason and the chain), and its message holds the chain's id.
    */
-  private static void assertRepairFailed(Reply reply, String previousId) throws IOException {
-    assertThat(reply.note).as("a failed repair: %s", reply.body)
+  private static void assertRepairFailed(AppInstance.Reply reply, String previousId) throws IOException {
+    assertThat(reply.note()).as("a failed repair: %s", reply.body())
         .isEqualTo(ChainNote.of(ChainKey.response(previousId), ChainNote.Reason.REPAIR_FAILED, null, "").headerValue());
-    assertThat(ChainNote.reasonIn(reply.note)).isEqualTo(ChainNote.Reason.REPAIR_FAILED);
-    assertThat(MAPPER.readTree(reply.body).at("/error/message").asText()).contains(previousId);
+    assertThat(ChainNote.reasonIn(reply.note())).isEqualTo(ChainNote.Reason.REPAIR_FAILED);
+    assertThat(MAPPER.readTree(reply.body()).at("/error/message").asText()).contains(previousId);
   }
 
-  private Instance instance(String name) {
+  private AppInstance instance(String name) {
     return instance(name, true);
   }
 
-  private Instance instance(String name, boolean localFallback) {
-    Instance instance = new Instance(name, redis.uri(), prefix, localFallback, responses);
+  private AppInstance instance(String name, boolean localFallback) {
+    AppInstance instance = new AppInstance(name, redis.connector(), prefix, localFallback, responses);
     instances.add(instance);
     return instance;
   }
 
-  private Reply send(Instance instance, String input, String previous) throws IOException {
-    Map<String, Object> body = new HashMap<>();
-    body.put("model", "gpt-4.1");
-    body.put("input", input);
-    if (previous != null) {
-      body.put("previous_response_id", previous);
-    }
-    Request request = new Request.Builder().url(responses)
-        .post(RequestBody.create(MAPPER.writeValueAsString(body), JSON)).build();
-    try (Response response = instance.client.newCall(request).execute()) {
-      String text = response.body().string();
-      JsonNode json = MAPPER.readTree(text);
-      return new Reply(response.code(), text, json.path("id").asText(null),
-          json.at("/output/0/content/0/text").asText(""), response.header(ChainNote.HEADER));
-    }
-  }
-
-  private record Reply(int status, String body, String id, String text, String note) {
-    SimulatedAnswer answer() {
-      return SimulatedAnswer.parse(text);
-    }
-  }
-
-  /** One instance of the application: its own connector, store, journal, interceptor and client. */
-  private static final class Instance {
-    final RedisConnector connector;
-    final AffinityInterceptor interceptor;
-    final OkHttpClient client;
-    final AtomicInteger repairs = new AtomicInteger();
-    final List<String> failures = new CopyOnWriteArrayList<>();
-    final AtomicInteger unavailable = new AtomicInteger();
-    final CountDownLatch available = new CountDownLatch(1);
-    final HttpUrl responsesUrl;
-
-    Instance(String name, String uri, String prefix, boolean localFallback, HttpUrl responsesUrl) {
-      this.responsesUrl = responsesUrl;
-      connector = RedisConnector.builder().uri(uri).keyPrefix(prefix).clientName("instance-" + name)
-          .retryInterval(Duration.ofMillis(50))
-          .listener(new RedisListener() {
-            @Override
-            public void unavailable(String operation, RuntimeException cause) {
-              unavailable.incrementAndGet();
-            }
-
-            @Override
-            public void available(Duration outage) {
-              available.countDown();
-            }
-          })
-          .build();
-      connector.awaitConnection(Duration.ofSeconds(10));
-      interceptor = AffinityInterceptor.builder()
-          .store(RedisAffinityStore.builder().connector(connector)
-              .localFallbackMaximumSize(localFallback ? RedisAffinityStore.DEFAULT_LOCAL_FALLBACK_MAXIMUM_SIZE : 0)
-              .build())
-          .journal(RedisHistoryJournal.builder().connector(connector)
-              .localFallbackMaximumEntries(localFallback ? RedisHistoryJournal.DEFAULT_LOCAL_FALLBACK_MAXIMUM_ENTRIES : 0)
-              .build())
-          .retryPause(Duration.ZERO)
-          .listener(new AffinityListener() {
-            @Override
-            public void repaired(ChainRepair repair) {
-              repairs.incrementAndGet();
-            }
-
-            @Override
-            public void repairFailed(ChainKey chain, ChainBreak cause, String reason) {
-              failures.add(reason);
-            }
-          })
-          .build();
-      client = new OkHttpClient.Builder().addInterceptor(interceptor).build();
-    }
-
-    /** Redis answers again: operations go on until one succeeds and ends the outage. */
-    void awaitAvailable() throws InterruptedException {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      RedisAffinityStore probe = RedisAffinityStore.builder().connector(connector).build();
-      while (!available.await(20, TimeUnit.MILLISECONDS)) {
-        assertThat(System.nanoTime()).as("Redis available again within 30 s").isLessThan(deadline);
-        probe.get(ChainKey.response("resp_probe"));
-      }
-    }
-
-    /** The status of the chain's history in this instance's journal, in the scope of the simulator's API. */
-    ChainHistory.Status history(String responseId) {
-      ChainScope scope = interceptor.scopeOf(new Request.Builder().url(responsesUrl).build());
-      return interceptor.journal().history(ChainKey.response(responseId).in(scope)).status();
-    }
-
-    long repairsFailed() {
-      return interceptor.repairStats().repairsFailed();
-    }
-
-    void close() {
-      client.dispatcher().executorService().shutdown();
-      client.connectionPool().evictAll();
-      connector.close();
-    }
-  }
 }

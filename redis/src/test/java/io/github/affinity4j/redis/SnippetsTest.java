@@ -14,7 +14,7 @@ import okhttp3.Response;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** The README's "Shared state across instances (Redis)" snippet, compiled and run. */
+/** The README's "Shared state across instances (Redis)" snippet and docs/redis.md's, compiled and run. */
 @RequiresRedisServer
 @Timeout(60)
 final class SnippetsTest {
@@ -56,6 +56,51 @@ final class SnippetsTest {
         assertThat(affinity.stats().chainsTracked()).isEqualTo(1);
         assertThat(affinity.journal().estimatedSize()).isEqualTo(1);
         assertThat(alerts).isEmpty();
+      } finally {
+        http.dispatcher().executorService().shutdown();
+        http.connectionPool().evictAll();
+      }
+    }
+  }
+
+  @Test
+  void docsRedisSnippet_cluster_compilesAndRuns() throws Exception {
+    RedisCluster cluster = RedisCluster.shared();
+    try (ApimSimulator apim = ApimSimulator.builder().backends(2).start()) {
+      String seed = cluster.seeds()[0]; // docs: "rediss://my-cache.westeurope.redis.azure.net:10000"
+
+      // --- docs/redis.md snippet ---
+      RedisConnector redis = RedisConnector.builder()
+          .cluster(seed)   // one seed or several
+          .build();
+      AffinityInterceptor affinity = AffinityInterceptor.builder()
+          .store(RedisAffinityStore.builder().connector(redis).build())
+          .journal(RedisHistoryJournal.builder().connector(redis).build())
+          .build();
+      // --- end ---
+
+      OkHttpClient http = new OkHttpClient.Builder().addInterceptor(affinity).build();
+      try (redis) {
+        // Connected first (the topology read, then a master): else the turn waits in the local fallback.
+        assertThat(redis.awaitConnection(java.time.Duration.ofSeconds(20))).isTrue();
+        Request request = new Request.Builder().url(apim.openAiBaseUrl() + "/responses")
+            .post(RequestBody.create("{\"model\":\"gpt-4.1\",\"input\":\"Hello\"}",
+                MediaType.get("application/json"))).build();
+        try (Response response = http.newCall(request).execute()) {
+          assertThat(response.code()).isEqualTo(200);
+        }
+        assertThat(redis.isCluster()).isTrue();
+        assertThat(affinity.journal().estimatedSize()).as("found by SCAN on every master").isEqualTo(1);
+
+        // --- docs/redis.md snippet: waitForReplicas ---
+        RedisHistoryJournal journal = RedisHistoryJournal.builder()
+            .connector(redis)
+            .waitForReplicas(1)   // Redis WAIT after each turn: one more round trip
+            .build();
+        // --- end ---
+        journal.record(io.github.affinity4j.core.JournalTurn.builder().responseId("resp_docs").input(new byte[] {'[', ']'})
+            .output(new byte[] {'[', ']'}).build());
+        assertThat(journal.history(io.github.affinity4j.core.ChainKey.response("resp_docs")).isComplete()).isTrue();
       } finally {
         http.dispatcher().executorService().shutdown();
         http.connectionPool().evictAll();
