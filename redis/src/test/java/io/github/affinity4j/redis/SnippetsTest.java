@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.affinity4j.okhttp.AffinityInterceptor;
 import io.github.affinity4j.testkit.ApimSimulator;
+import io.github.affinity4j.testsupport.DocSnippets;
 import java.util.ArrayList;
 import java.util.List;
 import okhttp3.MediaType;
@@ -13,8 +14,10 @@ import okhttp3.RequestBody;
 import okhttp3.Response;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** The README's "Shared state across instances (Redis)" snippet and docs/redis.md's, compiled and run. */
+/** The snippets of {@code docs/redis.md}, compiled and run, and shown on the page as they are here. */
 @RequiresRedisServer
 @Timeout(60)
 final class SnippetsTest {
@@ -25,13 +28,13 @@ final class SnippetsTest {
   void readmeSnippet_sharedState_compilesAndRuns() throws Exception {
     try (RedisServer server = RedisServer.launch("--requirepass", "test-key");
         ApimSimulator apim = ApimSimulator.builder().backends(2).start()) {
-      String uri = server.uri(); // README: "rediss://my-cache.redis.cache.windows.net:6380"
-      String key = "test-key";   // README: System.getenv("REDIS_KEY")
+      String redisUri = server.uri();
+      char[] redisKey = "test-key".toCharArray();
 
-      // --- README snippet ---
-      RedisConnector redis = RedisConnector.builder()                 // io.github.affinity4j.redis
-          .uri(uri)                                                   // rediss://…: TLS
-          .password(key.toCharArray())
+      // snippet: redis-one-node
+      RedisConnector redis = RedisConnector.builder()
+          .uri(redisUri)          // e.g. "rediss://my-cache.redis.cache.windows.net:6380" (rediss: TLS)
+          .password(redisKey)     // e.g. System.getenv("REDIS_KEY").toCharArray()
           .listener(new RedisListener() {
             @Override public void unavailable(String operation, RuntimeException cause) {
               alerts.add("affinity4j lost Redis: " + cause);          // requests go on without it
@@ -44,7 +47,7 @@ final class SnippetsTest {
           .build();
       OkHttpClient http = new OkHttpClient.Builder().addInterceptor(affinity).build();
       // at shutdown: redis.close()
-      // --- end ---
+      // snippet: end
 
       try (redis) {
         Request request = new Request.Builder().url(apim.openAiBaseUrl() + "/responses")
@@ -65,19 +68,21 @@ final class SnippetsTest {
 
   @Test
   void docsRedisSnippet_cluster_compilesAndRuns() throws Exception {
-    RedisCluster cluster = RedisCluster.shared();
+    RedisCluster servers = RedisCluster.shared();
     try (ApimSimulator apim = ApimSimulator.builder().backends(2).start()) {
-      String seed = cluster.seeds()[0]; // docs: "rediss://my-cache.westeurope.redis.azure.net:10000"
+      String seed = servers.seeds()[0];
 
-      // --- docs/redis.md snippet ---
-      RedisConnector redis = RedisConnector.builder()
-          .cluster(seed)   // one seed or several
+      // snippet: redis-cluster
+      RedisConnector cluster = RedisConnector.builder()
+          .cluster(seed)          // e.g. "rediss://my-cache.westeurope.redis.azure.net:10000"; one or several
           .build();
-      AffinityInterceptor affinity = AffinityInterceptor.builder()
-          .store(RedisAffinityStore.builder().connector(redis).build())
-          .journal(RedisHistoryJournal.builder().connector(redis).build())
+      AffinityInterceptor shared = AffinityInterceptor.builder()
+          .store(RedisAffinityStore.builder().connector(cluster).build())
+          .journal(RedisHistoryJournal.builder().connector(cluster).build())
           .build();
-      // --- end ---
+      // snippet: end
+      RedisConnector redis = cluster;
+      AffinityInterceptor affinity = shared;
 
       OkHttpClient http = new OkHttpClient.Builder().addInterceptor(affinity).build();
       try (redis) {
@@ -92,12 +97,12 @@ final class SnippetsTest {
         assertThat(redis.isCluster()).isTrue();
         assertThat(affinity.journal().estimatedSize()).as("found by SCAN on every master").isEqualTo(1);
 
-        // --- docs/redis.md snippet: waitForReplicas ---
+        // snippet: redis-wait-for-replicas
         RedisHistoryJournal journal = RedisHistoryJournal.builder()
             .connector(redis)
             .waitForReplicas(1)   // Redis WAIT after each turn: one more round trip
             .build();
-        // --- end ---
+        // snippet: end
         journal.record(io.github.affinity4j.core.JournalTurn.builder().responseId("resp_docs").input(new byte[] {'[', ']'})
             .output(new byte[] {'[', ']'}).build());
         assertThat(journal.history(io.github.affinity4j.core.ChainKey.response("resp_docs")).isComplete()).isTrue();
@@ -106,5 +111,12 @@ final class SnippetsTest {
         http.connectionPool().evictAll();
       }
     }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"redis-one-node", "redis-cluster", "redis-wait-for-replicas"})
+  void page_showsTheCodeTheseTestsRun(String snippet) {
+    assertThat(DocSnippets.inPage(DocSnippets.page("docs/redis.md"), snippet))
+        .isEqualTo(DocSnippets.inSource(DocSnippets.testSource(SnippetsTest.class), snippet));
   }
 }
