@@ -325,10 +325,10 @@ public final class Turn {
         decision = repair.decide(outcome.status, outcome.errorBody, rerouted);
       }
       // A break on the pin, re-routed or with the backend unavailable, says the backend is gone;
-      // another error (a 429 setting a cookie, say) says nothing of it.
-      boolean lost = rerouted || decision.cause().filter(broke -> broke.kind() == ChainBreak.Kind.BACKEND_UNAVAILABLE)
-          .isPresent();
-      if (pinned && lost && decision.action() != RepairDecision.Action.RETRY && decision.cause().isPresent()) {
+      // another error (a 429 setting a cookie, say) says nothing of it, nor does a retry's decision.
+      ChainBreak broke = decision.cause().orElse(null);
+      if (pinned && broke != null && decision.action() != RepairDecision.Action.RETRY
+          && (rerouted || broke.kind() == ChainBreak.Kind.BACKEND_UNAVAILABLE)) {
         engine.lostPins().lost(requireNonNull(pin));
       }
       return below != null && decision.action() == RepairDecision.Action.NONE ? namedBelow(below) : decision;
