@@ -30,10 +30,11 @@ final class DemoCommandTest {
     assertThat(rows.get(2)).containsExactly(
         "3", "affinity4j", "6/6", "33% / 33% / 33%", "0", "30", "yes");
     // 4: the two conversations on the killed backend are repaired: the first to meet the loss
-    // costs one extra request, the second replays at once (the backend is known lost by then).
+    // costs one extra request, the second replays at once (the backend is known lost by then),
+    // unless a second passed between them on a slow machine and its turn probed the lost pin.
     assertThat(rows.get(3)).containsSequence("4", "affinity4j, backend-2 killed", "6/6");
     assertThat(rows.get(3)[4]).isEqualTo("2");
-    assertThat(rows.get(3)[5]).isEqualTo("31");
+    assertThat(rows.get(3)[5]).isIn("31", "32");
     assertThat(rows.get(3)[6]).isEqualTo("yes");
     assertThat(result.out()).contains("demo: OK.").doesNotContain("UNEXPECTED");
   }

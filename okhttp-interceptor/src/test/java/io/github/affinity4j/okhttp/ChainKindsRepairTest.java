@@ -14,6 +14,7 @@ import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.LoggedRequest;
 import io.github.affinity4j.testkit.PinnedBackendMode;
 import io.github.affinity4j.testkit.SimulatedAnswer;
+import io.github.affinity4j.testsupport.MutableClock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -36,6 +37,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 final class ChainKindsRepairTest {
   private static final String MODEL = "o4-mini";
   private static final String LOST = "backend-2";
+  // A clock standing still: no probe of a pin seen lost falls due, however slow the machine.
+  private static final MutableClock STILL = new MutableClock();
 
   private final List<OpenAIClient> clients = new ArrayList<>();
   private ApimSimulator simulator;
@@ -55,7 +58,7 @@ final class ChainKindsRepairTest {
     ApimSimulator.Builder builder = ApimSimulator.builder().backends(3).recordRequestBodies(true);
     simulator = (gateway.equals("REROUTE") ? builder.pinnedBackendMode(PinnedBackendMode.REROUTE)
         : builder.deadPinnedBackendStatus(500)).start();
-    AffinityInterceptor interceptor = AffinityInterceptor.builder().retryPause(Duration.ofMillis(1)).build();
+    AffinityInterceptor interceptor = AffinityInterceptor.builder().retryPause(Duration.ofMillis(1)).clock(STILL).build();
     OpenAIClient client = client(interceptor);
     int conversations = 30;
     int turns = 5;
@@ -132,7 +135,7 @@ final class ChainKindsRepairTest {
   void statelessChains_backendLostAfterTurn2_all30SurviveOneRequestPerTurnAtMostTwo(String gateway) {
     ApimSimulator.Builder builder = ApimSimulator.builder().backends(3).recordRequestBodies(true);
     simulator = (gateway.equals("REROUTE") ? builder.pinnedBackendMode(PinnedBackendMode.REROUTE) : builder).start();
-    AffinityInterceptor interceptor = AffinityInterceptor.builder().retryPause(Duration.ofMillis(1)).build();
+    AffinityInterceptor interceptor = AffinityInterceptor.builder().retryPause(Duration.ofMillis(1)).clock(STILL).build();
     OpenAIClient client = client(interceptor);
     int conversations = 30;
     int turns = 5;
@@ -193,7 +196,7 @@ final class ChainKindsRepairTest {
   @Test
   void backgroundTurns_polled_backendLostAfterTurn2_all30SurviveWithFullContext() {
     simulator = ApimSimulator.builder().backends(3).backgroundCompletesOnPoll(2).start();
-    AffinityInterceptor interceptor = AffinityInterceptor.builder().retryPause(Duration.ofMillis(1)).build();
+    AffinityInterceptor interceptor = AffinityInterceptor.builder().retryPause(Duration.ofMillis(1)).clock(STILL).build();
     OpenAIClient client = client(interceptor);
     int conversations = 30;
     int turns = 5;

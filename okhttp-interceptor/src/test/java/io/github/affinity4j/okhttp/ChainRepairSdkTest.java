@@ -38,6 +38,7 @@ import io.github.affinity4j.testkit.CircuitBreakerRule;
 import io.github.affinity4j.testkit.LoggedRequest;
 import io.github.affinity4j.testkit.PinnedBackendMode;
 import io.github.affinity4j.testkit.SimulatedAnswer;
+import io.github.affinity4j.testsupport.MutableClock;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
@@ -680,7 +681,9 @@ final class ChainRepairSdkTest {
   private record Failure(ChainKey chain, ChainBreak cause) {}
 
   private AffinityInterceptor.Builder interceptor() {
-    return AffinityInterceptor.builder().listener(listener).retryPause(Duration.ofMillis(1));
+    // A clock standing still: no probe of a pin seen lost falls due, however slow the machine.
+    return AffinityInterceptor.builder().listener(listener).retryPause(Duration.ofMillis(1))
+        .clock(new MutableClock());
   }
 
   private static ApimSimulator.Builder simulator() {

@@ -12,6 +12,7 @@ import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.LoggedRequest;
 import io.github.affinity4j.testkit.PinnedBackendMode;
 import io.github.affinity4j.testkit.SimulatedAnswer;
+import io.github.affinity4j.testsupport.MutableClock;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -44,7 +45,9 @@ final class LostBackendLearnedOnceTest {
   @EnumSource(value = PinnedBackendMode.class, names = {"REROUTE", "STRICT"})
   void backendLost_underTenChains_oneFailedRequest_allThirtyGoOnWhole(PinnedBackendMode mode) {
     simulator = ApimSimulator.builder().backends(3).pinnedBackendMode(mode).start();
-    AffinityInterceptor interceptor = AffinityInterceptor.builder().retryPause(Duration.ofMillis(1)).build();
+    // A clock standing still: no probe of the lost pin falls due, however slow the machine.
+    AffinityInterceptor interceptor = AffinityInterceptor.builder().retryPause(Duration.ofMillis(1))
+        .clock(new MutableClock()).build();
     client = OpenAIOkHttpClient.builder().baseUrl(simulator.openAiBaseUrl()).apiKey("test-key").maxRetries(0)
         .addInterceptor(interceptor).build();
     String[] last = new String[CHAINS];

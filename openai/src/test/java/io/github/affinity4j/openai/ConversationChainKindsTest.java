@@ -16,6 +16,7 @@ import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.LoggedRequest;
 import io.github.affinity4j.testkit.PinnedBackendMode;
 import io.github.affinity4j.testkit.SimulatedAnswer;
+import io.github.affinity4j.testsupport.MutableClock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -130,7 +131,9 @@ final class ConversationChainKindsTest {
     simulator = builder.start();
     OpenAIClient client = closeLater(clients, plainClient(simulator.openAiBaseUrl()).build());
     conversations = AffinityConversations.builder().client(client).defaults(defaults)
-        .retryPause(Duration.ofMillis(1)).backgroundPollInterval(Duration.ofMillis(1)).build();
+        .retryPause(Duration.ofMillis(1)).backgroundPollInterval(Duration.ofMillis(1))
+        .clock(new MutableClock()) // standing still: no probe of a pin seen lost falls due
+        .build();
   }
 
   /** Runs 30 conversations x 5 turns, a backend lost after turn 2; returns where each one's first turn went. */

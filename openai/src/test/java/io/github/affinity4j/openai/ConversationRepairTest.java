@@ -30,6 +30,7 @@ import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.LoggedRequest;
 import io.github.affinity4j.testkit.PinnedBackendMode;
 import io.github.affinity4j.testkit.SimulatedAnswer;
+import io.github.affinity4j.testsupport.MutableClock;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -292,6 +293,7 @@ final class ConversationRepairTest {
         .defaults(defaults())
         .repairPolicy(policy)
         .retryPause(Duration.ZERO)
+        .clock(new MutableClock()) // standing still: no probe of a pin seen lost falls due
         .listener(listener)
         .build();
   }

@@ -28,6 +28,7 @@ import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.LoggedRequest;
 import io.github.affinity4j.testkit.PinnedBackendMode;
 import io.github.affinity4j.testkit.SimulatedAnswer;
+import io.github.affinity4j.testsupport.MutableClock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -163,7 +164,9 @@ final class ConversationWithInterceptorTest {
   // --- workload ---
 
   private AffinityInterceptor interceptor(RepairPolicy policy) {
-    return AffinityInterceptor.builder().repairPolicy(policy).retryPause(Duration.ZERO).listener(below).build();
+    // A clock standing still: no probe of a pin seen lost falls due, however slow the machine.
+    return AffinityInterceptor.builder().repairPolicy(policy).retryPause(Duration.ZERO).listener(below)
+        .clock(new MutableClock()).build();
   }
 
   private OpenAIClient client(AffinityInterceptor interceptor) {
@@ -172,7 +175,7 @@ final class ConversationWithInterceptorTest {
 
   private AffinityConversations conversations(OpenAIClient client) {
     return AffinityConversations.builder().client(client).defaults(defaults()).retryPause(Duration.ZERO)
-        .listener(above).build();
+        .listener(above).clock(new MutableClock()).build();
   }
 
   /** Every turn 1, then every turn 2, …; {@link #LOST} is killed after turn 3. */
