@@ -89,8 +89,12 @@ public final class CaffeineAffinityStore implements AffinityStore {
     if (pin == null) {
       return Optional.empty();
     }
-    AffinityToken token = pin.token();
-    lastRead.get().set(token, pin);
+    Compact.Read read = lastRead.get();
+    AffinityToken token = read.tokenOf(pin); // a turn reads its chain's entry twice: pin, then bind
+    if (token == null) {
+      token = pin.token();
+      read.set(token, pin);
+    }
     return Optional.of(token);
   }
 

@@ -97,6 +97,11 @@ final class Compact {
       this.pin = pin;
     }
 
+    /** The token made from {@code pin}, if it is the entry read last; else null. */
+    @Nullable AffinityToken tokenOf(Pin pin) {
+      return pin == this.pin ? token : null;
+    }
+
     /** The entry {@code token} was read from, if it is the token read last; else null. */
     @Nullable Pin pinOf(AffinityToken token) {
       return token == this.token ? pin : null;
