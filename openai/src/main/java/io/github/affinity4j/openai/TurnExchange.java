@@ -167,8 +167,8 @@ final class TurnExchange {
         Thread.sleep(engine.backgroundPollInterval().toMillis());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new OpenAIIoException("affinity4j: chain response:" + id + " BACKGROUND_PENDING: interrupted while"
-            + " polling (see docs/conversations.md#background)", e);
+        throw new OpenAIIoException("affinity4j: chain response:" + id + ": interrupted while polling its"
+            + " background response (see docs/conversations.md#background-turns)", e);
       }
       TurnExchange polling = poll(id);
       outcome = polling.finished(polling.run(params -> engine.client().responses().withRawResponse()

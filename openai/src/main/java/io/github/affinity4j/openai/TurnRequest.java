@@ -34,7 +34,7 @@ record TurnRequest(ResponseCreateParams params, @Nullable String previousRespons
     if (before.lastResponseId() != null && stateless != before.isStateless()) {
       throw new IllegalArgumentException("affinity4j: a Conversation keeps the store setting of its first turn ("
           + (before.isStateless() ? "false" : "true") + "); start another conversation for the other"
-          + " (see docs/conversations.md#stateless)");
+          + " (see docs/conversations.md#stateless-conversations)");
     }
     if (!stateless) {
       return new TurnRequest(turn, before.lastResponseId(), null);
