@@ -131,6 +131,7 @@ final class RedisClusterAcceptanceTest {
     AppInstance b = instance("b", own, 1);
     String[] last = new String[CONVERSATIONS];
     int[] acknowledged = new int[CONVERSATIONS];
+    boolean[] afterFailover = new boolean[CONVERSATIONS];
     int failedDuringFailover = 0;
     RedisServer killed = null;
 
@@ -157,6 +158,7 @@ final class RedisClusterAcceptanceTest {
         assertThat(reply.answer().userMessages()).as("conversation %d turn %d sees every acknowledged turn", c, turn)
             .isEqualTo(acknowledged[c]);
         last[c] = reply.id();
+        afterFailover[c] = turn == TURNS; // the turn after the cluster is healthy again
       }
       if (turn == 4) {
         own.awaitHealthy(); // the replica promoted; every instance sends what it kept meanwhile
@@ -174,7 +176,9 @@ final class RedisClusterAcceptanceTest {
       ChainHistory history = c3.interceptor.journal().history(chainKeyOf(c3, last[c]));
       assertThat(history.status()).as("conversation %d's chain", c).isEqualTo(ChainHistory.Status.COMPLETE);
       assertThat(history.turns()).as("conversation %d: every acknowledged turn", c).isEqualTo(acknowledged[c]);
-      assertThat(acknowledged[c]).as("conversation %d went on after the failover", c).isGreaterThanOrEqualTo(TURNS - 1);
+      // How many turns fail while the replica is promoted depends on how fast turns go (a loaded
+      // machine makes the failover span two turns); once the cluster is healthy, every one goes on.
+      assertThat(afterFailover[c]).as("conversation %d went on after the failover", c).isTrue();
     }
     assertThat(c3.connector.fallbacks()).isZero();
   }
