@@ -69,24 +69,30 @@ final class ConversationBackgroundTest {
   void interruptedWhilePolling_ioExceptionWithTheFlagSet_conversationFreeAndWhereItWas() throws Exception {
     AtomicReference<Throwable> thrown = new AtomicReference<>();
     AtomicBoolean flagSet = new AtomicBoolean();
+    // A long pause between polls, so that the interrupt finds the caller waiting there, not in a poll.
+    Conversation waiting = AffinityConversations.builder().client(client).defaults(defaults())
+        .backgroundPollInterval(Duration.ofSeconds(30)).build().start();
+    String stored = waiting.send("A stored turn first").id();
     Thread caller = new Thread(() -> {
       try {
-        chat.send(defaults().toBuilder().background(true).input("Long job").build());
+        waiting.send(defaults().toBuilder().background(true).input("Long job").build());
       } catch (RuntimeException e) {
         thrown.set(e);
         flagSet.set(Thread.currentThread().isInterrupted());
       }
     });
     caller.start();
-    awaitPolled();
+    while (caller.getState() != Thread.State.TIMED_WAITING) { // in the pause after the create
+      Thread.onSpinWait();
+    }
 
     caller.interrupt();
     caller.join();
 
     assertThat(thrown.get()).isInstanceOf(OpenAIIoException.class);
     assertThat(flagSet).isTrue();
-    assertThat(chat.lastResponseId()).contains(before);
-    assertThat(chat.send("Next").previousResponseId()).as("free again, from where it was").contains(before);
+    assertThat(waiting.lastResponseId()).contains(stored);
+    assertThat(waiting.send("Next").previousResponseId()).as("free again, from where it was").contains(stored);
   }
 
   @Test
