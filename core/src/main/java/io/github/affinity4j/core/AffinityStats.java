@@ -14,7 +14,9 @@ package io.github.affinity4j.core;
  * counters. Immutable and thread-safe.
  *
  * @param chainsTracked keys in the store now ({@link AffinityStore#estimatedSize()})
- * @param pinsApplied request attempts that continued a chain and were sent with its pin
+ * @param pinsApplied requests that continued a chain and found its pin: sent with it, or replayed
+ *     at once because its backend was seen lost (counted as a break of kind
+ *     {@link ChainBreak.Kind#BACKEND_UNAVAILABLE})
  * @param pinsMissing request attempts that continued a chain but had no pin to send: none bound,
  *     expired, or not for the request's host, path or scheme
  * @param backendChanges times a chain moved to another backend (see

@@ -75,11 +75,9 @@ final class TurnExchange {
     byte[] body = SdkJson.body(request);
     ChainRegistry registry = engine.registry();
 
-    // A Cookie header on the params replaces the client's own (the SDK's replaceAllHeaders), so the
-    // one the request carries is the params' if set, else the client's default.
     String ownCookies = AffinityCookies.join(request._additionalHeaders().values("Cookie"));
     boolean perRequest = ownCookies != null;
-    String cookies = perRequest ? ownCookies : engine.clientCookies();
+    String cookies = cookiesSent(engine, request);
     boolean callerPinned = AffinityCookies.carriesAffinityCookie(registry, cookies);
 
     HttpUrl url = engine.responsesUrl();
@@ -92,9 +90,7 @@ final class TurnExchange {
     } else if (callerPinned) {
       cookieNames.sending(registry, cookies);
     }
-    ResponseCreateParams sent = pin == null ? request : request.toBuilder()
-        .replaceAdditionalHeaders("Cookie", AffinityCookies.merge(cookies, pin.cookiePair()))
-        .build();
+    ResponseCreateParams sent = withPin(request, cookies, pin);
     // The replay goes without any affinity cookie. One the caller set on the client's own headers
     // cannot be taken off per request; such a caller manages affinity itself.
     ResponseCreateParams unpinned = request;
@@ -118,16 +114,29 @@ final class TurnExchange {
    */
   private TurnExchange poll(String responseId) {
     HttpUrl url = engine.responsesUrl();
-    String ownCookies = AffinityCookies.join(unpinned._additionalHeaders().values("Cookie"));
-    String cookies = ownCookies != null ? ownCookies : engine.clientCookies();
+    String cookies = cookiesSent(engine, unpinned);
     Turn polling = requireNonNull(engine.engine().turn(engine.scope(), "GET", url.scheme(), url.host(),
         url.encodedPath() + "/" + responseId, null,
         AffinityCookies.carriesAffinityCookie(engine.registry(), cookies)), "a GET of …/responses/{id} is a turn");
-    AffinityToken pin = polling.pin();
-    ResponseCreateParams headers = pin == null ? unpinned : unpinned.toBuilder()
+    ResponseCreateParams headers = withPin(unpinned, cookies, polling.pin());
+    return new TurnExchange(engine, polling, headers, headers, cookieNames);
+  }
+
+  /**
+   * The cookies {@code params} go with: a Cookie header on the params replaces the client's own
+   * (the SDK's replaceAllHeaders), so the params' if set, else the client's default.
+   */
+  private static @Nullable String cookiesSent(AffinityConversations engine, ResponseCreateParams params) {
+    String own = AffinityCookies.join(params._additionalHeaders().values("Cookie"));
+    return own != null ? own : engine.clientCookies();
+  }
+
+  /** Returns {@code params} sending {@code cookies} with {@code pin}'s in place of any affinity cookie. */
+  private static ResponseCreateParams withPin(ResponseCreateParams params, @Nullable String cookies,
+      @Nullable AffinityToken pin) {
+    return pin == null ? params : params.toBuilder()
         .replaceAdditionalHeaders("Cookie", AffinityCookies.merge(cookies, pin.cookiePair()))
         .build();
-    return new TurnExchange(engine, polling, headers, headers, cookieNames);
   }
 
   /** What a successful turn leaves behind: the response and its routing facts. */

@@ -3,6 +3,7 @@ package io.github.affinity4j.core.internal;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.RoutingInfo;
 import java.time.Clock;
 import java.time.Duration;
@@ -22,8 +23,11 @@ import org.slf4j.LoggerFactory;
  * name the backend in it) and by the region the gateway reported when the pin was set
  * ({@code x-ms-region}): an APIM pool's cookie names a session, not a backend, so two chains on one
  * backend carry different values. A region that a pinned or unpinned request still hears from is
- * cleared at once, so two backends in one region cost at most a few needless replays. At most
- * {@link #MAX_KEYS} are remembered. Thread-safe. Not API.
+ * cleared at once, so two backends in one region cost at most a few needless replays.
+ *
+ * <p>What one scope's gateway says marks backends lost for that scope alone (origin and identity,
+ * as its chains): a hostile host, or another tenant's traffic, cannot make another scope's chains
+ * replay. At most {@link #MAX_KEYS} are remembered. Thread-safe. Not API.
  */
 public final class LostPins {
   /** How long a backend stays lost after its loss was seen, unless it answers. */
@@ -51,11 +55,11 @@ public final class LostPins {
         .build();
   }
 
-  /** Marks {@code pin}'s backend lost. */
-  void lost(AffinityToken pin) {
+  /** Marks {@code pin}'s backend lost for {@code scope}. */
+  void lost(ChainScope scope, AffinityToken pin) {
     long probe = clock.millis() + PROBE.toMillis();
-    lost.put(pinKey(pin), new AtomicLong(probe));
-    String region = regionKey(pin.routing());
+    lost.put(pinKey(scope, pin), new AtomicLong(probe));
+    String region = regionKey(scope, pin.routing());
     if (region != null) {
       lost.put(region, new AtomicLong(probe));
     }
@@ -64,17 +68,17 @@ public final class LostPins {
         pin.routing().region(), FOR.toSeconds());
   }
 
-  /** Clears {@code pin}'s backend: it answered a request pinned to it. */
-  void answered(AffinityToken pin) {
+  /** Clears {@code pin}'s backend for {@code scope}: it answered a request pinned to it. */
+  void answered(ChainScope scope, AffinityToken pin) {
     if (any) {
-      lost.invalidate(pinKey(pin));
-      answeredFrom(pin.routing());
+      lost.invalidate(pinKey(scope, pin));
+      answeredFrom(scope, pin.routing());
     }
   }
 
-  /** Clears the region of a response's routing facts: a backend there answers. */
-  void answeredFrom(@Nullable RoutingInfo routing) {
-    String region = any && routing != null ? regionKey(routing) : null;
+  /** Clears the region of a response's routing facts for {@code scope}: a backend there answers. */
+  void answeredFrom(ChainScope scope, @Nullable RoutingInfo routing) {
+    String region = any && routing != null ? regionKey(scope, routing) : null;
     if (region != null) {
       lost.invalidate(region);
     }
@@ -89,13 +93,13 @@ public final class LostPins {
    * Returns true if {@code pin}'s backend was seen lost in the last {@link #FOR} and has not
    * answered since; false for the one request per {@link #PROBE} that goes on its pin to ask.
    */
-  boolean isLost(AffinityToken pin) {
+  boolean isLost(ChainScope scope, AffinityToken pin) {
     if (!any) {
       return false;
     }
-    AtomicLong probe = lost.getIfPresent(pinKey(pin));
+    AtomicLong probe = lost.getIfPresent(pinKey(scope, pin));
     if (probe == null) {
-      String region = regionKey(pin.routing());
+      String region = regionKey(scope, pin.routing());
       probe = region == null ? null : lost.getIfPresent(region);
     }
     if (probe == null) {
@@ -106,12 +110,12 @@ public final class LostPins {
     return now < due || !probe.compareAndSet(due, now + PROBE.toMillis()); // the winner probes
   }
 
-  private static String pinKey(AffinityToken pin) {
-    return "pin " + pin.name() + '=' + pin.value();
+  private static String pinKey(ChainScope scope, AffinityToken pin) {
+    return scope.key() + " pin " + pin.name() + '=' + pin.value();
   }
 
-  private static @Nullable String regionKey(RoutingInfo routing) {
+  private static @Nullable String regionKey(ChainScope scope, RoutingInfo routing) {
     String region = routing.region();
-    return region == null || region.isEmpty() ? null : "region " + region;
+    return region == null || region.isEmpty() ? null : scope.key() + " region " + region;
   }
 }

@@ -101,7 +101,7 @@ public final class Turn {
     if (repair != null) {
       repair.pinSent(pin);
     }
-    this.replayAtOnce = found != null && repair != null && engine.lostPins().isLost(found)
+    this.replayAtOnce = found != null && repair != null && engine.lostPins().isLost(scope, found)
         ? repair.replayForLostPin() : null;
     this.previous = key;
   }
@@ -329,7 +329,7 @@ public final class Turn {
       ChainBreak broke = decision.cause().orElse(null);
       if (pinned && broke != null && decision.action() != RepairDecision.Action.RETRY
           && (rerouted || broke.kind() == ChainBreak.Kind.BACKEND_UNAVAILABLE)) {
-        engine.lostPins().lost(requireNonNull(pin));
+        engine.lostPins().lost(scope, requireNonNull(pin));
       }
       return below != null && decision.action() == RepairDecision.Action.NONE ? namedBelow(below) : decision;
     } catch (RuntimeException e) {
@@ -375,13 +375,13 @@ public final class Turn {
       LostPins lostPins = engine.lostPins();
       if (pin != null && (repair == null || !repair.isReplay())) {
         if (set != null && !set.value().equals(pin.value())) {
-          lostPins.lost(pin); // the gateway re-pinned the chain: its backend is gone
+          lostPins.lost(scope, pin); // the gateway re-pinned the chain: its backend is gone
         } else {
-          lostPins.answered(pin);
+          lostPins.answered(scope, pin);
         }
       }
       if (lostPins.any()) {
-        lostPins.answeredFrom(routing.get()); // a backend of that region answered
+        lostPins.answeredFrom(scope, routing.get()); // a backend of that region answered
       }
       if (repair != null) {
         repair.succeeded(set, routing);

@@ -554,22 +554,45 @@ final class TurnTest {
     Engine timed = engine(clock);
     pinnedTurn(timed, "resp_0").run(new Script(Turn.Outcome.error(400, NOT_FOUND, PIN_B, null),
         Turn.Outcome.succeeded(PIN_B, () -> RoutingInfo.EMPTY)));
-    assertThat(timed.lostPins().isLost(PIN_A)).isTrue();
+    assertThat(timed.lostPins().isLost(scope, PIN_A)).isTrue();
 
     clock.advance(LostPins.FOR.plusSeconds(1));
-    assertThat(timed.lostPins().isLost(PIN_A)).as("for a while only").isFalse();
+    assertThat(timed.lostPins().isLost(scope, PIN_A)).as("for a while only").isFalse();
 
-    timed.lostPins().lost(PIN_A);
+    timed.lostPins().lost(scope, PIN_A);
     Script pinned = new Script(Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
     Turn turn = pinnedTurn(timed, "resp_a");
-    timed.lostPins().answered(PIN_A); // as a pinned request answered by that backend does
+    timed.lostPins().answered(scope, PIN_A); // as a pinned request answered by that backend does
     turn.run(pinned);
-    assertThat(timed.lostPins().isLost(PIN_A)).isFalse();
+    assertThat(timed.lostPins().isLost(scope, PIN_A)).isFalse();
+  }
+
+  @Test
+  void pinSeenLostInAnotherScope_sameCookieAndRegion_thisScopesChainsStillSentPinned() {
+    MutableClock clock = new MutableClock();
+    Engine shared = engine(clock);
+    RoutingInfo eastUs = RoutingInfo.from(header -> "x-ms-region".equals(header) ? "East US" : null);
+    AffinityToken pinInEastUs = PIN_A.toBuilder().routing(eastUs).build();
+    ChainScope hostile = ChainScope.builder().origin("https", "evil.example", 443, "/openai/v1").build();
+    ChainScope otherTenant = ChainScope.builder().origin("https", HOST, 443, "/openai/v1")
+        .credentials(header -> "api-key".equals(header) ? "key-2" : null).build();
+
+    shared.lostPins().lost(hostile, pinInEastUs);
+    shared.lostPins().lost(otherTenant, pinInEastUs);
+
+    assertThat(shared.lostPins().isLost(scope, pinInEastUs)).as("neither its pin nor its region").isFalse();
+    assertThat(shared.lostPins().isLost(scope, PIN_B.toBuilder().routing(eastUs).build())).isFalse();
+    assertThat(shared.lostPins().isLost(hostile, PIN_B.toBuilder().routing(eastUs).build()))
+        .as("in the scope that saw it, the region is lost").isTrue();
+    Script script = new Script(Turn.Outcome.succeeded(null, () -> RoutingInfo.EMPTY));
+    pinnedTurn(shared, "resp_a").run(script);
+    assertThat(script.sent).as("sent on its pin, not replayed").containsExactly((byte[]) null);
+    assertThat(shared.repairStats().breaks(Kind.BACKEND_UNAVAILABLE)).isZero();
   }
 
   @Test
   void pinSeenLost_noHistoryToReplay_sentOnThePinAsUsual() {
-    engine.lostPins().lost(PIN_A);
+    engine.lostPins().lost(scope, PIN_A);
     engine.registry().bind(ChainKey.response("resp_unjournaled").in(scope), null, PIN_A);
     byte[] body = "{\"model\":\"m\",\"previous_response_id\":\"resp_unjournaled\",\"input\":\"x\"}".getBytes(UTF_8);
     Turn turn = requireNonNull(engine.turn(scope, "POST", "https", HOST, PATH, body, false));
@@ -578,7 +601,7 @@ final class TurnTest {
     turn.run(script);
 
     assertThat(script.sent).as("the backend may be back").containsExactly((byte[]) null);
-    assertThat(engine.lostPins().isLost(PIN_A)).as("and it answered").isFalse();
+    assertThat(engine.lostPins().isLost(scope, PIN_A)).as("and it answered").isFalse();
   }
 
   private Turn pinnedTurn(Engine on) {
