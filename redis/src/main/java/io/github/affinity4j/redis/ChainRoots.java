@@ -118,6 +118,12 @@ final class ChainRoots {
     return root == null ? NONE : root;
   }
 
+  /** The root {@code response}'s pointer names, on one node as on a cluster; {@link #NONE} if none. */
+  String pointerOf(RedisClusterCommands<String, byte[]> commands, ChainKey response) {
+    String root = lookUp(commands, response);
+    return root == null ? NONE : root;
+  }
+
   /** Forgets a turn or a conversation, and on a cluster the turn's root pointer beside it. */
   long forget(LettuceConnection.Commands commands, JournalScripts scripts, ChainKey key) {
     if (!cluster || key.kind() == ChainKey.Kind.CONVERSATION) {

@@ -19,6 +19,9 @@ import org.jspecify.annotations.Nullable;
  */
 final class HistoryPages {
 
+  /** How many times one read goes on under another root (see {@link #read}). */
+  static final int MAX_HOPS = 16;
+
   private final RedisConnector connector;
   private final JournalScripts scripts;
   private final ChainRoots roots;
@@ -34,6 +37,11 @@ final class HistoryPages {
   /**
    * Reads a chain from Redis, page by page; null if Redis could not be read. On a cluster, the
    * chain's root is found first (see {@link ChainRoots}) unless this instance knows it.
+   *
+   * <p>A turn recorded while its parent waited in another instance's queue (Redis, or its master,
+   * was unavailable there) lies under a root of its own, since its parent's pointer was not there
+   * yet. Where a link is missing under one root, the read goes on from the parent's own pointer,
+   * at most {@link #MAX_HOPS} times: one round trip more each.
    */
   @Nullable ChainHistory read(ChainKey chain) {
     String root = roots.isCluster() ? connector.execute("journal root", c -> roots.rootOf(c, chain), null) : "";
@@ -43,17 +51,25 @@ final class HistoryPages {
     if (root.equals(ChainRoots.NONE) && roots.isCluster()) {
       return ChainHistory.missingLink(chain, chain, 0); // no turn of that response was recorded
     }
-    Read read = new Read(chain, scripts.history(chain, root));
+    Read read = new Read(chain, root);
     while (true) {
-      List<Object> reply = connector.executeSlow("journal history",
-          commands -> read.call.<List<Object>>run(commands), null);
+      LuaScript.Call call = read.call;
+      List<Object> reply = connector.executeSlow("journal history", call::<List<Object>>run, null);
       if (reply == null) {
         // The connector fell back: the script never ran or did not answer, so Redis said nothing
         // about this chain.
         return null;
       }
       ChainHistory history = read.page(reply);
-      if (history != null) {
+      if (history == null) {
+        continue;
+      }
+      ChainKey parent = read.hopFrom(history);
+      if (parent == null) {
+        return history;
+      }
+      String parentRoot = connector.execute("journal root", c -> roots.pointerOf(c, parent), null);
+      if (parentRoot == null || parentRoot.equals(ChainRoots.NONE) || !read.hop(parent, parentRoot)) {
         return history;
       }
     }
@@ -62,15 +78,19 @@ final class HistoryPages {
   /** One read of one chain: the pages so far. */
   private final class Read {
     final ChainKey chain;
-    final LuaScript.Call call;
-    // The last two name where the next page starts; empty for the first.
-    final byte[][] args;
+    LuaScript.Call call;
+    String root;
+    // The last two name where the next page starts; empty for a first page (of the chain or a hop).
+    byte[][] args;
     final List<byte[]> turns = new ArrayList<>(); // newest first, as stored
     @Nullable String last;
+    boolean started;
+    int hops;
 
-    Read(ChainKey chain, LuaScript.Call call) {
+    Read(ChainKey chain, String root) {
       this.chain = chain;
-      this.call = call;
+      this.root = root;
+      this.call = scripts.history(chain, root);
       this.args = call.args();
     }
 
@@ -84,26 +104,43 @@ final class HistoryPages {
       }
     }
 
+    /** The parent to read on from after {@code history}, a missing link under this root; else null. */
+    @Nullable ChainKey hopFrom(ChainHistory history) {
+      ChainKey at = history.status() == ChainHistory.Status.MISSING_LINK ? history.link().orElse(null) : null;
+      return at != null && at.kind() == ChainKey.Kind.RESPONSE && hops < MAX_HOPS && !at.equals(chain) ? at : null;
+    }
+
+    /** Reads on from {@code parent} under {@code parentRoot}; false if that is where it was missing. */
+    boolean hop(ChainKey parent, String parentRoot) {
+      if (parentRoot.equals(root) && !root.isEmpty()) {
+        return false;
+      }
+      hops++;
+      root = parentRoot;
+      call = scripts.history(parent, parentRoot);
+      args = call.args();
+      return true;
+    }
+
     private @Nullable ChainHistory take(List<Object> reply) {
       String status = text(reply.get(0));
       String link = text(reply.get(1));
-      switch (status) {
-        case "M":
-          return ChainHistory.missingLink(chain, at(link), turns.size() + Math.toIntExact((Long) reply.get(4)));
-        case "T":
-          return ChainHistory.tooLarge(chain, at(link));
-        case "P":
-        case "C":
-          break;
-        default:
-          throw new IllegalStateException("Unknown history status " + status);
+      if (status.equals("T")) {
+        return ChainHistory.tooLarge(chain, at(link));
       }
-      if (args[9].length == 0) { // the first page names the chain's newest response
+      if (!status.equals("M") && !status.equals("P") && !status.equals("C")) {
+        throw new IllegalStateException("Unknown history status " + status);
+      }
+      if (!started) { // the first page names the chain's newest response
         String newest = text(reply.get(3));
         last = newest.isEmpty() ? null : newest;
+        started = true;
       }
       for (int i = 6; i < reply.size(); i++) {
         turns.add((byte[]) reply.get(i));
+      }
+      if (status.equals("M")) {
+        return ChainHistory.missingLink(chain, at(link), turns.size());
       }
       if (turns.size() > RedisHistoryJournal.MAX_TURNS) {
         // More links than the newest turn's depth said: a cycle, or links recorded out of order.

@@ -9,20 +9,29 @@
 -- Returns {status, link, segment, last, has root items (0/1), root items, turns newest first...}:
 --   'C' complete: this page reached the start
 --   'P' a page: read on from link in segment
---   'M' a link is missing: link names it, and the fifth element says how many turns this page
---       found before it
+--   'M' a link is missing: link names it, the fifth element says how many turns this page found
+--       before it, and they follow (a turn recorded while its parent waited in another instance's
+--       queue lies under another root: the caller may read on from the parent's own root pointer)
 --   'T' too large: link names the first marker, or is '' for the chain asked for
--- last is the chain's newest response id on a first page ('' for a conversation without turns).
+-- last is the chain's newest response id on a first page ('' for a conversation without turns, or
+-- if the first link is missing).
 -- Turns are returned as stored (see journal-record.lua for the layout).
 local prefix, scope, kind, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local maxChain, ttl, maxTurns = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local pageLinks, pageBytes = tonumber(ARGV[8]), tonumber(ARGV[9])
 local ref, seg, root = ARGV[10], ARGV[11], ARGV[12]
 
-local links = 0 -- read in this page
+local links, values, last = 0, {}, '' -- read in this page; the chain's newest response
+
+local function withValues(page)
+  for i = 1, #values do
+    page[#page + 1] = values[i]
+  end
+  return page
+end
 
 local function missing(link)
-  return { 'M', link, '', '', links, '' }
+  return withValues({ 'M', link, '', last, links, '' })
 end
 
 local function esc(s)
@@ -53,7 +62,6 @@ local function convKey(name)
   return prefix .. 'conv:{' .. scope .. ':c:' .. esc(name) .. '}'
 end
 
-local last = ''
 if ref == '' then
   if kind == 'c' then
     local ckey = convKey(id)
@@ -87,7 +95,7 @@ if ref == '' then
   ref, seg, last = 'r:' .. id, s, id
 end
 
-local values, got, seen, touched = {}, 0, {}, {}
+local got, seen, touched = 0, {}, {}
 local hasRoot, rootItems = 0, ''
 while ref ~= '-' do
   if string.sub(ref, 1, 2) == 'c:' then
@@ -104,11 +112,7 @@ while ref ~= '-' do
     break
   end
   if links >= pageLinks or got >= pageBytes then
-    local page = { 'P', ref, seg, last, 0, '' }
-    for i = 1, #values do
-      page[#page + 1] = values[i]
-    end
-    return page
+    return withValues({ 'P', ref, seg, last, 0, '' })
   end
   if seen[ref] then
     return missing(ref) -- a cycle
@@ -142,8 +146,4 @@ while ref ~= '-' do
   got = got + #v
   ref, seg = parent, parentSeg
 end
-local result = { 'C', '', '', last, hasRoot, rootItems }
-for i = 1, #values do
-  result[#result + 1] = values[i]
-end
-return result
+return withValues({ 'C', '', '', last, hasRoot, rootItems })

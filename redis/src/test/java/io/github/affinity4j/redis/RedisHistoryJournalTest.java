@@ -104,6 +104,28 @@ final class RedisHistoryJournalTest {
   }
 
   @Test
+  void history_turnRecordedBeforeItsParentByAnotherInstance_wholeOnceTheParentArrives() {
+    // Instance a's Redis (or the chain's master) was unavailable for turn 2: it waits in a's queue
+    // while b, already served, records turn 3; a sends turn 2 once Redis answers it.
+    RedisHistoryJournal a = journal(RedisHistoryJournal.builder());
+    RedisHistoryJournal b = journal(RedisHistoryJournal.builder());
+    a.record(turn("resp_1", null, "[1]", "[1]"));
+    b.record(turn("resp_3", "resp_2", "[3]", "[3]"));
+    b.record(turn("resp_4", "resp_3", "[4]", "[4]"));
+    assertThat(journal(RedisHistoryJournal.builder()).history(ChainKey.response("resp_4")).link())
+        .as("while turn 2 waits").contains(ChainKey.response("resp_2"));
+
+    a.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+
+    ChainHistory history = journal(RedisHistoryJournal.builder()).history(ChainKey.response("resp_4"));
+    assertThat(history.status()).isEqualTo(Status.COMPLETE);
+    assertThat(history.turns()).isEqualTo(4);
+    assertThat(history.lastResponseId()).contains("resp_4");
+    assertThat(texts(history)).containsExactly("[1]", "[1]", "[2]", "[2]", "[3]", "[3]", "[4]", "[4]");
+    assertThat(journal.history(ChainKey.response("resp_3")).turns()).isEqualTo(3);
+  }
+
+  @Test
   void history_itemsOfAnyBytes_keptAsTheyAre() {
     String items = "[\"gr\u00fc\u00dfe \u4e16\u754c \ud83d\udc4b\\n\\u0000 \r\n\"]";
     journal.record(turn("resp_1", null, items, "[]"));
