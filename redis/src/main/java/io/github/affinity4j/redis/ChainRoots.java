@@ -114,7 +114,7 @@ final class ChainRoots {
   CompletionStage<List<Object>> sendRecord(LettuceConnection.Commands commands, JournalScripts scripts,
       PendingWrite.Turn turn) {
     if (!cluster) {
-      return scripts.record(turn, "").<List<Object>>send(commands.async());
+      return scripts.record(turn, "").<List<Object>>sendLoading(commands.async());
     }
     String root = rootOf(commands.sync(), turn);
     remember(turn.key(), root);
@@ -126,8 +126,7 @@ final class ChainRoots {
     if (parent != null) {
       beside.add(async.pexpire(RedisKeys.root(prefix, parent), ttlMillis).toCompletableFuture());
     }
-    CompletableFuture<List<Object>> script = scripts.record(turn, root).<List<Object>>send(async)
-        .toCompletableFuture();
+    CompletableFuture<List<Object>> script = scripts.record(turn, root).<List<Object>>sendLoading(async);
     beside.add(script);
     return CompletableFuture.allOf(beside.toArray(new CompletableFuture<?>[0])).thenCompose(done -> script);
   }

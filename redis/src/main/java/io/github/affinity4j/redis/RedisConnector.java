@@ -38,7 +38,9 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p>It holds one Lettuce connection: thread-safe and multiplexed, so concurrent requests share it
- * and their commands are pipelined on it. The connection is opened in the background at
+ * and their commands are pipelined on it. Writes (binds, journaled turns) are sent without waiting
+ * for their replies, at most {@link Builder#maxWritesInFlight maxWritesInFlight} at once; a lookup
+ * waits, behind every write sent before it (docs/redis.md). The connection is opened in the background at
  * {@link Builder#build()}, so an application starts even while Redis is down; Lettuce reconnects by
  * itself after a connection is lost, and commands issued while it is disconnected fail at once
  * instead of queueing.
@@ -126,7 +128,7 @@ public final class RedisConnector implements AutoCloseable {
     return new Builder();
   }
 
-  /** Returns the prefix of every key the store and the journal write. */
+  /** Returns the prefix of every key written. */
   public String keyPrefix() {
     return keyPrefix;
   }
@@ -141,10 +143,7 @@ public final class RedisConnector implements AutoCloseable {
     return connection.isCluster();
   }
 
-  /**
-   * Returns false from the first failed operation of an outage until the next successful one.
-   * Starts true: a connector that never reached Redis learns it on its first operation.
-   */
+  /** Returns false from the first failed operation of an outage until the next successful one; starts true. */
   public boolean isAvailable() {
     return gate.isAvailable();
   }
@@ -156,8 +155,7 @@ public final class RedisConnector implements AutoCloseable {
 
   /**
    * Waits until the connection is open, at most {@code timeout}: for a readiness check at startup.
-   * An attempt that fails (Redis not up yet, a handshake slower than the connect timeout) is made
-   * again, every 100 ms, until the timeout. Operations meanwhile wait for
+   * A failed attempt is made again every 100 ms until the timeout. Operations meanwhile wait for
    * the connection at most the command timeout and then fall back.
    *
    * @return true if connected; false if the timeout passed, the connector was closed, or the
@@ -182,9 +180,14 @@ public final class RedisConnector implements AutoCloseable {
   }
 
   /**
-   * Waits for the replies of the writes sent so far, at most the command timeout, then closes the
-   * connection and releases the client's threads. Operations after it fall back.
+   * Waits until every write sent so far has its reply (taken, or kept locally if Redis failed it),
+   * at most {@code timeout}; for a shutdown or a test. Returns true if none waits.
    */
+  public boolean awaitWrites(Duration timeout) {
+    return writes.await(requireNonNull(timeout, "timeout"));
+  }
+
+  /** Waits for the writes' replies (at most the command timeout), closes the connection; later operations fall back. */
   @Override
   public void close() {
     writes.await(commandTimeout);
@@ -252,10 +255,7 @@ public final class RedisConnector implements AutoCloseable {
     return runner.runBatch(operation, batch);
   }
 
-  /**
-   * Runs {@code task} each time Redis answers again after an outage, right after the operation
-   * that found it back, on that operation's thread. A task that throws is logged at WARN.
-   */
+  /** Runs {@code task} each time Redis answers again, after the operation that found it back (a throw: WARN). */
   void whenAvailable(Runnable task) {
     gate.whenAvailable(task);
   }

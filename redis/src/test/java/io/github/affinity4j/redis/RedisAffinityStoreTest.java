@@ -83,6 +83,7 @@ final class RedisAffinityStoreTest {
     store.put(ChainKey.response("resp_1"), token("a"));
     store.put(ChainKey.conversation("conv_1"), token("b"));
     store.put(ChainKey.thread("thread_1"), token("c"));
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
 
     assertThat(redis.command("TYPE", prefix + "pin:r::resp_1")).isEqualTo("+string");
     assertThat(redis.command("TYPE", prefix + "pin:c::conv_1")).isEqualTo("+string");
@@ -104,6 +105,7 @@ final class RedisAffinityStoreTest {
     RedisAffinityStore shortLived = RedisAffinityStore.builder().connector(connector)
         .expireAfterAccess(Duration.ofMinutes(5)).build();
     shortLived.put(ChainKey.response("resp_1"), token("a"));
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
 
     assertThat(pttl(prefix + "pin:r::resp_1")).isBetween(290_000L, 300_000L);
   }

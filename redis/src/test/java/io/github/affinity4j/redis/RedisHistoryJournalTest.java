@@ -78,6 +78,13 @@ final class RedisHistoryJournalTest {
     connectors.forEach(RedisConnector::close);
   }
 
+  /** Waits for the replies of every write sent: what another instance, or the test, reads next sees them. */
+  private void settle() {
+    for (RedisConnector connector : connectors) {
+      assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
+    }
+  }
+
   @Test
   void history_chainOfThree_completeOldestFirst() {
     journal.record(turn("resp_1", null, "[\"in1\"]", "[\"out1\"]"));
@@ -154,6 +161,7 @@ final class RedisHistoryJournalTest {
   void history_itemsEvicted_missingNotPartial() throws Exception {
     journal.record(turn("resp_1", null, "[1]", "[1]"));
     journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+    settle();
     for (String key : keys("seg:")) {
       redis.command("DEL", key); // expired, or evicted under maxmemory
     }
@@ -169,6 +177,7 @@ final class RedisHistoryJournalTest {
     journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
     journal.record(turn("resp_2", "resp_1", "[3]", "[4]"));
+    settle();
 
     // No scope: an empty field. The chain's root in the hash tag: its conversation.
     assertThat(redis.command("TYPE", prefix + "turn:{:c:conv_1}:resp_1")).isEqualTo("+string");
@@ -247,6 +256,7 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_1", null, "[1]", "[1]"));
     journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
     journal.record(turn("resp_2b", "resp_1", "[b]", "[b]"));
+    settle();
 
     List<String> chain = keys("").stream().filter(key -> !key.startsWith(prefix + "root:")).toList();
     assertThat(chain).containsExactlyInAnyOrder(prefix + "turn:{:r:resp_1}:resp_1", prefix + "turn:{:r:resp_1}:resp_2",
@@ -475,6 +485,7 @@ final class RedisHistoryJournalTest {
       down.record(turn("resp_1", null, "[1]", "[1]"));
       down.record(turn("resp_2", "resp_1", "[2]", "[2]"));
       assertThat(down.history(ChainKey.response("resp_2")).isComplete()).isTrue();
+      settle();
 
       own.stop();
       ChainHistory whileDown = down.history(ChainKey.response("resp_2"));
@@ -555,6 +566,7 @@ final class RedisHistoryJournalTest {
     start.countDown();
     pool.shutdown();
     assertThat(pool.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+    settle();
 
     assertThat(failures).isEmpty();
     ChainHistory history = journal.history(ChainKey.conversation("conv_1"));
