@@ -52,7 +52,8 @@ final class JournalWrites {
    * or queued.
    */
   void record(PendingWrite.Turn pending) {
-    if (!replicaWait.isOn() && queue.send() == JournalQueue.Send.DONE) {
+    JournalQueue.Send waiting = queue.send();
+    if (!replicaWait.isOn() && waiting == JournalQueue.Send.DONE) {
       long place = queue.nextSequence();
       WriteSender.Outcome outcome = connector.writes().send("journal record",
           commands -> roots.sendRecord(commands, scripts, pending), new WriteSender.Reply<>() {
@@ -74,12 +75,12 @@ final class JournalWrites {
         return;
       }
     }
-    recordAndWait(pending);
+    recordAndWait(pending, waiting);
   }
 
-  /** Records a turn and waits for Redis' reply, as every record did before writes were sent unawaited. */
-  private void recordAndWait(PendingWrite.Turn pending) {
-    List<Object> reply = queue.send() == JournalQueue.Send.DONE
+  /** Records a turn and waits for Redis' reply, once nothing waits in the queue; else queues it. */
+  private void recordAndWait(PendingWrite.Turn pending, JournalQueue.Send waiting) {
+    List<Object> reply = waiting == JournalQueue.Send.DONE
         ? connector.executeWith("journal record",
             commands -> roots.record(commands, scripts, pending, replicaWait), null)
         : null;

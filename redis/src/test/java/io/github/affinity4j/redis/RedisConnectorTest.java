@@ -170,6 +170,7 @@ final class RedisConnectorTest {
     store.put(ChainKey.response("resp_1"), RedisAffinityStoreTest.token("a"));
     journal.record(JournalTurn.builder().responseId("resp_1").input(new byte[] {'[', ']'})
         .output(new byte[] {'[', ']'}).build());
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
 
     // Redis holds every command for 700 ms: to this client, the history read is one slow command.
     assertThat(server.command("CLIENT", "PAUSE", "700", "ALL")).isEqualTo("+OK");
