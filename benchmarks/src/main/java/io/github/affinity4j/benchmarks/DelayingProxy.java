@@ -1,16 +1,16 @@
 package io.github.affinity4j.benchmarks;
 
 import java.io.IOException;
-import InterruptedIOException;
+import java.io.InterruptedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.Arrays;
 import java.util.List;
-import BlockingQueue;
-import CopyOnWriteArrayList;
-import LinkedBlockingQueue;
-import LockSupport;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A loopback TCP proxy to Redis for the {@code redis} benchmark: forwards requests at once and holds
@@ -83,32 +83,5 @@ final class DelayingProxy implements AutoCloseable {
     for (Socket socket : sockets) {
       socket.close();
     }
-  }
-}
-
-/** What one deployment measured, in nanoseconds (lookups per second for the throughput). */
-private record Measured(long lookupP50, long lookupP99, long lookupMean, double lookupsPerSecond, long bindP50,
-    long historyP50, long recordP50, long historyElsewhereP50, long recordElsewhereP50) {}
-
-/** Two connectors to one deployment: one instance's, and another instance's that saw nothing. */
-private static final class Connectors implements AutoCloseable {
-  final RedisConnector mine;
-  final RedisConnector other;
-
-  Connectors(RedisConnector.Builder builder) {
-    String prefix = "affinity4j-bench:" + System.nanoTime() + ":";
-    mine = builder.keyPrefix(prefix).clientName("bench-a").build();
-    other = builder.keyPrefix(prefix).clientName("bench-b").build();
-    for (RedisConnector connector : List.of(mine, other)) {
-      if (!connector.awaitConnection(Duration.ofSeconds(10))) {
-        throw new IllegalStateException("Cannot connect to " + connector);
-      }
-    }
-  }
-
-  @Override
-  public void close() {
-    mine.close();
-    other.close();
   }
 }

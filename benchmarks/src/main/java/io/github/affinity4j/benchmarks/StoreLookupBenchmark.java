@@ -141,6 +141,33 @@ public final class StoreLookupBenchmark {
     }
   }
 
+  /** What one deployment measured, in nanoseconds (lookups per second for the throughput). */
+  private record Measured(long lookupP50, long lookupP99, long lookupMean, double lookupsPerSecond, long bindP50,
+      long historyP50, long recordP50, long historyElsewhereP50, long recordElsewhereP50) {}
+
+  /** Two connectors to one deployment: one instance's, and another instance's that saw nothing. */
+  private static final class Connectors implements AutoCloseable {
+    final RedisConnector mine;
+    final RedisConnector other;
+
+    Connectors(RedisConnector.Builder builder) {
+      String prefix = "affinity4j-bench:" + System.nanoTime() + ":";
+      mine = builder.keyPrefix(prefix).clientName("bench-a").build();
+      other = builder.keyPrefix(prefix).clientName("bench-b").build();
+      for (RedisConnector connector : List.of(mine, other)) {
+        if (!connector.awaitConnection(Duration.ofSeconds(10))) {
+          throw new IllegalStateException("Cannot connect to " + connector);
+        }
+      }
+    }
+
+    @Override
+    public void close() {
+      mine.close();
+      other.close();
+    }
+  }
+
   /** Measures Caffeine ({@code connectors} null) or Redis through {@code connectors}. */
   private static Measured measure(Connectors connectors, int latencyOps, Duration window) throws Exception {
     AffinityStore store = connectors == null ? CaffeineAffinityStore.builder().build()

@@ -74,6 +74,10 @@ final class JournalWrites {
         dropped.increment();
         return;
       }
+      if (outcome == WriteSender.Outcome.FELL_BACK) {
+        keep(pending, place);
+        return;
+      }
     }
     recordAndWait(pending, waiting);
   }

@@ -302,6 +302,10 @@ public final class RedisAffinityStore implements AffinityStore {
       dropped.increment();
       return;
     }
+    if (outcome == WriteSender.Outcome.FELL_BACK) {
+      keep(redisKey, value);
+      return;
+    }
     // Redis unavailable: tried as any operation is during an outage, waiting for the reply; else kept.
     // Never null: the command answers whether Redis replied, and the fallback is FALSE.
     boolean done = requireNonNull(connector.execute(operation, now, Boolean.FALSE));

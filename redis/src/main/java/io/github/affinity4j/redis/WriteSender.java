@@ -40,6 +40,8 @@ final class WriteSender {
     SENT,
     /** Not sent: Redis is unavailable or the connector closed; the caller falls back as before. */
     NOT_SENT,
+    /** Not sent: Redis was tried and failed (the connection not open, a read made first); keep it for later. */
+    FELL_BACK,
     /** Not sent: too many writes wait for their replies; dropped and counted. */
     DROPPED
   }
@@ -91,7 +93,7 @@ final class WriteSender {
   /**
    * Sends {@code write} and returns without its reply, if Redis is available and fewer than the
    * bound are in flight. A Lettuce failure while sending (the connection not open, a read made
-   * first) is handled as a synchronous command's and returns {@link Outcome#NOT_SENT}.
+   * first) is handled as a synchronous command's and returns {@link Outcome#FELL_BACK}.
    */
   <T> Outcome send(String operation,
       Function<LettuceConnection.Commands, ? extends CompletionStage<? extends T>> write, Reply<T> reply) {
@@ -109,7 +111,7 @@ final class WriteSender {
     } catch (RedisException e) {
       inFlight.decrementAndGet();
       runner.failed(operation, e, true);
-      return Outcome.NOT_SENT;
+      return Outcome.FELL_BACK;
     }
     sent.whenComplete((value, failure) -> {
       inFlight.decrementAndGet();
