@@ -79,6 +79,9 @@ import org.slf4j.LoggerFactory;
  * this one's when it is sent (the last writer wins, as for any bind). Turn it off with
  * {@code localFallbackMaximumSize(0)}.
  *
+ * <p><b>Off the request path:</b> a bind or a removal is sent and not waited for (see {@link #put});
+ * a lookup sent after it on this instance sees it, since one connection carries both in order.
+ *
  * <p><b>Concurrency:</b> a bind is one {@code SET}: two instances binding the same key concurrently
  * leave the last writer's token, which for a response key is the same pin (one response, one
  * backend). Nothing here throws for Redis' sake; see {@link RedisConnector} for the logging and the

@@ -97,7 +97,7 @@ import org.jspecify.annotations.Nullable;
  * {@link #DEFAULT_LOCAL_FALLBACK_MAXIMUM_BYTES} (16 MiB) by default, about 4,000 chat turns of
  * 4 KiB, expiring as Redis' keys do. While Redis is unavailable (see {@link RedisConnector}),
  * {@link #record}, {@link #recordConversation} and {@link #forget} change it and are queued (within
- * the same bounds); {@link #history} replays a response chain from it if it holds every link back to
+ * the same bounds), and so is a turn sent before Redis failed it, at its place in line; {@link #history} replays a response chain from it if it holds every link back to
  * the start. Once Redis answers, the queue is sent to Redis, pipelined and in order, by the
  * operation that found Redis back (of this journal or of a store on the same connector), before any
  * other write of this journal; until it is, a link Redis does not have yet is looked for here too.

@@ -2,7 +2,6 @@ package io.github.affinity4j.redis;
 
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.lettuce.core.RedisException;
-import io.lettuce.core.RedisNoScriptException;
 import java.time.Duration;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -172,12 +171,6 @@ final class WriteSender {
   private void failed(String operation, Throwable failure) {
     Throwable cause = failure instanceof CompletionException && failure.getCause() != null
         ? failure.getCause() : failure;
-    if (cause instanceof RedisNoScriptException) {
-      // A Redis that came back empty: the write was kept, and its resend loads the scripts first.
-      logger.debug("{} found no script on Redis; sent again with it", operation);
-      gate.fellBack(operation, (RedisException) cause);
-      return;
-    }
     RedisException e = cause instanceof RedisException redis ? redis
         : new RedisException("Write failed: " + cause.getClass().getSimpleName(), cause);
     runner.failed(operation, e, true);

@@ -131,6 +131,7 @@ final class RedisClusterAcceptanceTest {
     AppInstance b = instance("b", own, 1);
     String[] last = new String[CONVERSATIONS];
     int[] acknowledged = new int[CONVERSATIONS];
+    boolean[] lastTurnAcknowledged = new boolean[CONVERSATIONS];
     int failedDuringFailover = 0;
     RedisServer killed = null;
 
@@ -154,6 +155,7 @@ final class RedisClusterAcceptanceTest {
           continue; // not acknowledged: the conversation goes on from its last acknowledged turn
         }
         acknowledged[c]++;
+        lastTurnAcknowledged[c] = turn == TURNS;
         assertThat(reply.answer().userMessages()).as("conversation %d turn %d sees every acknowledged turn", c, turn)
             .isEqualTo(acknowledged[c]);
         last[c] = reply.id();
@@ -174,7 +176,9 @@ final class RedisClusterAcceptanceTest {
       ChainHistory history = c3.interceptor.journal().history(chainKeyOf(c3, last[c]));
       assertThat(history.status()).as("conversation %d's chain", c).isEqualTo(ChainHistory.Status.COMPLETE);
       assertThat(history.turns()).as("conversation %d: every acknowledged turn", c).isEqualTo(acknowledged[c]);
-      assertThat(acknowledged[c]).as("conversation %d went on after the failover", c).isGreaterThanOrEqualTo(TURNS - 1);
+      // How many turns fail before the replica is promoted depends on how fast the turns go (binds and
+      // records are not waited for): one or two here; every conversation goes on once it is.
+      assertThat(lastTurnAcknowledged[c]).as("conversation %d went on after the failover", c).isTrue();
     }
     assertThat(c3.connector.fallbacks()).isZero();
   }
