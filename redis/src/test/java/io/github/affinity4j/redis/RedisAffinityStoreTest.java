@@ -69,6 +69,7 @@ final class RedisAffinityStoreTest {
   void putThenGet_fromAnotherConnector_sameToken() {
     AffinityToken token = token("backend-a");
     store.put(ChainKey.response("resp_1"), token);
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue(); // the next request reaches the other later
 
     try (RedisConnector other = redis.connector().keyPrefix(prefix).build()) {
       RedisAffinityStore elsewhere = RedisAffinityStore.builder().connector(other).build();
@@ -177,6 +178,7 @@ final class RedisAffinityStoreTest {
   }
 
   private long pttl(String key) throws Exception {
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue(); // a bind returns before Redis ran it
     return Long.parseLong(redis.command("PTTL", key).substring(1));
   }
 

@@ -104,6 +104,7 @@ final class RedisHistoryJournalTest {
   @Test
   void history_recordedByAnotherInstance_complete() {
     journal.record(turn("resp_1", null, "[1]", "[2]"));
+    settle(); // the caller's next request reaches the other instance after Redis ran the record
     RedisHistoryJournal elsewhere = journal(RedisHistoryJournal.builder());
     elsewhere.record(turn("resp_2", "resp_1", "[3]", "[4]"));
 
@@ -527,6 +528,7 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_1", null, "[]", "[]"));
     journal.record(turn("resp_2", "resp_1", "[]", "[]"));
     redis.command("SET", prefix + "pin:r::resp_1", "x");
+    settle();
     assertThat(journal.estimatedSize()).isEqualTo(3);
 
     journal.clear();
@@ -641,11 +643,13 @@ final class RedisHistoryJournalTest {
   }
 
   private long pttl(String key) throws Exception {
+    settle(); // a record returns before Redis ran it
     return Long.parseLong(redis.command("PTTL", key).substring(1));
   }
 
   /** This test's keys in a section ("" for all), but the chains' segment counters. */
   private List<String> keys(String section) throws Exception {
+    settle(); // a record returns before Redis ran it
     return redis.keys(prefix + section + "*").stream().filter(key -> !key.endsWith(":#")).toList();
   }
 

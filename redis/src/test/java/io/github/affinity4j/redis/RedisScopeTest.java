@@ -92,6 +92,7 @@ final class RedisScopeTest {
     store.put(response("resp_1", tenantA), RedisAffinityStoreTest.token("backend-a"));
     store.put(response("resp_1", tenantB), RedisAffinityStoreTest.token("backend-b"));
     recordChains();
+    assertThat(connector.awaitWrites(java.time.Duration.ofSeconds(10))).isTrue(); // Redis ran every write
 
     List<String> keys = server.keys(prefix + "*");
     List<String> stored = new ArrayList<>(keys);
