@@ -143,6 +143,7 @@ final class RedisAffinityStoreTest {
     for (int i = 0; i < 300; i++) {
       store.put(ChainKey.response("resp_" + i), token("a"));
     }
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
 
     List<String> keys = redis.keys(prefix + "pin:*");
     assertThat(keys).hasSize(300).allSatisfy(key -> assertThat(key).doesNotContain("{"));

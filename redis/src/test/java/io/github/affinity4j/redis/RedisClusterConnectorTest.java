@@ -95,6 +95,7 @@ final class RedisClusterConnectorTest {
       for (int i = 0; i < 100; i++) {
         store.put(ChainKey.response("resp_" + i), RedisAffinityStoreTest.token("backend-" + i));
       }
+      assertThat(right.awaitWrites(Duration.ofSeconds(10))).isTrue(); // Redis ran every bind
       RedisAffinityStore elsewhere = RedisAffinityStore.builder().connector(other).build();
       for (int i = 0; i < 100; i++) {
         assertThat(elsewhere.get(ChainKey.response("resp_" + i))).as("pin %d", i).isPresent();

@@ -107,6 +107,7 @@ final class RedisHistoryJournalTest {
     settle(); // the caller's next request reaches the other instance after Redis ran the record
     RedisHistoryJournal elsewhere = journal(RedisHistoryJournal.builder());
     elsewhere.record(turn("resp_2", "resp_1", "[3]", "[4]"));
+    settle(); // and back
 
     assertThat(texts(journal.history(ChainKey.response("resp_2")))).containsExactly("[1]", "[2]", "[3]", "[4]");
   }
