@@ -109,6 +109,7 @@ final class RedisConnectorTest {
     RedisConnector connector = connector(server.uri(), RedisConnector.builder());
     RedisAffinityStore store = RedisAffinityStore.builder().connector(connector).build();
     store.put(ChainKey.response("resp_1"), RedisAffinityStoreTest.token("a"));
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
 
     server.stop();
     assertThat(store.get(ChainKey.response("resp_1"))).as("kept locally while down").isPresent();
