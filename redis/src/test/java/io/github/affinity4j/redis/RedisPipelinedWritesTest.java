@@ -127,16 +127,21 @@ final class RedisPipelinedWritesTest {
     assertThat(store.get(ChainKey.response("warm"))).isEmpty(); // connected, scripts aside
     pause();
 
-    for (int i = 0; i < 4; i++) {
-      store.put(ChainKey.response("resp_" + i), RedisAffinityStoreTest.token("backend-a"));
-    }
-    journal.record(turn("turn_1", null, "1"));
-    journal.record(turn("turn_2", null, "2"));
+    String log = RedisConnectorTest.captureLog(() -> {
+      for (int i = 0; i < 4; i++) {
+        store.put(ChainKey.response("resp_" + i), RedisAffinityStoreTest.token("backend-a"));
+      }
+      journal.record(turn("turn_1", null, "1"));
+      journal.record(turn("turn_2", null, "2"));
+    });
 
     assertThat(connector.writesInFlight()).isEqualTo(3);
     assertThat(store.droppedWrites()).as("the 4th bind").isEqualTo(1);
     assertThat(journal.droppedWrites()).as("both turns").isEqualTo(2);
     assertThat(connector.droppedWrites()).isEqualTo(3);
+    assertThat(log.lines().filter(line -> line.contains("WARN") && line.contains("maxWritesInFlight")))
+        .as("one WARN per warn interval, however many drops").hasSize(1);
+    assertThat(log).doesNotContain("backend-a").doesNotContain("resp_3");
     unpause();
     assertThat(connector.awaitWrites(Duration.ofSeconds(20))).isTrue();
     RedisConnector other = connector(b -> b);
