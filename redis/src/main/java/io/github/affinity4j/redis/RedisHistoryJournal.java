@@ -166,6 +166,9 @@ public final class RedisHistoryJournal implements HistoryJournal {
         localFallbackMaximumBytes, maximumBytesPerChain, MAX_TURNS, expireAfterAccess);
     this.queue = new JournalQueue(connector, scripts, roots, localFallbackMaximumEntries, localFallbackMaximumBytes);
     this.writes = new JournalWrites(connector, scripts, roots, replicaWait, local, queue);
+    if (replicaWait.isOn()) {
+      connector.writes().awaitEveryWrite();
+    }
     if (local != null) {
       connector.whenAvailable(queue::send);
     }
@@ -208,10 +211,12 @@ public final class RedisHistoryJournal implements HistoryJournal {
    * waiting for its reply</b>: it returns once the script is on the connection, behind every
    * command this instance sent before it (on a cluster, a turn whose chain root this instance does
    * not know reads it first, one round trip). With {@code waitForReplicas} set, it waits for the
-   * reply and the replicas, as before. If Redis fails the script, or is unavailable, the turn is
-   * kept locally and sent once Redis answers, in the order turns were recorded (dropped if the
-   * local fallback is off); if the connector's {@code maxWritesInFlight} writes wait for replies,
-   * it is dropped and counted ({@link #droppedWrites()}).
+   * reply and the replicas, as before, and so do the binds of every store on the same connector
+   * (a pin in Redis never points another instance at a turn that is not there yet). If Redis fails
+   * the script, or is unavailable, the turn is kept locally and sent once Redis answers, in the
+   * order turns were recorded (dropped if the local fallback is off); if the connector's
+   * {@code maxWritesInFlight} writes wait for replies, it is dropped and counted
+   * ({@link #droppedWrites()}).
    *
    * @throws NullPointerException if {@code turn} is null
    */

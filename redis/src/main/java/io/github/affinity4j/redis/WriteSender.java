@@ -60,6 +60,9 @@ final class WriteSender {
   private final Ticker ticker;
   private final OncePerInterval dropWarnings;
   private final AtomicInteger inFlight = new AtomicInteger();
+  // Set by a journal with waitForReplicas: every write waits for its reply, binds too, so that no pin
+  // in Redis points another instance at a turn that is not there yet.
+  private volatile boolean awaitEveryWrite;
   private final LongAdder dropped = new LongAdder();
   private final ExecutorService background = Executors.newSingleThreadExecutor(r -> {
     Thread thread = new Thread(r, "affinity4j-redis-writes");
@@ -75,6 +78,11 @@ final class WriteSender {
     this.maxInFlight = maxInFlight;
     this.ticker = ticker;
     this.dropWarnings = new OncePerInterval(warnInterval, ticker.read() - warnInterval.toNanos());
+  }
+
+  /** From now on, every write waits for its reply (a journal with {@code waitForReplicas} shares the connector). */
+  void awaitEveryWrite() {
+    awaitEveryWrite = true;
   }
 
   int maxInFlight() {
@@ -96,7 +104,7 @@ final class WriteSender {
    */
   <T> Outcome send(String operation,
       Function<LettuceConnection.Commands, ? extends CompletionStage<? extends T>> write, Reply<T> reply) {
-    if (connection.isClosed() || !gate.isAvailable()) {
+    if (awaitEveryWrite || connection.isClosed() || !gate.isAvailable()) {
       return Outcome.NOT_SENT;
     }
     if (inFlight.incrementAndGet() > maxInFlight) {
