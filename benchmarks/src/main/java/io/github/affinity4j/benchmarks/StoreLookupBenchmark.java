@@ -41,6 +41,10 @@ import java.util.function.IntConsumer;
  * commands pipelined). Also a repair's history read of a 10-turn chain and a turn's record, by the
  * instance that recorded the chain and by another that meets it first (on a cluster, that one must
  * find the chain's root first). Prints a table with the Redis / Caffeine and Cluster / Redis ratios.
+ * And the round trips a Redis-backed pinned turn waits for (its pin lookup, bind and journal record,
+ * one after the other as the engine makes them), measured through a loopback proxy that holds every
+ * reply of Redis for {@value #PROXY_DELAY_MILLIS} ms: the turn's time over that delay, with a
+ * PASS/MISS line against the target of 1 (one node only: a cluster announces its nodes' own ports).
  *
  * <pre>
  * java -jar benchmarks/target/affinity4j-benchmarks.jar redis [--quick] [--redis-uri redis://host:port]
@@ -57,10 +61,11 @@ public final class StoreLookupBenchmark {
   private static final int KEYS = 10_000;
   private static final int CHAINS = 100;
   private static final int THREADS = 8;
+  private static final int PROXY_DELAY_MILLIS = 20;
 
   private StoreLookupBenchmark() {}
 
-  /** Measures and prints the table; it has no targets, so returns true. */
+  /** Measures and prints the table; returns whether a pinned turn waits for one round trip at most. */
   static boolean run(String[] args) throws Exception {
     boolean quick = Arrays.asList(args).contains("--quick");
     String uri = option(args, "--redis-uri");
@@ -88,6 +93,18 @@ public final class StoreLookupBenchmark {
         }
       }
       print(uri, seeds, caffeine, redis, cluster);
+      boolean plain = uri.startsWith("redis://");
+      double roundTrips = plain ? roundTripsPerTurn(uri, quick ? 50 : 200, false) : Double.NaN;
+      double waited = plain ? roundTripsPerTurn(uri, quick ? 20 : 50, true) : Double.NaN;
+      System.out.println();
+      System.out.printf(Locale.ROOT, "Round trips a Redis-backed pinned turn waits for (lookup, bind, record; each reply"
+          + " held %d ms; median turn over that): %.2f (each write's reply waited for, as before: %.2f)%n",
+          PROXY_DELAY_MILLIS, roundTrips, waited);
+      boolean pass = roundTrips < 1.5;
+      System.out.printf(Locale.ROOT, "  %-4s %-55s measured %.2f%n", pass ? "PASS" : "MISS",
+          "1 round trip on the request's path", roundTrips);
+      System.out.println(pass ? "redis: all targets PASS" : "redis: some targets MISS");
+      return pass;
     } finally {
       for (Process server : servers) {
         server.destroy();
@@ -95,7 +112,46 @@ public final class StoreLookupBenchmark {
       }
       deleteRecursively(dir);
     }
-    return true;
+  }
+
+  /**
+   * A pinned turn's calls through a proxy that holds Redis' replies for {@value #PROXY_DELAY_MILLIS}
+   * ms each: the median turn time over that delay is the number of round trips the turn waited for.
+   * {@code awaitEachWrite} waits for the bind's and the record's replies too, as they were before.
+   */
+  private static double roundTripsPerTurn(String uri, int turns, boolean awaitEachWrite) throws Exception {
+    java.net.URI target = java.net.URI.create(uri);
+    long delay = TimeUnit.MILLISECONDS.toNanos(PROXY_DELAY_MILLIS);
+    try (DelayingProxy proxy = new DelayingProxy(target.getHost(), target.getPort(), delay);
+        RedisConnector connector = RedisConnector.builder().uri(new java.net.URI(target.getScheme(),
+            target.getUserInfo(), "127.0.0.1", proxy.port(), target.getPath(), null, null).toString())
+            .keyPrefix("affinity4j-bench-rt:" + System.nanoTime() + ":").commandTimeout(Duration.ofSeconds(5)).build()) {
+      AffinityStore store = RedisAffinityStore.builder().connector(connector).build();
+      HistoryJournal journal = RedisHistoryJournal.builder().connector(connector).build();
+      byte[] items = "[{\"role\":\"user\",\"content\":\"hi\"}]".getBytes(StandardCharsets.UTF_8);
+      long[] nanos = new long[turns];
+      for (int i = -10; i < turns; i++) { // the first 10 connect and load the scripts
+        long start = System.nanoTime();
+        store.get(ChainKey.response("resp_rt_" + (i - 1)));
+        store.put(ChainKey.response("resp_rt_" + i), token(i + 10));
+        if (awaitEachWrite) {
+          connector.awaitWrites(Duration.ofSeconds(5));
+        }
+        journal.record(JournalTurn.builder().responseId("resp_rt_" + i).previousResponseId("resp_rt_" + (i - 1))
+            .input(items).output(items).build());
+        if (awaitEachWrite) {
+          connector.awaitWrites(Duration.ofSeconds(5));
+        }
+        if (i >= 0) {
+          nanos[i] = System.nanoTime() - start;
+        }
+      }
+      if (!connector.awaitWrites(Duration.ofSeconds(10)) || connector.fallbacks() > 0 || connector.droppedWrites() > 0) {
+        throw new IllegalStateException("Redis did not take every write: " + connector);
+      }
+      Arrays.sort(nanos);
+      return percentile(nanos, 50) / (double) delay;
+    }
   }
 
   /** What one deployment measured, in nanoseconds (lookups per second for the throughput). */
@@ -144,6 +200,9 @@ public final class StoreLookupBenchmark {
             .previousResponseId(t == 1 ? null : "resp_" + c + "_" + (t - 1)).input(items).output(items).build());
       }
     }
+    if (connectors != null) {
+      connectors.mine.awaitWrites(Duration.ofSeconds(10));
+    }
     long[] lookups = latencies(i -> store.get(key(i)), latencyOps);
     double perSecond = throughput(i -> store.get(key(i)), window);
     AffinityToken bound = token(1);
@@ -153,6 +212,9 @@ public final class StoreLookupBenchmark {
     int[] next = {0};
     long[] records = latencies(i -> journal.record(JournalTurn.builder().responseId("resp_m_" + next[0]++)
         .previousResponseId("resp_" + (i % CHAINS) + "_10").input(items).output(items).build()), latencyOps / 10);
+    if (connectors != null) { // the other instance reads what this one sent, once Redis took it
+      connectors.mine.awaitWrites(Duration.ofSeconds(10));
+    }
     // Each chain once, as an instance meets a chain it has not seen: sequential, no warm-up.
     long[] historiesElsewhere = once(i -> elsewhere.history(ChainKey.response("resp_" + i + "_9")));
     long[] recordsElsewhere = once(i -> elsewhere.record(JournalTurn.builder().responseId("resp_o_" + i)
@@ -186,9 +248,10 @@ public final class StoreLookupBenchmark {
     row("history, by an instance new to the chain, p50", caffeine, redis, cluster, Measured::historyElsewhereP50);
     row("record, parent by another instance, p50", caffeine, redis, cluster, Measured::recordElsewhereP50);
     System.out.println();
-    System.out.println("A lookup is one GETEX round trip. On a cluster, a record or a history read is one script on"
-        + " the chain's master when the instance knows the chain's root (it recorded or read the chain), else"
-        + " one GET of the root first (the last two rows); Caffeine's last two rows are its own journal.");
+    System.out.println("A lookup is one GETEX round trip; a bind and a record return once sent, without Redis' reply."
+        + " On a cluster, a record or a history read is one script on the chain's master when the instance knows the"
+        + " chain's root (it recorded or read the chain), else one GET of the root first, waited for (the last two"
+        + " rows); Caffeine's last two rows are its own journal.");
   }
 
   private static void row(String name, Measured caffeine, Measured redis, Measured cluster,

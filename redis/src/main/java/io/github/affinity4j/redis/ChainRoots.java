@@ -15,6 +15,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -100,6 +102,33 @@ final class ChainRoots {
     }
     remember(turn.key(), root);
     return reply;
+  }
+
+  /**
+   * Sends a turn's record without waiting for its reply: the script on one node; on a cluster the
+   * script, the turn's root pointer and the parent pointer's expiry, pipelined, after reading the
+   * parent's root if it is not known here (the one read a turn may wait for). The root is
+   * remembered at once, so that a turn recorded right after finds it. The reply is the script's;
+   * it fails if any of the commands does.
+   */
+  CompletionStage<List<Object>> sendRecord(LettuceConnection.Commands commands, JournalScripts scripts,
+      PendingWrite.Turn turn) {
+    if (!cluster) {
+      return scripts.record(turn, "").<List<Object>>sendLoading(commands.async());
+    }
+    String root = rootOf(commands.sync(), turn);
+    remember(turn.key(), root);
+    RedisClusterAsyncCommands<String, byte[]> async = commands.async();
+    List<CompletableFuture<?>> beside = new ArrayList<>(2);
+    beside.add(async.set(RedisKeys.root(prefix, turn.key()), ascii(root), SetArgs.Builder.px(ttlMillis))
+        .toCompletableFuture());
+    ChainKey parent = turn.parent();
+    if (parent != null) {
+      beside.add(async.pexpire(RedisKeys.root(prefix, parent), ttlMillis).toCompletableFuture());
+    }
+    CompletableFuture<List<Object>> script = scripts.record(turn, root).<List<Object>>sendLoading(async);
+    beside.add(script);
+    return CompletableFuture.allOf(beside.toArray(new CompletableFuture<?>[0])).thenCompose(done -> script);
   }
 
   /**

@@ -81,7 +81,7 @@ final class CommandRunner {
     return requireNonNull(run(operation, c -> await(operation, batch.apply(c)), -1, true));
   }
 
-  private void failed(String operation, RedisException e, boolean timeoutIsOutage) {
+  void failed(String operation, RedisException e, boolean timeoutIsOutage) {
     if (e instanceof LettuceConnection.StillConnecting) {
       // Not an outage yet: the first connection (a TLS handshake, say) is taking its time.
       logger.debug("{} falls back: {}", operation, e.getMessage());

@@ -3,7 +3,8 @@ package io.github.affinity4j.redis;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -12,12 +13,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What a {@link RedisHistoryJournal} wrote while Redis was unavailable, oldest first and bounded in
- * entries and bytes, and the sending of it to Redis, pipelined and in order, once Redis answers.
- * Off (it keeps nothing) when its bound in entries is 0.
+ * What a {@link RedisHistoryJournal} wrote while Redis was unavailable (or sent, and Redis failed),
+ * in the order the journal made the writes and bounded in entries and bytes, and the sending of it
+ * to Redis, pipelined and in that order, once Redis answers. Off (it keeps nothing) when its bound
+ * in entries is 0.
  *
- * <p>Thread-safe: any thread adds at the tail; only the thread holding the send lock takes from
- * the head.
+ * <p>Each write takes its place in line ({@link #nextSequence}) when the journal makes it: a write
+ * sent without waiting whose reply says it failed is queued at that place, before the writes made
+ * after it, even if those were queued first.
+ *
+ * <p>Thread-safe: any thread adds; only the thread holding the send lock takes from the head.
  */
 final class JournalQueue {
 
@@ -42,7 +47,8 @@ final class JournalQueue {
   private final ChainRoots roots;
   private final long maximumEntries;
   private final long maximumBytes;
-  private final ConcurrentLinkedDeque<PendingWrite> queue = new ConcurrentLinkedDeque<>();
+  private final ConcurrentSkipListMap<Long, PendingWrite> queue = new ConcurrentSkipListMap<>();
+  private final AtomicLong sequence = new AtomicLong();
   private final AtomicLong entries = new AtomicLong();
   private final AtomicLong bytes = new AtomicLong();
   private final ReentrantLock sending = new ReentrantLock();
@@ -66,8 +72,21 @@ final class JournalQueue {
     return entries.get();
   }
 
-  /** Keeps a write for Redis, unless off or past the bounds (then WARNs once until all is sent). */
+  /** The place in line of a write made now. */
+  long nextSequence() {
+    return sequence.incrementAndGet();
+  }
+
+  /** Keeps a write made now for Redis; see {@link #add(PendingWrite, long)}. */
   void add(PendingWrite pending) {
+    add(pending, nextSequence());
+  }
+
+  /**
+   * Keeps a write for Redis at its place in line, unless off or past the bounds (then WARNs once
+   * until all is sent).
+   */
+  void add(PendingWrite pending, long place) {
     if (maximumEntries == 0) {
       return;
     }
@@ -81,7 +100,7 @@ final class JournalQueue {
     }
     entries.incrementAndGet();
     bytes.addAndGet(pending.bytes());
-    queue.add(pending);
+    queue.put(place, pending);
   }
 
   /**
@@ -118,31 +137,37 @@ final class JournalQueue {
   private Send sendAll() {
     boolean loaded = false;
     while (!queue.isEmpty()) {
-      List<PendingWrite> batch = nextBatch();
+      List<Map.Entry<Long, PendingWrite>> batch = nextBatch();
+      List<PendingWrite> writes = new ArrayList<>(batch.size());
+      for (Map.Entry<Long, PendingWrite> entry : batch) {
+        writes.add(entry.getValue());
+      }
       boolean load = !loaded;
-      if (connector.executeBatch("journal send", connection -> send(connection, batch, load)) < 0) {
+      if (connector.executeBatch("journal send", connection -> send(connection, writes, load)) < 0) {
         return Send.UNAVAILABLE;
       }
       loaded = true;
-      removeFirst(batch.size());
+      remove(batch);
     }
     overflowWarned.set(false);
     return Send.DONE;
   }
 
-  private List<PendingWrite> nextBatch() {
-    List<PendingWrite> batch = new ArrayList<>(SEND_BATCH);
-    for (Iterator<PendingWrite> it = queue.iterator(); it.hasNext() && batch.size() < SEND_BATCH; ) {
+  private List<Map.Entry<Long, PendingWrite>> nextBatch() {
+    List<Map.Entry<Long, PendingWrite>> batch = new ArrayList<>(SEND_BATCH);
+    for (Iterator<Map.Entry<Long, PendingWrite>> it = queue.entrySet().iterator();
+        it.hasNext() && batch.size() < SEND_BATCH; ) {
       batch.add(it.next());
     }
     return batch;
   }
 
-  private void removeFirst(int count) {
-    for (int i = 0; i < count; i++) {
-      PendingWrite done = queue.poll();
-      entries.decrementAndGet();
-      bytes.addAndGet(-done.bytes());
+  private void remove(List<Map.Entry<Long, PendingWrite>> batch) {
+    for (Map.Entry<Long, PendingWrite> sent : batch) {
+      if (queue.remove(sent.getKey(), sent.getValue())) {
+        entries.decrementAndGet();
+        bytes.addAndGet(-sent.getValue().bytes());
+      }
     }
   }
 

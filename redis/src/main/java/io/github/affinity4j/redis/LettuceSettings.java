@@ -1,5 +1,7 @@
 package io.github.affinity4j.redis;
 
+import static java.util.Objects.requireNonNull;
+
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisCredentials;
 import io.lettuce.core.RedisURI;
@@ -41,6 +43,15 @@ record LettuceSettings(@Nullable String username, char @Nullable [] password, @N
       // Lettuce's message may echo the URI, password included.
       throw new IllegalArgumentException("Not a Redis URI (" + e.getClass().getSimpleName()
           + "); use e.g. redis://localhost:6379 or rediss://host:6380 for TLS");
+    }
+  }
+
+  /** Checks one seed of a cluster: a {@code redis://} or {@code rediss://} URI of one node. */
+  static void checkSeed(String seed) {
+    RedisURI parsed = parse(seed);
+    if (parsed.getSocket() != null || !parsed.getSentinels().isEmpty()) {
+      throw new IllegalArgumentException("A cluster seed is a redis:// or rediss:// URI of one node, got "
+          + (parsed.getSocket() != null ? "a socket" : "a Sentinel") + " URI");
     }
   }
 
@@ -117,5 +128,31 @@ record LettuceSettings(@Nullable String username, char @Nullable [] password, @N
   @Override
   public String toString() {
     return "LettuceSettings[clientName=" + clientName + ", tls=" + tls + ']';
+  }
+
+  /** Checks what a connector is aimed at, as {@link RedisConnector.Builder#build()} documents. */
+  static void checkTarget(@Nullable String uriText, @Nullable List<String> seeds, @Nullable Integer database,
+    String keyPrefix) {
+    if (uriText != null && seeds != null) {
+      throw new IllegalStateException("uri and cluster were both set; set uri for one Redis (or Sentinel),"
+          + " cluster for a Redis Cluster");
+    }
+    if (seeds == null) {
+      requireNonNull(uriText, "uri is required; e.g. redis://localhost:6379, or cluster(...) for a Redis Cluster");
+    } else if (database != null && database != 0) {
+      throw new IllegalStateException("database was set to " + database + ", but a Redis Cluster has only 0");
+    }
+    if (seeds != null && (keyPrefix.indexOf('{') >= 0 || keyPrefix.indexOf('}') >= 0)) {
+      // A brace in the prefix would move the hash tag that keeps a chain's keys in one slot.
+      throw new IllegalStateException("keyPrefix must not hold { or } on a cluster, got " + keyPrefix);
+    }
+  }
+
+  static Duration positive(Duration value, String name, String example) {
+    requireNonNull(value, name);
+    if (value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(name + " must be positive, got " + value + "; e.g. " + example);
+    }
+    return value;
   }
 }

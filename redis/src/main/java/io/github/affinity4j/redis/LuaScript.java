@@ -11,6 +11,8 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * A Lua script shipped as a resource of this package, run by its SHA-1 ({@code EVALSHA}) in one
@@ -108,6 +110,20 @@ final class LuaScript {
 
     <T> RedisFuture<T> send(RedisClusterAsyncCommands<String, byte[]> commands) {
       return script.send(commands, type, keys, args);
+    }
+
+    /**
+     * Sends the call by the script's SHA-1 without waiting; if the server answers that it has no
+     * such script (restarted empty, or a replica promoted), sends it again with the text, from the
+     * reply's thread without blocking it. Calls re-sent so stay in the order of their first replies.
+     */
+    <T> CompletableFuture<T> sendLoading(RedisClusterAsyncCommands<String, byte[]> commands) {
+      return this.<T>send(commands).toCompletableFuture().exceptionallyCompose(failure -> {
+        Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+            ? failure.getCause() : failure;
+        return cause instanceof RedisNoScriptException ? this.<T>sendText(commands).toCompletableFuture()
+            : CompletableFuture.failedFuture(cause);
+      });
     }
 
     /**

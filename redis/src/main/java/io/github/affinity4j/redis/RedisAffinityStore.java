@@ -8,6 +8,7 @@ import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
 import io.lettuce.core.GetExArgs;
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
@@ -17,8 +18,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -76,6 +79,9 @@ import org.slf4j.LoggerFactory;
  * this one's when it is sent (the last writer wins, as for any bind). Turn it off with
  * {@code localFallbackMaximumSize(0)}.
  *
+ * <p><b>Off the request path:</b> a bind or a removal is sent and not waited for (see {@link #put});
+ * a lookup sent after it on this instance sees it, since one connection carries both in order.
+ *
  * <p><b>Concurrency:</b> a bind is one {@code SET}: two instances binding the same key concurrently
  * leave the last writer's token, which for a response key is the same pin (one response, one
  * backend). Nothing here throws for Redis' sake; see {@link RedisConnector} for the logging and the
@@ -113,6 +119,10 @@ public final class RedisAffinityStore implements AffinityStore {
   private final @Nullable FallbackStore local;
   private final ReentrantLock sending = new ReentrantLock();
   private final AtomicBoolean overflowWarned = new AtomicBoolean();
+  private final LongAdder dropped = new LongAdder();
+  // The latest write of each key sent and not answered yet: a failed write is kept for later only
+  // if it is still its key's latest (replies come in the order the writes were sent).
+  private final Map<String, Object> latest = new ConcurrentHashMap<>();
 
   private RedisAffinityStore(Builder builder, RedisConnector connector) {
     this.connector = connector;
@@ -192,7 +202,11 @@ public final class RedisAffinityStore implements AffinityStore {
   /**
    * {@inheritDoc}
    *
-   * <p>One {@code SET … PX}. If Redis is unavailable, kept locally and sent once it answers.
+   * <p>One {@code SET … PX}, <b>sent without waiting for its reply</b>: it returns once the command
+   * is on the connection, behind every command this instance sent before it, so this instance's
+   * later lookups see it. If Redis fails it, or is unavailable, kept locally and sent once it
+   * answers; if the connector's {@code maxWritesInFlight} writes wait for replies, dropped and
+   * counted ({@link #droppedWrites()}).
    *
    * @throws NullPointerException if an argument is null
    */
@@ -200,21 +214,23 @@ public final class RedisAffinityStore implements AffinityStore {
   public void put(ChainKey key, AffinityToken token) {
     String redisKey = RedisKeys.pin(prefix, requireNonNull(key, "key"));
     byte[] bytes = TokenCodec.encode(requireNonNull(token, "token"));
-    change(redisKey, bytes, "store put",
+    change(redisKey, bytes, "store put", commands -> commands.set(redisKey, bytes, SetArgs.Builder.px(expireMillis)),
         commands -> commands.set(redisKey, bytes, SetArgs.Builder.px(expireMillis)) != null);
   }
 
   /**
    * {@inheritDoc}
    *
-   * <p>One {@code DEL}. If Redis is unavailable, removed locally, and from Redis once it answers.
+   * <p>One {@code DEL}, sent without waiting for its reply, as {@link #put}. If Redis is
+   * unavailable, removed locally, and from Redis once it answers.
    *
    * @throws NullPointerException if {@code key} is null
    */
   @Override
   public void remove(ChainKey key) {
     String redisKey = RedisKeys.pin(prefix, requireNonNull(key, "key"));
-    change(redisKey, null, "store remove", commands -> commands.del(redisKey) != null);
+    change(redisKey, null, "store remove", commands -> commands.del(redisKey),
+        commands -> commands.del(redisKey) != null);
   }
 
   /**
@@ -231,6 +247,15 @@ public final class RedisAffinityStore implements AffinityStore {
     return count != null ? count : local == null ? 0 : local.size();
   }
 
+  /**
+   * Returns how many binds and removals were not sent to Redis because the connector's
+   * {@link RedisConnector.Builder#maxWritesInFlight maxWritesInFlight} writes were waiting for
+   * replies (Redis slow). A dropped bind is kept in the local fallback only.
+   */
+  public long droppedWrites() {
+    return dropped.sum();
+  }
+
   /** How many changes made while Redis was unavailable wait to be sent to it. */
   long waitingForRedis() {
     return local == null ? 0 : local.pendingCount();
@@ -244,18 +269,62 @@ public final class RedisAffinityStore implements AffinityStore {
         + ", " + connector + ']';
   }
 
+  /**
+   * Sends a bind or a removal without waiting for its reply, if Redis is available (dropped and
+   * counted if too many writes wait for replies); else as before: waits, or keeps it locally.
+   */
   private void change(String redisKey, byte @Nullable [] value, String operation,
-      Function<RedisClusterCommands<String, byte[]>, Boolean> command) {
+      Function<RedisClusterAsyncCommands<String, byte[]>, RedisFuture<?>> write,
+      Function<RedisClusterCommands<String, byte[]>, Boolean> now) {
     sendPending();
+    Object token = new Object();
+    // Marks this write the key's latest, before it is sent: an older one's failure must not undo it.
+    latest.put(redisKey, token);
+    if (local != null) {
+      local.mirror(redisKey, value); // what Redis will hold once it takes the write
+    }
+    WriteSender.Outcome outcome = connector.writes().send(operation, commands -> write.apply(commands.async()),
+        new WriteSender.Reply<Object>() {
+          @Override
+          public void answered(Object reply) {
+            latest.remove(redisKey, token);
+          }
+
+          @Override
+          public void failed() {
+            if (latest.remove(redisKey, token)) { // else a later write of the key carries its state
+              keep(redisKey, value);
+            }
+          }
+        });
+    if (outcome == WriteSender.Outcome.SENT) {
+      return;
+    }
+    latest.remove(redisKey, token);
+    if (outcome == WriteSender.Outcome.DROPPED) {
+      dropped.increment();
+      return;
+    }
+    if (outcome == WriteSender.Outcome.FELL_BACK) {
+      keep(redisKey, value);
+      return;
+    }
+    // Redis unavailable: tried as any operation is during an outage, waiting for the reply; else kept.
     // Never null: the command answers whether Redis replied, and the fallback is FALSE.
-    boolean done = requireNonNull(connector.execute(operation, command, Boolean.FALSE));
+    boolean done = requireNonNull(connector.execute(operation, now, Boolean.FALSE));
     if (local == null) {
       return;
     }
     if (done) {
-      local.mirror(redisKey, value);
       sendPending(); // Redis may have just come back
-    } else if (!local.keep(redisKey, value) && overflowWarned.compareAndSet(false, true)) {
+    } else {
+      keep(redisKey, value);
+    }
+  }
+
+  /** Keeps a change Redis did not take, to send once it answers. May run on Lettuce's I/O thread. */
+  private void keep(String redisKey, byte @Nullable [] value) {
+    if (local != null && !local.keep(redisKey, value) && overflowWarned.compareAndSet(false, true)) {
       logger.warn("RedisAffinityStore's local fallback holds {} changes waiting for Redis, its bound;"
           + " later ones are kept here only, and Redis will not have them", localFallbackMaximumSize);
     }

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Future;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -37,7 +38,9 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p>It holds one Lettuce connection: thread-safe and multiplexed, so concurrent requests share it
- * and their commands are pipelined on it. The connection is opened in the background at
+ * and their commands are pipelined on it. Writes (binds, journaled turns) are sent without waiting
+ * for their replies, at most {@link Builder#maxWritesInFlight maxWritesInFlight} at once; a lookup
+ * waits, behind every write sent before it (docs/redis.md). The connection is opened in the background at
  * {@link Builder#build()}, so an application starts even while Redis is down; Lettuce reconnects by
  * itself after a connection is lost, and commands issued while it is disconnected fail at once
  * instead of queueing.
@@ -82,6 +85,9 @@ public final class RedisConnector implements AutoCloseable {
   /** The default interval between WARN lines while Redis is unavailable: 1 minute. */
   public static final Duration DEFAULT_WARN_INTERVAL = Duration.ofMinutes(1);
 
+  /** The default bound on writes sent and not answered yet: 10,000 (about 100 ms of a busy instance's turns). */
+  public static final int DEFAULT_MAX_WRITES_IN_FLIGHT = 10_000;
+
   static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
 
   private final String keyPrefix;
@@ -92,6 +98,7 @@ public final class RedisConnector implements AutoCloseable {
   private final OutageGate gate;
   private final OperationWarnings warnings;
   private final CommandRunner runner;
+  private final WriteSender writes;
 
   private RedisConnector(Builder builder) {
     this.keyPrefix = builder.keyPrefix;
@@ -113,6 +120,7 @@ public final class RedisConnector implements AutoCloseable {
     this.gate = new OutageGate(address, builder.retryInterval, builder.warnInterval, builder.listener, ticker);
     this.warnings = new OperationWarnings(address, commandTimeout, builder.warnInterval, ticker);
     this.runner = new CommandRunner(connection, gate, warnings, commandTimeout);
+    this.writes = new WriteSender(connection, gate, runner, builder.maxWritesInFlight, builder.warnInterval, ticker);
   }
 
   /** Returns a builder; {@code uri} or {@code cluster} is required. */
@@ -120,7 +128,7 @@ public final class RedisConnector implements AutoCloseable {
     return new Builder();
   }
 
-  /** Returns the prefix of every key the store and the journal write. */
+  /** Returns the prefix of every key written. */
   public String keyPrefix() {
     return keyPrefix;
   }
@@ -135,10 +143,7 @@ public final class RedisConnector implements AutoCloseable {
     return connection.isCluster();
   }
 
-  /**
-   * Returns false from the first failed operation of an outage until the next successful one.
-   * Starts true: a connector that never reached Redis learns it on its first operation.
-   */
+  /** Returns false from the first failed operation of an outage until the next successful one; starts true. */
   public boolean isAvailable() {
     return gate.isAvailable();
   }
@@ -150,8 +155,7 @@ public final class RedisConnector implements AutoCloseable {
 
   /**
    * Waits until the connection is open, at most {@code timeout}: for a readiness check at startup.
-   * An attempt that fails (Redis not up yet, a handshake slower than the connect timeout) is made
-   * again, every 100 ms, until the timeout. Operations meanwhile wait for
+   * A failed attempt is made again every 100 ms until the timeout. Operations meanwhile wait for
    * the connection at most the command timeout and then fall back.
    *
    * @return true if connected; false if the timeout passed, the connector was closed, or the
@@ -162,9 +166,32 @@ public final class RedisConnector implements AutoCloseable {
     return connection.await(requireNonNull(timeout, "timeout"));
   }
 
-  /** Closes the connection and releases the client's threads. Operations after it fall back. */
+  /**
+   * Returns how many writes (binds, journaled turns) were dropped unsent since it was built, because
+   * {@link Builder#maxWritesInFlight maxWritesInFlight} writes were waiting for Redis' replies.
+   */
+  public long droppedWrites() {
+    return writes.dropped();
+  }
+
+  /** Returns how many writes were sent to Redis and wait for its reply now. */
+  public int writesInFlight() {
+    return writes.inFlight();
+  }
+
+  /**
+   * Waits until every write sent so far has its reply (taken, or kept locally if Redis failed it),
+   * at most {@code timeout}; for a shutdown or a test. Returns true if none waits.
+   */
+  public boolean awaitWrites(Duration timeout) {
+    return writes.await(requireNonNull(timeout, "timeout"));
+  }
+
+  /** Waits for the writes' replies (at most the command timeout), closes the connection; later operations fall back. */
   @Override
   public void close() {
+    writes.await(commandTimeout);
+    writes.close();
     connection.close();
   }
 
@@ -209,6 +236,11 @@ public final class RedisConnector implements AutoCloseable {
     return runner.run(operation, c -> command.apply(c.sync()), fallback, false);
   }
 
+  /** The sender of writes not waited for: binds and journaled turns. */
+  WriteSender writes() {
+    return writes;
+  }
+
   /**
    * Sends a batch of commands pipelined on the one connection (so Redis runs them in order, before
    * any command sent after them) and waits for every reply, at most the command timeout for them
@@ -223,10 +255,7 @@ public final class RedisConnector implements AutoCloseable {
     return runner.runBatch(operation, batch);
   }
 
-  /**
-   * Runs {@code task} each time Redis answers again after an outage, right after the operation
-   * that found it back, on that operation's thread. A task that throws is logged at WARN.
-   */
+  /** Runs {@code task} each time Redis answers again, after the operation that found it back (a throw: WARN). */
   void whenAvailable(Runnable task) {
     gate.whenAvailable(task);
   }
@@ -254,6 +283,7 @@ public final class RedisConnector implements AutoCloseable {
     private Duration warnInterval = DEFAULT_WARN_INTERVAL;
     private RedisListener listener = RedisListener.NONE;
     private Clock clock = Clock.systemUTC();
+    private int maxWritesInFlight = DEFAULT_MAX_WRITES_IN_FLIGHT;
 
     private Builder() {}
 
@@ -298,11 +328,7 @@ public final class RedisConnector implements AutoCloseable {
         throw new IllegalArgumentException("cluster needs at least one seed URI; e.g. redis://10.0.0.5:6379");
       }
       for (String seed : seedUris) {
-        RedisURI parsed = LettuceSettings.parse(requireNonNull(seed, "seed URI"));
-        if (parsed.getSocket() != null || !parsed.getSentinels().isEmpty()) {
-          throw new IllegalArgumentException("A cluster seed is a redis:// or rediss:// URI of one node, got "
-              + (parsed.getSocket() != null ? "a socket" : "a Sentinel") + " URI");
-        }
+        LettuceSettings.checkSeed(requireNonNull(seed, "seed URI"));
       }
       this.seeds = List.of(seedUris);
       return this;
@@ -384,14 +410,7 @@ public final class RedisConnector implements AutoCloseable {
      * @throws IllegalArgumentException if it holds a space or a control character
      */
     public Builder keyPrefix(String keyPrefix) {
-      requireNonNull(keyPrefix, "keyPrefix");
-      for (int i = 0; i < keyPrefix.length(); i++) {
-        char c = keyPrefix.charAt(i);
-        if (c <= ' ' || c == 0x7F) {
-          throw new IllegalArgumentException("keyPrefix must not hold spaces or control characters; e.g."
-              + " \"affinity4j:prod:\"");
-        }
-      }
+      RedisKeys.checkPrefix(requireNonNull(keyPrefix, "keyPrefix"));
       this.keyPrefix = keyPrefix;
       return this;
     }
@@ -402,7 +421,7 @@ public final class RedisConnector implements AutoCloseable {
      * @throws IllegalArgumentException if not positive
      */
     public Builder connectTimeout(Duration connectTimeout) {
-      this.connectTimeout = positive(connectTimeout, "connectTimeout", "Duration.ofSeconds(2)");
+      this.connectTimeout = LettuceSettings.positive(connectTimeout, "connectTimeout", "Duration.ofSeconds(2)");
       return this;
     }
 
@@ -412,7 +431,7 @@ public final class RedisConnector implements AutoCloseable {
      * @throws IllegalArgumentException if not positive
      */
     public Builder commandTimeout(Duration commandTimeout) {
-      this.commandTimeout = positive(commandTimeout, "commandTimeout", "Duration.ofMillis(500)");
+      this.commandTimeout = LettuceSettings.positive(commandTimeout, "commandTimeout", "Duration.ofMillis(500)");
       return this;
     }
 
@@ -423,7 +442,7 @@ public final class RedisConnector implements AutoCloseable {
      * @throws IllegalArgumentException if not positive
      */
     public Builder retryInterval(Duration retryInterval) {
-      this.retryInterval = positive(retryInterval, "retryInterval", "Duration.ofSeconds(1)");
+      this.retryInterval = LettuceSettings.positive(retryInterval, "retryInterval", "Duration.ofSeconds(1)");
       return this;
     }
 
@@ -433,7 +452,24 @@ public final class RedisConnector implements AutoCloseable {
      * @throws IllegalArgumentException if not positive
      */
     public Builder warnInterval(Duration warnInterval) {
-      this.warnInterval = positive(warnInterval, "warnInterval", "Duration.ofMinutes(1)");
+      this.warnInterval = LettuceSettings.positive(warnInterval, "warnInterval", "Duration.ofMinutes(1)");
+      return this;
+    }
+
+    /**
+     * Sets how many writes may wait for Redis' replies at once; default 10,000. A bind or a
+     * journaled turn is sent without waiting for its reply; past this bound (Redis slow), one is
+     * dropped, counted in {@link RedisConnector#droppedWrites()} and the store's and journal's
+     * {@code droppedWrites()}, and logged at WARN once per warn interval, never waited for.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder maxWritesInFlight(int maxWritesInFlight) {
+      if (maxWritesInFlight <= 0) {
+        throw new IllegalArgumentException("maxWritesInFlight must be positive, got " + maxWritesInFlight
+            + "; e.g. 10_000");
+      }
+      this.maxWritesInFlight = maxWritesInFlight;
       return this;
     }
 
@@ -456,28 +492,8 @@ public final class RedisConnector implements AutoCloseable {
      * @throws IllegalStateException if both were set, or a database other than 0 for a cluster
      */
     public RedisConnector build() {
-      if (uriText != null && seeds != null) {
-        throw new IllegalStateException("uri and cluster were both set; set uri for one Redis (or Sentinel),"
-            + " cluster for a Redis Cluster");
-      }
-      if (seeds == null) {
-        requireNonNull(uriText, "uri is required; e.g. redis://localhost:6379, or cluster(...) for a Redis Cluster");
-      } else if (database != null && database != 0) {
-        throw new IllegalStateException("database was set to " + database + ", but a Redis Cluster has only 0");
-      }
-      if (seeds != null && (keyPrefix.indexOf('{') >= 0 || keyPrefix.indexOf('}') >= 0)) {
-        // A brace in the prefix would move the hash tag that keeps a chain's keys in one slot.
-        throw new IllegalStateException("keyPrefix must not hold { or } on a cluster, got " + keyPrefix);
-      }
+      LettuceSettings.checkTarget(uriText, seeds, database, keyPrefix);
       return new RedisConnector(this);
-    }
-
-    private static Duration positive(Duration value, String name, String example) {
-      requireNonNull(value, name);
-      if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException(name + " must be positive, got " + value + "; e.g. " + example);
-      }
-      return value;
     }
   }
 }

@@ -1,6 +1,5 @@
 package io.github.affinity4j.redis;
 
-import static io.github.affinity4j.redis.JournalScripts.text;
 import static java.util.Objects.requireNonNull;
 
 import io.github.affinity4j.core.CaffeineHistoryJournal;
@@ -10,11 +9,7 @@ import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.HistoryJournal;
 import io.github.affinity4j.core.JournalTurn;
 import java.time.Duration;
-import java.util.List;
-import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A {@link HistoryJournal} in Redis, so that whichever instance of an application meets a broken
@@ -55,10 +50,11 @@ import org.slf4j.LoggerFactory;
  * each, so no call holds Redis for long; a page that times out fails that read alone (see
  * {@link RedisConnector}).
  *
- * <p><b>Round trips.</b> On one Redis, a record, a history page and a forget are one script each.
- * On a cluster, a record sends its script and the turn's root pointer pipelined: one round trip when
- * this instance knows the chain's root (it recorded or read the chain), else one {@code GETEX} of the
- * parent's pointer first; a history read likewise (docs/redis.md).
+ * <p><b>Round trips.</b> On one Redis, a record, a history page and a forget are one script each;
+ * a record is sent and not waited for (see {@link #record}). On a cluster, a record sends its
+ * script and the turn's root pointer pipelined, not waited for either, when this instance knows the
+ * chain's root (it recorded or read the chain), else after one {@code GETEX} of the parent's pointer;
+ * a history read likewise (docs/redis.md).
  *
  * <p><b>Semantics match {@link CaffeineHistoryJournal}:</b>
  *
@@ -101,7 +97,7 @@ import org.slf4j.LoggerFactory;
  * {@link #DEFAULT_LOCAL_FALLBACK_MAXIMUM_BYTES} (16 MiB) by default, about 4,000 chat turns of
  * 4 KiB, expiring as Redis' keys do. While Redis is unavailable (see {@link RedisConnector}),
  * {@link #record}, {@link #recordConversation} and {@link #forget} change it and are queued (within
- * the same bounds); {@link #history} replays a response chain from it if it holds every link back to
+ * the same bounds), and so is a turn sent before Redis failed it, at its place in line; {@link #history} replays a response chain from it if it holds every link back to
  * the start. Once Redis answers, the queue is sent to Redis, pipelined and in order, by the
  * operation that found Redis back (of this journal or of a store on the same connector), before any
  * other write of this journal; until it is, a link Redis does not have yet is looked for here too.
@@ -140,8 +136,6 @@ public final class RedisHistoryJournal implements HistoryJournal {
   /** The default bound on the local fallback's memory: 16 MiB. */
   public static final long DEFAULT_LOCAL_FALLBACK_MAXIMUM_BYTES = 16L << 20;
 
-  private static final Logger logger = LoggerFactory.getLogger(RedisHistoryJournal.class);
-
   private final RedisConnector connector;
   private final String prefix;
   private final long maximumBytesPerChain;
@@ -155,6 +149,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
   private final @Nullable FallbackJournal local;
   // What was written while Redis was unavailable, to send once it answers.
   private final JournalQueue queue;
+  private final JournalWrites writes;
 
   private RedisHistoryJournal(Builder builder, RedisConnector connector) {
     this.connector = connector;
@@ -170,6 +165,10 @@ public final class RedisHistoryJournal implements HistoryJournal {
     this.local = localFallbackMaximumEntries == 0 ? null : new FallbackJournal(localFallbackMaximumEntries,
         localFallbackMaximumBytes, maximumBytesPerChain, MAX_TURNS, expireAfterAccess);
     this.queue = new JournalQueue(connector, scripts, roots, localFallbackMaximumEntries, localFallbackMaximumBytes);
+    this.writes = new JournalWrites(connector, scripts, roots, replicaWait, local, queue);
+    if (replicaWait.isOn()) {
+      connector.writes().awaitEveryWrite();
+    }
     if (local != null) {
       connector.whenAvailable(queue::send);
     }
@@ -208,44 +207,22 @@ public final class RedisHistoryJournal implements HistoryJournal {
   /**
    * {@inheritDoc}
    *
-   * <p>One script, touching a bounded number of keys (see the class comment). If Redis is
-   * unavailable, the turn is kept locally and sent once Redis answers (dropped if the local
-   * fallback is off).
+   * <p>One script, touching a bounded number of keys (see the class comment), <b>sent without
+   * waiting for its reply</b>: it returns once the script is on the connection, behind every
+   * command this instance sent before it (on a cluster, a turn whose chain root this instance does
+   * not know reads it first, one round trip). With {@code waitForReplicas} set, it waits for the
+   * reply and the replicas, as before, and so do the binds of every store on the same connector
+   * (a pin in Redis never points another instance at a turn that is not there yet). If Redis fails
+   * the script, or is unavailable, the turn is kept locally and sent once Redis answers, in the
+   * order turns were recorded (dropped if the local fallback is off); if the connector's
+   * {@code maxWritesInFlight} writes wait for replies, it is dropped and counted
+   * ({@link #droppedWrites()}).
    *
    * @throws NullPointerException if {@code turn} is null
    */
   @Override
   public void record(JournalTurn turn) {
-    PendingWrite.Turn pending = new PendingWrite.Turn(requireNonNull(turn, "turn"));
-    List<Object> reply = queue.send() == JournalQueue.Send.DONE
-        ? connector.executeWith("journal record", commands -> roots.record(commands, scripts, pending, replicaWait), null)
-        : null;
-    if (reply != null) {
-      recorded(pending, reply);
-    } else if (local != null) {
-      String root = roots.knownRootOf(pending);
-      if (root != null) { // so that the turns queued after it find it
-        roots.remember(pending.key(), root);
-      }
-      ChainKey parent = pending.previous == null ? null : ChainKey.response(pending.previous).in(pending.scope);
-      // A conversation's turn links to its latest turn, which only Redis knows.
-      boolean unknown = parent == null && pending.conversation != null;
-      local.record(pending.key(), parent, unknown, pending.input, pending.output, false);
-      queue.add(pending);
-    }
-  }
-
-  /** Redis recorded the turn: keeps it locally with the link Redis gave it. */
-  private void recorded(PendingWrite.Turn pending, List<Object> reply) {
-    boolean marker = (Long) reply.get(0) == 1L;
-    if (marker) {
-      logger.debug("Chain of {} is past a per-chain bound; journaled as a marker", pending.id);
-    }
-    if (local != null) {
-      local.record(pending.key(), JournalScripts.parent(pending.scope, text(reply.get(1))), false,
-          pending.input, pending.output, marker);
-      queue.send(); // Redis may have just come back
-    }
+    writes.record(new PendingWrite.Turn(requireNonNull(turn, "turn")));
   }
 
   /**
@@ -268,7 +245,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
     if (local != null) {
       local.recordConversation(conversation, pending.items());
     }
-    write("journal recordConversation", pending, commands -> pending.call(scripts, "").<Long>run(commands.sync()));
+    writes.write("journal recordConversation", pending, commands -> pending.call(scripts, "").<Long>run(commands.sync()));
   }
 
   /**
@@ -318,7 +295,7 @@ public final class RedisHistoryJournal implements HistoryJournal {
     if (local != null) {
       local.forget(chain);
     }
-    write("journal forget", new PendingWrite.Forget(chain), commands -> roots.forget(commands, scripts, chain));
+    writes.write("journal forget", new PendingWrite.Forget(chain), commands -> roots.forget(commands, scripts, chain));
   }
 
   /**
@@ -354,6 +331,15 @@ public final class RedisHistoryJournal implements HistoryJournal {
     return count != null ? count : local == null ? 0 : local.size();
   }
 
+  /**
+   * Returns how many turns were not sent to Redis because the connector's
+   * {@link RedisConnector.Builder#maxWritesInFlight maxWritesInFlight} writes were waiting for
+   * replies (Redis slow); such a turn is in neither Redis nor the local fallback.
+   */
+  public long droppedWrites() {
+    return writes.dropped();
+  }
+
   /** How many writes made while Redis was unavailable wait to be sent to it. */
   long waitingForRedis() {
     return queue.size();
@@ -371,15 +357,6 @@ public final class RedisHistoryJournal implements HistoryJournal {
   /** The scripts' calls, as this journal makes them; for tests that pipeline records. */
   JournalScripts scripts() {
     return scripts;
-  }
-
-  /** Writes to Redis once what waits is sent, else queues the write (when the local fallback is on). */
-  private void write(String operation, PendingWrite pending, Function<LettuceConnection.Commands, Long> command) {
-    if (queue.send() == JournalQueue.Send.DONE && connector.executeWith(operation, command, null) != null) {
-      queue.send();
-      return;
-    }
-    queue.add(pending);
   }
 
   /** Builds a {@link RedisHistoryJournal}. Not thread-safe. */

@@ -99,4 +99,15 @@ final class RedisKeys {
     }
     return glob.append('*').toString();
   }
+
+  /** Checks a key prefix: no spaces or control characters. */
+  static void checkPrefix(String keyPrefix) {
+    for (int i = 0; i < keyPrefix.length(); i++) {
+      char c = keyPrefix.charAt(i);
+      if (c <= ' ' || c == 0x7F) {
+        throw new IllegalArgumentException("keyPrefix must not hold spaces or control characters; e.g."
+            + " \"affinity4j:prod:\"");
+      }
+    }
+  }
 }

@@ -25,8 +25,9 @@ import org.jspecify.annotations.Nullable;
  *     .build();
  * }</pre>
  *
- * <p>Methods are called on request threads, concurrently, so implementations must be thread-safe
- * and quick. An exception thrown here is logged at WARN and swallowed: a listener never breaks a
+ * <p>Methods are called on request threads, concurrently, and for a write whose reply says it
+ * failed (binds and turns are not waited for) on Lettuce's I/O thread: implementations must be
+ * thread-safe, quick, and must not block. An exception thrown here is logged at WARN and swallowed: a listener never breaks a
  * request. Exceptions passed here come from Lettuce and carry no password or cookie value.
  */
 public abstract class RedisListener {

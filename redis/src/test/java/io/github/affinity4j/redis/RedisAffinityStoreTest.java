@@ -69,6 +69,7 @@ final class RedisAffinityStoreTest {
   void putThenGet_fromAnotherConnector_sameToken() {
     AffinityToken token = token("backend-a");
     store.put(ChainKey.response("resp_1"), token);
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue(); // the next request reaches the other later
 
     try (RedisConnector other = redis.connector().keyPrefix(prefix).build()) {
       RedisAffinityStore elsewhere = RedisAffinityStore.builder().connector(other).build();
@@ -83,6 +84,7 @@ final class RedisAffinityStoreTest {
     store.put(ChainKey.response("resp_1"), token("a"));
     store.put(ChainKey.conversation("conv_1"), token("b"));
     store.put(ChainKey.thread("thread_1"), token("c"));
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
 
     assertThat(redis.command("TYPE", prefix + "pin:r::resp_1")).isEqualTo("+string");
     assertThat(redis.command("TYPE", prefix + "pin:c::conv_1")).isEqualTo("+string");
@@ -104,6 +106,7 @@ final class RedisAffinityStoreTest {
     RedisAffinityStore shortLived = RedisAffinityStore.builder().connector(connector)
         .expireAfterAccess(Duration.ofMinutes(5)).build();
     shortLived.put(ChainKey.response("resp_1"), token("a"));
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
 
     assertThat(pttl(prefix + "pin:r::resp_1")).isBetween(290_000L, 300_000L);
   }
@@ -140,6 +143,7 @@ final class RedisAffinityStoreTest {
     for (int i = 0; i < 300; i++) {
       store.put(ChainKey.response("resp_" + i), token("a"));
     }
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
 
     List<String> keys = redis.keys(prefix + "pin:*");
     assertThat(keys).hasSize(300).allSatisfy(key -> assertThat(key).doesNotContain("{"));
@@ -175,6 +179,7 @@ final class RedisAffinityStoreTest {
   }
 
   private long pttl(String key) throws Exception {
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue(); // a bind returns before Redis ran it
     return Long.parseLong(redis.command("PTTL", key).substring(1));
   }
 

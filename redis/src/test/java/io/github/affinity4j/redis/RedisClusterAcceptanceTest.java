@@ -8,6 +8,7 @@ import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.testkit.ApimSimulator;
 import io.github.affinity4j.testkit.SimulatedAnswer;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -108,6 +109,8 @@ final class RedisClusterAcceptanceTest {
     assertThat(a.connector.fallbacks() + b.connector.fallbacks()).as("the cluster answered every operation").isZero();
 
     // The layout: each conversation's turns under one hash tag (one slot), the chains over every master.
+    assertThat(a.connector.awaitWrites(Duration.ofSeconds(10))).isTrue(); // the last turns' records
+    assertThat(b.connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
     List<String> turnKeys = cluster.keys(prefix + "turn:*");
     Map<String, Integer> turnsPerTag = new HashMap<>();
     for (String key : turnKeys) {

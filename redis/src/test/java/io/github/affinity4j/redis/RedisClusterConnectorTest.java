@@ -52,8 +52,16 @@ final class RedisClusterConnectorTest {
     }
     a.record(turn("resp_1", null));
 
-    Map<String, Long> known = commandsRunBy(cluster, () -> a.record(turn("resp_2", "resp_1")));
-    Map<String, Long> unknown = commandsRunBy(cluster, () -> b.record(turn("resp_3", "resp_2")));
+    a.connector().awaitWrites(Duration.ofSeconds(10));
+    // A record returns before Redis replies: the counts are taken once it did.
+    Map<String, Long> known = commandsRunBy(cluster, () -> {
+      a.record(turn("resp_2", "resp_1"));
+      a.connector().awaitWrites(Duration.ofSeconds(10));
+    });
+    Map<String, Long> unknown = commandsRunBy(cluster, () -> {
+      b.record(turn("resp_3", "resp_2"));
+      b.connector().awaitWrites(Duration.ofSeconds(10));
+    });
     Map<String, Long> readKnown = commandsRunBy(cluster, () -> b.history(ChainKey.response("resp_3")));
     ChainHistory[] read = new ChainHistory[1];
     Map<String, Long> readUnknown = commandsRunBy(cluster, () -> read[0] = c.history(ChainKey.response("resp_3")));
@@ -87,6 +95,7 @@ final class RedisClusterConnectorTest {
       for (int i = 0; i < 100; i++) {
         store.put(ChainKey.response("resp_" + i), RedisAffinityStoreTest.token("backend-" + i));
       }
+      assertThat(right.awaitWrites(Duration.ofSeconds(10))).isTrue(); // Redis ran every bind
       RedisAffinityStore elsewhere = RedisAffinityStore.builder().connector(other).build();
       for (int i = 0; i < 100; i++) {
         assertThat(elsewhere.get(ChainKey.response("resp_" + i))).as("pin %d", i).isPresent();

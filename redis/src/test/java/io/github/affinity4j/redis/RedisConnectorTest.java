@@ -109,6 +109,7 @@ final class RedisConnectorTest {
     RedisConnector connector = connector(server.uri(), RedisConnector.builder());
     RedisAffinityStore store = RedisAffinityStore.builder().connector(connector).build();
     store.put(ChainKey.response("resp_1"), RedisAffinityStoreTest.token("a"));
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
 
     server.stop();
     assertThat(store.get(ChainKey.response("resp_1"))).as("kept locally while down").isPresent();
@@ -170,6 +171,7 @@ final class RedisConnectorTest {
     store.put(ChainKey.response("resp_1"), RedisAffinityStoreTest.token("a"));
     journal.record(JournalTurn.builder().responseId("resp_1").input(new byte[] {'[', ']'})
         .output(new byte[] {'[', ']'}).build());
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
 
     // Redis holds every command for 700 ms: to this client, the history read is one slow command.
     assertThat(server.command("CLIENT", "PAUSE", "700", "ALL")).isEqualTo("+OK");

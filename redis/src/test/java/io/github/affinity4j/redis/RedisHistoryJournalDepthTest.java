@@ -69,10 +69,17 @@ final class RedisHistoryJournalDepthTest {
       // The last turn of the chain, and one at depth 1 of another, recorded through the journal.
       server.call("CONFIG", "SET", "slowlog-log-slower-than", "0");
       server.call("SLOWLOG", "RESET");
-      Map<String, Long> deep = commandsRunBy(() -> journal.record(turn(TURNS - 1)));
+      // A record returns before Redis replies: the counts are taken once it did.
+      Map<String, Long> deep = commandsRunBy(() -> {
+        journal.record(turn(TURNS - 1));
+        connector.awaitWrites(Duration.ofSeconds(10));
+      });
       long deepMicros = slowestScriptMicros();
-      Map<String, Long> shallow = commandsRunBy(() -> journal.record(JournalTurn.builder().responseId("other_1")
-          .previousResponseId("resp_0").input(bytes("[]")).output(bytes("[]")).build()));
+      Map<String, Long> shallow = commandsRunBy(() -> {
+        journal.record(JournalTurn.builder().responseId("other_1")
+            .previousResponseId("resp_0").input(bytes("[]")).output(bytes("[]")).build());
+        connector.awaitWrites(Duration.ofSeconds(10));
+      });
       System.out.printf("Recording turn %d ran %s in %d us; a turn at depth 1 ran %s in %d us%n", TURNS,
           deep, deepMicros, shallow, slowestScriptMicros());
       assertThat(deep.get("evalsha")).as("one script").isEqualTo(1);

@@ -78,6 +78,13 @@ final class RedisHistoryJournalTest {
     connectors.forEach(RedisConnector::close);
   }
 
+  /** Waits for the replies of every write sent: what another instance, or the test, reads next sees them. */
+  private void settle() {
+    for (RedisConnector connector : connectors) {
+      assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
+    }
+  }
+
   @Test
   void history_chainOfThree_completeOldestFirst() {
     journal.record(turn("resp_1", null, "[\"in1\"]", "[\"out1\"]"));
@@ -97,8 +104,10 @@ final class RedisHistoryJournalTest {
   @Test
   void history_recordedByAnotherInstance_complete() {
     journal.record(turn("resp_1", null, "[1]", "[2]"));
+    settle(); // the caller's next request reaches the other instance after Redis ran the record
     RedisHistoryJournal elsewhere = journal(RedisHistoryJournal.builder());
     elsewhere.record(turn("resp_2", "resp_1", "[3]", "[4]"));
+    settle(); // and back
 
     assertThat(texts(journal.history(ChainKey.response("resp_2")))).containsExactly("[1]", "[2]", "[3]", "[4]");
   }
@@ -176,6 +185,7 @@ final class RedisHistoryJournalTest {
   void history_itemsEvicted_missingNotPartial() throws Exception {
     journal.record(turn("resp_1", null, "[1]", "[1]"));
     journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
+    settle();
     for (String key : keys("seg:")) {
       redis.command("DEL", key); // expired, or evicted under maxmemory
     }
@@ -191,6 +201,7 @@ final class RedisHistoryJournalTest {
     journal.recordConversation(ChainKey.conversation("conv_1"), bytes("[]"));
     journal.record(conversationTurn("resp_1", "conv_1", "[1]", "[2]"));
     journal.record(turn("resp_2", "resp_1", "[3]", "[4]"));
+    settle();
 
     // No scope: an empty field. The chain's root in the hash tag: its conversation.
     assertThat(redis.command("TYPE", prefix + "turn:{:c:conv_1}:resp_1")).isEqualTo("+string");
@@ -269,6 +280,7 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_1", null, "[1]", "[1]"));
     journal.record(turn("resp_2", "resp_1", "[2]", "[2]"));
     journal.record(turn("resp_2b", "resp_1", "[b]", "[b]"));
+    settle();
 
     List<String> chain = keys("").stream().filter(key -> !key.startsWith(prefix + "root:")).toList();
     assertThat(chain).containsExactlyInAnyOrder(prefix + "turn:{:r:resp_1}:resp_1", prefix + "turn:{:r:resp_1}:resp_2",
@@ -497,6 +509,7 @@ final class RedisHistoryJournalTest {
       down.record(turn("resp_1", null, "[1]", "[1]"));
       down.record(turn("resp_2", "resp_1", "[2]", "[2]"));
       assertThat(down.history(ChainKey.response("resp_2")).isComplete()).isTrue();
+      settle();
 
       own.stop();
       ChainHistory whileDown = down.history(ChainKey.response("resp_2"));
@@ -538,6 +551,7 @@ final class RedisHistoryJournalTest {
     journal.record(turn("resp_1", null, "[]", "[]"));
     journal.record(turn("resp_2", "resp_1", "[]", "[]"));
     redis.command("SET", prefix + "pin:r::resp_1", "x");
+    settle();
     assertThat(journal.estimatedSize()).isEqualTo(3);
 
     journal.clear();
@@ -577,6 +591,7 @@ final class RedisHistoryJournalTest {
     start.countDown();
     pool.shutdown();
     assertThat(pool.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+    settle();
 
     assertThat(failures).isEmpty();
     ChainHistory history = journal.history(ChainKey.conversation("conv_1"));
@@ -651,11 +666,13 @@ final class RedisHistoryJournalTest {
   }
 
   private long pttl(String key) throws Exception {
+    settle(); // a record returns before Redis ran it
     return Long.parseLong(redis.command("PTTL", key).substring(1));
   }
 
   /** This test's keys in a section ("" for all), but the chains' segment counters. */
   private List<String> keys(String section) throws Exception {
+    settle(); // a record returns before Redis ran it
     return redis.keys(prefix + section + "*").stream().filter(key -> !key.endsWith(":#")).toList();
   }
 

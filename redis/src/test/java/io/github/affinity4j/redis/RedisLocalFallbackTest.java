@@ -48,6 +48,7 @@ final class RedisLocalFallbackTest {
     store.put(ChainKey.response("resp_2"), RedisAffinityStoreTest.token("backend-1"));
     journal.record(turn("resp_1", null, "1"));
     journal.record(turn("resp_2", "resp_1", "2"));
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
 
     server.stop();
     assertThat(store.get(ChainKey.response("resp_2")).map(AffinityToken::value)).as("its pin, kept")
@@ -103,6 +104,53 @@ final class RedisLocalFallbackTest {
   }
 
   @Test
+  void redisKilledWithWritesInFlight_nothingLost_writtenLaterInOrder() throws Exception {
+    RedisServer server = RedisServer.launch();
+    closeables.add(server);
+    RedisConnector connector = connector(RedisConnector.builder().uri(server.uri())
+        .commandTimeout(Duration.ofSeconds(1)));
+    RedisAffinityStore store = RedisAffinityStore.builder().connector(connector).build();
+    RedisHistoryJournal journal = RedisHistoryJournal.builder().connector(connector).build();
+    journal.record(turn("resp_1", null, "1"));
+    store.put(ChainKey.response("resp_1"), RedisAffinityStoreTest.token("backend-1"));
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
+
+    // Redis stops running writes; the turns' writes are sent, and wait for their replies.
+    assertThat(server.command("CLIENT", "PAUSE", "60000", "WRITE")).isEqualTo("+OK");
+    store.put(ChainKey.response("resp_2"), RedisAffinityStoreTest.token("backend-2"));
+    journal.record(turn("resp_2", "resp_1", "2"));
+    store.put(ChainKey.response("resp_2"), RedisAffinityStoreTest.token("backend-3"));
+    journal.record(turn("resp_3", "resp_2", "3"));
+    assertThat(connector.writesInFlight()).isEqualTo(4);
+    server.kill();
+
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).as("every write failed").isTrue();
+    assertThat(connector.isAvailable()).isFalse();
+    assertThat(store.toString()).as("the latest bind of the key, once").contains("1 waiting for Redis");
+    assertThat(journal.toString()).contains("2 waiting for Redis");
+    journal.record(turn("resp_4", "resp_3", "4")); // during the outage: queued behind them
+    assertThat(journal.toString()).contains("3 waiting for Redis");
+    assertThat(store.get(ChainKey.response("resp_2")).map(AffinityToken::value)).contains("backend-3");
+
+    server.start(); // empty: the test server keeps no snapshot
+    awaitAvailable(store);
+
+    assertThat(journal.toString()).contains("0 waiting for Redis");
+    assertThat(store.toString()).contains("0 waiting for Redis");
+    try (RedisConnector elsewhere = RedisConnector.builder().uri(server.uri()).keyPrefix("fallback:").build()) {
+      RedisAffinityStore otherStore = RedisAffinityStore.builder().connector(elsewhere).localFallbackMaximumSize(0).build();
+      RedisHistoryJournal otherJournal = RedisHistoryJournal.builder().connector(elsewhere)
+          .localFallbackMaximumEntries(0).build();
+      assertThat(otherStore.get(ChainKey.response("resp_2")).map(AffinityToken::value)).contains("backend-3");
+      ChainHistory resp4 = otherJournal.history(ChainKey.response("resp_4"));
+      assertThat(resp4.status()).as("its first turn was lost with Redis, not sent again")
+          .isEqualTo(Status.MISSING_LINK);
+      assertThat(resp4.link()).contains(ChainKey.response("resp_1"));
+      assertThat(resp4.turns()).as("resp_2, resp_3, resp_4: sent, in order").isEqualTo(3);
+    }
+  }
+
+  @Test
   void redisDown_localFallbackBoundedInEntriesAndBytes() throws Exception {
     RedisConnector connector = connector("redis://127.0.0.1:" + closedPort());
     RedisAffinityStore store = RedisAffinityStore.builder().connector(connector).localFallbackMaximumSize(10).build();
@@ -125,7 +173,11 @@ final class RedisLocalFallbackTest {
   }
 
   private RedisConnector connector(String uri) {
-    RedisConnector connector = RedisConnector.builder().uri(uri).keyPrefix("fallback:")
+    return connector(RedisConnector.builder().uri(uri));
+  }
+
+  private RedisConnector connector(RedisConnector.Builder builder) {
+    RedisConnector connector = builder.keyPrefix("fallback:")
         .retryInterval(Duration.ofMillis(20))
         .listener(new RedisListener() {
           @Override

@@ -92,6 +92,7 @@ final class RedisScopeTest {
     store.put(response("resp_1", tenantA), RedisAffinityStoreTest.token("backend-a"));
     store.put(response("resp_1", tenantB), RedisAffinityStoreTest.token("backend-b"));
     recordChains();
+    assertThat(connector.awaitWrites(java.time.Duration.ofSeconds(10))).isTrue(); // Redis ran every write
 
     List<String> keys = server.keys(prefix + "*");
     List<String> stored = new ArrayList<>(keys);
@@ -126,6 +127,8 @@ final class RedisScopeTest {
       journal.record(conversationTurn(scope, "resp_1", "conv_1", tag + "1"));
       journal.record(turn(scope, "resp_2", "resp_1", tag + "2"));
     }
+    // The first writes after Redis stopped may have been sent before it was known: their failure comes later.
+    assertThat(connector.awaitWrites(java.time.Duration.ofSeconds(10))).isTrue();
 
     assertThat(connector.isAvailable()).isFalse();
     assertPins();

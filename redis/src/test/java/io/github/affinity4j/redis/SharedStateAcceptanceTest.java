@@ -123,6 +123,7 @@ final class SharedStateAcceptanceTest {
         last[c] = reply.id();
       }
     }
+    assertThat(a.connector.awaitWrites(java.time.Duration.ofSeconds(10))).isTrue(); // turns 1 and 2 in Redis
 
     redis.stop();
     long pinned = a.interceptor.stats().pinsApplied();
@@ -180,6 +181,8 @@ final class SharedStateAcceptanceTest {
         last[c] = reply.id();
       }
     }
+    assertThat(a.connector.awaitWrites(java.time.Duration.ofSeconds(10))).isTrue(); // turns 1 and 2 in Redis
+    assertThat(b.connector.awaitWrites(java.time.Duration.ofSeconds(10))).isTrue();
 
     redis.stop();
     int ok = 0;

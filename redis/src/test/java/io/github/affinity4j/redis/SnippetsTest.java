@@ -56,6 +56,7 @@ final class SnippetsTest {
         try (Response response = http.newCall(request).execute()) {
           assertThat(response.code()).isEqualTo(200);
         }
+        assertThat(redis.awaitWrites(java.time.Duration.ofSeconds(10))).isTrue(); // SCAN on every master
         assertThat(affinity.stats().chainsTracked()).isEqualTo(1);
         assertThat(affinity.journal().estimatedSize()).isEqualTo(1);
         assertThat(alerts).isEmpty();
@@ -95,6 +96,7 @@ final class SnippetsTest {
           assertThat(response.code()).isEqualTo(200);
         }
         assertThat(redis.isCluster()).isTrue();
+        assertThat(redis.awaitWrites(java.time.Duration.ofSeconds(10))).isTrue(); // SCAN on every master
         assertThat(affinity.journal().estimatedSize()).as("found by SCAN on every master").isEqualTo(1);
 
         // snippet: redis-wait-for-replicas
