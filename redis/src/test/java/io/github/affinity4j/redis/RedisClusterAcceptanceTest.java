@@ -142,6 +142,7 @@ final class RedisClusterAcceptanceTest {
     String[] last = new String[CONVERSATIONS];
     int[] acknowledged = new int[CONVERSATIONS];
     boolean[] afterFailover = new boolean[CONVERSATIONS];
+    String[] failures = new String[CONVERSATIONS];
     int failedDuringFailover = 0;
     RedisServer killed = null;
 
@@ -162,6 +163,7 @@ final class RedisClusterAcceptanceTest {
           assertThat(reply.status()).as("a turn that fails during the failover fails as during an outage")
               .isEqualTo(400);
           failedDuringFailover++;
+          failures[c] = (failures[c] == null ? "" : failures[c] + "; ") + "turn " + turn + ": " + reply.body();
           continue; // not acknowledged: the conversation goes on from its last acknowledged turn
         }
         acknowledged[c]++;
@@ -188,7 +190,7 @@ final class RedisClusterAcceptanceTest {
       assertThat(history.turns()).as("conversation %d: every acknowledged turn", c).isEqualTo(acknowledged[c]);
       // How many turns fail while the replica is promoted depends on how fast turns go (a loaded
       // machine makes the failover span two turns); once the cluster is healthy, every one goes on.
-      assertThat(afterFailover[c]).as("conversation %d went on after the failover", c).isTrue();
+      assertThat(afterFailover[c]).as("conversation %d went on after the failover (%s)", c, failures[c]).isTrue();
     }
     assertThat(c3.connector.fallbacks()).isZero();
   }
