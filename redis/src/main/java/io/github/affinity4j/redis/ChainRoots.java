@@ -147,6 +147,36 @@ final class ChainRoots {
     return root == null ? NONE : root;
   }
 
+  /**
+   * Starts reading {@code response}'s root pointer, to run beside a pin lookup of it: the turn that
+   * continues {@code response} is recorded with that root, and needs no read of its own. Null if
+   * there is nothing to read: on one node, or when the root is known here.
+   */
+  @Nullable RedisFuture<byte[]> readAhead(RedisClusterAsyncCommands<String, byte[]> async, ChainKey response) {
+    if (known == null || response.kind() != ChainKey.Kind.RESPONSE || known.getIfPresent(response) != null) {
+      return null;
+    }
+    return async.getex(RedisKeys.root(prefix, response), GetExArgs.Builder.px(ttlMillis));
+  }
+
+  /**
+   * Remembers the root a {@link #readAhead} finds, when its reply comes: the lookup it ran beside
+   * does not wait for it (its master may be slow or failing over). A read that fails is left alone:
+   * the record that needs the root reads it itself.
+   */
+  void whenRead(ChainKey response, RedisFuture<byte[]> read) {
+    read.thenAccept(value -> {
+      if (value != null) {
+        remember(response, new String(value, StandardCharsets.US_ASCII));
+      }
+    });
+  }
+
+  /** Returns true if the root of {@code response} is known here; for tests. */
+  boolean knows(ChainKey response) {
+    return known != null && known.getIfPresent(response) != null;
+  }
+
   /** The root {@code response}'s pointer names, on one node as on a cluster; {@link #NONE} if none. */
   String pointerOf(RedisClusterCommands<String, byte[]> commands, ChainKey response) {
     String root = lookUp(commands, response);

@@ -166,8 +166,11 @@ public final class RedisAffinityStore implements AffinityStore {
   /**
    * {@inheritDoc}
    *
-   * <p>One {@code GETEX}, which restarts the key's expiry. If Redis is unavailable, the pin kept
-   * locally, if any. Empty if the record cannot be read.
+   * <p>One {@code GETEX}, which restarts the key's expiry. On a cluster with a
+   * {@link RedisHistoryJournal} on the same connector, the chain's root pointer is read beside it
+   * (pipelined, on its own master, not waited for) unless known here, so that recording the turn
+   * that continues {@code key} needs no read of its own. If Redis is unavailable, the pin kept locally, if any.
+   * Empty if the record cannot be read.
    *
    * @throws NullPointerException if {@code key} is null
    */
@@ -175,8 +178,16 @@ public final class RedisAffinityStore implements AffinityStore {
   public Optional<AffinityToken> get(ChainKey key) {
     String redisKey = RedisKeys.pin(prefix, requireNonNull(key, "key"));
     sendPending();
-    byte[] bytes = connector.execute("store get",
-        commands -> commands.getex(redisKey, GetExArgs.Builder.px(expireMillis)), FELL_BACK);
+    ChainRoots roots = connector.roots();
+    byte[] bytes = connector.executeWith("store get", commands -> {
+      // On a cluster, the chain's root is read beside the pin (on its own master), not waited for.
+      RedisFuture<byte[]> root = roots == null ? null : roots.readAhead(commands.async(), key);
+      byte[] pin = commands.sync().getex(redisKey, GetExArgs.Builder.px(expireMillis));
+      if (roots != null && root != null) {
+        roots.whenRead(key, root);
+      }
+      return pin;
+    }, FELL_BACK);
     if (local != null) {
       if (bytes == FELL_BACK || local.isPending(redisKey)) {
         // Redis is unavailable, or has not been sent this key's latest change yet: this one is newer.

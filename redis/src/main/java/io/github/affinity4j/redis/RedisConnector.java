@@ -99,6 +99,8 @@ public final class RedisConnector implements AutoCloseable {
   private final OperationWarnings warnings;
   private final CommandRunner runner;
   private final WriteSender writes;
+  // The roots of the journal on this connector, on a cluster: a pin lookup reads its chain's root beside it.
+  private volatile @Nullable ChainRoots roots;
 
   private RedisConnector(Builder builder) {
     this.keyPrefix = builder.keyPrefix;
@@ -234,6 +236,16 @@ public final class RedisConnector implements AutoCloseable {
   <T> @Nullable T executeSlow(String operation, Function<RedisClusterCommands<String, byte[]>, T> command,
       @Nullable T fallback) {
     return runner.run(operation, c -> command.apply(c.sync()), fallback, false);
+  }
+
+  /** Called by a journal on a cluster: the store's pin lookups read their chain's root for it. */
+  void roots(ChainRoots roots) {
+    this.roots = roots;
+  }
+
+  /** The roots of the journal on this connector if it runs on a cluster; else null. */
+  @Nullable ChainRoots roots() {
+    return roots;
   }
 
   /** The sender of writes not waited for: binds and journaled turns. */

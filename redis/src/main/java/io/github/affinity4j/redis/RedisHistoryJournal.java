@@ -172,6 +172,9 @@ public final class RedisHistoryJournal implements HistoryJournal {
     if (local != null) {
       connector.whenAvailable(queue::send);
     }
+    if (roots.isCluster()) {
+      connector.roots(roots);
+    }
   }
 
   /** Returns a builder; {@code connector} is required. */

@@ -1,5 +1,6 @@
 package io.github.affinity4j.redis;
 
+import static java.util.Objects.requireNonNull;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -79,6 +80,43 @@ final class RedisClusterConnectorTest {
         .containsEntry("getex", 1L).containsEntry("evalsha", 1L).doesNotContainKey("eval");
     assertThat(read[0].status()).isEqualTo(ChainHistory.Status.COMPLETE);
     assertThat(read[0].turns()).isEqualTo(3);
+  }
+
+  @Test
+  void pinLookup_readsTheChainsRootBeside_theTurnThatContinuesItRecordsInOneScript() throws Exception {
+    RedisCluster cluster = RedisCluster.shared();
+    RedisHistoryJournal a = journal(cluster.connector());
+    RedisHistoryJournal b = journal(cluster.connector());
+    RedisAffinityStore aPins = RedisAffinityStore.builder().connector(a.connector()).build();
+    RedisAffinityStore bPins = RedisAffinityStore.builder().connector(b.connector()).build();
+    for (int i = 0; i < 30; i++) { // every master runs the scripts once: no NOSCRIPT below
+      b.record(turn("resp_warm_" + i, null));
+    }
+    ChainKey first = ChainKey.response("resp_1");
+    a.record(turn("resp_1", null));
+    aPins.put(first, RedisAffinityStoreTest.token("backend-1"));
+    a.connector().awaitWrites(Duration.ofSeconds(10));
+    b.connector().awaitWrites(Duration.ofSeconds(10));
+
+    // Instance b continues a's chain: the lookup of its pin reads the chain's root too, in parallel.
+    Map<String, Long> lookup = commandsRunBy(cluster, () -> {
+      assertThat(bPins.get(first)).isPresent();
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (!requireNonNull(b.connector().roots()).knows(first) && System.nanoTime() < deadline) {
+        Thread.onSpinWait(); // its reply is handled on Lettuce's thread
+      }
+    });
+    Map<String, Long> record = commandsRunBy(cluster, () -> {
+      b.record(turn("resp_2", "resp_1"));
+      b.connector().awaitWrites(Duration.ofSeconds(10));
+    });
+
+    assertThat(lookup).as("the pin and the chain's root pointer, one GETEX each").containsEntry("getex", 2L);
+    assertThat(record).as("no root read on the record's path: one script, its pointer beside it")
+        .containsEntry("evalsha", 1L).doesNotContainKeys("getex", "eval");
+    assertThat(b.history(ChainKey.response("resp_2")).turns()).isEqualTo(2);
+    Map<String, Long> again = commandsRunBy(cluster, () -> bPins.get(first));
+    assertThat(again).as("a root known here is not read again").containsEntry("getex", 1L);
   }
 
   @Test
