@@ -64,11 +64,31 @@ final class CommandRunner {
     try {
       result = command.apply(connection.get());
     } catch (RedisException e) {
-      failed(operation, e, timeoutIsOutage);
-      return fallback;
+      if (!mayGoToAPromotedReplica(e)) {
+        failed(operation, e, timeoutIsOutage);
+        return fallback;
+      }
+      try { // once more, on the topology that names the promoted replica
+        result = command.apply(connection.get());
+      } catch (RedisException again) {
+        failed(operation, again, timeoutIsOutage);
+        return fallback;
+      }
     }
     gate.succeeded();
     return result;
+  }
+
+  /**
+   * True if a command that failed as if its master were gone may be sent once more: on a cluster
+   * whose topology, read again now, names other masters. Without this, the first command for a
+   * failed-over master's slots after its replica was promoted would fall back, and start an outage,
+   * only because this instance had not read the topology since.
+   */
+  private boolean mayGoToAPromotedReplica(RedisException e) {
+    return connection.isCluster() && !(e instanceof LettuceConnection.StillConnecting)
+        && !(e instanceof RedisCommandExecutionException) && !(e instanceof RedisCommandInterruptedException)
+        && connection.mastersChanged(commandTimeout);
   }
 
   /**

@@ -11,11 +11,15 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.models.partitions.Partitions;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -123,6 +127,43 @@ final class LettuceConnection {
     if (cluster != null && !closed && now - last >= refreshIntervalNanos && lastRefresh.compareAndSet(last, now)) {
       cluster.refreshPartitionsAsync();
     }
+  }
+
+  /**
+   * A command failed as if its master were gone, on a cluster: reads the topology now (at most once
+   * per retry interval), waiting for it at most {@code timeout}. Returns true if it names other
+   * masters than before (a replica was promoted): the command may be sent once more, to the new
+   * master, instead of the operation falling back while the topology was stale.
+   */
+  boolean mastersChanged(Duration timeout) {
+    RedisClusterClient cluster = clusterClient;
+    long last = lastRefresh.get();
+    long now = System.nanoTime();
+    if (cluster == null || closed || now - last < refreshIntervalNanos || !lastRefresh.compareAndSet(last, now)) {
+      return false;
+    }
+    try {
+      String before = masters(cluster.getPartitions());
+      cluster.refreshPartitionsAsync().toCompletableFuture().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+      return !before.equals(masters(cluster.getPartitions()));
+    } catch (RedisException | ExecutionException | TimeoutException e) {
+      return false; // no topology was ever read (refused credentials, say), or none now
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** The ids of the masters of a topology, sorted, as one string. */
+  private static String masters(Partitions partitions) {
+    List<String> ids = new ArrayList<>();
+    for (RedisClusterNode node : partitions) {
+      if (node.is(RedisClusterNode.NodeFlag.UPSTREAM) && !node.getSlots().isEmpty()) {
+        ids.add(node.getNodeId());
+      }
+    }
+    Collections.sort(ids);
+    return String.join(",", ids);
   }
 
   /** The address without credentials, for messages. */

@@ -22,7 +22,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
  * Issue 17's acceptance, on a real Redis Cluster of three masters with a replica each: two
@@ -128,12 +127,13 @@ final class RedisClusterAcceptanceTest {
   }
 
   /**
-   * Issue 17's failover promise. Not yet reliable: on a loaded machine a chain is read
-   * {@code MISSING_LINK} after the failover in some runs (CI, 2 December 2026), so issue 17 stays
-   * open and this test runs only when asked: {@code -Daffinity4j.failover=true}.
+   * Issue 17's failover promise. Two causes of a flaky run were found and fixed: a turn recorded by
+   * one instance on top of a turn still queued in the other was left under a root of its own (read
+   * {@code MISSING_LINK}; now linked when its parent arrives), and an instance whose topology was
+   * stale fell back on its first command for the promoted replica's slots (now sent once more on
+   * the topology read again).
    */
   @Test
-  @EnabledIfSystemProperty(named = "affinity4j.failover", matches = "true")
   void masterKilledMidRunAndFailedOver_requestsGoOn_noChainWhoseTurnsWereAcknowledgedIsLost() throws Exception {
     own = RedisCluster.launch();
     // Each turn on a replica before the caller gets its response: Redis replicates asynchronously.

@@ -16,6 +16,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -117,6 +119,55 @@ final class RedisClusterConnectorTest {
     assertThat(b.history(ChainKey.response("resp_2")).turns()).isEqualTo(2);
     Map<String, Long> again = commandsRunBy(cluster, () -> bPins.get(first));
     assertThat(again).as("a root known here is not read again").containsEntry("getex", 1L);
+  }
+
+  @Test
+  void masterFailedOverWhileThisInstanceUsedOthers_firstCommandForItsSlotsGoesToThePromotedReplica() throws Exception {
+    RedisCluster cluster = RedisCluster.launch();
+    closeables.add(cluster);
+    RedisConnector writer = connector(cluster.connector());
+    RedisConnector reader = connector(cluster.connector());
+    assertThat(writer.awaitConnection(Duration.ofSeconds(20))).isTrue();
+    assertThat(reader.awaitConnection(Duration.ofSeconds(20))).isTrue();
+    RedisAffinityStore written = RedisAffinityStore.builder().connector(writer).build();
+    RedisAffinityStore read = RedisAffinityStore.builder().connector(reader).build();
+    ChainKey lost = ChainKey.response("resp_lost");
+    RedisServer failing = cluster.masterOf(RedisKeys.pin(prefix, lost));
+    ChainKey other = null;
+    for (int i = 0; other == null; i++) {
+      ChainKey candidate = ChainKey.response("resp_" + i);
+      if (cluster.masterOf(RedisKeys.pin(prefix, candidate)).port() != failing.port()) {
+        other = candidate;
+      }
+    }
+    written.put(lost, RedisAffinityStoreTest.token("backend-1"));
+    written.put(other, RedisAffinityStoreTest.token("backend-2"));
+    assertThat(writer.awaitWrites(Duration.ofSeconds(10))).isTrue();
+    awaitReplicated(failing);
+    assertThat(read.get(other)).as("the reader has used another master only").isPresent();
+
+    failing.kill();
+    cluster.awaitHealthy(); // its replica promoted, while the reader sent nothing
+
+    assertThat(read.get(lost)).as("read from the promoted replica").isPresent();
+    assertThat(reader.fallbacks()).as("no fallback: the topology was read again, the lookup sent once more")
+        .isZero();
+    assertThat(reader.isAvailable()).isTrue();
+  }
+
+  /** Waits until every replica of {@code master} has its writes. */
+  private static void awaitReplicated(RedisServer master) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (true) {
+      String info = String.valueOf(master.call("INFO", "replication"));
+      Matcher offset = Pattern.compile("master_repl_offset:(\\d+)").matcher(info);
+      Matcher replica = Pattern.compile("slave0:.*offset=(\\d+)").matcher(info);
+      if (offset.find() && replica.find() && offset.group(1).equals(replica.group(1))) {
+        return;
+      }
+      assertThat(System.nanoTime()).as("replicated within 10 s: %s", info).isLessThan(deadline);
+      Thread.sleep(10); // polling a process we started
+    }
   }
 
   @Test
