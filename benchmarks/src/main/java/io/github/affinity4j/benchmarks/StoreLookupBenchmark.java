@@ -250,8 +250,9 @@ public final class StoreLookupBenchmark {
     System.out.println();
     System.out.println("A lookup is one GETEX round trip; a bind and a record return once sent, without Redis' reply."
         + " On a cluster, a record or a history read is one script on the chain's master when the instance knows the"
-        + " chain's root (it recorded or read the chain), else one GET of the root first, waited for (the last two"
-        + " rows); Caffeine's last two rows are its own journal.");
+        + " chain's root (it recorded or read the chain, or looked up its pin: the root is read beside the pin), else"
+        + " one GET of the root first, waited for (the last two rows, made without a pin lookup); Caffeine's last two"
+        + " rows are its own journal.");
   }
 
   private static void row(String name, Measured caffeine, Measured redis, Measured cluster,
