@@ -169,8 +169,8 @@ public final class RedisAffinityStore implements AffinityStore {
    * <p>One {@code GETEX}, which restarts the key's expiry. On a cluster with a
    * {@link RedisHistoryJournal} on the same connector, the chain's root pointer is read beside it
    * (pipelined, on its own master, not waited for) unless known here, so that recording the turn
-   * that continues {@code key} needs no read of its own. If Redis is unavailable, the pin kept locally, if any.
-   * Empty if the record cannot be read.
+   * that continues {@code key} needs no read of its own. If Redis is unavailable, the pin kept
+   * locally, if any. Empty if the record cannot be read.
    *
    * @throws NullPointerException if {@code key} is null
    */
