@@ -185,8 +185,8 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
       logger.debug("Chain of {} passes maximumBytesPerChain ({} > {} bytes); not journaled from here on",
           responseId, chainBytes, maximumBytesPerChain);
     }
-    Link link = tooLarge
-        ? new Link(responseKey, parent, null, null, chainBytes, depth)
+    Link link = tooLarge ? new Link(responseKey, parent, null, null, chainBytes, depth)
+        : turn.isReceived() ? new JournalEntry.Received(responseKey, parent, turn, chainBytes, depth)
         : new Link(responseKey, parent, turn.inputBytes(), turn.outputBytes(), chainBytes, depth);
     cache.put(responseKey, link);
   }

@@ -409,7 +409,9 @@ public final class Turn {
         bind(null);
         return;
       }
-      TurnOutput.Read read = TurnOutput.read(body, 0, body.length, journals());
+      // A journaled turn keeps the body as received; its output is read only if a replay needs it.
+      TurnOutput.Read read = journals() ? TurnOutput.readLazily(body, 0, body.length)
+          : TurnOutput.read(body, 0, body.length, false);
       TurnOutput output = read.output();
       if (output != null) {
         record(output);
