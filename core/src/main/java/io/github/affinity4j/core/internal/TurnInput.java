@@ -28,8 +28,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A string {@code input} becomes one item, {@code {"type":"message","role":"user","content":…}},
  * which is how the API reads it; an array is kept as sent, byte for byte; no {@code input} is an
- * empty array. Items are held as one JSON array in bytes, not as objects, and are copied from the
- * body without being decoded, so reading a turn costs one pass and one copy.
+ * empty array. Items are held as one JSON array in bytes, not as objects. Reading a turn costs one
+ * pass and no copy: the input is found in the body (skipped over, which checks it is JSON) and read
+ * out of it only when asked for ({@link #items()}, {@link #itemSource()}); what the items carry
+ * ({@link #itemIds()}, {@link #itemCount()}, {@link #encryptedItems()}) is read on first use,
+ * which a turn on a chain with an id never makes unless it breaks.
  *
  * <p>Parsing uses Jackson's streaming parser and never throws for bad data: a body that is not a
  * JSON object, or whose {@code input} is neither a string nor an array, yields empty and one DEBUG
