@@ -37,6 +37,12 @@ public final class Main {
       case "scale":
         pass = ScaleHarness.run(args);
         break;
+      case "ab":
+        pass = AbHarness.run(args);
+        if (!pass) {
+          System.exit(2);
+        }
+        break;
       case "redis":
         pass = StoreLookupBenchmark.run(args);
         break;
@@ -68,6 +74,8 @@ public final class Main {
         System.out.println("  redis         Redis store and journal vs Caffeine on loopback, one node and a");
         System.out.println("                cluster (starts redis-server from the PATH; --redis-uri URI,");
         System.out.println("                --cluster-uri URI,URI for others)");
+        System.out.println("  ab A.jar B.jar  two builds of this jar in one process, turns interleaved: a");
+        System.out.println("                pinned turn's median and bytes allocated, before vs after a change");
         System.out.println("  repair-cost   bytes, requests and added latency of one chain repair");
         System.out.println("                versus history length (1, 10, 100 turns), on the simulator");
         System.out.println();
