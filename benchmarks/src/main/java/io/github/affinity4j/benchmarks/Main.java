@@ -1,5 +1,7 @@
 package io.github.affinity4j.benchmarks;
 
+import java.util.List;
+
 /**
  * Entry point of {@code affinity4j-benchmarks.jar}.
  *
@@ -9,7 +11,9 @@ package io.github.affinity4j.benchmarks;
  * </pre>
  *
  * <p>Exits 0 when every target of the commands run holds, 1 when one is missed (the tables say
- * which), 2 on a usage error.
+ * which), 2 on a usage error. With {@code --report-only} a missed target is printed (MISS) but
+ * exits 0, for a CI gate on a shared machine where speed ratios vary by more than they measure;
+ * an error (a failed turn, an exception) still exits non-zero.
  */
 public final class Main {
   private Main() {}
@@ -32,6 +36,12 @@ public final class Main {
         break;
       case "scale":
         pass = ScaleHarness.run(args);
+        break;
+      case "ab":
+        pass = AbHarness.run(args);
+        if (!pass) {
+          System.exit(2);
+        }
         break;
       case "redis":
         pass = StoreLookupBenchmark.run(args);
@@ -64,14 +74,22 @@ public final class Main {
         System.out.println("  redis         Redis store and journal vs Caffeine on loopback, one node and a");
         System.out.println("                cluster (starts redis-server from the PATH; --redis-uri URI,");
         System.out.println("                --cluster-uri URI,URI for others)");
+        System.out.println("  ab A.jar B.jar  two builds of this jar in one process, turns interleaved: a");
+        System.out.println("                pinned turn's median and bytes allocated, before vs after a change");
         System.out.println("  repair-cost   bytes, requests and added latency of one chain repair");
         System.out.println("                versus history length (1, 10, 100 turns), on the simulator");
         System.out.println();
         System.out.println("  --quick       smaller workloads and fewer iterations (all: under 5 minutes)");
+        System.out.println("  --report-only print each target's PASS or MISS, but exit 0 on a MISS (an error");
+        System.out.println("                still exits non-zero): for CI on a shared machine");
         System.exit(command.isEmpty() || command.equals("--help") ? 0 : 2);
         return;
     }
-    // A missed target fails the command, so that a build can gate on it.
-    System.exit(pass ? 0 : 1);
+    // A missed target fails the command, so that a build can gate on it; unless only reported.
+    boolean reportOnly = List.of(args).contains("--report-only");
+    if (!pass && reportOnly) {
+      System.out.println("(--report-only: a missed target is reported, not failed)");
+    }
+    System.exit(pass || reportOnly ? 0 : 1);
   }
 }

@@ -27,8 +27,10 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>Each turn is one entry, keyed by its response's {@link ChainKey} in its {@link ChainScope},
- * holding its input and output items as two byte arrays (serialised JSON, not object graphs) and a
- * link to its parent that shares the parent's key; each conversation is one entry holding its
+ * holding its input and output items as two byte arrays (serialised JSON, not object graphs), or,
+ * for a turn the engine recorded ({@link JournalTurn#received}), the request and response bodies
+ * as received, from which the items are read only when its history is; and a link to its parent
+ * that shares the parent's key; each conversation is one entry holding its
  * initial items and its latest turn. Recording a turn reads its ancestors, so a chain in use keeps
  * all its links alive and a chain expires or is evicted as a unit, oldest unused first; the cost is
  * one cache read per ancestor per turn. Walking a chain back for {@link #history} costs the same.
@@ -37,7 +39,8 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li><b>Entries and bytes.</b> At most {@code maximumEntries} entries and about
- *       {@code maximumBytes} of memory (item bytes plus {@value #ENTRY_OVERHEAD} bytes per entry).
+ *       {@code maximumBytes} of memory (item bytes, or a received turn's two bodies whole, plus
+ *       {@value #ENTRY_OVERHEAD} bytes per entry).
  *       Both hold at once: an entry is weighed as the larger of its size and
  *       {@code maximumBytes / maximumEntries}. Past them Caffeine evicts what it deems least
  *       likely to be used again; a chain that loses a link reports it as missing.
@@ -185,8 +188,8 @@ public final class CaffeineHistoryJournal implements HistoryJournal {
       logger.debug("Chain of {} passes maximumBytesPerChain ({} > {} bytes); not journaled from here on",
           responseId, chainBytes, maximumBytesPerChain);
     }
-    Link link = tooLarge
-        ? new Link(responseKey, parent, null, null, chainBytes, depth)
+    Link link = tooLarge ? new Link(responseKey, parent, null, null, chainBytes, depth)
+        : turn.isReceived() ? new JournalEntry.Received(responseKey, parent, turn, chainBytes, depth)
         : new Link(responseKey, parent, turn.inputBytes(), turn.outputBytes(), chainBytes, depth);
     cache.put(responseKey, link);
   }

@@ -49,7 +49,10 @@ public record ChainKey(Kind kind, String id, ChainScope scope) {
      * An output item (reasoning, message, function call) of a {@code store: false} response, sent
      * back in a later request's {@code input}: it names a stateless chain and its backend.
      */
-    ITEM
+    ITEM;
+
+    // A key's toString starts with it; made once, as a key is shown on every request (the MDC).
+    private final String prefix = name().toLowerCase(Locale.ROOT) + ':';
   }
 
   /**
@@ -150,7 +153,7 @@ public record ChainKey(Kind kind, String id, ChainScope scope) {
   /** Returns {@code kind:id}, e.g. {@code response:resp_1}, for logs; the scope is not shown. */
   @Override
   public String toString() {
-    return kind.name().toLowerCase(Locale.ROOT) + ':' + id;
+    return kind.prefix + id;
   }
 
 }

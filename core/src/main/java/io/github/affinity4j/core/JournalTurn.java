@@ -2,6 +2,7 @@ package io.github.affinity4j.core;
 
 import static java.util.Objects.requireNonNull;
 
+import io.github.affinity4j.core.internal.ItemSource;
 import io.github.affinity4j.core.internal.Names;
 import io.github.affinity4j.core.internal.TurnInput;
 import io.github.affinity4j.core.internal.TurnOutput;
@@ -37,18 +38,24 @@ public final class JournalTurn {
   private final String responseId;
   private final @Nullable String previousResponseId;
   private final @Nullable String conversationId;
-  private final byte[] input;
-  private final byte[] output;
+  // The items as arrays of their own (a turn built from arrays), or where they are in the bytes
+  // received (a turn the engine recorded): one or the other.
+  private final byte @Nullable [] input;
+  private final byte @Nullable [] output;
+  private final @Nullable ItemSource inputSource;
+  private final @Nullable ItemSource outputSource;
 
   private JournalTurn(ChainScope scope, String responseId, @Nullable String previousResponseId,
-      @Nullable String conversationId,
-      byte[] input, byte[] output) {
+      @Nullable String conversationId, byte @Nullable [] input, byte @Nullable [] output,
+      @Nullable ItemSource inputSource, @Nullable ItemSource outputSource) {
     this.scope = scope;
     this.responseId = responseId;
     this.previousResponseId = previousResponseId;
     this.conversationId = conversationId;
     this.input = input;
     this.output = output;
+    this.inputSource = inputSource;
+    this.outputSource = outputSource;
   }
 
   /** Returns a builder; {@code responseId}, {@code input} and {@code output} are required. */
@@ -60,7 +67,19 @@ public final class JournalTurn {
   public static JournalTurn of(ChainScope scope, String responseId, @Nullable String previousResponseId,
       @Nullable String conversationId,
       byte[] input, byte[] output) {
-    return new JournalTurn(scope, responseId, previousResponseId, conversationId, input, output);
+    return new JournalTurn(scope, responseId, previousResponseId, conversationId, requireNonNull(input, "input"),
+        requireNonNull(output, "output"), null, null);
+  }
+
+  /**
+   * A turn as the engine received it: its items stay in the request and response bytes, and are
+   * read out only when {@link #input()} or {@link #output()} asks for them (a journal that stores
+   * them apart, a replay). Not copied. For the engine; a journal treats it as any other turn.
+   */
+  public static JournalTurn received(ChainScope scope, String responseId, @Nullable String previousResponseId,
+      @Nullable String conversationId, ItemSource input, ItemSource output) {
+    return new JournalTurn(scope, responseId, previousResponseId, conversationId, null, null,
+        requireNonNull(input, "input"), requireNonNull(output, "output"));
   }
 
   /** Returns whom the turn belongs to; {@link ChainScope#NONE} unless set. */
@@ -88,26 +107,39 @@ public final class JournalTurn {
     return Optional.ofNullable(conversationId);
   }
 
-  /** Returns the input items, a JSON array: a fresh copy on each call. */
+  /** Returns the input items, a JSON array: a fresh copy on each call (read out of a turn {@link #received}). */
   public byte[] input() {
-    return input.clone();
+    return input != null ? input.clone() : requireNonNull(inputSource).read();
   }
 
-  /** Returns the output items, a JSON array: a fresh copy on each call. */
+  /** Returns the output items, a JSON array: a fresh copy on each call (read out of a turn {@link #received}). */
   public byte[] output() {
-    return output.clone();
+    return output != null ? output.clone() : requireNonNull(outputSource).read();
   }
 
   /** Returns the size of the items, input and output together, in bytes. */
   public long bytes() {
-    return (long) input.length + output.length;
+    return input != null && output != null ? (long) input.length + output.length
+        : requireNonNull(inputSource).size() + requireNonNull(outputSource).size();
   }
 
-  byte[] inputBytes() {
+  /** How many bytes keeping this turn holds in memory: for a turn received, the bodies its items are in. */
+  long retainedBytes() {
+    return input != null && output != null ? (long) input.length + output.length
+        : requireNonNull(inputSource).retained() + requireNonNull(outputSource).retained();
+  }
+
+  /** Whether the items are still in the bytes received, to be read when asked for. */
+  boolean isReceived() {
+    return input == null;
+  }
+
+  /** The items without copying (a turn built from arrays); null for a turn {@link #received}. */
+  byte @Nullable [] inputBytes() {
     return input;
   }
 
-  byte[] outputBytes() {
+  byte @Nullable [] outputBytes() {
     return output;
   }
 
@@ -186,7 +218,7 @@ public final class JournalTurn {
       requireNonNull(responseId, "responseId is required; set the id of the response the turn created");
       requireNonNull(input, "input is required; set the turn's input items, [] if none");
       requireNonNull(output, "output is required; set the turn's output items, [] if none");
-      return new JournalTurn(scope, responseId, previousResponseId, conversationId, input, output);
+      return new JournalTurn(scope, responseId, previousResponseId, conversationId, input, output, null, null);
     }
 
     private static String validId(String id, String what) {

@@ -1,5 +1,7 @@
 package io.github.affinity4j.core;
 
+import static java.util.Objects.requireNonNull;
+
 import com.github.benmanes.caffeine.cache.Cache;
 import io.github.affinity4j.core.ChainKey.Kind;
 import io.github.affinity4j.core.JournalEntry.Link;
@@ -75,11 +77,11 @@ final class JournalWalker {
         break;
       }
       Link link = (Link) entry;
-      byte[] input = link.input;
-      byte[] output = link.output;
-      if (input == null || output == null) { // a marker: both are null
+      if (link.isMarker()) {
         return ChainHistory.tooLarge(chain, firstMarker(next, link, seen));
       }
+      byte[] input = requireNonNull(link.input()); // not a marker: both are there
+      byte[] output = requireNonNull(link.output());
       segments.addFirst(output);
       segments.addFirst(input);
       bytes += input.length + output.length;

@@ -26,7 +26,6 @@ import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
-import okio.Okio;
 import okio.Source;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -131,14 +130,15 @@ public final class AffinityInterceptor implements Interceptor {
     Request request = chain.request();
     HttpUrl url = request.url();
     String method = request.method();
-    if (!Engine.affects(method, url.encodedPath())) {
+    String path = url.encodedPath(); // made anew on each call: taken once
+    if (!Engine.affects(method, path)) {
       return chain.proceed(request);
     }
     Turn turn;
     try {
       byte[] bytes = null;
       RequestBody body = request.body();
-      if (body != null && Engine.readsBody(method, url.encodedPath())) {
+      if (body != null && Engine.readsBody(method, path)) {
         bytes = readBounded(request, body);
         if (bytes == null) {
           return chain.proceed(request);
@@ -148,8 +148,7 @@ public final class AffinityInterceptor implements Interceptor {
       }
       boolean callerPinned = AffinityCookies.carriesAffinityCookie(engine.registry(),
           AffinityCookies.cookieHeader(request.headers()));
-      turn = engine.turn(scopeOf(request), method, url.scheme(), url.host(), url.encodedPath(), bytes,
-          callerPinned);
+      turn = engine.turn(scopeOf(request, path), method, url.scheme(), url.host(), path, bytes, callerPinned);
     } catch (RuntimeException e) {
       logger.error("Affinity skipped for {} {}: unexpected failure", method, AffinityCookies.redacted(url), e);
       return chain.proceed(chain.request());
@@ -164,11 +163,6 @@ public final class AffinityInterceptor implements Interceptor {
       mdc.close();
     }
   }
-
-
-
-
-
 
   /**
    * The body's bytes, to be sent in its place; or null (with one WARN) when it is not read, and is
@@ -191,7 +185,11 @@ public final class AffinityInterceptor implements Interceptor {
    * kept in the store and journal under keys {@link ChainKey#in in} this scope.
    */
   public ChainScope scopeOf(Request request) {
-    return scopes.of(request, tenant == null ? null : tenant.apply(request));
+    return scopeOf(request, request.url().encodedPath());
+  }
+
+  private ChainScope scopeOf(Request request, String encodedPath) {
+    return scopes.of(request, encodedPath, tenant == null ? null : tenant.apply(request));
   }
 
 
@@ -230,8 +228,7 @@ public final class AffinityInterceptor implements Interceptor {
     }
     if (BoundedBodies.isEventStream(response) && BoundedBodies.isIdentityEncoded(response)) {
       Source tee = new SseTee(body.source(), turn.stream(), turn::brokeOff);
-      ResponseBody teed = ResponseBody.create(Okio.buffer(tee), body.contentType(), body.contentLength());
-      return response.newBuilder().body(teed).build();
+      return response.newBuilder().body(BoundedBodies.readingThrough(body, tee)).build();
     }
     byte[] peeked;
     try {

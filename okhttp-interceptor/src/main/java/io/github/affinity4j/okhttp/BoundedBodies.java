@@ -183,6 +183,31 @@ final class BoundedBodies {
   }
 
   /**
+   * The body the caller reads in place of {@code body}: {@code source}, which reads through it,
+   * with its type and length. Its type is asked of {@code body} only when the caller asks: parsing
+   * it costs a regular expression.
+   */
+  static ResponseBody readingThrough(ResponseBody body, Source source) {
+    BufferedSource buffered = Okio.buffer(source);
+    return new ResponseBody() {
+      @Override
+      public @Nullable MediaType contentType() {
+        return body.contentType();
+      }
+
+      @Override
+      public long contentLength() {
+        return body.contentLength();
+      }
+
+      @Override
+      public BufferedSource source() {
+        return buffered;
+      }
+    };
+  }
+
+  /**
    * Whether a response is a server-sent event stream ({@code text/event-stream}). Reads the header,
    * not {@code ResponseBody.contentType()}, which parses it with a regular expression on every
    * call; a response made by an interceptor below may carry its type only on the body.

@@ -186,10 +186,9 @@ final class ChainCall implements Turn.Transport<ChainCall.Attempt> {
     if (pin == null) {
       return request;
     }
-    Request pinned = request.newBuilder()
-        .header("Cookie", AffinityCookies.merge(AffinityCookies.cookieHeader(request.headers()), pin.cookiePair()))
-        .build();
-    return AddedHeaders.cookie(pinned, pin.cookiePair());
+    String pair = pin.cookiePair();
+    return AddedHeaders.cookie(request, AffinityCookies.merge(AffinityCookies.cookieHeader(request.headers()), pair),
+        pair);
   }
 
   /**

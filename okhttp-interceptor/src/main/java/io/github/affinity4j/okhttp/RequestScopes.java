@@ -26,12 +26,12 @@ final class RequestScopes {
   }
 
   /**
-   * The scope of {@code request}: its origin and API base path, and its credential headers or
-   * {@code tenant} if not null.
+   * The scope of {@code request}, whose URL has {@code encodedPath}: its origin and API base path,
+   * and its credential headers or {@code tenant} if not null.
    */
-  ChainScope of(Request request, @Nullable String tenant) {
+  ChainScope of(Request request, String encodedPath, @Nullable String tenant) {
     HttpUrl url = request.url();
-    String basePath = TurnInput.basePath(url.encodedPath());
+    String basePath = TurnInput.basePath(encodedPath);
     String apiKey = request.header(API_KEY);
     String subscriptionKey = request.header(SUBSCRIPTION_KEY);
     String authorization = request.header(AUTHORIZATION);

@@ -210,7 +210,7 @@ public final class RoutingLogInterceptor implements Interceptor {
     if (affinity == null) {
       RequestScopes scopes = new RequestScopes(null);
       this.backends = new ChainBackends(builder.maximumChains, builder.expireAfterAccess, ticker);
-      this.bodies = new RoutingBodies(builder.maxBodyBytes, backends, request -> scopes.of(request, null));
+      this.bodies = new RoutingBodies(builder.maxBodyBytes, backends, request -> scopes.of(request, request.url().encodedPath(), null));
     } else {
       this.backends = ChainBackends.of(affinity.store());
       this.bodies = new RoutingBodies(builder.maxBodyBytes, backends, affinity::scopeOf);

@@ -15,7 +15,8 @@ import okio.ForwardingSource;
 final class SseTee extends ForwardingSource {
   private final StreamWatch watch;
   private final UnaryOperator<IOException> failed;
-  private final Buffer copy = new Buffer();
+  // Reads the bytes just read where they are, in the caller's buffer: no copy, no array per read.
+  private final Buffer.UnsafeCursor cursor = new Buffer.UnsafeCursor();
 
   /**
    * Tees {@code delegate} into {@code watch}; a read that fails passes through {@code failed}
@@ -42,9 +43,11 @@ final class SseTee extends ForwardingSource {
       watch.end();
       return read;
     }
-    sink.copyTo(copy, sink.size() - read, read);
-    byte[] chunk = copy.readByteArray();
-    watch.feed(chunk, 0, chunk.length);
+    try (Buffer.UnsafeCursor segments = sink.readUnsafe(cursor)) {
+      for (int size = segments.seek(sink.size() - read); size != -1; size = segments.next()) {
+        watch.feed(segments.data, segments.start, size); // the watch copies what it keeps
+      }
+    }
     return read;
   }
 }

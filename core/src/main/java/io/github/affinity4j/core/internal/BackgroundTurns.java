@@ -3,6 +3,7 @@ package io.github.affinity4j.core.internal;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.github.affinity4j.core.ChainKey;
+import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.JournalTurn;
 import java.time.Clock;
 import java.time.Duration;
@@ -14,24 +15,32 @@ import org.jspecify.annotations.Nullable;
  * Each turn's input waits here, bounded in bytes and in time, until then. Thread-safe. Not API.
  */
 final class BackgroundTurns {
-  /** How much the waiting turns may hold, in bytes of input. */
+  /** How much the waiting turns may hold, in bytes of the request bodies their input is in. */
   static final long MAX_BYTES = 32L << 20;
   /** How long a turn waits for the poll that brings its output. */
   static final Duration WAIT = Duration.ofHours(24);
 
-  private final Cache<ChainKey, JournalTurn> waiting;
+  /** A turn waiting for its output: all of its journal entry but the output. */
+  record Pending(ChainScope scope, String responseId, @Nullable String previousResponseId,
+      @Nullable String conversationId, ItemSource input) {
+    ChainKey key() {
+      return ChainKey.response(responseId).in(scope);
+    }
+  }
+
+  private final Cache<ChainKey, Pending> waiting;
 
   BackgroundTurns(Clock clock) {
     this.waiting = Caffeine.newBuilder()
         .maximumWeight(MAX_BYTES)
-        .weigher((ChainKey key, JournalTurn turn) -> (int) Math.min(Integer.MAX_VALUE, turn.bytes()))
+        .weigher((ChainKey key, Pending turn) -> (int) Math.min(Integer.MAX_VALUE, turn.input().retained()))
         .expireAfterWrite(WAIT)
         .ticker(Tickers.of(clock))
         .build();
   }
 
-  /** Keeps {@code pending} (its output empty) until its output comes. */
-  void await(JournalTurn pending) {
+  /** Keeps {@code pending} until its output comes. */
+  void await(Pending pending) {
     waiting.put(pending.key(), pending);
   }
 
@@ -48,9 +57,8 @@ final class BackgroundTurns {
     if (!output.isContinuable() || !key.id().equals(output.responseId())) {
       return null;
     }
-    JournalTurn pending = waiting.asMap().remove(key);
-    return pending == null ? null : JournalTurn.of(pending.scope(), pending.responseId(),
-        pending.previousResponseId().orElse(null), pending.conversationId().orElse(null), pending.input(),
-        output.itemBytes());
+    Pending pending = waiting.asMap().remove(key);
+    return pending == null ? null : JournalTurn.received(pending.scope(), pending.responseId(),
+        pending.previousResponseId(), pending.conversationId(), pending.input(), output.itemSource());
   }
 }

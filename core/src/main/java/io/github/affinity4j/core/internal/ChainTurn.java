@@ -264,15 +264,17 @@ final class ChainTurn {
       if (output.isPending()) {
         // A background response: its output comes on a poll; the turn waits for it there.
         recorded = true;
-        repairer.awaitBackground(JournalTurn.of(scope, output.responseId(), previous, conversation,
-            input.itemBytes(), Json.EMPTY_ARRAY));
+        repairer.awaitBackground(new BackgroundTurns.Pending(scope, output.responseId(), previous, conversation,
+            input.itemSource()));
       }
       logger.debug("Response {} is {}; not journaled yet", output.responseId(), output.status().orElse(null));
       return;
     }
     recorded = true;
-    JournalTurn turn = JournalTurn.of(scope, output.responseId(), previous, conversation, input.itemBytes(),
-        output.itemBytes());
+    // Kept as received: the items are read out of the bodies only if a replay (or a journal that
+    // stores them apart) asks for them.
+    JournalTurn turn = JournalTurn.received(scope, output.responseId(), previous, conversation,
+        input.itemSource(), output.itemSource());
     try {
       repairer.journal().record(turn);
     } catch (Exception e) {

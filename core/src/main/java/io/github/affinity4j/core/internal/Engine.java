@@ -328,7 +328,7 @@ public final class Engine {
   }
 
   /** Keeps a background turn's input until a poll brings its output ({@link #backgroundDone}). */
-  void awaitBackground(JournalTurn pending) {
+  void awaitBackground(BackgroundTurns.Pending pending) {
     background.await(pending);
   }
 

@@ -49,6 +49,11 @@ public final class Json {
     return items;
   }
 
+  /** How many bytes {@link #userMessage} adds around the string it wraps. */
+  static int userMessageWrapper() {
+    return USER_MESSAGE_START.length + USER_MESSAGE_END.length;
+  }
+
   /**
    * Copies the array or object the parser is on, with its children, as sent: the bytes from its
    * opening bracket to its closing one. The parser reads it to the end, so malformed JSON still

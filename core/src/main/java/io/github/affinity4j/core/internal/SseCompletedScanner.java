@@ -154,7 +154,8 @@ public final class SseCompletedScanner {
             return ended(type); // an unnamed event of another type: no need to read on
           }
         } else if ("response".equals(fieldName) && value == JsonToken.START_OBJECT) {
-          response = TurnOutput.readObject(parser, sse.data(), 0, true, ChainKey.Kind.RESPONSE).output();
+          response = TurnOutput.readObject(parser, sse.data(), 0, TurnOutput.Items.READ, ChainKey.Kind.RESPONSE)
+              .output();
         } else {
           parser.skipChildren();
         }
@@ -171,7 +172,7 @@ public final class SseCompletedScanner {
         return null;
       }
       logger.debug("Response {} output read from the stream ({} bytes)", response.responseId(),
-          response.itemBytes().length);
+          response.itemSource().size());
       return response;
     } catch (IOException e) {
       return notRead("event data is not valid JSON (" + e.getClass().getSimpleName() + ")");

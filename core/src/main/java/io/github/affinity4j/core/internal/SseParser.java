@@ -54,6 +54,7 @@ final class SseParser {
 
   private static final byte[] DATA = {'d', 'a', 't', 'a'};
   private static final byte[] EVENT = {'e', 'v', 'e', 'n', 't'};
+  private static final byte[] LF = {'\n'};
   // Event names are kept up to this length; a longer one keeps its length, so it matches no name.
   private static final int EVENT_NAME_CAPACITY = 32;
   private static final int INITIAL_BUFFER = 256;
@@ -131,6 +132,26 @@ final class SseParser {
         state = State.LINE_START;
         continue;
       }
+      if (state == State.VALUE_START) {
+        state = State.VALUE;
+        if (b == ' ') {
+          continue; // the one space after the colon is dropped
+        }
+      }
+      if (state == State.VALUE || state == State.COMMENT) {
+        // The rest of the line at once, up to its end: most of a stream is values, and a byte at a
+        // time cost most of the parse.
+        int lineEnd = lineEnd(bytes, i + 1, end);
+        if (counting && (eventBytes += lineEnd - i - 1) > maxEventBytes) {
+          tooLarge();
+          return;
+        }
+        if (state == State.VALUE) {
+          appendValue(bytes, i, lineEnd - i);
+        }
+        i = lineEnd - 1;
+        continue;
+      }
       switch (state) {
         case LINE_START -> {
           if (b == ':') {
@@ -149,14 +170,7 @@ final class SseParser {
             appendName(b);
           }
         }
-        case VALUE_START -> {
-          state = State.VALUE;
-          if (b != ' ') {
-            appendValue(b);
-          }
-        }
-        case VALUE -> appendValue(b);
-        case COMMENT -> { }
+        default -> throw new AssertionError(state); // the others are taken a line at a time above
       }
     }
   }
@@ -213,7 +227,7 @@ final class SseParser {
     if (matches(fieldName, fieldNameLength, DATA)) {
       field = Field.DATA;
       if (dataSeen) {
-        appendData((byte) '\n');
+        appendData(LF, 0, 1);
       }
       dataSeen = true;
     } else if (matches(fieldName, fieldNameLength, EVENT)) {
@@ -225,29 +239,48 @@ final class SseParser {
     }
   }
 
-  private void appendValue(byte b) {
+  /** Appends {@code length} bytes of a value, none of them a line end. */
+  private void appendValue(byte[] bytes, int from, int length) {
     if (field == Field.DATA) {
-      appendData(b);
+      appendData(bytes, from, length);
     } else if (field == Field.EVENT) {
-      if (eventNameLength < eventName.length) {
-        eventName[eventNameLength] = b;
+      int kept = Math.min(length, eventName.length - eventNameLength);
+      if (kept > 0) {
+        System.arraycopy(bytes, from, eventName, eventNameLength, kept);
       }
-      eventNameLength++;
+      eventNameLength += length; // a longer name keeps its length, so it matches no name
     }
   }
 
-  private void appendData(byte b) {
+  private void appendData(byte[] bytes, int from, int length) {
     if (skipping) {
       return;
     }
-    if (dataLength == data.length) {
-      if (dataLength >= maxDataBytes) {
+    int needed = dataLength + length;
+    if (needed > data.length) {
+      if (needed > maxDataBytes) {
         tooLarge();
         return;
       }
-      data = Arrays.copyOf(data, (int) Math.min((long) data.length * 2, maxDataBytes));
+      long grown = Math.max(data.length, 1);
+      while (grown < needed) {
+        grown *= 2; // doubling, as a byte at a time would: the same buffers for the same stream
+      }
+      data = Arrays.copyOf(data, (int) Math.min(grown, maxDataBytes));
     }
-    data[dataLength++] = b;
+    System.arraycopy(bytes, from, data, dataLength, length);
+    dataLength = needed;
+  }
+
+  /** Where the line that goes on at {@code from} ends: its CR or LF, or {@code end} if not in sight. */
+  private static int lineEnd(byte[] bytes, int from, int end) {
+    for (int i = from; i < end; i++) {
+      byte b = bytes[i];
+      if (b == '\r' || b == '\n') {
+        return i;
+      }
+    }
+    return end;
   }
 
   private void endLine() {

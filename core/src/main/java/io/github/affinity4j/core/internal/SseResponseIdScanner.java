@@ -156,7 +156,7 @@ public final class SseResponseIdScanner {
           }
         } else if ("response".equals(field) && value == JsonToken.START_OBJECT) {
           hasResponse = true;
-          created = TurnOutput.readObject(parser, data, offset, false, Kind.RESPONSE).chain();
+          created = TurnOutput.readObject(parser, data, offset, TurnOutput.Items.NONE, Kind.RESPONSE).chain();
         } else {
           parser.skipChildren();
         }

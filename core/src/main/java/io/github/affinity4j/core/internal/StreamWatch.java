@@ -21,12 +21,13 @@ public final class StreamWatch {
 
   private final Consumer<ChainKey> created;
   private final @Nullable Consumer<TurnOutput> completed;
-  private final String name;
+  // What the watch is for, in its log lines: its toString is made only for a line logged.
+  private final Object name;
   private final SseResponseIdScanner ids = new SseResponseIdScanner();
   private final @Nullable SseCompletedScanner output;
   private boolean finished;
 
-  StreamWatch(Consumer<ChainKey> created, @Nullable Consumer<TurnOutput> completed, String name) {
+  StreamWatch(Consumer<ChainKey> created, @Nullable Consumer<TurnOutput> completed, Object name) {
     this.created = created;
     this.completed = completed;
     this.name = name;

@@ -37,6 +37,7 @@ public final class Turn {
 
   private static final Logger logger = LoggerFactory.getLogger(Turn.class);
   private static final byte[] NO_BYTES = {};
+  private static final String NEW_CHAIN = "a new chain";
 
   private final Engine engine;
   private final ChainScope scope;
@@ -409,7 +410,9 @@ public final class Turn {
         bind(null);
         return;
       }
-      TurnOutput.Read read = TurnOutput.read(body, 0, body.length, journals());
+      // A journaled turn keeps the body as received; its output is read only if a replay needs it.
+      TurnOutput.Read read = journals() ? TurnOutput.readLazily(body, 0, body.length)
+          : TurnOutput.read(body, 0, body.length, false);
       TurnOutput output = read.output();
       if (output != null) {
         record(output);
@@ -454,7 +457,7 @@ public final class Turn {
    * binds at {@code response.created} and journals at {@code response.completed}.
    */
   public StreamWatch stream() {
-    return new StreamWatch(this::bind, journals() ? this::record : null, describe(chain));
+    return new StreamWatch(this::bind, journals() ? this::record : null, chain == null ? NEW_CHAIN : chain);
   }
 
   /** {@code failure}, after the response began (a stream cut), with the chain's note on it. */
@@ -489,6 +492,6 @@ public final class Turn {
   }
 
   static String describe(@Nullable ChainKey key) {
-    return key == null ? "a new chain" : key.toString();
+    return key == null ? NEW_CHAIN : key.toString();
   }
 }

@@ -6,7 +6,6 @@ import io.github.affinity4j.core.ChainKey.Kind;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
 import java.io.IOException;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
@@ -29,8 +28,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A string {@code input} becomes one item, {@code {"type":"message","role":"user","content":…}},
  * which is how the API reads it; an array is kept as sent, byte for byte; no {@code input} is an
- * empty array. Items are held as one JSON array in bytes, not as objects, and are copied from the
- * body without being decoded, so reading a turn costs one pass and one copy.
+ * empty array. Items are held as one JSON array in bytes, not as objects. Reading a turn costs one
+ * pass and no copy: the input is found in the body (skipped over, which checks it is JSON) and read
+ * out of it only when asked for ({@link #items()}, {@link #itemSource()}); what the items carry
+ * ({@link #itemIds()}, {@link #itemCount()}, {@link #encryptedItems()}) is read on first use,
+ * which a turn on a chain with an id never makes unless it breaks.
  *
  * <p>Parsing uses Jackson's streaming parser and never throws for bad data: a body that is not a
  * JSON object, or whose {@code input} is neither a string nor an array, yields empty and one DEBUG
@@ -56,20 +58,24 @@ public final class TurnInput {
   static final int MAX_ITEM_IDS = 256;
   private static final Set<String> NOT_IDS = Set.of("input_tokens", "compact", "runs");
 
-  private final byte[] items;
-  private final int itemCount;
-  private final Set<String> itemIds;
+  private final ItemSource items;
   private final @Nullable String previousResponseId;
   private final @Nullable String conversationId;
   private final boolean store;
-  private final int encryptedItems;
+  // What the items say (count, ids, encrypted ones): read on first use, which most turns never
+  // make. Racy but benign: any thread computes the same immutable value.
+  private @Nullable Scan scan;
 
-  private TurnInput(byte[] items, int itemCount, Set<String> itemIds, @Nullable String previousResponseId,
-      @Nullable String conversationId, boolean store, int encryptedItems) {
+  /** What the input items carry, as {@link #scan} reads them. */
+  private record Scan(int count, Set<String> ids, int encrypted) {
+    static final Scan NONE = new Scan(0, Set.of(), 0);
+    static final Scan ONE_MESSAGE = new Scan(1, Set.of(), 0);
+  }
+
+  private TurnInput(ItemSource items, @Nullable Scan scan, @Nullable String previousResponseId,
+      @Nullable String conversationId, boolean store) {
     this.items = items;
-    this.itemCount = itemCount;
-    this.encryptedItems = encryptedItems;
-    this.itemIds = itemIds;
+    this.scan = scan;
     this.previousResponseId = previousResponseId;
     this.conversationId = conversationId;
     this.store = store;
@@ -88,9 +94,8 @@ public final class TurnInput {
         logger.debug("Request body is not a JSON object; turn not read");
         return Optional.empty();
       }
-      byte[] items = Json.EMPTY_ARRAY;
-      int[] count = {0, 0};
-      Set<String> ids = new LinkedHashSet<>();
+      ItemSource items = ItemSource.NONE;
+      Scan scan = Scan.NONE;
       String previous = null;
       String conversation = null;
       boolean store = true;
@@ -101,19 +106,22 @@ public final class TurnInput {
         next = null;
         switch (field) {
           case "input" -> {
-            // A repeated input replaces the earlier one, as the API reads it: forget its count and ids.
-            count[0] = 0;
-            count[1] = 0;
-            ids.clear();
+            // A repeated input replaces the earlier one, as the API reads it. Its items are found,
+            // not read: skipped as Jackson skips any value, which still checks they are JSON.
+            int start = Json.start(parser, offset);
             if (value == JsonToken.VALUE_STRING) {
               // Jackson's skip of the string finds its end faster than a scan of our own would.
-              int start = Json.start(parser, offset);
               next = parser.nextToken();
-              items = Json.userMessage(body, start, Json.start(parser, offset));
-              count[0] = 1;
+              items = ItemSource.string(body, start, Json.start(parser, offset));
+              scan = Scan.ONE_MESSAGE;
             } else if (value == JsonToken.START_ARRAY) {
-              items = copyItems(parser, body, offset, count, ids);
-            } else if (value != JsonToken.VALUE_NULL) {
+              parser.skipChildren();
+              items = ItemSource.array(body, start, Json.end(parser, offset));
+              scan = null;
+            } else if (value == JsonToken.VALUE_NULL) {
+              items = ItemSource.NONE;
+              scan = Scan.NONE;
+            } else {
               logger.debug("Request input is neither a string nor an array; turn not read");
               return Optional.empty();
             }
@@ -139,8 +147,7 @@ public final class TurnInput {
       if (next != JsonToken.END_OBJECT) {
         throw new IOException("request object not closed");
       }
-      return Optional.of(new TurnInput(items, count[0], Collections.unmodifiableSet(ids), previous,
-          conversation, store, count[1]));
+      return Optional.of(new TurnInput(items, scan, previous, conversation, store));
     } catch (IOException e) {
       logger.debug("Request body is not valid JSON ({}); turn not read", e.getClass().getSimpleName());
       return Optional.empty();
@@ -149,12 +156,17 @@ public final class TurnInput {
 
   /** Returns the input items as a JSON array: a fresh copy on each call. */
   public byte[] items() {
-    return items.clone();
+    return items.read();
+  }
+
+  /** Returns where the input items are in the request body, to be read when needed. */
+  public ItemSource itemSource() {
+    return items;
   }
 
   /** Returns how many input items there are. */
   public int itemCount() {
-    return itemCount;
+    return scan().count();
   }
 
   /**
@@ -163,12 +175,12 @@ public final class TurnInput {
    * in input order; the latest {@value #MAX_ITEM_IDS} of a longer input.
    */
   public Set<String> itemIds() {
-    return itemIds;
+    return scan().ids();
   }
 
   /** Returns how many input items carry {@code encrypted_content} (reasoning bound to its backend). */
   public int encryptedItems() {
-    return encryptedItems;
+    return scan().encrypted();
   }
 
   /** Returns the {@code previous_response_id}, if the request has a valid one. */
@@ -198,58 +210,66 @@ public final class TurnInput {
     return conversationId == null ? Optional.empty() : Optional.of(ChainKey.conversation(conversationId));
   }
 
-  /** The items without copying; the engine never modifies them. */
-  byte[] itemBytes() {
-    return items;
-  }
-
   /** Shows ids and counts, never the items. */
   @Override
   public String toString() {
-    return "TurnInput[items=" + itemCount + ", bytes=" + items.length
+    return "TurnInput[items=" + itemCount() + ", bytes=" + items.size()
         + ", previousResponseId=" + previousResponseId + ", conversationId=" + conversationId
-        + ", store=" + store + ", itemIds=" + itemIds.size() + ']';
+        + ", store=" + store + ", itemIds=" + itemIds().size() + ']';
+  }
+
+  private Scan scan() {
+    Scan read = scan;
+    if (read == null) {
+      read = scanItems(items.readOwned());
+      scan = read;
+    }
+    return read;
   }
 
   /**
-   * Copies the array the parser is on as sent, noting each item's top-level {@code id}. Nested
-   * values are skipped without being looked at.
+   * Reads what the input array carries: how many items, each item's top-level {@code id}, how
+   * many carry {@code encrypted_content}. Nested values are skipped without being looked at.
    */
-  private static byte[] copyItems(JsonParser parser, byte[] body, int offset, int[] count, Set<String> ids)
-      throws IOException {
-    int start = Json.start(parser, offset);
-    JsonToken token;
-    while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
-      if (token == null) {
-        throw new IOException("input array not closed");
-      }
-      count[0]++;
-      if (token != JsonToken.START_OBJECT) {
-        parser.skipChildren(); // not an item; the API will say so
-        continue;
-      }
-      boolean encrypted = false;
-      while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        String field = parser.currentName();
-        JsonToken value = parser.nextToken();
-        if ("id".equals(field) && value == JsonToken.VALUE_STRING) {
-          String id = parser.getText();
-          if (ChainKey.isValidId(id) && ids.add(id) && ids.size() > MAX_ITEM_IDS) {
-            Iterator<String> oldest = ids.iterator();
-            oldest.next();
-            oldest.remove(); // the latest items name the chain; a body's size bounds nothing here
+  private static Scan scanItems(byte[] array) {
+    int count = 0;
+    int encryptedItems = 0;
+    Set<String> ids = new LinkedHashSet<>();
+    try (JsonParser parser = Json.FACTORY.createParser(array)) {
+      parser.nextToken(); // the array's start: it was read whole before
+      JsonToken token;
+      while ((token = parser.nextToken()) != JsonToken.END_ARRAY && token != null) {
+        count++;
+        if (token != JsonToken.START_OBJECT) {
+          parser.skipChildren(); // not an item; the API will say so
+          continue;
+        }
+        boolean encrypted = false;
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+          String field = parser.currentName();
+          JsonToken value = parser.nextToken();
+          if ("id".equals(field) && value == JsonToken.VALUE_STRING) {
+            String id = parser.getText();
+            if (ChainKey.isValidId(id) && ids.add(id) && ids.size() > MAX_ITEM_IDS) {
+              Iterator<String> oldest = ids.iterator();
+              oldest.next();
+              oldest.remove(); // the latest items name the chain; a body's size bounds nothing here
+            }
+          } else if ("encrypted_content".equals(field) && value == JsonToken.VALUE_STRING) {
+            encrypted = true; // reasoning the backend that made it encrypted for itself
+          } else {
+            parser.skipChildren();
           }
-        } else if ("encrypted_content".equals(field) && value == JsonToken.VALUE_STRING) {
-          encrypted = true; // reasoning the backend that made it encrypted for itself
-        } else {
-          parser.skipChildren();
+        }
+        if (encrypted) {
+          encryptedItems++;
         }
       }
-      if (encrypted) {
-        count[1]++;
-      }
+    } catch (IOException e) {
+      // Not reached: the array was read whole when the request was; nothing more to learn.
+      logger.debug("Request input unreadable on a second reading ({})", e.getClass().getSimpleName());
     }
-    return Arrays.copyOfRange(body, start, Json.end(parser, offset));
+    return new Scan(count, Collections.unmodifiableSet(ids), encryptedItems);
   }
 
   private static @Nullable String id(JsonParser parser, JsonToken value, String field) throws IOException {

@@ -33,9 +33,22 @@ public final class TurnOutput {
 
   private final String responseId;
   private final @Nullable String status;
-  private final byte[] items;
+  private final ItemSource items;
 
-  private TurnOutput(String responseId, @Nullable String status, byte[] items) {
+  /** How much of a response object a reading takes in: for {@link #readObject}. */
+  enum Items {
+    /** None: reading stops as soon as the chain is known. */
+    NONE,
+    /**
+     * Where the output array is, to be read out when needed: it is skipped over (which checks it
+     * is JSON), neither copied nor read item by item; the source is kept.
+     */
+    LOCATE,
+    /** The output array, read and copied now. */
+    READ
+  }
+
+  private TurnOutput(String responseId, @Nullable String status, ItemSource items) {
     this.responseId = responseId;
     this.status = status;
     this.items = items;
@@ -54,7 +67,8 @@ public final class TurnOutput {
     if (!ChainKey.isValidId(responseId)) {
       throw new IllegalArgumentException("responseId must be a valid id, got " + Names.describe(responseId));
     }
-    return new TurnOutput(responseId, status, requireNonNull(items, "items").clone());
+    byte[] copy = requireNonNull(items, "items").clone();
+    return new TurnOutput(responseId, status, ItemSource.array(copy, 0, copy.length));
   }
 
   /**
@@ -80,13 +94,29 @@ public final class TurnOutput {
    * @throws IndexOutOfBoundsException if {@code offset} and {@code length} are outside {@code body}
    */
   public static Read read(byte[] body, int offset, int length, boolean withOutput) {
+    return read(body, offset, length, withOutput ? Items.READ : Items.NONE);
+  }
+
+  /**
+   * Reads a JSON response body for a turn that is journaled, as {@link #read} with its output,
+   * except that the output is found, not copied: it is read out of {@code body} only if a replay or
+   * a journal asks for it ({@link #itemSource()}). {@code body} is kept: the caller must not modify
+   * it.
+   *
+   * @throws IndexOutOfBoundsException if {@code offset} and {@code length} are outside {@code body}
+   */
+  public static Read readLazily(byte[] body, int offset, int length) {
+    return read(body, offset, length, Items.LOCATE);
+  }
+
+  private static Read read(byte[] body, int offset, int length, Items items) {
     Objects.checkFromIndexSize(offset, length, body.length);
     try (JsonParser parser = Json.FACTORY.createParser(body, offset, length)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
         logger.debug("Response body is not a JSON object; nothing to bind");
         return Read.NOTHING;
       }
-      return readObject(parser, body, offset, withOutput, null);
+      return readObject(parser, body, offset, items, null);
     } catch (IOException e) {
       logger.debug("Response body is not valid JSON ({}); nothing to bind", e.getClass().getSimpleName());
       return Read.NOTHING;
@@ -108,18 +138,18 @@ public final class TurnOutput {
    * An object without an {@code object} field is of kind {@code known}, if given (the
    * {@code response} of a stream's event), else of the kind its id's prefix names.
    */
-  static Read readObject(JsonParser parser, byte[] source, int base, boolean withOutput,
+  static Read readObject(JsonParser parser, byte[] source, int base, Items items,
       ChainKey.@Nullable Kind known) throws IOException {
     String id = null;
     String object = null;
     String status = null;
     String threadId = null;
-    byte[] output = null;
+    ItemSource output = null;
     while (parser.nextToken() == JsonToken.FIELD_NAME) {
       String field = parser.currentName();
       JsonToken value = parser.nextToken();
-      if (withOutput && "output".equals(field) && value == JsonToken.START_ARRAY) {
-        output = Json.rawValue(parser, source, base);
+      if (items != Items.NONE && "output".equals(field) && value == JsonToken.START_ARRAY) {
+        output = output(parser, source, base, items);
       } else if (value == JsonToken.VALUE_STRING) {
         switch (field) {
           case "id" -> id = parser.getText();
@@ -131,12 +161,12 @@ public final class TurnOutput {
       } else {
         parser.skipChildren();
       }
-      if (!withOutput && object != null && decided(object, id, threadId)) {
+      if (items == Items.NONE && object != null && decided(object, id, threadId)) {
         break;
       }
     }
     ChainKey chain = object == null && known != null ? valid(known, id, "id") : chainKey(object, id, threadId);
-    if (!withOutput || chain == null || chain.kind() != ChainKey.Kind.RESPONSE) {
+    if (items == Items.NONE || chain == null || chain.kind() != ChainKey.Kind.RESPONSE) {
       return new Read(chain, null);
     }
     if (output == null) {
@@ -144,6 +174,17 @@ public final class TurnOutput {
       return new Read(chain, null);
     }
     return new Read(chain, new TurnOutput(chain.id(), status, output));
+  }
+
+  /** The output array the parser is on: copied out ({@link Items#READ}), or found in {@code source}. */
+  private static ItemSource output(JsonParser parser, byte[] source, int base, Items items) throws IOException {
+    if (items == Items.READ) {
+      byte[] copy = Json.rawValue(parser, source, base);
+      return ItemSource.array(copy, 0, copy.length);
+    }
+    int start = Json.start(parser, base);
+    parser.skipChildren();
+    return ItemSource.array(source, start, Json.end(parser, base));
   }
 
   /** Returns true once the fields read so far settle the key for this {@code object}. */
@@ -223,7 +264,7 @@ public final class TurnOutput {
   /** Returns the ids of the output items, in order; items without a valid id are skipped. */
   public List<String> itemIds() {
     List<String> ids = new ArrayList<>();
-    try (JsonParser parser = Json.FACTORY.createParser(items)) {
+    try (JsonParser parser = Json.FACTORY.createParser(items.readOwned())) {
       if (parser.nextToken() != JsonToken.START_ARRAY) {
         return ids;
       }
@@ -246,17 +287,22 @@ public final class TurnOutput {
 
   /** Returns the output items as a JSON array: a fresh copy on each call. */
   public byte[] items() {
-    return items.clone();
+    return items.read();
   }
 
-  /** The items without copying; the engine never modifies them. */
-  byte[] itemBytes() {
+  /** Returns where the output items are, to be read when needed. */
+  public ItemSource itemSource() {
     return items;
+  }
+
+  /** The items, without copying those read already; the engine never modifies them. */
+  byte[] itemBytes() {
+    return items.readOwned();
   }
 
   /** Shows the id, status and size, never the items. */
   @Override
   public String toString() {
-    return "TurnOutput[responseId=" + responseId + ", status=" + status + ", bytes=" + items.length + ']';
+    return "TurnOutput[responseId=" + responseId + ", status=" + status + ", bytes=" + items.size() + ']';
   }
 }

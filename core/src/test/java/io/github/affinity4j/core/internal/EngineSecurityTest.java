@@ -107,8 +107,9 @@ final class EngineSecurityTest {
         TurnOutput output = output("resp_" + n, n);
         turn.record(output);
         registry.bind(ChainKey.response("resp_" + n), key(previous), n == 1 ? pin : null);
-        values.addAll(List.of(turn, output, TurnInput.fromRequestBody(request(n, previous), 0,
-            request(n, previous).length).orElseThrow()));
+        TurnInput input = TurnInput.fromRequestBody(request(n, previous), 0, request(n, previous).length)
+            .orElseThrow();
+        values.addAll(List.of(turn, output, input, input.itemSource(), output.itemSource()));
         previous = "resp_" + n;
       }
       // The chain breaks: retried, then replayed (the replay body is the history), then repaired.

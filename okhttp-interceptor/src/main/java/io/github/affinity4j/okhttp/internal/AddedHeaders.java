@@ -51,15 +51,19 @@ public final class AddedHeaders {
     AddedHeaders old = request.tag(AddedHeaders.class);
     List<String> names = new ArrayList<>(old == null ? List.of() : old.headerNames);
     names.add(name);
-    return tagged(request, old, old == null ? List.of() : old.cookiePairs, names);
+    return tagged(request, request.newBuilder(), old, old == null ? List.of() : old.cookiePairs, names);
   }
 
-  /** {@code request} with a cookie pair its Cookie header now carries recorded as added. */
-  public static Request cookie(Request request, String pair) {
+  /**
+   * {@code request} with its Cookie header set to {@code cookieHeader}, and the cookie pair that
+   * header adds recorded as added: one new request, not two.
+   */
+  public static Request cookie(Request request, String cookieHeader, String pair) {
     AddedHeaders old = request.tag(AddedHeaders.class);
     List<String> pairs = new ArrayList<>(old == null ? List.of() : old.cookiePairs);
     pairs.add(pair);
-    return tagged(request, old, pairs, old == null ? List.of() : old.headerNames);
+    return tagged(request, request.newBuilder().header("Cookie", cookieHeader), old, pairs,
+        old == null ? List.of() : old.headerNames);
   }
 
   /**
@@ -79,12 +83,10 @@ public final class AddedHeaders {
     return false;
   }
 
-  private static Request tagged(Request request, @Nullable AddedHeaders old, List<String> pairs,
-      List<String> names) {
+  private static Request tagged(Request request, Request.Builder builder, @Nullable AddedHeaders old,
+      List<String> pairs, List<String> names) {
     AtomicBoolean guarded = old == null ? new AtomicBoolean() : old.guarded;
-    return request.newBuilder()
-        .tag(AddedHeaders.class, new AddedHeaders(request.url(), pairs, names, guarded))
-        .build();
+    return builder.tag(AddedHeaders.class, new AddedHeaders(request.url(), pairs, names, guarded)).build();
   }
 
   private boolean sameOrigin(HttpUrl url) {
