@@ -45,23 +45,14 @@ import org.jspecify.annotations.Nullable;
  * itself after a connection is lost, and commands issued while it is disconnected fail at once
  * instead of queueing.
  *
- * <p><b>While Redis is unavailable</b> (a connection failure, a command timeout), operations fall
- * back to what this instance kept locally: the store answers with the pins this instance bound or
- * looked up recently, the journal keeps turns in memory and replays the chains this instance
- * recorded whole (else it answers that it could not be read,
- * {@link io.github.affinity4j.core.ChainHistory.Status#UNAVAILABLE}), both send what they kept to
- * Redis once it answers, and requests still go out (see each one's "local fallback"). The first
- * failure is logged at WARN and reported to
- * {@link RedisListener#unavailable}; after that, Redis is tried at most once per
- * {@link Builder#retryInterval retryInterval} (every other operation falls back at once, without
- * waiting for a timeout), and a WARN says how many operations fell back at most once per
- * {@link Builder#warnInterval warnInterval}. The first success ends the outage: one INFO line and
- * {@link RedisListener#available}. A command Redis refuses (for example {@code OOM} under
- * {@code maxmemory} with {@code noeviction}) is not an outage: it falls back and is logged at WARN
- * with the same rate limit. Nor is one slow command: a page of a history read whose reply does not
- * come within the command timeout falls back alone, so a long chain never takes Redis away from the
- * other chains; a constant-time command (a lookup, a bind, a record) that times out means Redis
- * itself is not answering, and that is an outage.
+ * <p><b>While Redis is unavailable</b> (a connection failure, a constant-time command timing out),
+ * operations fall back to what this instance kept locally (see each one's "local fallback"), send
+ * it to Redis once it answers, and requests still go out. The first failure is logged at WARN and
+ * reported to {@link RedisListener#unavailable}; then Redis is tried once per
+ * {@link Builder#retryInterval retryInterval} while other operations fall back at once, and the
+ * first success ends the outage ({@link RedisListener#available}). A command Redis refuses
+ * ({@code OOM}, say) or a slow page of a history falls back alone: not an outage. See
+ * docs/redis.md, "Consistency, outages".
  *
  * <p>Thread-safe. {@link #toString()} and every log line show the address, never the password.
  */
@@ -99,8 +90,7 @@ public final class RedisConnector implements AutoCloseable {
   private final OperationWarnings warnings;
   private final CommandRunner runner;
   private final WriteSender writes;
-  // The roots of the journal on this connector, on a cluster: a pin lookup reads its chain's root beside it.
-  private volatile @Nullable ChainRoots roots;
+  private volatile @Nullable ChainRoots roots; // the journal's, on a cluster
 
   private RedisConnector(Builder builder) {
     this.keyPrefix = builder.keyPrefix;
@@ -238,12 +228,11 @@ public final class RedisConnector implements AutoCloseable {
     return runner.run(operation, c -> command.apply(c.sync()), fallback, false);
   }
 
-  /** Called by a journal on a cluster: the store's pin lookups read their chain's root for it. */
+  /** Set by a journal on a cluster, so that the store's pin lookups read their chain's root for it. */
   void roots(ChainRoots roots) {
     this.roots = roots;
   }
 
-  /** The roots of the journal on this connector if it runs on a cluster; else null. */
   @Nullable ChainRoots roots() {
     return roots;
   }
