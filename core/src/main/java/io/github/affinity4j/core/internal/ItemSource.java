@@ -79,7 +79,6 @@ public final class ItemSource {
     }
   }
 
-  /** The response object's output, read by the one reader of response objects. */
   /** {@link #read}, without a copy when this source is a whole array made for it; never modify it. */
   byte[] readOwned() {
     return kind == Kind.ARRAY && from == 0 && to == bytes.length ? bytes : read();
