@@ -1,5 +1,8 @@
 package io.github.affinity4j.core;
 
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -23,6 +26,19 @@ public interface AffinityStore {
 
   /** Returns the token bound to {@code key}, or empty. Counts as an access for expiry. */
   Optional<AffinityToken> get(ChainKey key);
+
+  /**
+   * Returns the tokens bound to {@code keys}, each key that has one; as {@link #get} for each, in
+   * one call: a remote store answers them in one round trip. The default calls {@link #get} for
+   * each key.
+   */
+  default Map<ChainKey, AffinityToken> getAll(Collection<ChainKey> keys) {
+    Map<ChainKey, AffinityToken> found = new HashMap<>();
+    for (ChainKey key : keys) {
+      get(key).ifPresent(token -> found.put(key, token));
+    }
+    return found;
+  }
 
   /** Binds {@code token} to {@code key}, replacing any earlier binding. */
   void put(ChainKey key, AffinityToken token);

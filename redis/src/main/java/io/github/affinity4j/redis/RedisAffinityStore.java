@@ -8,6 +8,7 @@ import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
 import io.lettuce.core.GetExArgs;
+import io.lettuce.core.LettuceFutures;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
@@ -15,11 +16,14 @@ import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.time.DateTimeException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
@@ -57,27 +61,16 @@ import org.slf4j.LoggerFactory;
  *       count bound of our own: counting keys across instances would cost a round trip per bind.
  * </ul>
  *
- * <p><b>Redis is the source.</b> While it answers, every lookup is one {@code GETEX}: a lookup
- * served from a local copy would not restart the key's expiry in Redis (so a busy chain could
- * expire there while in use), and a conversation's pin, which moves when the conversation does,
- * would go stale on the other instances. One {@code GETEX} per lookup, pipelined with the other
- * requests' commands on the connector's single connection, costs about what a Caffeine lookup does
- * next to an HTTP request (see the README's benchmark).
+ * <p><b>Redis is the source.</b> While it answers, every lookup is one {@code GETEX}: a local copy
+ * would not restart the key's expiry in Redis, and a conversation's pin, which moves with the
+ * conversation, would go stale on the other instances.
  *
  * <p><b>Local fallback, for while Redis is unavailable.</b> The store also keeps, in this process,
- * the pins it bound or found in Redis recently: at most
- * {@value #DEFAULT_LOCAL_FALLBACK_MAXIMUM_SIZE} pins and
- * {@link #DEFAULT_LOCAL_FALLBACK_MAXIMUM_BYTES} (4 MiB) by default, expiring as Redis' keys do. While
- * Redis is unavailable (see {@link RedisConnector}), {@link #get} answers from it, and
- * {@link #put} and {@link #remove} change it and remember the change (as many as it holds pins);
- * the operation that finds Redis back sends those changes to Redis, pipelined, and a lookup of a
- * key whose change is not sent yet is answered with it.
- * So one instance keeps the pins of the chains it serves through an outage, and Redis has them
- * afterwards. What it does not promise across instances: during the outage each instance sees
- * only its own pins (a chain continued on another instance goes out unpinned there, as without
- * the fallback), and a pin another instance bound meanwhile for the same conversation is replaced by
- * this one's when it is sent (the last writer wins, as for any bind). Turn it off with
- * {@code localFallbackMaximumSize(0)}.
+ * the pins it bound or found in Redis recently ({@value #DEFAULT_LOCAL_FALLBACK_MAXIMUM_SIZE} pins
+ * and 4 MiB by default, expiring as Redis' keys do): while Redis is unavailable lookups are answered
+ * from it and changes are kept, then sent to Redis, pipelined, by the operation that finds it back.
+ * During an outage each instance sees only its own pins. Turn it off with
+ * {@code localFallbackMaximumSize(0)}; see docs/redis.md, "Consistency, outages".
  *
  * <p><b>Off the request path:</b> a bind or a removal is sent and not waited for (see {@link #put});
  * a lookup sent after it on this instance sees it, since one connection carries both in order.
@@ -188,16 +181,62 @@ public final class RedisAffinityStore implements AffinityStore {
       }
       return pin;
     }, FELL_BACK);
+    Optional<AffinityToken> token = resolve(key, redisKey, bytes);
     if (local != null) {
-      if (bytes == FELL_BACK || local.isPending(redisKey)) {
-        // Redis is unavailable, or has not been sent this key's latest change yet: this one is newer.
-        bytes = local.get(redisKey);
-      } else {
-        local.mirror(redisKey, bytes);
-      }
       sendPending(); // Redis may have just come back
-    } else if (bytes == FELL_BACK) {
-      bytes = null;
+    }
+    return token;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One {@code GETEX} per key, pipelined: one round trip for them all, waiting at most the
+   * command timeout. If Redis is unavailable, the pins kept locally.
+   *
+   * @throws NullPointerException if {@code keys} or a key is null
+   */
+  @Override
+  public Map<ChainKey, AffinityToken> getAll(Collection<ChainKey> keys) {
+    List<ChainKey> asked = List.copyOf(keys);
+    if (asked.isEmpty()) {
+      return Map.of();
+    }
+    List<String> redisKeys = asked.stream().map(key -> RedisKeys.pin(prefix, key)).toList();
+    sendPending();
+    List<byte[]> values = connector.executeWith("store getAll", commands -> {
+      List<RedisFuture<byte[]>> replies = new ArrayList<>(redisKeys.size());
+      for (String redisKey : redisKeys) {
+        replies.add(commands.async().getex(redisKey, GetExArgs.Builder.px(expireMillis)));
+      }
+      long deadline = System.nanoTime() + connector.commandTimeout().toNanos();
+      List<byte[]> read = new ArrayList<>(replies.size());
+      for (RedisFuture<byte[]> reply : replies) {
+        read.add(LettuceFutures.awaitOrCancel(reply, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
+      }
+      return read;
+    }, null);
+    Map<ChainKey, AffinityToken> found = new HashMap<>();
+    for (int i = 0; i < asked.size(); i++) {
+      ChainKey key = asked.get(i);
+      resolve(key, redisKeys.get(i), values == null ? FELL_BACK : values.get(i)).ifPresent(t -> found.put(key, t));
+    }
+    if (local != null) {
+      sendPending(); // Redis may have just come back
+    }
+    return found;
+  }
+
+  /**
+   * The pin of {@code key} from what Redis answered ({@link #FELL_BACK} if it could not be asked):
+   * the local copy while Redis is unavailable or has not been sent this key's latest change yet.
+   */
+  private Optional<AffinityToken> resolve(ChainKey key, String redisKey, byte @Nullable [] answered) {
+    byte[] bytes = answered == FELL_BACK ? null : answered;
+    if (local != null && (answered == FELL_BACK || local.isPending(redisKey))) {
+      bytes = local.get(redisKey); // this one is newer
+    } else if (local != null) {
+      local.mirror(redisKey, bytes);
     }
     if (bytes == null) {
       return Optional.empty();

@@ -8,7 +8,10 @@ import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.RoutingInfo;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -77,6 +80,31 @@ final class RedisAffinityStoreTest {
       assertThat(elsewhere.get(ChainKey.response("resp_2"))).isEmpty();
       assertThat(elsewhere.get(ChainKey.conversation("resp_1"))).as("kinds are apart").isEmpty();
     }
+  }
+
+  @Test
+  void getAll_manyKeysHalfBound_eachBoundOneAsGetFindsIt_expiryRestarted() throws Exception {
+    List<ChainKey> keys = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      ChainKey key = ChainKey.item("rs_" + i);
+      keys.add(key);
+      if (i % 2 == 0) {
+        store.put(key, token("backend-" + i % 3));
+      }
+    }
+    assertThat(connector.awaitWrites(Duration.ofSeconds(10))).isTrue();
+    redis.command("PEXPIRE", prefix + "pin:i::rs_0", "1000"); // as if 59 minutes had passed
+
+    Map<ChainKey, AffinityToken> found = store.getAll(keys);
+
+    assertThat(found).hasSize(20);
+    for (ChainKey key : keys) {
+      assertThat(Optional.ofNullable(found.get(key))).as("%s", key).isEqualTo(store.get(key));
+    }
+    assertThat(Long.parseLong(redis.command("PTTL", prefix + "pin:i::rs_0").substring(1)))
+        .as("a lookup restarts the expiry").isGreaterThan(Duration.ofMinutes(59).toMillis());
+    assertThat(store.getAll(List.of())).isEmpty();
+    assertThat(connector.fallbacks()).isZero();
   }
 
   @Test

@@ -11,7 +11,9 @@ import io.github.affinity4j.core.ChainKey.Kind;
 import io.github.affinity4j.core.ChainKey;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.Collection;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -177,6 +179,26 @@ public final class ChainRegistry {
   public @Nullable AffinityToken peek(ChainKey key) {
     AffinityToken token = load(key);
     return token == null || token.isExpired(clock.instant()) ? null : token;
+  }
+
+  /**
+   * Returns the tokens bound to {@code keys} that have not expired, in one store call
+   * ({@link AffinityStore#getAll}); counts nothing. Empty if the store failed (logged).
+   */
+  public Map<ChainKey, AffinityToken> peekAll(Collection<ChainKey> keys) {
+    if (keys.isEmpty()) {
+      return Map.of();
+    }
+    Map<ChainKey, AffinityToken> found;
+    try {
+      found = new HashMap<>(store.getAll(keys));
+    } catch (Exception e) {
+      storeFailed("getAll", keys.iterator().next(), e);
+      return Map.of();
+    }
+    Instant now = clock.instant();
+    found.values().removeIf(token -> token.isExpired(now));
+    return found;
   }
 
   /**

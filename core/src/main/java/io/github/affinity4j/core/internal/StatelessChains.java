@@ -1,5 +1,6 @@
 package io.github.affinity4j.core.internal;
 
+import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
@@ -40,17 +41,26 @@ final class StatelessChains {
 
   /**
    * The stateless request's body without the reasoning items bound to another backend than its pin
-   * (they would be refused there: {@code invalid_encrypted_content}); null if it carries none.
+   * (they would be refused there: {@code invalid_encrypted_content}); null if it carries none. The
+   * reasoning items' pins are looked up in one store call ({@link AffinityStore#getAll}): one round
+   * trip on a remote store, however many turns the conversation has.
    */
   static byte @Nullable [] withoutForeignReasoning(Engine engine, ChainScope scope, byte[] body,
       TurnInput input, AffinityToken pin) {
-    Set<String> foreign = new HashSet<>();
-    for (String id : input.itemIds()) {
-      AffinityToken made = engine.registry().peek(ChainKey.item(id).in(scope));
-      if (made != null && !made.value().equals(pin.value())) {
-        foreign.add(id);
-      }
+    Set<String> reasoning = input.reasoningItemIds();
+    if (reasoning.isEmpty()) {
+      return null;
     }
+    List<ChainKey> keys = new ArrayList<>(reasoning.size());
+    for (String id : reasoning) {
+      keys.add(ChainKey.item(id).in(scope));
+    }
+    Set<String> foreign = new HashSet<>();
+    engine.registry().peekAll(keys).forEach((key, made) -> {
+      if (!made.value().equals(pin.value())) {
+        foreign.add(key.id());
+      }
+    });
     byte[] without = foreign.isEmpty() ? null : ReplayPlanner.withoutReasoning(body, foreign);
     if (without != null) {
       logger.debug("Stateless request: {} items of another backend; its reasoning left out", foreign.size());

@@ -67,9 +67,9 @@ public final class TurnInput {
   private @Nullable Scan scan;
 
   /** What the input items carry, as {@link #scan} reads them. */
-  private record Scan(int count, Set<String> ids, int encrypted) {
-    static final Scan NONE = new Scan(0, Set.of(), 0);
-    static final Scan ONE_MESSAGE = new Scan(1, Set.of(), 0);
+  private record Scan(int count, Set<String> ids, int encrypted, Set<String> reasoningIds) {
+    static final Scan NONE = new Scan(0, Set.of(), 0, Set.of());
+    static final Scan ONE_MESSAGE = new Scan(1, Set.of(), 0, Set.of());
   }
 
   private TurnInput(ItemSource items, @Nullable Scan scan, @Nullable String previousResponseId,
@@ -183,6 +183,15 @@ public final class TurnInput {
     return scan().encrypted();
   }
 
+  /**
+   * Returns the ids of the reasoning items of the input (type {@code reasoning}, or carrying
+   * {@code encrypted_content}): of {@link #itemIds()}, those only the backend that made them can
+   * read. Unmodifiable, in input order; the latest {@value #MAX_ITEM_IDS}.
+   */
+  public Set<String> reasoningItemIds() {
+    return scan().reasoningIds();
+  }
+
   /** Returns the {@code previous_response_id}, if the request has a valid one. */
   public Optional<String> previousResponseId() {
     return Optional.ofNullable(previousResponseId);
@@ -235,6 +244,7 @@ public final class TurnInput {
     int count = 0;
     int encryptedItems = 0;
     Set<String> ids = new LinkedHashSet<>();
+    Set<String> reasoningIds = new LinkedHashSet<>();
     try (JsonParser parser = Json.FACTORY.createParser(array)) {
       parser.nextToken(); // the array's start: it was read whole before
       JsonToken token;
@@ -245,18 +255,21 @@ public final class TurnInput {
           continue;
         }
         boolean encrypted = false;
+        boolean reasoning = false;
+        String itemId = null;
         while (parser.nextToken() == JsonToken.FIELD_NAME) {
           String field = parser.currentName();
           JsonToken value = parser.nextToken();
           if ("id".equals(field) && value == JsonToken.VALUE_STRING) {
             String id = parser.getText();
-            if (ChainKey.isValidId(id) && ids.add(id) && ids.size() > MAX_ITEM_IDS) {
-              Iterator<String> oldest = ids.iterator();
-              oldest.next();
-              oldest.remove(); // the latest items name the chain; a body's size bounds nothing here
+            if (ChainKey.isValidId(id)) {
+              itemId = id;
+              addLatest(ids, id);
             }
           } else if ("encrypted_content".equals(field) && value == JsonToken.VALUE_STRING) {
             encrypted = true; // reasoning the backend that made it encrypted for itself
+          } else if ("type".equals(field) && value == JsonToken.VALUE_STRING) {
+            reasoning = "reasoning".equals(parser.getText());
           } else {
             parser.skipChildren();
           }
@@ -264,12 +277,25 @@ public final class TurnInput {
         if (encrypted) {
           encryptedItems++;
         }
+        if ((encrypted || reasoning) && itemId != null) {
+          addLatest(reasoningIds, itemId);
+        }
       }
     } catch (IOException e) {
       // Not reached: the array was read whole when the request was; nothing more to learn.
       logger.debug("Request input unreadable on a second reading ({})", e.getClass().getSimpleName());
     }
-    return new Scan(count, Collections.unmodifiableSet(ids), encryptedItems);
+    return new Scan(count, Collections.unmodifiableSet(ids), encryptedItems,
+        Collections.unmodifiableSet(reasoningIds));
+  }
+
+  /** Adds {@code id}, keeping the latest {@value #MAX_ITEM_IDS}: the latest items name the chain. */
+  private static void addLatest(Set<String> ids, String id) {
+    if (ids.add(id) && ids.size() > MAX_ITEM_IDS) {
+      Iterator<String> oldest = ids.iterator();
+      oldest.next();
+      oldest.remove(); // a body's size bounds nothing here
+    }
   }
 
   private static @Nullable String id(JsonParser parser, JsonToken value, String field) throws IOException {

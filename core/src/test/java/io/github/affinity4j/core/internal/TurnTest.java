@@ -8,7 +8,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.affinity4j.core.AffinityListener.ChainRepair;
 import io.github.affinity4j.core.AffinityListener;
+import io.github.affinity4j.core.AffinityStore;
 import io.github.affinity4j.core.AffinityToken;
+import io.github.affinity4j.core.CaffeineAffinityStore;
 import io.github.affinity4j.core.CaffeineHistoryJournal;
 import io.github.affinity4j.core.ChainBreak.Kind;
 import io.github.affinity4j.core.ChainHistory;
@@ -28,7 +30,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -467,6 +472,67 @@ final class TurnTest {
     Turn continuing = requireNonNull(engine.turn(scope, "POST", "https", HOST, PATH, next, false));
     assertThat(continuing.pin()).isEqualTo(PIN_A);
     assertThat(continuing.chain()).isEqualTo(ChainKey.item("fc_" + (many - 1)).in(scope));
+  }
+
+  @Test
+  void statelessRequestPinned_itsReasoningItemsLookedUpInOneStoreCall_foreignReasoningLeftOut() {
+    List<Collection<ChainKey>> batches = new ArrayList<>();
+    List<ChainKey> singles = new ArrayList<>();
+    CaffeineAffinityStore kept = CaffeineAffinityStore.builder().executor(Runnable::run).build();
+    AffinityStore counting = new AffinityStore() {
+      @Override
+      public Optional<AffinityToken> get(ChainKey key) {
+        singles.add(key);
+        return kept.get(key);
+      }
+
+      @Override
+      public Map<ChainKey, AffinityToken> getAll(Collection<ChainKey> keys) {
+        batches.add(List.copyOf(keys));
+        return kept.getAll(keys);
+      }
+
+      @Override
+      public void put(ChainKey key, AffinityToken token) {
+        kept.put(key, token);
+      }
+
+      @Override
+      public void remove(ChainKey key) {
+        kept.remove(key);
+      }
+
+      @Override
+      public long estimatedSize() {
+        return kept.estimatedSize();
+      }
+    };
+    Engine counted = Engine.builder().store(counting).retryPause(Duration.ZERO).build();
+    StringBuilder input = new StringBuilder();
+    for (int i = 0; i < 10; i++) {
+      counted.registry().bind(ChainKey.item("rs_" + i).in(scope), null, i % 2 == 0 ? PIN_A : PIN_B);
+      input.append(i == 0 ? "" : ",")
+          .append("{\"type\":\"message\",\"role\":\"user\",\"content\":\"Q").append(i).append(".\"},")
+          .append("{\"id\":\"rs_").append(i).append("\",\"type\":\"reasoning\",\"summary\":[],")
+          .append("\"encrypted_content\":\"gAAAA").append(i).append("\"},")
+          .append("{\"id\":\"msg_").append(i).append("\",\"type\":\"message\",\"role\":\"assistant\",")
+          .append("\"content\":[{\"type\":\"output_text\",\"text\":\"A").append(i).append(".\"}]}");
+    }
+    counted.registry().bind(ChainKey.item("msg_9").in(scope), null, PIN_A);
+    byte[] body = ("{\"model\":\"m\",\"store\":false,\"input\":[" + input + "]}").getBytes(UTF_8);
+    singles.clear();
+
+    Turn turn = requireNonNull(counted.turn(scope, "POST", "https", HOST, PATH, body, false));
+
+    assertThat(turn.pin()).isEqualTo(PIN_A);
+    assertThat(batches).as("one store call for the reasoning items, none for the messages").hasSize(1);
+    assertThat(batches.get(0)).extracting(ChainKey::id)
+        .containsExactlyInAnyOrder("rs_0", "rs_1", "rs_2", "rs_3", "rs_4", "rs_5", "rs_6", "rs_7", "rs_8", "rs_9");
+    assertThat(singles).as("single lookups: the latest items, for the pin only").extracting(ChainKey::id)
+        .containsExactly("msg_9");
+    String sent = new String(requireNonNull(turn.pinnedBody()), UTF_8);
+    assertThat(sent).as("backend B's reasoning left out, A's kept")
+        .contains("rs_0", "rs_8", "msg_1", "Q9.").doesNotContain("rs_1\"", "rs_9\"");
   }
 
   @Test
