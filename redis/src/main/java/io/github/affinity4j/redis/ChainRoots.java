@@ -143,8 +143,7 @@ final class ChainRoots {
     if (chain.kind() == ChainKey.Kind.CONVERSATION) {
       return RedisKeys.conversationRoot(chain.id());
     }
-    String root = lookUp(commands, chain);
-    return root == null ? NONE : root;
+    return pointerOf(commands, chain);
   }
 
   /**
@@ -153,7 +152,7 @@ final class ChainRoots {
    * there is nothing to read: on one node, or when the root is known here.
    */
   @Nullable RedisFuture<byte[]> readAhead(RedisClusterAsyncCommands<String, byte[]> async, ChainKey response) {
-    if (known == null || response.kind() != ChainKey.Kind.RESPONSE || known.getIfPresent(response) != null) {
+    if (known == null || response.kind() != ChainKey.Kind.RESPONSE || knows(response)) {
       return null;
     }
     return async.getex(RedisKeys.root(prefix, response), GetExArgs.Builder.px(ttlMillis));
@@ -172,7 +171,7 @@ final class ChainRoots {
     });
   }
 
-  /** Returns true if the root of {@code response} is known here; for tests. */
+  /** Returns true if the root of {@code response} is known here. */
   boolean knows(ChainKey response) {
     return known != null && known.getIfPresent(response) != null;
   }

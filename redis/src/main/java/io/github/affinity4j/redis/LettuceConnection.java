@@ -122,11 +122,16 @@ final class LettuceConnection {
    */
   void masterMayBeGone() {
     RedisClusterClient cluster = clusterClient;
-    long last = lastRefresh.get();
-    long now = System.nanoTime();
-    if (cluster != null && !closed && now - last >= refreshIntervalNanos && lastRefresh.compareAndSet(last, now)) {
+    if (cluster != null && claimRefresh()) {
       cluster.refreshPartitionsAsync();
     }
+  }
+
+  /** True for the one caller per retry interval that may read a cluster's topology again. */
+  private boolean claimRefresh() {
+    long last = lastRefresh.get();
+    long now = System.nanoTime();
+    return !closed && now - last >= refreshIntervalNanos && lastRefresh.compareAndSet(last, now);
   }
 
   /**
@@ -137,9 +142,7 @@ final class LettuceConnection {
    */
   boolean mastersChanged(Duration timeout) {
     RedisClusterClient cluster = clusterClient;
-    long last = lastRefresh.get();
-    long now = System.nanoTime();
-    if (cluster == null || closed || now - last < refreshIntervalNanos || !lastRefresh.compareAndSet(last, now)) {
+    if (cluster == null || !claimRefresh()) {
       return false;
     }
     try {

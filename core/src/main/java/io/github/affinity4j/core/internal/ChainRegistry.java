@@ -175,12 +175,6 @@ public final class ChainRegistry {
     return token;
   }
 
-  /** Returns the token bound to {@code key}, unexpired, without counting a lookup; null if none. */
-  public @Nullable AffinityToken peek(ChainKey key) {
-    AffinityToken token = load(key);
-    return token == null || token.isExpired(clock.instant()) ? null : token;
-  }
-
   /**
    * Returns the tokens bound to {@code keys} that have not expired, in one store call
    * ({@link AffinityStore#getAll}); counts nothing. Empty if the store failed (logged).

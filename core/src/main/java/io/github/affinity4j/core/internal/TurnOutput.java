@@ -295,11 +295,6 @@ public final class TurnOutput {
     return items;
   }
 
-  /** The items, without copying those read already; the engine never modifies them. */
-  byte[] itemBytes() {
-    return items.readOwned();
-  }
-
   /** Shows the id, status and size, never the items. */
   @Override
   public String toString() {
