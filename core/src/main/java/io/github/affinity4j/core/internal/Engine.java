@@ -2,9 +2,6 @@ package io.github.affinity4j.core.internal;
 
 import static java.util.Objects.requireNonNull;
 
-import io.github.affinity4j.core.JournalTurn;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import io.github.affinity4j.core.AffinityListener;
 import io.github.affinity4j.core.AffinityStats;
 import io.github.affinity4j.core.AffinityStore;
@@ -15,11 +12,13 @@ import io.github.affinity4j.core.ChainHistory;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
 import io.github.affinity4j.core.HistoryJournal;
+import io.github.affinity4j.core.JournalTurn;
 import io.github.affinity4j.core.RepairPolicy;
 import io.github.affinity4j.core.RepairStats;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.Map;
@@ -379,19 +378,20 @@ public final class Engine {
 
   /** The {@code items} array of a create-conversation request; {@code []} if absent, null if bad. */
   private static byte @Nullable [] conversationItems(byte[] body) {
-    try (JsonParser parser = Json.FACTORY.createParser(body)) {
-      if (parser.nextToken() != JsonToken.START_OBJECT) {
+    JsonScanner json = new JsonScanner(body, 0, body.length);
+    try {
+      if (!json.enterObject()) {
+        json.skipValue(); // what is not JSON at all is said so below
         logger.debug("Conversation request is not a JSON object; not journaled");
         return null;
       }
       byte[] items = Json.EMPTY_ARRAY;
-      while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        String field = parser.currentName();
-        JsonToken value = parser.nextToken();
-        if ("items".equals(field) && value == JsonToken.START_ARRAY) {
-          items = Json.rawValue(parser, body, 0);
+      while (json.nextField()) {
+        if (json.fieldIs("items") && json.peek() == '[') {
+          int start = json.valueStart();
+          items = Arrays.copyOfRange(body, start, json.skipValue());
         } else {
-          parser.skipChildren();
+          json.skipValue();
         }
       }
       return items;

@@ -1,14 +1,14 @@
 package io.github.affinity4j.core.internal;
 
-import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Objects;
 
 /**
  * Where a turn's items are in the bytes of a request or response as received: the {@code input}
  * array of a request, its {@code input} string (which the API reads as one user message), or the
- * {@code output} array of a response. The reading of the body found them (Jackson skips over them,
- * which checks they are JSON); they are read out of those bytes only when asked for
+ * {@code output} array of a response. The reading of the body found them ({@link JsonScanner}
+ * skips over them, which checks they are JSON); they are read out of those bytes only when asked for
  * ({@link #read}): by a replay, or by a journal that stores them apart. Recording a turn so costs
  * neither a copy of its items nor a reading of each item.
  *
@@ -27,8 +27,11 @@ public final class ItemSource {
   /** The items of a request without {@code input}: none. */
   static final ItemSource NONE = new ItemSource(Json.EMPTY_ARRAY, 0, Json.EMPTY_ARRAY.length, Kind.ARRAY);
 
-  // What a string input gains when read as one user message: Json.userMessage's wrapper.
-  private static final int USER_MESSAGE_WRAPPER = Json.userMessageWrapper();
+  // How the API reads a string input: [{"type":"message","role":"user","content":text}].
+  private static final byte[] USER_MESSAGE_START =
+      "[{\"type\":\"message\",\"role\":\"user\",\"content\":".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] USER_MESSAGE_END = {'}', ']'};
+  private static final int USER_MESSAGE_WRAPPER = USER_MESSAGE_START.length + USER_MESSAGE_END.length;
 
   private final byte[] bytes;
   private final int from;
@@ -49,11 +52,11 @@ public final class ItemSource {
   }
 
   /**
-   * A string {@code input}, from its opening quote to where the token after it starts (see
-   * {@link Json#userMessage}): read as {@code [{"type":"message","role":"user","content":…}]}.
+   * A string {@code input}, from its opening quote to just after its closing one: read as
+   * {@code [{"type":"message","role":"user","content":…}]}, the string copied as sent.
    */
-  static ItemSource string(byte[] bytes, int from, int next) {
-    return new ItemSource(bytes, from, next, Kind.STRING);
+  static ItemSource string(byte[] bytes, int from, int to) {
+    return new ItemSource(bytes, from, to, Kind.STRING);
   }
 
   /** Returns the size of the items in bytes, as {@link #read} gives them. */
@@ -71,12 +74,11 @@ public final class ItemSource {
     if (kind == Kind.ARRAY) {
       return Arrays.copyOfRange(bytes, from, to);
     }
-    try {
-      return Json.userMessage(bytes, from, to);
-    } catch (IOException e) {
-      // Not reached: the string was read whole, to its closing quote, when the request was.
-      throw new IllegalStateException("input string not closed", e);
-    }
+    byte[] items = new byte[USER_MESSAGE_WRAPPER + to - from];
+    System.arraycopy(USER_MESSAGE_START, 0, items, 0, USER_MESSAGE_START.length);
+    System.arraycopy(bytes, from, items, USER_MESSAGE_START.length, to - from);
+    System.arraycopy(USER_MESSAGE_END, 0, items, items.length - USER_MESSAGE_END.length, USER_MESSAGE_END.length);
+    return items;
   }
 
   /** {@link #read}, without a copy when this source is a whole array made for it; never modify it. */

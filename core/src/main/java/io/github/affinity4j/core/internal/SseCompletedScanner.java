@@ -1,7 +1,5 @@
 package io.github.affinity4j.core.internal;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import io.github.affinity4j.core.ChainKey;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -139,25 +137,24 @@ public final class SseCompletedScanner {
   }
 
   private @Nullable TurnOutput read() {
-    try (JsonParser parser = Json.FACTORY.createParser(sse.data(), 0, sse.dataLength())) {
-      if (parser.nextToken() != JsonToken.START_OBJECT) {
+    JsonScanner json = new JsonScanner(sse.data(), 0, sse.dataLength());
+    try {
+      if (!json.enterObject()) {
         return notRead("event data is not a JSON object");
       }
       String type = null;
       TurnOutput response = null;
-      while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        String fieldName = parser.currentName();
-        JsonToken value = parser.nextToken();
-        if ("type".equals(fieldName) && value == JsonToken.VALUE_STRING) {
-          type = parser.getText();
-          if (!sse.isNamed() && !COMPLETED.equals(type) && !INCOMPLETE.equals(type)) {
+      while (json.nextField()) {
+        if (json.fieldIs("type")) {
+          type = json.readString();
+          if (type != null && !sse.isNamed() && !COMPLETED.equals(type) && !INCOMPLETE.equals(type)) {
             return ended(type); // an unnamed event of another type: no need to read on
           }
-        } else if ("response".equals(fieldName) && value == JsonToken.START_OBJECT) {
-          response = TurnOutput.readObject(parser, sse.data(), 0, TurnOutput.Items.READ, ChainKey.Kind.RESPONSE)
+        } else if (json.fieldIs("response") && json.enterObject()) {
+          response = TurnOutput.readObject(json, sse.data(), TurnOutput.Items.READ, ChainKey.Kind.RESPONSE)
               .output();
         } else {
-          parser.skipChildren();
+          json.skipValue();
         }
       }
       if (type != null && !COMPLETED.equals(type) && !INCOMPLETE.equals(type)) {

@@ -1,7 +1,5 @@
 package io.github.affinity4j.core.internal;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import io.github.affinity4j.core.ChainKey.Kind;
 import io.github.affinity4j.core.ChainKey;
 import java.io.IOException;
@@ -136,29 +134,31 @@ public final class SseResponseIdScanner {
    * Without a {@code type}, the event's name decides.
    */
   private static Optional<ChainKey> fromResponseCreated(byte[] data, int offset, int length, boolean named) {
-    try (JsonParser parser = Json.FACTORY.createParser(data, offset, length)) {
-      if (parser.nextToken() != JsonToken.START_OBJECT) {
+    JsonScanner json = new JsonScanner(data, offset, length);
+    try {
+      if (!json.enterObject()) {
         logger.debug("First SSE event data is not a JSON object; no response id");
         return Optional.empty();
       }
       String type = null;
       ChainKey created = null;
       boolean hasResponse = false;
-      while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        String field = parser.currentName();
-        JsonToken value = parser.nextToken();
-        if ("type".equals(field) && value == JsonToken.VALUE_STRING) {
-          type = parser.getText();
-          if (!RESPONSE_CREATED.equals(type)) {
+      while (json.nextField()) {
+        if (json.fieldIs("type")) {
+          type = json.readString();
+          if (type != null && !RESPONSE_CREATED.equals(type)) {
             logger.debug("First SSE event is {}, not response.created; no response id",
                 ChainKey.isValidId(type) ? type : Names.describe(type));
             return Optional.empty();
           }
-        } else if ("response".equals(field) && value == JsonToken.START_OBJECT) {
+        } else if (json.fieldIs("response") && json.peek() == '{') {
           hasResponse = true;
-          created = TurnOutput.readObject(parser, data, offset, TurnOutput.Items.NONE, Kind.RESPONSE).chain();
+          int depth = json.depth();
+          json.enterObject();
+          created = TurnOutput.readObject(json, data, TurnOutput.Items.NONE, Kind.RESPONSE).chain();
+          json.leaveTo(depth); // the reading stops once it knows the id
         } else {
-          parser.skipChildren();
+          json.skipValue();
         }
         if (type != null && hasResponse) {
           break;

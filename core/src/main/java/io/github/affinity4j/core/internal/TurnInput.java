@@ -1,7 +1,5 @@
 package io.github.affinity4j.core.internal;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import io.github.affinity4j.core.ChainKey.Kind;
 import io.github.affinity4j.core.ChainKey;
 import io.github.affinity4j.core.ChainScope;
@@ -34,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * ({@link #itemIds()}, {@link #itemCount()}, {@link #encryptedItems()}) is read on first use,
  * which a turn on a chain with an id never makes unless it breaks.
  *
- * <p>Parsing uses Jackson's streaming parser and never throws for bad data: a body that is not a
+ * <p>The body is read by {@link JsonScanner} and never throws for bad data: a body that is not a
  * JSON object, or whose {@code input} is neither a string nor an array, yields empty and one DEBUG
  * line; ids that are not valid ({@link ChainKey#isValidId}) are ignored. Nothing of the body is
  * logged. Immutable and thread-safe.
@@ -89,8 +87,10 @@ public final class TurnInput {
    */
   public static Optional<TurnInput> fromRequestBody(byte[] body, int offset, int length) {
     Objects.checkFromIndexSize(offset, length, body.length);
-    try (JsonParser parser = Json.FACTORY.createParser(body, offset, length)) {
-      if (parser.nextToken() != JsonToken.START_OBJECT) {
+    JsonScanner json = new JsonScanner(body, offset, length);
+    try {
+      if (!json.enterObject()) {
+        json.skipValue(); // what is not JSON at all is said so below
         logger.debug("Request body is not a JSON object; turn not read");
         return Optional.empty();
       }
@@ -99,53 +99,36 @@ public final class TurnInput {
       String previous = null;
       String conversation = null;
       boolean store = true;
-      JsonToken next = parser.nextToken();
-      while (next == JsonToken.FIELD_NAME) {
-        String field = parser.currentName();
-        JsonToken value = parser.nextToken();
-        next = null;
-        switch (field) {
-          case "input" -> {
-            // A repeated input replaces the earlier one, as the API reads it. Its items are found,
-            // not read: skipped as Jackson skips any value, which still checks they are JSON.
-            int start = Json.start(parser, offset);
-            if (value == JsonToken.VALUE_STRING) {
-              // Jackson's skip of the string finds its end faster than a scan of our own would.
-              next = parser.nextToken();
-              items = ItemSource.string(body, start, Json.start(parser, offset));
-              scan = Scan.ONE_MESSAGE;
-            } else if (value == JsonToken.START_ARRAY) {
-              parser.skipChildren();
-              items = ItemSource.array(body, start, Json.end(parser, offset));
-              scan = null;
-            } else if (value == JsonToken.VALUE_NULL) {
-              items = ItemSource.NONE;
-              scan = Scan.NONE;
-            } else {
-              logger.debug("Request input is neither a string nor an array; turn not read");
-              return Optional.empty();
-            }
+      while (json.nextField()) {
+        if (json.fieldIs("input")) {
+          // A repeated input replaces the earlier one, as the API reads it. Its items are found,
+          // not read: skipped over, which checks they are JSON.
+          int type = json.peek();
+          int start = json.valueStart();
+          int end = json.skipValue();
+          if (type == '"') {
+            items = ItemSource.string(body, start, end);
+            scan = Scan.ONE_MESSAGE;
+          } else if (type == '[') {
+            items = ItemSource.array(body, start, end);
+            scan = null;
+          } else if (type == 'n') {
+            items = ItemSource.NONE;
+            scan = Scan.NONE;
+          } else {
+            logger.debug("Request input is neither a string nor an array; turn not read");
+            return Optional.empty();
           }
-          case "previous_response_id" -> previous = id(parser, value, field);
-          case "conversation" -> {
-            if (value == JsonToken.START_OBJECT) {
-              conversation = objectId(parser);
-            } else {
-              conversation = id(parser, value, field);
-            }
-          }
-          case "store" -> {
-            store = value != JsonToken.VALUE_FALSE;
-            parser.skipChildren(); // a wrong type: the API will say so
-          }
-          default -> parser.skipChildren();
+        } else if (json.fieldIs("previous_response_id")) {
+          previous = id(json.readString(), "previous_response_id");
+        } else if (json.fieldIs("conversation")) {
+          conversation = json.enterObject() ? objectId(json) : id(json.readString(), "conversation");
+        } else if (json.fieldIs("store")) {
+          store = json.peek() != 'f'; // a wrong type: the API will say so
+          json.skipValue();
+        } else {
+          json.skipValue();
         }
-        if (next == null) {
-          next = parser.nextToken();
-        }
-      }
-      if (next != JsonToken.END_OBJECT) {
-        throw new IOException("request object not closed");
       }
       return Optional.of(new TurnInput(items, scan, previous, conversation, store));
     } catch (IOException e) {
@@ -245,33 +228,32 @@ public final class TurnInput {
     int encryptedItems = 0;
     Set<String> ids = new LinkedHashSet<>();
     Set<String> reasoningIds = new LinkedHashSet<>();
-    try (JsonParser parser = Json.FACTORY.createParser(array)) {
-      parser.nextToken(); // the array's start: it was read whole before
-      JsonToken token;
-      while ((token = parser.nextToken()) != JsonToken.END_ARRAY && token != null) {
+    JsonScanner json = new JsonScanner(array, 0, array.length);
+    try {
+      json.enterArray(); // it was read whole before
+      while (json.nextElement()) {
         count++;
-        if (token != JsonToken.START_OBJECT) {
-          parser.skipChildren(); // not an item; the API will say so
+        if (!json.enterObject()) {
+          json.skipValue(); // not an item; the API will say so
           continue;
         }
         boolean encrypted = false;
         boolean reasoning = false;
         String itemId = null;
-        while (parser.nextToken() == JsonToken.FIELD_NAME) {
-          String field = parser.currentName();
-          JsonToken value = parser.nextToken();
-          if ("id".equals(field) && value == JsonToken.VALUE_STRING) {
-            String id = parser.getText();
-            if (ChainKey.isValidId(id)) {
+        while (json.nextField()) {
+          if (json.fieldIs("id")) {
+            String id = json.readString();
+            if (id != null && ChainKey.isValidId(id)) {
               itemId = id;
               addLatest(ids, id);
             }
-          } else if ("encrypted_content".equals(field) && value == JsonToken.VALUE_STRING) {
-            encrypted = true; // reasoning the backend that made it encrypted for itself
-          } else if ("type".equals(field) && value == JsonToken.VALUE_STRING) {
-            reasoning = "reasoning".equals(parser.getText());
+          } else if (json.fieldIs("encrypted_content")) {
+            encrypted |= json.peek() == '"'; // reasoning the backend that made it encrypted for itself
+            json.skipValue();
+          } else if (json.fieldIs("type")) {
+            reasoning = "reasoning".equals(json.readString());
           } else {
-            parser.skipChildren();
+            json.skipValue();
           }
         }
         if (encrypted) {
@@ -298,28 +280,21 @@ public final class TurnInput {
     }
   }
 
-  private static @Nullable String id(JsonParser parser, JsonToken value, String field) throws IOException {
-    if (value == JsonToken.VALUE_STRING) {
-      String id = parser.getText();
-      if (ChainKey.isValidId(id)) {
-        return id;
-      }
-      logger.debug("Ignored {}: not a valid id ({})", field, Names.describe(id));
-    } else {
-      parser.skipChildren();
+  private static @Nullable String id(@Nullable String id, String field) {
+    if (id == null || ChainKey.isValidId(id)) {
+      return id;
     }
+    logger.debug("Ignored {}: not a valid id ({})", field, Names.describe(id));
     return null;
   }
 
-  private static @Nullable String objectId(JsonParser parser) throws IOException {
+  private static @Nullable String objectId(JsonScanner json) throws IOException {
     String id = null;
-    while (parser.nextToken() == JsonToken.FIELD_NAME) {
-      String field = parser.currentName();
-      JsonToken value = parser.nextToken();
-      if ("id".equals(field)) {
-        id = id(parser, value, "conversation.id");
+    while (json.nextField()) {
+      if (json.fieldIs("id")) {
+        id = id(json.readString(), "conversation.id");
       } else {
-        parser.skipChildren();
+        json.skipValue();
       }
     }
     return id;

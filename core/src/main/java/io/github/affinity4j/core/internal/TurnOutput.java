@@ -2,11 +2,10 @@ package io.github.affinity4j.core.internal;
 
 import static java.util.Objects.requireNonNull;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import io.github.affinity4j.core.ChainKey;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -111,12 +110,14 @@ public final class TurnOutput {
 
   private static Read read(byte[] body, int offset, int length, Items items) {
     Objects.checkFromIndexSize(offset, length, body.length);
-    try (JsonParser parser = Json.FACTORY.createParser(body, offset, length)) {
-      if (parser.nextToken() != JsonToken.START_OBJECT) {
+    JsonScanner json = new JsonScanner(body, offset, length);
+    try {
+      if (!json.enterObject()) {
+        json.skipValue(); // what is not JSON at all is said so below
         logger.debug("Response body is not a JSON object; nothing to bind");
         return Read.NOTHING;
       }
-      return readObject(parser, body, offset, items, null);
+      return readObject(json, body, items, null);
     } catch (IOException e) {
       logger.debug("Response body is not valid JSON ({}); nothing to bind", e.getClass().getSimpleName());
       return Read.NOTHING;
@@ -138,28 +139,30 @@ public final class TurnOutput {
    * An object without an {@code object} field is of kind {@code known}, if given (the
    * {@code response} of a stream's event), else of the kind its id's prefix names.
    */
-  static Read readObject(JsonParser parser, byte[] source, int base, Items items,
-      ChainKey.@Nullable Kind known) throws IOException {
+  static Read readObject(JsonScanner json, byte[] source, Items items, ChainKey.@Nullable Kind known)
+      throws IOException {
     String id = null;
     String object = null;
     String status = null;
     String threadId = null;
     ItemSource output = null;
-    while (parser.nextToken() == JsonToken.FIELD_NAME) {
-      String field = parser.currentName();
-      JsonToken value = parser.nextToken();
-      if (items != Items.NONE && "output".equals(field) && value == JsonToken.START_ARRAY) {
-        output = output(parser, source, base, items);
-      } else if (value == JsonToken.VALUE_STRING) {
-        switch (field) {
-          case "id" -> id = parser.getText();
-          case "object" -> object = parser.getText();
-          case "status" -> status = parser.getText();
-          case "thread_id" -> threadId = parser.getText();
-          default -> { }
-        }
+    while (json.nextField()) {
+      if (items != Items.NONE && json.fieldIs("output") && json.peek() == '[') {
+        int start = json.valueStart();
+        int end = json.skipValue();
+        output = items == Items.READ
+            ? ItemSource.array(Arrays.copyOfRange(source, start, end), 0, end - start)
+            : ItemSource.array(source, start, end);
+      } else if (json.fieldIs("id")) {
+        id = json.readString();
+      } else if (json.fieldIs("object")) {
+        object = json.readString();
+      } else if (json.fieldIs("status")) {
+        status = json.readString();
+      } else if (json.fieldIs("thread_id")) {
+        threadId = json.readString();
       } else {
-        parser.skipChildren();
+        json.skipValue();
       }
       if (items == Items.NONE && object != null && decided(object, id, threadId)) {
         break;
@@ -174,17 +177,6 @@ public final class TurnOutput {
       return new Read(chain, null);
     }
     return new Read(chain, new TurnOutput(chain.id(), status, output));
-  }
-
-  /** The output array the parser is on: copied out ({@link Items#READ}), or found in {@code source}. */
-  private static ItemSource output(JsonParser parser, byte[] source, int base, Items items) throws IOException {
-    if (items == Items.READ) {
-      byte[] copy = Json.rawValue(parser, source, base);
-      return ItemSource.array(copy, 0, copy.length);
-    }
-    int start = Json.start(parser, base);
-    parser.skipChildren();
-    return ItemSource.array(source, start, Json.end(parser, base));
   }
 
   /** Returns true once the fields read so far settle the key for this {@code object}. */
@@ -264,18 +256,25 @@ public final class TurnOutput {
   /** Returns the ids of the output items, in order; items without a valid id are skipped. */
   public List<String> itemIds() {
     List<String> ids = new ArrayList<>();
-    try (JsonParser parser = Json.FACTORY.createParser(items.readOwned())) {
-      if (parser.nextToken() != JsonToken.START_ARRAY) {
+    byte[] array = items.readOwned();
+    JsonScanner json = new JsonScanner(array, 0, array.length);
+    try {
+      if (!json.enterArray()) {
         return ids;
       }
-      while (parser.nextToken() == JsonToken.START_OBJECT) {
-        while (parser.nextToken() == JsonToken.FIELD_NAME) {
-          String field = parser.currentName();
-          JsonToken value = parser.nextToken();
-          if ("id".equals(field) && value == JsonToken.VALUE_STRING && ChainKey.isValidId(parser.getText())) {
-            ids.add(parser.getText());
+      while (json.nextElement()) {
+        if (!json.enterObject()) {
+          json.skipValue();
+          continue;
+        }
+        while (json.nextField()) {
+          if (json.fieldIs("id")) {
+            String id = json.readString();
+            if (id != null && ChainKey.isValidId(id)) {
+              ids.add(id);
+            }
           } else {
-            parser.skipChildren();
+            json.skipValue();
           }
         }
       }
