@@ -27,7 +27,8 @@ import java.util.Random;
  * </pre>
  *
  * <p>Prints, per build and answer, the median and p90 of a turn, the pinned turn's ratio to the
- * same build's bare OkHttp, and the bytes the calling thread allocates per turn. Reports only: no
+ * same build's bare OkHttp, and the CPU time and bytes the calling thread spends per turn (the
+ * CPU being the interceptor's own work plus OkHttp's, without the server's or the scheduler's). Reports only: no
  * target. Quick: 2 000 warm-up and 4 000 measured rounds; else 5 000 and 20 000.
  */
 final class AbHarness {
@@ -59,28 +60,30 @@ final class AbHarness {
       Collections.shuffle(order, random);
       for (Side side : order) {
         long allocated = threads.getCurrentThreadAllocatedBytes();
+        long cpu = threads.getCurrentThreadCpuTime();
         long start = System.nanoTime();
         side.call();
         long elapsed = System.nanoTime() - start;
         if (round >= 0) {
           side.nanos[round] = elapsed;
+          side.cpu += threads.getCurrentThreadCpuTime() - cpu;
           side.allocated += threads.getCurrentThreadAllocatedBytes() - allocated;
         }
       }
     }
     System.out.println();
-    System.out.printf("| %-5s | %-9s | %-6s | %10s | %10s | %8s | %12s |%n", "build", "client", "answer", "median us",
-        "p90 us", "ratio", "bytes/turn");
-    System.out.println("|-------|-----------|--------|------------|------------|----------|--------------|");
+    System.out.printf("| %-5s | %-9s | %-6s | %10s | %10s | %8s | %8s | %12s |%n", "build", "client", "answer",
+        "median us", "p90 us", "ratio", "CPU us", "bytes/turn");
+    System.out.println("|-------|-----------|--------|------------|------------|----------|----------|--------------|");
     for (Side side : sides) {
       Arrays.sort(side.nanos);
     }
     for (Side side : sides) {
       Side bare = sides.stream().filter(s -> s.build.equals(side.build) && s.stream == side.stream
           && s.client.equals("BARE")).findFirst().orElseThrow();
-      System.out.printf("| %-5s | %-9s | %-6s | %10.1f | %10.1f | %8.3f | %12d |%n", side.build, side.client,
+      System.out.printf("| %-5s | %-9s | %-6s | %10.1f | %10.1f | %8.3f | %8.1f | %12d |%n", side.build, side.client,
           side.stream ? "SSE" : "JSON", side.median() / 1_000, side.p90() / 1_000, side.median() / bare.median(),
-          side.allocated / rounds);
+          side.cpu / 1_000.0 / rounds, side.allocated / rounds);
     }
     return true;
   }
@@ -129,6 +132,7 @@ final class AbHarness {
     final Object okhttp;
     final Object request;
     final long[] nanos;
+    long cpu;
     long allocated;
 
     Side(String build, String client, boolean stream, Method call, Object okhttp, Object request, long[] nanos) {
