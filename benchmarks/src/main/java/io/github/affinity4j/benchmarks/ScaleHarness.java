@@ -8,33 +8,49 @@ import java.io.IOException;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import okhttp3.ConnectionPool;
-import okhttp3.Dispatcher;
 import okhttp3.OkHttpClient;
-import okhttp3.Request;
 import okhttp3.Response;
 
 /**
  * Issue 7, point 4: 10 000 chains alive at once, advanced by 64 threads, against a loopback
  * server that answers a continuing turn without the affinity cookie with HTTP 400, as a backend
- * that lacks the previous response would. Thread {@code t} owns chains {@code t, t + 64, …} and
- * advances them round-robin one turn at a time, so every chain stays open for the whole run and
- * the store holds all of them. Bare OkHttp (whose continuing turns are accepted without a pin) and
- * OkHttp with the {@link AffinityInterceptor} at its default bounds (and with repair off) run the
- * same workload twice each, alternately. Throughput is counted per second of wall time and per
- * second of this process's CPU time; the verdict uses the second, the throughput the process would
- * have on a machine of its own (the loopback server is in the process too), because on a shared
- * machine the wall-time figure moves with whatever else runs. The best run of each counts. After the affinity runs the
- * heap is read (after GC) and compared with the bounds the store and journal were given.
+ * that lacks the previous response would. Thread {@code t} owns chains {@code t, t + 64, …}, so
+ * every chain stays open for the whole run and the store holds all of them.
+ *
+ * <p>Three clients, each with its own loopback server, {@code OkHttpClient} and chains: bare OkHttp
+ * (whose continuing turns are accepted without a pin), and OkHttp with the
+ * {@link AffinityInterceptor} at its default bounds and with repair off. They are interleaved, as
+ * {@link AbHarness} and {@link OverheadHarness} interleave theirs, so that all three meet the same
+ * load of a shared machine: a round is one slice of one turn (each thread advances 16 of its
+ * chains, about a thousand turns in all), and in each round the clients run their slice one after
+ * another, on all 64 threads, in an order shuffled per round. Only one client runs at any
+ * moment. Wall time, this process's CPU time and GC time are taken per slice and summed per client;
+ * the verdict uses turns per CPU-second, the throughput the process would have on a machine of its
+ * own (the loopback servers are in the process too). The per-round ratios' spread is printed, so
+ * that a reader sees the noise. A warm-up of two turns over other chains, not counted, goes first.
+ * After the run the heap is read (after GC, with only the default-bounds interceptor still
+ * reachable) and compared with the bounds its store and journal were given.
  */
 final class ScaleHarness {
   private static final int CHAINS = 10_000;
   private static final int THREADS = 64;
+  /** Chains each thread advances per slice: 1 024 turns, a small part of a second. */
+  private static final int SLICE = 16;
+  private static final int WARMUP_CHAINS = 4_096;
+  private static final int ID_LENGTH = "resp_0000000000".length();
 
   private ScaleHarness() {}
 
@@ -43,29 +59,21 @@ final class ScaleHarness {
     boolean quick = List.of(args).contains("--quick");
     int turns = quick ? 3 : 8;
     System.out.println("Scale: " + CHAINS + " chains x " + turns + " turns, all open at once, on " + THREADS
-        + " threads; loopback server (4 threads) that rejects an unpinned continuation; best of 2 runs each");
+        + " threads; per client a loopback server (4 threads) that rejects an unpinned continuation; clients"
+        + " interleaved in slices of " + SLICE + " chains per thread, shuffled per round, after a warm-up of 2"
+        + " turns over " + WARMUP_CHAINS + " other chains");
     long baseline = MemoryHarness.usedHeap();
-    Run bare = null;
-    Run affinity = null;
-    Run pinOnly = null;
-    long heapAfter = 0;
-    AffinityInterceptor kept = null;
-    for (int round = 0; round < 2; round++) {
-      Run b = run(null, turns);
-      bare = best(bare, b);
-      Run p = run(AffinityInterceptor.builder().repairPolicy(RepairPolicy.FAIL).build(), turns);
-      pinOnly = best(pinOnly, p);
-      AffinityInterceptor interceptor = AffinityInterceptor.builder()
-          .store(CaffeineAffinityStore.builder().build())
-          .journal(CaffeineHistoryJournal.builder().build())
-          .build();
-      Run a = run(interceptor, turns);
-      affinity = best(affinity, a);
-      kept = interceptor;
-      heapAfter = MemoryHarness.usedHeap(); // this round's store and journal are still reachable through kept
-    }
-    long storeKeys = kept.store().estimatedSize();
-    long journalEntries = kept.journal().estimatedSize();
+    AffinityInterceptor defaults = AffinityInterceptor.builder()
+        .store(CaffeineAffinityStore.builder().build())
+        .journal(CaffeineHistoryJournal.builder().build())
+        .build();
+    List<Run> runs = interleaved(defaults, turns);
+    Run bare = runs.get(0);
+    Run affinity = runs.get(1);
+    Run pinOnly = runs.get(2);
+    long heapAfter = MemoryHarness.usedHeap(); // the other clients are gone; defaults is used below
+    long storeKeys = defaults.store().estimatedSize();
+    long journalEntries = defaults.journal().estimatedSize();
     long retained = heapAfter - baseline;
     // The bounds the defaults give: the journal's maximumBytes (which counts its per-entry
     // overhead) plus the store's keys at the measured per-key cost (memory benchmark: < 350 B).
@@ -81,6 +89,8 @@ final class ScaleHarness {
     row("+ AffinityInterceptor, RepairPolicy.FAIL", pinOnly, bare, String.valueOf(pinOnly.unpinned));
     double ratio = affinity.turnsPerCpuSecond() / bare.turnsPerCpuSecond();
     System.out.println();
+    spread("defaults", affinity, bare);
+    spread("RepairPolicy.FAIL", pinOnly, bare);
     System.out.printf("  heap retained after the run: %.1f MiB (store %d keys, journal %d entries);"
         + " bound from the defaults: %.1f MiB%n", retained / 1048576.0, storeKeys, journalEntries, bound / 1048576.0);
     boolean throughput = ratio >= 0.95;
@@ -97,9 +107,60 @@ final class ScaleHarness {
     return throughput && clean && bounded;
   }
 
-  /** The run with more turns per CPU-second; {@code best} may be null. */
-  private static Run best(Run best, Run run) {
-    return best == null || run.turnsPerCpuSecond() > best.turnsPerCpuSecond() ? run : best;
+  /** Runs the three clients interleaved; returns bare's, the defaults' and RepairPolicy.FAIL's runs. */
+  private static List<Run> interleaved(AffinityInterceptor defaults, int turns) throws Exception {
+    AtomicInteger threadNumber = new AtomicInteger();
+    ExecutorService pool = Executors.newFixedThreadPool(THREADS, task -> {
+      Thread thread = new Thread(task, "scale-" + threadNumber.getAndIncrement());
+      thread.setDaemon(true);
+      return thread;
+    });
+    List<Client> clients = new ArrayList<>();
+    try {
+      clients.add(new Client(null));
+      clients.add(new Client(defaults));
+      clients.add(new Client(AffinityInterceptor.builder().repairPolicy(RepairPolicy.FAIL).build()));
+      for (Client client : clients) {
+        client.warmUp(pool);
+      }
+      int slices = (chainsOf(0, CHAINS) + SLICE - 1) / SLICE;
+      List<Client> order = new ArrayList<>(clients);
+      Random random = new Random(42);
+      for (int turn = 0; turn < turns; turn++) {
+        for (int slice = 0; slice < slices; slice++) {
+          Collections.shuffle(order, random);
+          for (Client client : order) {
+            client.measure(pool, slice * SLICE, (slice + 1) * SLICE);
+          }
+        }
+      }
+      List<Run> runs = new ArrayList<>();
+      for (Client client : clients) {
+        runs.add(client.result());
+      }
+      return runs;
+    } finally {
+      pool.shutdownNow();
+      for (Client client : clients) {
+        client.close();
+      }
+    }
+  }
+
+  /** How many of {@code chains} chains thread {@code t} owns: {@code t, t + 64, …}. */
+  private static int chainsOf(int t, int chains) {
+    return (chains - t + THREADS - 1) / THREADS;
+  }
+
+  /** Prints the spread of a client's per-round ratio (turns per CPU-second) to bare's. */
+  private static void spread(String label, Run run, Run bare) {
+    double[] ratios = new double[run.roundRates.length];
+    for (int i = 0; i < ratios.length; i++) {
+      ratios[i] = run.roundRates[i] / bare.roundRates[i];
+    }
+    Arrays.sort(ratios);
+    System.out.printf("  per-round ratio (CPU) of %s over %d rounds: min %.3f, median %.3f, max %.3f%n", label,
+        ratios.length, ratios[0], ratios[ratios.length / 2], ratios[ratios.length - 1]);
   }
 
   private static void row(String label, Run run, Run bare, String unpinned) {
@@ -108,7 +169,9 @@ final class ScaleHarness {
         run.turnsPerCpuSecond() / bare.turnsPerCpuSecond(), run.turnsPerSecond() / bare.turnsPerSecond());
   }
 
-  private record Run(long turns, long errors, long unpinned, long nanos, long gcMillis, long cpuNanos) {
+  /** A client's sums over its slices, and each round's turns per CPU-second. */
+  private record Run(long turns, long errors, long unpinned, long nanos, long gcMillis, long cpuNanos,
+      double[] roundRates) {
     double turnsPerSecond() {
       return turns * 1e9 / nanos;
     }
@@ -129,72 +192,116 @@ final class ScaleHarness {
         .mapToLong(GarbageCollectorMXBean::getCollectionTime).sum();
   }
 
-  /** Runs the workload through bare OkHttp ({@code interceptor} null) or with the interceptor. */
-  private static Run run(AffinityInterceptor interceptor, int turns) throws Exception {
-    try (LoopbackResponses server = new LoopbackResponses(4, interceptor != null)) {
-      Dispatcher dispatcher = new Dispatcher();
-      dispatcher.setMaxRequests(THREADS);
-      dispatcher.setMaxRequestsPerHost(THREADS);
+  /** One client: bare OkHttp ({@code interceptor} null) or with the interceptor, its server and chains. */
+  private static final class Client implements AutoCloseable {
+    private final LoopbackResponses server;
+    private final OkHttpClient okhttp;
+    /** {@code chains[t][k]}: the last response id of chain {@code t + 64 k}, null before its first turn. */
+    private final String[][] chains = chains(CHAINS);
+    private final AtomicLong errors = new AtomicLong();
+    private final AtomicReference<Throwable> firstError = new AtomicReference<>();
+    private final List<Double> roundRates = new ArrayList<>();
+    private long unpinnedBefore;
+    private long turns;
+    private long nanos;
+    private long cpuNanos;
+    private long gcMillis;
+
+    Client(AffinityInterceptor interceptor) throws IOException {
+      server = new LoopbackResponses(4, interceptor != null);
+      // Synchronous calls: the dispatcher's limits do not apply, the pool keeps a connection per thread.
       OkHttpClient.Builder builder = new OkHttpClient.Builder()
-          .dispatcher(dispatcher)
           .connectionPool(new ConnectionPool(THREADS, 1, TimeUnit.MINUTES));
       if (interceptor != null) {
         builder.addInterceptor(interceptor);
       }
-      OkHttpClient client = builder.build();
-      AtomicLong done = new AtomicLong();
-      AtomicLong errors = new AtomicLong();
-      AtomicReference<Throwable> firstError = new AtomicReference<>();
-      CountDownLatch start = new CountDownLatch(1);
-      List<Thread> threads = new ArrayList<>();
+      okhttp = builder.build();
+    }
+
+    private static String[][] chains(int count) {
+      String[][] chains = new String[THREADS][];
       for (int t = 0; t < THREADS; t++) {
-        int first = t;
-        Thread thread = new Thread(() -> {
-          List<String> last = new ArrayList<>();
-          for (int c = first; c < CHAINS; c += THREADS) {
-            last.add(null);
-          }
-          try {
-            start.await();
-            for (int turn = 0; turn < turns; turn++) {
-              for (int c = 0; c < last.size(); c++) {
-                Request request = server.request(last.get(c));
-                try (Response response = client.newCall(request).execute()) {
-                  String body = response.body().string();
-                  if (!response.isSuccessful()) {
-                    errors.incrementAndGet();
-                    continue;
-                  }
-                  last.set(c, body.substring(7, 7 + "resp_0000000000".length()));
-                  done.incrementAndGet();
-                } catch (IOException e) {
-                  errors.incrementAndGet();
-                  firstError.compareAndSet(null, e);
-                }
-              }
-            }
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        }, "scale-" + t);
-        threads.add(thread);
-        thread.start();
+        chains[t] = new String[chainsOf(t, count)];
       }
+      return chains;
+    }
+
+    /** Two turns over chains of their own, so that the JIT has compiled a start and a pinned continuation. */
+    void warmUp(ExecutorService pool) throws Exception {
+      String[][] warmUp = chains(WARMUP_CHAINS);
+      for (int turn = 0; turn < 2; turn++) {
+        advance(pool, warmUp, 0, Integer.MAX_VALUE);
+      }
+      errors.set(0);
+      unpinnedBefore = server.unpinned();
+    }
+
+    /** Advances this client's chains {@code [from, to)} of every thread's share by one turn, measured. */
+    void measure(ExecutorService pool, int from, int to) throws Exception {
       long gcBefore = gcMillis();
       long cpuBefore = processCpuNanos();
       long begin = System.nanoTime();
-      start.countDown();
-      for (Thread thread : threads) {
-        thread.join();
+      long done = advance(pool, chains, from, to);
+      long cpu = processCpuNanos() - cpuBefore;
+      nanos += System.nanoTime() - begin;
+      cpuNanos += cpu;
+      gcMillis += gcMillis() - gcBefore;
+      turns += done;
+      roundRates.add(done * 1e9 / cpu);
+    }
+
+    /** One turn of each thread's chains {@code [from, to)}, all 64 threads at once; returns the turns done. */
+    private long advance(ExecutorService pool, String[][] chains, int from, int to) throws Exception {
+      List<Callable<Integer>> tasks = new ArrayList<>(THREADS);
+      for (String[] own : chains) {
+        tasks.add(() -> {
+          int done = 0;
+          for (int c = from; c < Math.min(to, own.length); c++) {
+            String next = turn(own[c]);
+            if (next != null) {
+              own[c] = next;
+              done++;
+            }
+          }
+          return done;
+        });
       }
-      long nanos = System.nanoTime() - begin;
-      client.dispatcher().executorService().shutdown();
-      client.connectionPool().evictAll();
+      long done = 0;
+      for (Future<Integer> task : pool.invokeAll(tasks)) {
+        done += task.get();
+      }
+      return done;
+    }
+
+    /** One turn continuing {@code previousId}; returns the new response id, or null on an error. */
+    private String turn(String previousId) {
+      try (Response response = okhttp.newCall(server.request(previousId)).execute()) {
+        String body = response.body().string();
+        if (!response.isSuccessful()) {
+          errors.incrementAndGet();
+          return null;
+        }
+        return body.substring(7, 7 + ID_LENGTH);
+      } catch (IOException e) {
+        errors.incrementAndGet();
+        firstError.compareAndSet(null, e);
+        return null;
+      }
+    }
+
+    Run result() {
       if (firstError.get() != null) {
         System.out.println("  first error: " + firstError.get());
       }
-      return new Run(done.get(), errors.get(), server.unpinned(), nanos, gcMillis() - gcBefore,
-          processCpuNanos() - cpuBefore);
+      return new Run(turns, errors.get(), server.unpinned() - unpinnedBefore, nanos, gcMillis, cpuNanos,
+          roundRates.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+
+    @Override
+    public void close() {
+      okhttp.dispatcher().executorService().shutdown();
+      okhttp.connectionPool().evictAll();
+      server.close();
     }
   }
 }
