@@ -39,8 +39,10 @@ import okhttp3.Response;
  * another, on all 64 threads, in an order shuffled per round. Only one client runs at any
  * moment. Wall time, this process's CPU time and GC time are taken per slice and summed per client;
  * the verdict uses turns per CPU-second, the throughput the process would have on a machine of its
- * own (the loopback servers are in the process too). The per-round ratios' spread is printed, so
- * that a reader sees the noise. A warm-up of two turns over other chains, not counted, goes first.
+ * own (the loopback servers are in the process too). The 64 calling threads' own CPU per turn is
+ * printed beside it: where the interceptor's work is done, apart from the servers, the JIT and GC.
+ * The per-round ratios' spread is printed, so that a reader sees the noise. A warm-up of two turns
+ * over other chains, not counted, goes first.
  * After the run the heap is read (after GC, with only the default-bounds interceptor still
  * reachable) and compared with the bounds its store and journal were given.
  */
@@ -51,6 +53,8 @@ final class ScaleHarness {
   private static final int SLICE = 16;
   private static final int WARMUP_CHAINS = 4_096;
   private static final int ID_LENGTH = "resp_0000000000".length();
+  /** The ids of the calling threads, read for their CPU time. */
+  private static final List<Long> CALLERS = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private ScaleHarness() {}
 
@@ -80,10 +84,11 @@ final class ScaleHarness {
     long bound = CaffeineHistoryJournal.DEFAULT_MAXIMUM_BYTES + CaffeineAffinityStore.DEFAULT_MAXIMUM_SIZE * 350L;
 
     System.out.println();
-    System.out.printf("| %-40s | %8s | %10s | %6s | %16s | %6s | %11s | %10s |%n", "client", "turns/s",
-        "turns/CPU-s", "errors", "unpinned", "GC ms", "ratio (CPU)", "ratio (wall)");
+    System.out.printf("| %-40s | %8s | %10s | %6s | %16s | %6s | %11s | %10s | %14s |%n", "client", "turns/s",
+        "turns/CPU-s", "errors", "unpinned", "GC ms", "ratio (CPU)", "ratio (wall)", "caller CPU us");
     System.out.println("|" + "-".repeat(42) + "|" + "-".repeat(10) + "|" + "-".repeat(12) + "|" + "-".repeat(8)
-        + "|" + "-".repeat(18) + "|" + "-".repeat(8) + "|" + "-".repeat(13) + "|" + "-".repeat(12) + "|");
+        + "|" + "-".repeat(18) + "|" + "-".repeat(8) + "|" + "-".repeat(13) + "|" + "-".repeat(12)
+        + "|" + "-".repeat(16) + "|");
     row("bare OkHttp", bare, bare, bare.unpinned + " (accepted)");
     row("+ AffinityInterceptor (defaults)", affinity, bare, String.valueOf(affinity.unpinned));
     row("+ AffinityInterceptor, RepairPolicy.FAIL", pinOnly, bare, String.valueOf(pinOnly.unpinned));
@@ -112,6 +117,7 @@ final class ScaleHarness {
     AtomicInteger threadNumber = new AtomicInteger();
     ExecutorService pool = Executors.newFixedThreadPool(THREADS, task -> {
       Thread thread = new Thread(task, "scale-" + threadNumber.getAndIncrement());
+      CALLERS.add(thread.getId());
       thread.setDaemon(true);
       return thread;
     });
@@ -164,14 +170,20 @@ final class ScaleHarness {
   }
 
   private static void row(String label, Run run, Run bare, String unpinned) {
-    System.out.printf("| %-40s | %8.0f | %10.0f | %6d | %16s | %6d | %11.3f | %10.3f |%n", label,
+    System.out.printf("| %-40s | %8.0f | %10.0f | %6d | %16s | %6d | %11.3f | %10.3f | %14.1f |%n", label,
         run.turnsPerSecond(), run.turnsPerCpuSecond(), run.errors, unpinned, run.gcMillis,
-        run.turnsPerCpuSecond() / bare.turnsPerCpuSecond(), run.turnsPerSecond() / bare.turnsPerSecond());
+        run.turnsPerCpuSecond() / bare.turnsPerCpuSecond(), run.turnsPerSecond() / bare.turnsPerSecond(),
+        run.callerMicros());
   }
 
   /** A client's sums over its slices, and each round's turns per CPU-second. */
   private record Run(long turns, long errors, long unpinned, long nanos, long gcMillis, long cpuNanos,
-      double[] roundRates) {
+      long callerNanos, double[] roundRates) {
+    /** CPU per turn on the calling threads, in microseconds. */
+    double callerMicros() {
+      return callerNanos / 1e3 / turns;
+    }
+
     double turnsPerSecond() {
       return turns * 1e9 / nanos;
     }
@@ -185,6 +197,16 @@ final class ScaleHarness {
   private static long processCpuNanos() {
     return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
         .getProcessCpuTime();
+  }
+
+  /** The CPU time of the 64 calling threads: where an interceptor's work is done. */
+  private static long callerCpuNanos() {
+    java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    long sum = 0;
+    for (long id : CALLERS) {
+      sum += Math.max(0, threads.getThreadCpuTime(id));
+    }
+    return sum;
   }
 
   private static long gcMillis() {
@@ -205,6 +227,7 @@ final class ScaleHarness {
     private long turns;
     private long nanos;
     private long cpuNanos;
+    private long callerNanos;
     private long gcMillis;
 
     Client(AffinityInterceptor interceptor) throws IOException {
@@ -239,10 +262,12 @@ final class ScaleHarness {
     /** Advances this client's chains {@code [from, to)} of every thread's share by one turn, measured. */
     void measure(ExecutorService pool, int from, int to) throws Exception {
       long gcBefore = gcMillis();
+      long callersBefore = callerCpuNanos();
       long cpuBefore = processCpuNanos();
       long begin = System.nanoTime();
       long done = advance(pool, chains, from, to);
       long cpu = processCpuNanos() - cpuBefore;
+      callerNanos += callerCpuNanos() - callersBefore;
       nanos += System.nanoTime() - begin;
       cpuNanos += cpu;
       gcMillis += gcMillis() - gcBefore;
@@ -294,7 +319,7 @@ final class ScaleHarness {
         System.out.println("  first error: " + firstError.get());
       }
       return new Run(turns, errors.get(), server.unpinned() - unpinnedBefore, nanos, gcMillis, cpuNanos,
-          roundRates.stream().mapToDouble(Double::doubleValue).toArray());
+          callerNanos, roundRates.stream().mapToDouble(Double::doubleValue).toArray());
     }
 
     @Override
