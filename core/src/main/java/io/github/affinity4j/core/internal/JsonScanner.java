@@ -152,21 +152,7 @@ final class JsonScanner {
    * @throws MalformedJsonException if the bytes are not an array's elements
    */
   boolean nextElement() throws MalformedJsonException {
-    int c = peek();
-    if (c == ']') {
-      pos++;
-      afterOpen = false;
-      depth--;
-      return false;
-    }
-    if (!afterOpen) {
-      if (c != ',') {
-        throw malformed();
-      }
-      pos++;
-    }
-    afterOpen = false;
-    return true;
+    return next(']');
   }
 
   /**
@@ -176,22 +162,10 @@ final class JsonScanner {
    * @throws MalformedJsonException if the bytes are not an object's fields
    */
   boolean nextField() throws MalformedJsonException {
-    int c = peek();
-    if (c == '}') {
-      pos++;
-      afterOpen = false;
-      depth--;
+    if (!next('}')) {
       return false;
     }
-    if (!afterOpen) {
-      if (c != ',') {
-        throw malformed();
-      }
-      pos++;
-      c = peek();
-    }
-    afterOpen = false;
-    if (c != '"') {
+    if (peek() != '"') {
       throw malformed();
     }
     nameStart = pos + 1;
@@ -202,6 +176,28 @@ final class JsonScanner {
       throw malformed();
     }
     pos++;
+    return true;
+  }
+
+  /**
+   * Moves past the comma before the next member of the container entered last and returns true;
+   * returns false after its {@code close}.
+   */
+  private boolean next(char close) throws MalformedJsonException {
+    int c = peek();
+    if (c == close) {
+      pos++;
+      afterOpen = false;
+      depth--;
+      return false;
+    }
+    if (!afterOpen) {
+      if (c != ',') {
+        throw malformed();
+      }
+      pos++;
+    }
+    afterOpen = false;
     return true;
   }
 

@@ -74,9 +74,7 @@ final class JsonScannerTest {
 
   @Test
   void fields_escapedNamesAndStrings_readAsDecoded() throws Exception {
-    byte[] body = "{\"previous\\u005fresponse_id\":\"resp_\\u0031\",\"pl\\u00e4in\":\"\\u00e9\\ud83d\\ude00\"}"
-        .getBytes(UTF_8);
-    JsonScanner json = new JsonScanner(body, 0, body.length);
+    JsonScanner json = scanner("{\"previous\\u005fresponse_id\":\"resp_\\u0031\",\"pl\\u00e4in\":\"\\u00e9\\ud83d\\ude00\"}");
     assertThat(json.enterObject()).isTrue();
     assertThat(json.nextField()).isTrue();
     assertThat(json.fieldIs("previous_response_id")).isTrue();
@@ -89,8 +87,7 @@ final class JsonScannerTest {
 
   @Test
   void readString_notAString_skippedAndNull() throws Exception {
-    byte[] body = "{\"id\":{\"nested\":[1,2]},\"status\":\"completed\"}".getBytes(UTF_8);
-    JsonScanner json = new JsonScanner(body, 0, body.length);
+    JsonScanner json = scanner("{\"id\":{\"nested\":[1,2]},\"status\":\"completed\"}");
     json.enterObject();
     List<String> values = new ArrayList<>();
     while (json.nextField()) {
@@ -101,9 +98,7 @@ final class JsonScannerTest {
 
   @Test
   void leaveTo_afterAReadingThatStoppedEarly_continuesWithTheOuterFields() throws Exception {
-    byte[] body = "{\"response\":{\"id\":\"resp_1\",\"output\":[{\"a\":[1]}],\"x\":{}},\"type\":\"done\"}"
-        .getBytes(UTF_8);
-    JsonScanner json = new JsonScanner(body, 0, body.length);
+    JsonScanner json = scanner("{\"response\":{\"id\":\"resp_1\",\"output\":[{\"a\":[1]}],\"x\":{}},\"type\":\"done\"}");
     json.enterObject();
     assertThat(json.nextField()).isTrue();
     int depth = json.depth();
@@ -131,11 +126,15 @@ final class JsonScannerTest {
 
   @Test
   void malformed_hasNoStackTrace() {
-    byte[] body = "{\"a\" 1}".getBytes(UTF_8);
-    JsonScanner json = new JsonScanner(body, 0, body.length);
+    JsonScanner json = scanner("{\"a\" 1}");
     json.enterObject();
     assertThatThrownBy(json::nextField).isInstanceOf(MalformedJsonException.class)
         .satisfies(e -> assertThat(e.getStackTrace()).isEmpty());
+  }
+
+  private static JsonScanner scanner(String json) {
+    byte[] bytes = json.getBytes(UTF_8);
+    return new JsonScanner(bytes, 0, bytes.length);
   }
 
   private static boolean scannerAccepts(byte[] bytes) {
