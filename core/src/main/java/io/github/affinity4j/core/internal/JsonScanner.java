@@ -11,8 +11,8 @@ import org.jspecify.annotations.Nullable;
  * The reader of a turn's envelope: the top-level fields of a request or response body, and of a
  * stream's event. It walks an object's fields and skips every value it is not asked for without
  * building it, checking as it goes that the bytes are JSON (RFC 8259's grammar, and UTF-8
- * sequences of the right shape inside strings, as Jackson checks them). What it finds are positions in the bytes, and the few strings asked for
- * (an id, a status). The items inside ({@code input}, {@code output}) are found here and read by
+ * sequences of the right shape inside strings, as Jackson checks them). What it finds are
+ * positions in the bytes, and the few strings asked for (an id, a status). The items inside ({@code input}, {@code output}) are found here and read by
  * Jackson only when a replay or a journal needs them.
  *
  * <pre>{@code
@@ -50,7 +50,8 @@ final class JsonScanner {
   /** The deepest nesting a skipped value may have, as Jackson's default allows. */
   static final int MAX_DEPTH = 1000;
 
-  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final VarHandle LONGS =
+      MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
   private static final long ONES = 0x0101010101010101L;
   private static final long HIGHS = 0x8080808080808080L;
   private static final long QUOTES = '"' * ONES;
@@ -337,7 +338,10 @@ final class JsonScanner {
    * continuation bytes.
    */
   private int afterUtf8(int p, int first) throws MalformedJsonException {
-    int continuations = (first & 0xE0) == 0xC0 ? 1 : (first & 0xF0) == 0xE0 ? 2 : (first & 0xF8) == 0xF0 ? 3 : -1;
+    int continuations = (first & 0xE0) == 0xC0 ? 1
+        : (first & 0xF0) == 0xE0 ? 2
+        : (first & 0xF8) == 0xF0 ? 3
+        : -1;
     if (continuations < 0 || p + continuations >= limit) {
       throw malformed();
     }

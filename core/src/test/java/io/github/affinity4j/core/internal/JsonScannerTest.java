@@ -74,7 +74,8 @@ final class JsonScannerTest {
 
   @Test
   void fields_escapedNamesAndStrings_readAsDecoded() throws Exception {
-    JsonScanner json = scanner("{\"previous\\u005fresponse_id\":\"resp_\\u0031\",\"pl\\u00e4in\":\"\\u00e9\\ud83d\\ude00\"}");
+    JsonScanner json = scanner("{\"previous\\u005fresponse_id\":\"resp_\\u0031\","
+        + "\"pl\\u00e4in\":\"\\u00e9\\ud83d\\ude00\"}");
     assertThat(json.enterObject()).isTrue();
     assertThat(json.nextField()).isTrue();
     assertThat(json.fieldIs("previous_response_id")).isTrue();
@@ -98,7 +99,8 @@ final class JsonScannerTest {
 
   @Test
   void leaveTo_afterAReadingThatStoppedEarly_continuesWithTheOuterFields() throws Exception {
-    JsonScanner json = scanner("{\"response\":{\"id\":\"resp_1\",\"output\":[{\"a\":[1]}],\"x\":{}},\"type\":\"done\"}");
+    JsonScanner json =
+        scanner("{\"response\":{\"id\":\"resp_1\",\"output\":[{\"a\":[1]}],\"x\":{}},\"type\":\"done\"}");
     json.enterObject();
     assertThat(json.nextField()).isTrue();
     int depth = json.depth();
