@@ -12,8 +12,9 @@ import org.jspecify.annotations.Nullable;
  * stream's event. It walks an object's fields and skips every value it is not asked for without
  * building it, checking as it goes that the bytes are JSON (RFC 8259's grammar, and UTF-8
  * sequences of the right shape inside strings, as Jackson checks them). What it finds are
- * positions in the bytes, and the few strings asked for (an id, a status). The items inside ({@code input}, {@code output}) are found here and read by
- * Jackson only when a replay or a journal needs them.
+ * positions in the bytes, and the few strings asked for (an id, a status). The items inside
+ * ({@code input}, {@code output}) are found here and read by Jackson only when a replay or a
+ * journal needs them.
  *
  * <pre>{@code
  * JsonScanner json = new JsonScanner(body, 0, body.length);
